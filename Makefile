@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
+	-e ./services/content -e ./services/metrics -e ./services/gateway
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check lock clean
+
+$(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps $(LOCAL_PACKAGES)
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/advocacy run
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+# Re-resolve the pinned third-party dependencies (needs uv: `$(BIN)/pip install uv`).
+lock:
+	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 --universal \
+		--generate-hashes --no-header --quiet -o requirements.lock.tmp
+	grep -v '^-e ' requirements.lock.tmp > requirements.lock && rm requirements.lock.tmp
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

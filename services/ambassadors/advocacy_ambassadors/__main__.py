@@ -1,0 +1,3 @@
+from advocacy_ambassadors.app import main
+
+main()

@@ -1,0 +1,103 @@
+"""`advocacy`: run the whole platform on one machine, or migrate its databases."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+
+import httpx
+
+from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.supervisor import ProcessSpec, Supervisor
+from advocacy_shared.contracts.system import SERVICES
+from advocacy_shared.embedded_nats import EmbeddedNats
+from advocacy_shared.logs import configure_logging
+
+log = logging.getLogger("advocacy")
+
+PACKAGES = {"gateway": "advocacy_gateway", **{name: f"advocacy_{name}" for name in SERVICES}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="advocacy", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start every service and the gateway (embedded default)")
+    commands.add_parser("migrate", help="bring every service's database to the latest schema")
+    args = parser.parse_args(argv)
+    settings = GatewaySettings()
+    configure_logging("supervisor", settings.log_level, settings.log_json)
+    if args.command == "migrate":
+        migrate_all({})
+    else:
+        sys.exit(asyncio.run(run_platform(settings)))
+
+
+def migrate_all(env: dict[str, str]) -> None:
+    """Each service migrates its own database, in its own process, with its own settings."""
+    for package in PACKAGES.values():
+        subprocess.run(
+            [sys.executable, "-m", package, "migrate"], env={**os.environ, **env}, check=True
+        )
+
+
+async def run_platform(settings: GatewaySettings) -> int:
+    env: dict[str, str] = {"ADVOCACY_DATA_DIR": str(settings.data_dir.resolve())}
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    if admin_key is None:
+        admin_key = secrets.token_urlsafe(32)
+    env["ADVOCACY_ADMIN_API_KEY"] = admin_key
+    nats_server: EmbeddedNats | None = None
+    if settings.nats_url is None:
+        nats_server = EmbeddedNats(store_dir=settings.data_dir.resolve() / "nats").start()
+        env["NATS_URL"] = nats_server.url
+        log.info("embedded nats-server started", extra={"url": nats_server.url})
+    try:
+        await asyncio.to_thread(migrate_all, env)
+        supervisor = Supervisor(
+            [
+                ProcessSpec(name, [sys.executable, "-m", package, "serve", "--no-migrate"], env)
+                for name, package in PACKAGES.items()
+            ]
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, supervisor.stop)
+        announcer = asyncio.create_task(_announce_when_ready(settings, admin_key))
+        await supervisor.run()
+        announcer.cancel()
+    finally:
+        if nats_server is not None:
+            nats_server.stop()
+    print("advocacy platform stopped", file=sys.stderr)
+    return 0
+
+
+async def _announce_when_ready(settings: GatewaySettings, admin_key: str) -> None:
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    data_dir = await asyncio.to_thread(settings.data_dir.resolve)
+    started = asyncio.get_running_loop().time()
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    took = asyncio.get_running_loop().time() - started
+    print(
+        f"\nAdvocacy platform ready in {took:.1f} s at {base}\n"
+        f"  API docs:      {base}/docs\n"
+        f"  admin API key: {admin_key}\n"
+        f"  try:           curl -H 'Authorization: Bearer {admin_key}' {base}/api/v1/orgs\n"
+        f"  data folder:   {data_dir}\n"
+        "Press Ctrl-C to stop.\n",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,147 @@
+"""RFC 9457 problem details for every error the gateway answers, and the handlers that make them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from advocacy_shared.contracts.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    NotReady,
+    RemoteInternalError,
+    RpcError,
+    RpcNoResponders,
+    RpcTimeout,
+)
+from advocacy_shared.logs import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    correlation_id: str | None = None
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:advocacy:problem:{slug}"
+
+
+class ProblemError(Exception):
+    """Raise from an endpoint to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    slug: str | None,
+    detail: str | None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    problem = Problem(
+        type=problem_type(slug) if slug else "about:blank",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        correlation_id=correlation_id_var.get(),
+        **extensions,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_RPC_STATUS: list[tuple[type[RpcError], int, str]] = [
+    (NotFound, 404, "not-found"),
+    (Invalid, 422, "invalid"),
+    (Conflict, 409, "conflict"),
+    (NotReady, 503, "not-ready"),
+    (RpcNoResponders, 503, "service-unavailable"),
+    (RpcTimeout, 504, "service-timeout"),
+    (RemoteInternalError, 502, "service-error"),
+]
+
+
+def rpc_problem(request: Request, exc: RpcError) -> JSONResponse:
+    for error_type, status, slug in _RPC_STATUS:
+        if isinstance(exc, error_type):
+            headers = {"Retry-After": "1"} if status == 503 else None
+            extensions = {"context": exc.detail} if exc.detail else {}
+            return problem_response(request, status, slug, exc.message, headers, **extensions)
+    log.error("unmapped service error", extra={"error": type(exc).__name__})
+    return problem_response(request, 502, "service-error", exc.message)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.slug, exc.detail, exc.headers, **exc.extensions
+        )
+
+    @app.exception_handler(RpcError)
+    async def on_rpc_error(request: Request, exc: RpcError) -> JSONResponse:
+        return rpc_problem(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        if any(err["type"] == "json_invalid" for err in errors):
+            return problem_response(
+                request, 400, "malformed-json", "the request body is not valid JSON"
+            )
+        return problem_response(
+            request, 422, "validation", "the request does not match the schema", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(request, exc.status_code, None, str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", extra={"path": request.url.path})
+        return problem_response(request, 500, "internal", "an unexpected error occurred")

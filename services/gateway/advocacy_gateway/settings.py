@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from advocacy_shared.settings import ServiceSettings, database_url_field
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: ClassVar[str] = "gateway"
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_api_key",)
+
+    database_url: str | None = database_url_field("gateway")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    admin_api_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -1,0 +1,81 @@
+"""What the gateway holds while it runs: database, outbox relay, NATS connection, RPC client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_gateway.models import messaging
+from advocacy_gateway.settings import GatewaySettings
+from advocacy_shared.contracts.base import Operation
+from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.rpc import RpcClient
+from advocacy_shared.streams import ensure_streams
+from advocacy_shared.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class GatewayState:
+    def __init__(self, settings: GatewaySettings, admin_api_key: str) -> None:
+        self.settings = settings
+        self.admin_api_key = admin_api_key
+        self.topology = Topology(settings.namespace)
+        self.engine = create_engine(settings.effective_database_url())
+        self.sessions = session_factory(self.engine)
+        self.outbox = Outbox(messaging.outbox, self.topology, source="/advocacy/gateway")
+        self.relay = OutboxRelay(
+            self.sessions,
+            messaging.outbox,
+            interval=settings.relay_interval_seconds,
+            batch_size=settings.relay_batch_size,
+        )
+        self.nc: NatsClient | None = None
+        self._rpc: RpcClient | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+
+    @property
+    def rpc(self) -> RpcClient:
+        if self._rpc is None:
+            raise RuntimeError("the gateway is not connected to NATS")
+        return self._rpc
+
+    def subject_of(self, operation: Operation[Any, Any]) -> str:
+        return operation.subject(self.topology)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session, session.begin():
+            yield session
+        self.relay.wake()
+
+    async def start(self) -> None:
+        self.nc = await nats.connect(
+            self.settings.require_nats_url(),
+            name="advocacy-gateway",
+            max_reconnect_attempts=-1,
+            allow_reconnect=True,
+        )
+        js = self.nc.jetstream()
+        await ensure_streams(js, self.topology, self.settings)
+        self._rpc = RpcClient(self.nc, self.subject_of, self.settings.rpc_timeout_seconds)
+        self.relay.js = js
+        self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        if self.nc is not None:
+            await self.nc.drain()
+        await self.engine.dispose()

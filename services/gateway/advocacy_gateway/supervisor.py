@@ -1,0 +1,114 @@
+"""Runs the platform's processes together: restarts one that crashes, stops all cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel stop a child if the supervisor itself is killed."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Supervised:
+    spec: ProcessSpec
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+
+class Supervisor:
+    """Keeps every process running until `stop()`; a crashed one restarts with backoff."""
+
+    def __init__(
+        self,
+        specs: Sequence[ProcessSpec],
+        *,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        stable_after: float = 60.0,
+        stop_timeout: float = 15.0,
+    ) -> None:
+        self.children = [Supervised(spec) for spec in specs]
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stable_after = stable_after
+        self.stop_timeout = stop_timeout
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        watchers = [asyncio.create_task(self._keep_running(child)) for child in self.children]
+        await self._stopping.wait()
+        await asyncio.gather(*(self._terminate(child) for child in self.children))
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _keep_running(self, child: Supervised) -> None:
+        delay = self.backoff_initial
+        while not self._stopping.is_set():
+            await self._start(child)
+            assert child.process is not None
+            code = await child.process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - child.started_at > self.stable_after:
+                delay = self.backoff_initial
+            child.restarts += 1
+            log.warning(
+                "process exited; restarting",
+                extra={"process": child.spec.name, "exit_code": code, "in_seconds": delay},
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _start(self, child: Supervised) -> None:
+        child.process = await asyncio.create_subprocess_exec(
+            *child.spec.argv,
+            env={**os.environ, **child.spec.env},
+            stdin=asyncio.subprocess.DEVNULL,
+            # Ctrl-C reaches the supervisor only, which stops the rest in order.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        child.started_at = time.monotonic()
+        log.info("process started", extra={"process": child.spec.name, "pid": child.process.pid})
+
+    async def _terminate(self, child: Supervised) -> None:
+        process = child.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=self.stop_timeout)
+        except TimeoutError:
+            log.warning("process did not stop in time; killing", extra={"process": child.spec.name})
+            process.kill()
+            await process.wait()

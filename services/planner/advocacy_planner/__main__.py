@@ -1,0 +1,3 @@
+from advocacy_planner.app import main
+
+main()

@@ -1,0 +1,4 @@
+from advocacy_planner.models import metadata
+from advocacy_shared.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,267 @@
+"""Durable event consumers: inbox dedup, ack after commit, bounded retries, then dead letter.
+
+Every subscription is a durable JetStream pull consumer, so replicas of a service share the work.
+A message is applied in one transaction together with its inbox row (consumer, event id); the ack
+is sent only after that transaction commits. A redelivery, or a second publish of the same event,
+finds the inbox row and changes nothing. A handler that fails is negatively acknowledged with a
+backoff delay; after `max_attempts` deliveries the message goes to the dead-letter stream with its
+reason, and is acknowledged so that later messages keep flowing. A message that cannot be decoded is
+dead-lettered at once: retrying cannot mend it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import DeliverPolicy
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from advocacy_shared.contracts.base import EventData
+from advocacy_shared.envelope import CloudEvent, utc_now
+from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
+from advocacy_shared.topology import Topology
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+
+REASON_HEADER = "Advocacy-Dead-Letter-Reason"
+CONSUMER_HEADER = "Advocacy-Consumer"
+SUBJECT_HEADER = "Advocacy-Original-Subject"
+DELIVERIES_HEADER = "Advocacy-Deliveries"
+SEQUENCE_HEADER = "Advocacy-Stream-Sequence"
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+class MalformedEvent(Exception):
+    """The message is not a valid event of the subscribed type."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff: Sequence[float] = (0.5, 2.0, 10.0, 60.0)
+    ack_wait: float = 30.0
+
+    def delay(self, delivered: int) -> float:
+        if not self.backoff:
+            return 0.0
+        return self.backoff[min(delivered, len(self.backoff)) - 1]
+
+
+@dataclass
+class EventConsumer:
+    """One durable consumer of one event type, applying it with one handler."""
+
+    durable: str
+    stream: str
+    subject: str
+    model: type[EventData]
+    handler: Handler
+    sessions: async_sessionmaker[AsyncSession]
+    inbox: Table
+    topology: Topology
+    policy: RetryPolicy
+    after_commit: Callable[[], None] = lambda: None
+    js: JetStreamContext | None = field(default=None)
+
+    def consumer_config(self) -> Any:
+        # Built with nats-py's own ConsumerConfig, which is what FastStream re-exports.
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.subject,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.policy.ack_wait,
+            # The server's bound sits above ours, so that a crash between dead-lettering and
+            # acking still gets one more delivery; we dead-letter at `max_attempts`.
+            max_deliver=self.policy.max_attempts + 2,
+            max_ack_pending=1000,
+        )
+
+    async def ensure(self, js: JetStreamContext) -> None:
+        """Create the durable consumer or update its editable fields.
+
+        The server keeps an existing durable's config unless told: adding it again updates what is
+        editable; a change that is not (the filter, the deliver policy) recreates the consumer, and
+        the inbox absorbs the redeliveries that follow.
+        """
+        self.js = js
+        config = self.consumer_config()
+        try:
+            await js.add_consumer(self.stream, config)
+        except BadRequestError:
+            log.warning(
+                "recreating consumer with a changed config", extra={"consumer": self.durable}
+            )
+            await js.delete_consumer(self.stream, self.durable)
+            await js.add_consumer(self.stream, config)
+
+    def attach(self, broker: NatsBroker) -> None:
+        broker.subscriber(
+            self.subject,
+            stream=JStream(self.stream, declare=False),
+            durable=self.durable,
+            config=self.consumer_config(),
+            # One message a fetch: nats-py 2.16 raises a bare asyncio.TimeoutError from batch
+            # fetches that find nothing, which FastStream 0.7.8 does not suppress.
+            pull_sub=PullSub(batch_size=1, timeout=1.0),
+            ack_policy=AckPolicy.MANUAL,
+            title=self.durable,
+        )(self._on_message)
+
+    async def _on_message(self, msg: NatsMessage) -> None:
+        await self.handle(msg.raw_message)
+
+    async def handle(self, raw: Msg) -> None:
+        """Apply a delivered message and settle it: ack, nak with backoff, or dead-letter."""
+        delivered = raw.metadata.num_delivered
+        try:
+            outcome = await self.apply(raw)
+        except MalformedEvent as exc:
+            await self.dead_letter(raw, f"malformed event: {exc}")
+            await raw.ack()
+            return
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            if delivered >= self.policy.max_attempts:
+                await self.dead_letter(raw, f"handler failed {delivered} times; last: {reason}")
+                await raw.ack()
+            else:
+                log.warning(
+                    "event handler failed, will retry",
+                    extra={"consumer": self.durable, "deliveries": delivered, "error": reason},
+                )
+                await raw.nak(delay=self.policy.delay(delivered))
+            return
+        await raw.ack()
+        log.debug("event settled", extra={"consumer": self.durable, "outcome": outcome.value})
+
+    async def apply(self, raw: Msg) -> Outcome:
+        """Apply the event in one transaction with its inbox row; does not settle the message."""
+        envelope, data = self.decode(raw.data)
+        correlation_id_var.set(envelope.correlationid)
+        organisation_id_var.set(envelope.orgid)
+        traceparent_var.set(envelope.traceparent)
+        async with self.sessions() as session, session.begin():
+            if await self._seen(session, envelope.id):
+                return Outcome.DUPLICATE
+            await session.execute(
+                self.inbox.insert().values(
+                    consumer=self.durable,
+                    message_id=envelope.id,
+                    organisation_id=envelope.orgid,
+                    received_at=utc_now(),
+                )
+            )
+            await self.handler(session, data, envelope)
+        self.after_commit()
+        return Outcome.APPLIED
+
+    def decode(self, payload: bytes) -> tuple[CloudEvent, EventData]:
+        try:
+            envelope = CloudEvent.from_bytes(payload)
+        except ValidationError as exc:
+            raise MalformedEvent(_summary(exc)) from exc
+        if envelope.type != self.model.spec.type:
+            raise MalformedEvent(f"type {envelope.type!r} where {self.model.spec.type!r} expected")
+        try:
+            data = self.model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise MalformedEvent(_summary(exc)) from exc
+        return envelope, data
+
+    async def _seen(self, session: AsyncSession, message_id: str) -> bool:
+        query = select(self.inbox.c.message_id).where(
+            self.inbox.c.consumer == self.durable, self.inbox.c.message_id == message_id
+        )
+        return (await session.execute(query)).first() is not None
+
+    async def dead_letter(self, raw: Msg, reason: str) -> None:
+        if self.js is None:
+            raise RuntimeError("consumer is not started")
+        metadata = raw.metadata
+        await self.js.publish(
+            self.topology.dead_letter_subject(self.durable),
+            raw.data,
+            headers={
+                "Nats-Msg-Id": f"{self.durable}:{metadata.sequence.stream}",
+                REASON_HEADER: reason,
+                CONSUMER_HEADER: self.durable,
+                SUBJECT_HEADER: raw.subject,
+                DELIVERIES_HEADER: str(metadata.num_delivered),
+                SEQUENCE_HEADER: str(metadata.sequence.stream),
+            },
+        )
+        log.error(
+            "event dead-lettered",
+            extra={
+                "consumer": self.durable,
+                "reason": reason,
+                "stream_seq": metadata.sequence.stream,
+            },
+        )
+
+
+def _summary(exc: ValidationError) -> str:
+    """Field paths and messages only: never the input values, which may be personal data."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+        for err in exc.errors(include_input=False)
+    )[:1000]
+
+
+class EventConsumers:
+    """The event subscriptions of one service, declared in its handlers module."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._declared: list[tuple[str, type[EventData], Handler]] = []
+
+    def on(self, model: type[EventData]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._declared.append((f"{self.service}_{handler.__name__}", model, handler))
+            return handler
+
+        return register
+
+    def build(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        topology: Topology,
+        policy: RetryPolicy,
+        after_commit: Callable[[], None],
+    ) -> list[EventConsumer]:
+        return [
+            EventConsumer(
+                durable=durable,
+                stream=topology.stream_name(model.spec.domain),
+                subject=model.spec.subject(topology),
+                model=model,
+                handler=handler,
+                sessions=sessions,
+                inbox=inbox,
+                topology=topology,
+                policy=policy,
+                after_commit=after_commit,
+            )
+            for durable, model, handler in self._declared
+        ]

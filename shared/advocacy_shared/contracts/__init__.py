@@ -1,0 +1,1 @@
+"""Every message the services exchange: events (facts) and requests (commands and queries)."""

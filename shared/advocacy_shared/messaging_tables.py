@@ -1,0 +1,49 @@
+"""The outbox and inbox tables, added to each service's own metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: Table
+    inbox: Table
+
+
+def messaging_tables(metadata: MetaData) -> MessagingTables:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", String(64), primary_key=True, comment="the event id, sent as Nats-Msg-Id"),
+        Column("organisation_id", String(64), nullable=False),
+        Column("subject", String(255), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+        Index("ix_outbox_unpublished", "published_at", "created_at"),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(128), nullable=False),
+        Column("message_id", String(64), nullable=False),
+        Column("organisation_id", String(64), nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
+    )
+    return MessagingTables(outbox=outbox, inbox=inbox)

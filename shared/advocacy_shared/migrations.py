@@ -1,0 +1,66 @@
+"""Alembic for every service: its own history, its own version table, async drivers.
+
+Each service keeps a `migrations/` folder whose env.py calls `run_env` with that service's metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from advocacy_shared.db import async_url, create_engine
+
+URL_ATTRIBUTE = "database_url"
+VERSION_TABLE_ATTRIBUTE = "version_table"
+
+
+def alembic_config(package: str, database_url: str, service: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", f"{package}:migrations")
+    config.attributes[URL_ATTRIBUTE] = async_url(database_url)
+    config.attributes[VERSION_TABLE_ATTRIBUTE] = f"alembic_version_{service}"
+    return config
+
+
+def upgrade(package: str, database_url: str, service: str, revision: str = "head") -> None:
+    """Bring a service's database to `revision`. Synchronous: call it off the event loop."""
+    create_engine(database_url)  # creates the SQLite folder when needed
+    command.upgrade(alembic_config(package, database_url, service), revision)
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of every service's migrations/env.py."""
+    config = context.config
+    url = config.attributes.get(URL_ATTRIBUTE) or os.environ["ADVOCACY_MIGRATION_URL"]
+    version_table = config.attributes[VERSION_TABLE_ATTRIBUTE]
+    options = {
+        "target_metadata": metadata,
+        "version_table": version_table,
+        "render_as_batch": True,
+        "compare_type": True,
+    }
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def migrate(connection: Connection) -> None:
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())

@@ -1,0 +1,141 @@
+"""One domain service's process: database, outbox relay, event consumers, request handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
+from advocacy_shared.contracts.base import Operation
+from advocacy_shared.contracts.system import PingRequest, Pong, ping
+from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.messaging_tables import MessagingTables
+from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.rpc import RpcServer
+from advocacy_shared.settings import ServiceSettings
+from advocacy_shared.streams import ensure_streams
+from advocacy_shared.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """Wires one service's parts together; `app.py` of each service builds one."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        tables: MessagingTables,
+        consumers: EventConsumers,
+        rpc: RpcServer,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.topology = Topology(settings.namespace)
+        self.engine = create_engine(settings.effective_database_url())
+        self.sessions = session_factory(self.engine)
+        self.outbox = Outbox(tables.outbox, self.topology, source=f"/advocacy/{self.name}")
+        self.relay = OutboxRelay(
+            self.sessions,
+            tables.outbox,
+            interval=settings.relay_interval_seconds,
+            batch_size=settings.relay_batch_size,
+        )
+        self.consumers: list[EventConsumer] = consumers.build(
+            self.sessions,
+            tables.inbox,
+            self.topology,
+            RetryPolicy(
+                max_attempts=settings.consumer_max_attempts,
+                backoff=settings.consumer_backoff_seconds,
+                ack_wait=settings.consumer_ack_wait_seconds,
+            ),
+            after_commit=self.relay.wake,
+        )
+        self.rpc = rpc
+        self._add_ping(rpc)
+        self.broker = NatsBroker(
+            settings.require_nats_url(),
+            name=f"advocacy-{self.name}",
+            max_reconnect_attempts=-1,
+            graceful_timeout=10.0,
+            logger=logging.getLogger(f"advocacy.{self.name}.broker"),
+            log_level=logging.DEBUG,  # per-message INFO logs cost a quarter of throughput
+        )
+        self.js: JetStreamContext | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+
+    def _add_ping(self, rpc: RpcServer) -> None:
+        operation = ping(self.name)
+        if operation in rpc.operations:
+            return
+
+        @rpc.handles(operation)
+        async def answer_ping(_session: AsyncSession, _request: PingRequest) -> Pong:
+            return Pong(service=self.name, version=_package_version(f"advocacy-{self.name}"))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, then wakes the relay for any outbox rows."""
+        async with self.sessions() as session, session.begin():
+            yield session
+        self.relay.wake()
+
+    def subject_of(self, operation: Operation[Any, Any]) -> str:
+        return operation.subject(self.topology)
+
+    async def start(self) -> None:
+        nc = await self.broker.connect()
+        self.js = nc.jetstream()
+        await ensure_streams(self.js, self.topology, self.settings)
+        for consumer in self.consumers:
+            await consumer.ensure(self.js)
+            consumer.attach(self.broker)
+        self.rpc.attach(
+            self.broker,
+            self.subject_of,
+            queue=self.topology.rpc_queue(self.name),
+            transaction=self.transaction,
+            max_workers=self.settings.rpc_max_workers,
+        )
+        await self.broker.start()
+        self.relay.js = self.js
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
+
+    async def stop(self) -> None:
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.broker.stop()
+        await self.engine.dispose()
+        log.info("service stopped")
+
+    async def serve_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def _package_version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"

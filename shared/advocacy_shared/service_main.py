@@ -1,0 +1,32 @@
+"""The command line of every domain service: `python -m advocacy_<service> [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+
+from advocacy_shared.logs import configure_logging
+from advocacy_shared.migrations import upgrade
+from advocacy_shared.runtime import ServiceRuntime
+from advocacy_shared.settings import ServiceSettings
+
+
+def service_main(
+    package: str,
+    settings_type: type[ServiceSettings],
+    create_runtime: Callable[[ServiceSettings], ServiceRuntime],
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {package}")
+    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "--no-migrate", action="store_true", help="serve without upgrading the database first"
+    )
+    args = parser.parse_args(argv)
+    settings = settings_type()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    if args.command == "migrate" or not args.no_migrate:
+        upgrade(package, settings.effective_database_url(), settings.service_name)
+    if args.command == "serve":
+        asyncio.run(create_runtime(settings).serve_until_signalled())

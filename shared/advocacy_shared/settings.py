@@ -1,0 +1,84 @@
+"""The settings base of every service: `ADVOCACY_` prefix; production refuses default secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NAMESPACE = "advocacy"
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when production settings still carry a default or missing secret."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every process of the platform.
+
+    `namespace` is the root token of every subject and stream name: several isolated platforms
+    (test runs, staging beside production) can share one NATS cluster by using different ones.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ADVOCACY_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    environment: Literal["development", "production"] = "development"
+    namespace: str = Field(default=DEFAULT_NAMESPACE, pattern=r"^[a-z][a-z0-9_]{0,30}$")
+    nats_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ADVOCACY_NATS_URL", "NATS_URL")
+    )
+    data_dir: Path = Path(".advocacy-data")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    rpc_timeout_seconds: float = Field(default=5.0, gt=0)
+    rpc_max_workers: int = Field(default=16, ge=1)
+    relay_interval_seconds: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=200, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 60.0)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    stream_duplicate_window_seconds: float = Field(default=900.0, gt=0)
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+
+    database_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> ServiceSettings:
+        if self.environment != "production":
+            return self
+        problems = [name for name in self.required_secrets if not _is_set(getattr(self, name))]
+        if self.nats_url is None:
+            problems.append("nats_url (production never starts an embedded nats-server)")
+        if problems:
+            raise InsecureSettingsError(
+                "production refuses to start without explicit values for: " + ", ".join(problems)
+            )
+        return self
+
+    def effective_database_url(self) -> str:
+        """The configured database, else a SQLite file of this service in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+    def require_nats_url(self) -> str:
+        if not self.nats_url:
+            raise RuntimeError("NATS_URL is not set: start the platform with `advocacy run`")
+        return self.nats_url
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
+
+
+def database_url_field(service: str) -> Any:
+    """A `database_url` field read from `ADVOCACY_<SERVICE>_DATABASE_URL`."""
+    return Field(default=None, validation_alias=f"ADVOCACY_{service.upper()}_DATABASE_URL")

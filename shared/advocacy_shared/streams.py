@@ -1,0 +1,55 @@
+"""Declares the JetStream streams: one per domain, plus the dead-letter stream."""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from advocacy_shared.settings import ServiceSettings
+from advocacy_shared.topology import DOMAINS, Topology
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600.0
+
+
+def stream_configs(topology: Topology, settings: ServiceSettings) -> list[StreamConfig]:
+    configs = [
+        StreamConfig(
+            name=topology.stream_name(domain),
+            subjects=topology.stream_subjects(domain),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            num_replicas=settings.stream_replicas,
+            max_age=30 * DAY,
+        )
+        for domain in DOMAINS
+    ]
+    configs.append(
+        StreamConfig(
+            name=topology.dead_letter_stream,
+            subjects=[topology.dead_letter_subject(">")],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            num_replicas=settings.stream_replicas,
+            max_age=90 * DAY,
+        )
+    )
+    return configs
+
+
+async def ensure_streams(
+    js: JetStreamContext, topology: Topology, settings: ServiceSettings
+) -> None:
+    """Create the streams, or bring an existing one to the current configuration."""
+    for config in stream_configs(topology, settings):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            log.info("updating stream configuration", extra={"stream": config.name})
+            await js.update_stream(config)
