@@ -43,18 +43,38 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    url = async_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take the `schema` query parameter off a PostgreSQL URL: a service may live in one schema."""
+    parsed = make_url(url)
+    schema = parsed.query.get("schema")
+    if schema is None:
+        return url, None
+    if not isinstance(schema, str) or not schema.replace("_", "").isalnum():
+        raise ValueError("the `schema` parameter must be one plain identifier")
+    return parsed.difference_update_query(["schema"]).render_as_string(hide_password=False), schema
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine. `?schema=name` on a PostgreSQL URL sets the search path to that schema."""
+    url, schema = split_schema(async_url(url))
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, **options}
+    if schema is not None:
+        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"connect_args": {"timeout": 30}}
+        ensure_sqlite_folder(url)
+        kwargs = {"connect_args": {"timeout": 30}, **options}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

