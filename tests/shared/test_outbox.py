@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -15,7 +16,7 @@ from advocacy_shared.embedded_nats import EmbeddedNats, free_port
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
-from tests.shared.helpers import read_all, stream_messages
+from tests.shared.helpers import eventually, read_all, stream_messages
 from tests.shared.probe import Probe, organisation_created, tables
 
 
@@ -118,6 +119,13 @@ async def test_the_relay_survives_nats_being_down_and_catches_up_in_order(
     finally:
         await nc.close()
         server.stop()
+
+
+def _connected(nc: NatsClient) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return bool(nc.is_connected)
+
+    return check
 
 
 async def test_the_running_relay_is_woken_by_a_commit(
