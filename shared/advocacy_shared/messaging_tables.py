@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from advocacy_shared.db import UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("organisation_id", String(64), nullable=False),
         Column("subject", String(255), nullable=False),
         Column("payload", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("published_at", UtcDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
         Index("ix_outbox_unpublished", "published_at", "created_at"),
@@ -43,7 +44,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("consumer", String(128), nullable=False),
         Column("message_id", String(64), nullable=False),
         Column("organisation_id", String(64), nullable=False),
-        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("received_at", UtcDateTime, nullable=False),
         PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
     )
     return MessagingTables(outbox=outbox, inbox=inbox)

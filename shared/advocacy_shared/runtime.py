@@ -76,13 +76,15 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
 
     def _add_ping(self, rpc: RpcServer) -> None:
+        """Every service answers the system ping that the gateway's `/readyz` sends."""
         operation = ping(self.name)
         if operation in rpc.operations:
             return
+        pong = Pong(service=self.name, version=_package_version(f"advocacy-{self.name}"))
 
         @rpc.handles(operation)
         async def answer_ping(_session: AsyncSession, _request: PingRequest) -> Pong:
-            return Pong(service=self.name, version=_package_version(f"advocacy-{self.name}"))
+            return pong
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -109,6 +111,7 @@ class ServiceRuntime:
             max_workers=self.settings.rpc_max_workers,
         )
         await self.broker.start()
+        await nc.flush()  # the server knows every subscription before we report started
         self.relay.js = self.js
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, select
+from sqlalchemy import Column, MetaData, String, Table, Uuid, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.db import UtcDateTime
 
 
 def tenant_table(metadata: MetaData) -> Table:
@@ -17,7 +18,7 @@ def tenant_table(metadata: MetaData) -> Table:
         Column("organisation_id", Uuid, primary_key=True),
         Column("name", String(200), nullable=False),
         Column("slug", String(63), nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
     )
 
 

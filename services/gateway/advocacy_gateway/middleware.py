@@ -58,29 +58,25 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send)
             return
+        # Read the body here, up to the limit, so that a streamed body without a length is held to
+        # the same limit before any endpoint sees it; the endpoint then gets it in one piece.
+        chunks: list[bytes] = []
         received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        more_body = True
+        while more_body:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
                 await self._refuse(scope, send)
+                return
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body: dict[str, Any] = {
@@ -105,5 +101,13 @@ class BodySizeLimitMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives the held messages first, then defers to the real one."""
+    pending = list(messages)
+
+    async def replaying_receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replaying_receive

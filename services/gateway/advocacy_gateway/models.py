@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
-from advocacy_shared.db import service_registry
+from advocacy_shared.db import UtcDateTime, service_registry
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.messaging_tables import messaging_tables
 
@@ -31,4 +30,4 @@ class Organisation(GatewayModel, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=200)
     slug: str = Field(max_length=63, unique=True)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

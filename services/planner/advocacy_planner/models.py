@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from advocacy_shared.db import service_registry
+from advocacy_shared.db import UtcDateTime, service_registry
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.messaging_tables import messaging_tables
 from advocacy_shared.tenancy import tenant_table
@@ -40,4 +40,4 @@ class PlaybookEntry(PlannerModel, table=True):
     colleagues: str = Field(max_length=200)
     content: str = Field(max_length=500)
     enablement_format: str = Field(max_length=300)
-    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

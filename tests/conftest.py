@@ -1,0 +1,116 @@
+"""Fixtures that run the platform in the test process: every service and the gateway, on a real
+nats-server and real databases (see advocacy_shared.testing for how those are chosen)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from advocacy_ambassadors.app import create_runtime as ambassadors_runtime
+from advocacy_ambassadors.settings import AmbassadorsSettings
+from advocacy_content.app import create_runtime as content_runtime
+from advocacy_content.settings import ContentSettings
+from advocacy_gateway.app import create_app
+from advocacy_gateway.settings import GatewaySettings
+from advocacy_metrics.app import create_runtime as metrics_runtime
+from advocacy_metrics.settings import MetricsSettings
+from advocacy_planner.app import create_runtime as planner_runtime
+from advocacy_planner.settings import PlannerSettings
+from advocacy_shared.runtime import ServiceRuntime
+from advocacy_shared.settings import ServiceSettings
+from advocacy_shared.testing import MakeDatabase
+from advocacy_shared.topology import Topology
+
+ADMIN_KEY = "test-admin-key-0123456789"
+
+SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[ServiceSettings], ServiceRuntime]]] = {
+    "planner": (PlannerSettings, planner_runtime),
+    "ambassadors": (AmbassadorsSettings, ambassadors_runtime),
+    "content": (ContentSettings, content_runtime),
+    "metrics": (MetricsSettings, metrics_runtime),
+}
+
+
+def common_settings(nats_server_url: str, topology: Topology) -> dict[str, Any]:
+    return {
+        "nats_url": nats_server_url,
+        "namespace": topology.namespace,
+        "relay_interval_seconds": 0.2,
+        "consumer_backoff_seconds": (0.1, 0.5),
+        "rpc_timeout_seconds": 1.0,
+        "readiness_timeout_seconds": 0.5,
+    }
+
+
+@dataclass
+class Gateway:
+    app: FastAPI
+    http: httpx.AsyncClient
+    settings: GatewaySettings
+    auth: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {ADMIN_KEY}"})
+
+
+@dataclass
+class Platform:
+    gateway: Gateway
+    runtimes: dict[str, ServiceRuntime]
+    settings: dict[str, ServiceSettings]
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.gateway.http
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return self.gateway.auth
+
+    async def stop(self, service: str) -> None:
+        await self.runtimes.pop(service).stop()
+
+    async def start(self, service: str) -> ServiceRuntime:
+        runtime = SERVICES[service][1](self.settings[service])
+        await runtime.start()
+        self.runtimes[service] = runtime
+        return runtime
+
+
+@pytest.fixture
+async def gateway(
+    nats_server_url: str,
+    topology: Topology,
+    make_database: MakeDatabase,
+    nats_client: NatsClient,  # deletes this test's streams afterwards
+) -> AsyncIterator[Gateway]:
+    settings = GatewaySettings(
+        database_url=await make_database("gateway", "advocacy_gateway"),
+        admin_api_key=ADMIN_KEY,
+        max_body_bytes=4096,
+        **common_settings(nats_server_url, topology),
+    )
+    app = create_app(settings, ADMIN_KEY)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield Gateway(app=app, http=http, settings=settings)
+
+
+@pytest.fixture
+async def platform(
+    gateway: Gateway, nats_server_url: str, topology: Topology, make_database: MakeDatabase
+) -> AsyncIterator[Platform]:
+    platform = Platform(gateway=gateway, runtimes={}, settings={})
+    for name, (settings_type, _) in SERVICES.items():
+        platform.settings[name] = settings_type(
+            database_url=await make_database(name, f"advocacy_{name}"),
+            **common_settings(nats_server_url, topology),
+        )
+        await platform.start(name)
+    yield platform
+    for runtime in platform.runtimes.values():
+        await runtime.stop()

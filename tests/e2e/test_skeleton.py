@@ -1,0 +1,173 @@
+"""The walking skeleton through every service: an organisation created at the gateway reaches every
+domain service as an event, and the planner's playbook comes back over request-reply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import httpx
+from nats.aio.client import Client as NatsClient
+
+from advocacy_planner.service import DEFAULT_MATRIX
+from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.envelope import CloudEvent
+from advocacy_shared.tenancy import TenantRepository
+from advocacy_shared.topology import Topology
+from tests.conftest import Platform
+from tests.shared.helpers import read_all
+
+
+async def create_organisation(platform: Platform, name: str, **extra: Any) -> dict[str, Any]:
+    response = await platform.http.post(
+        "/api/v1/orgs", json={"name": name, **extra}, headers=platform.auth
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def playbook_when_ready(platform: Platform, org_id: str) -> httpx.Response:
+    """The planner provisions from the event, a moment after the gateway answered 201."""
+    for _ in range(100):
+        response = await platform.http.get(f"/api/v1/orgs/{org_id}/playbook", headers=platform.auth)
+        if response.status_code != 503:
+            return response
+        assert response.headers["Retry-After"] == "1"
+        await asyncio.sleep(0.05)
+    raise AssertionError("the planner never provisioned the organisation")
+
+
+async def test_an_organisation_reaches_every_service_and_gets_the_articles_playbook(
+    platform: Platform,
+) -> None:
+    organisation = await create_organisation(platform, "Acme A/S")
+    assert organisation["slug"] == "acme-a-s"
+
+    response = await playbook_when_ready(platform, organisation["id"])
+
+    assert response.status_code == 200, response.text
+    playbook = response.json()
+    assert playbook["organisation_id"] == organisation["id"]
+    assert playbook["version"] == 1
+    rows = [
+        (r["challenge"], r["discipline"], r["colleagues"], r["content"], r["enablement_format"])
+        for r in playbook["rows"]
+    ]
+    assert rows == [
+        (m.challenge, m.discipline, m.colleagues, m.content, m.enablement_format)
+        for m in DEFAULT_MATRIX
+    ]
+    assert rows[1][1] == "Thought leadership & CxO visibility"
+    for name, runtime in platform.runtimes.items():
+        tenants = TenantRepository(_tenants_table(runtime))
+        async with runtime.sessions() as session:
+            assert await tenants.exists(session, UUID(organisation["id"])), name
+
+
+def _tenants_table(runtime: Any) -> Any:
+    return runtime.consumers[0].inbox.metadata.tables["tenants"]
+
+
+async def test_two_organisations_get_separate_playbooks(platform: Platform) -> None:
+    first = await create_organisation(platform, "First")
+    second = await create_organisation(platform, "Second")
+    one = (await playbook_when_ready(platform, first["id"])).json()
+    two = (await playbook_when_ready(platform, second["id"])).json()
+    assert one["organisation_id"] == first["id"]
+    assert two["organisation_id"] == second["id"]
+    assert {r["id"] for r in one["rows"]}.isdisjoint({r["id"] for r in two["rows"]})
+
+
+async def test_the_event_carries_the_callers_correlation_id(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    response = await platform.http.post(
+        "/api/v1/orgs",
+        json={"name": "Traced"},
+        headers={**platform.auth, "X-Correlation-Id": "req-42"},
+    )
+    assert response.headers["X-Correlation-Id"] == "req-42"
+    await playbook_when_ready(platform, response.json()["id"])
+    messages = await read_all(
+        nats_client.jetstream(),
+        topology.stream_name("gateway"),
+        OrganisationCreated.spec.subject(topology),
+    )
+    (event,) = [CloudEvent.from_bytes(m.data) for m in messages]
+    assert event.correlationid == "req-42"
+    assert event.orgid == response.json()["id"]
+    assert event.source == "/advocacy/gateway"
+
+
+async def test_the_playbook_of_an_unknown_organisation_is_a_404_problem(platform: Platform) -> None:
+    response = await platform.http.get(
+        "/api/v1/orgs/00000000-0000-4000-8000-000000000000/playbook", headers=platform.auth
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:advocacy:problem:unknown-organisation"
+    assert problem["status"] == 404
+
+
+async def test_readyz_is_ready_when_every_service_answers_and_names_the_one_that_does_not(
+    platform: Platform,
+) -> None:
+    ready = await platform.http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["services"] == dict.fromkeys(platform.runtimes, "ready")
+
+    await platform.stop("metrics")
+    not_ready = await platform.http.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["services"]["metrics"] == "the metrics service is not running"
+    assert not_ready.json()["services"]["planner"] == "ready"
+
+    await platform.start("metrics")
+    assert (await platform.http.get("/readyz")).status_code == 200
+
+
+async def test_a_planner_that_is_not_running_gives_a_503_problem(platform: Platform) -> None:
+    organisation = await create_organisation(platform, "Lonely")
+    await playbook_when_ready(platform, organisation["id"])
+    await platform.stop("planner")
+
+    response = await platform.http.get(
+        f"/api/v1/orgs/{organisation['id']}/playbook", headers=platform.auth
+    )
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:advocacy:problem:service-unavailable"
+    assert response.json()["detail"] == "the planner service is not running"
+
+
+async def test_a_planner_that_hangs_gives_a_504_problem(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    organisation = await create_organisation(platform, "Patient")
+    await playbook_when_ready(platform, organisation["id"])
+    await platform.stop("planner")
+    # A replica that takes requests and never answers: stuck on a lock, say.
+    stuck = await nats_client.subscribe(
+        topology.rpc_subject("planner", "playbook.get"), queue=topology.rpc_queue("planner")
+    )
+    try:
+        response = await platform.http.get(
+            f"/api/v1/orgs/{organisation['id']}/playbook", headers=platform.auth
+        )
+    finally:
+        await stuck.unsubscribe()
+    assert response.status_code == 504
+    assert response.json()["type"] == "urn:advocacy:problem:service-timeout"
+
+
+async def test_an_organisation_created_while_the_planner_is_down_is_provisioned_when_it_returns(
+    platform: Platform,
+) -> None:
+    await platform.stop("planner")
+    organisation = await create_organisation(platform, "Patient Two")
+    await platform.start("planner")
+    response = await playbook_when_ready(platform, organisation["id"])
+    assert response.status_code == 200
+    assert len(response.json()["rows"]) == 3

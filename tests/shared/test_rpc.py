@@ -1,0 +1,157 @@
+"""Request-reply over a real nats-server: typed replies, typed errors, timeouts, queue groups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
+from advocacy_shared.contracts.errors import (
+    Invalid,
+    NotFound,
+    RemoteInternalError,
+    RpcNoResponders,
+    RpcTimeout,
+)
+from advocacy_shared.rpc import RpcClient, RpcServer, decode_reply
+from advocacy_shared.topology import Topology
+
+
+class Echo(RpcRequest):
+    text: str
+    delay: float = 0.0
+
+
+class Echoed(RpcReply):
+    text: str
+    replica: str
+
+
+ECHO: Operation[Echo, Echoed] = Operation("probe", "echo", Echo, Echoed)
+
+
+def echo_server(replica: str) -> RpcServer:
+    server = RpcServer("probe")
+
+    @server.handles(ECHO)
+    async def echo(_session: AsyncSession, request: Echo) -> Echoed:
+        await asyncio.sleep(request.delay)
+        if request.text == "missing":
+            raise NotFound("no such thing", {"text": request.text})
+        if request.text == "crash":
+            raise ZeroDivisionError("a bug")
+        return Echoed(text=request.text, replica=replica)
+
+    return server
+
+
+@contextlib.asynccontextmanager
+async def no_transaction() -> AsyncIterator[Any]:
+    yield None
+
+
+async def serve(nats_server_url: str, topology: Topology, replica: str) -> NatsBroker:
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    echo_server(replica).attach(
+        broker,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=no_transaction,
+        max_workers=4,
+    )
+    await broker.start()
+    await (await broker.connect()).flush()  # subscriptions are known to the server
+    return broker
+
+
+@pytest.fixture
+async def client(nats_client: NatsClient, topology: Topology) -> RpcClient:
+    return RpcClient(nats_client, lambda op: op.subject(topology), timeout=2.0)
+
+
+@pytest.fixture
+async def replica(nats_server_url: str, topology: Topology) -> AsyncIterator[NatsBroker]:
+    broker = await serve(nats_server_url, topology, "a")
+    yield broker
+    await broker.stop()
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_request_gets_its_typed_reply(client: RpcClient) -> None:
+    reply = await client.call(ECHO, Echo(text="hello"))
+    assert reply == Echoed(text="hello", replica="a")
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_domain_error_arrives_typed_with_its_detail(client: RpcClient) -> None:
+    with pytest.raises(NotFound) as raised:
+        await client.call(ECHO, Echo(text="missing"))
+    assert raised.value.message == "no such thing"
+    assert raised.value.detail == {"text": "missing"}
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_handler_that_raises_answers_an_internal_error_at_once_not_a_timeout(
+    client: RpcClient,
+) -> None:
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RemoteInternalError) as raised:
+        await client.call(ECHO, Echo(text="crash"), timeout=5.0)
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert "a bug" not in raised.value.message  # internals stay in the service's log
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_request_that_does_not_match_its_schema_is_refused_as_invalid(
+    nats_client: NatsClient, topology: Topology
+) -> None:
+    reply = await nats_client.request(ECHO.subject(topology), b'{"text": 5}', timeout=2)
+    with pytest.raises(Invalid) as raised:
+        decode_reply(ECHO, reply.data)
+    assert raised.value.detail is not None
+    assert raised.value.detail["errors"][0]["loc"] == ["text"]
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_service_that_does_not_answer_in_time_fails_with_a_typed_timeout(
+    client: RpcClient,
+) -> None:
+    with pytest.raises(RpcTimeout, match="did not answer echo in time"):
+        await client.call(ECHO, Echo(text="slow", delay=1.0), timeout=0.2)
+
+
+async def test_a_stopped_service_fails_typed_and_fast(
+    nats_server_url: str, topology: Topology, client: RpcClient
+) -> None:
+    broker = await serve(nats_server_url, topology, "a")
+    assert (await client.call(ECHO, Echo(text="up"))).text == "up"
+    await broker.stop()
+
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RpcNoResponders, match="probe service is not running"):
+        await client.call(ECHO, Echo(text="down"))
+    assert asyncio.get_running_loop().time() - started < 0.5
+
+
+async def test_replicas_in_a_queue_group_share_requests_and_each_is_answered_once(
+    nats_server_url: str, topology: Topology, client: RpcClient
+) -> None:
+    brokers = [await serve(nats_server_url, topology, name) for name in ("a", "b")]
+    try:
+        replies = await asyncio.gather(
+            *(client.call(ECHO, Echo(text=str(i), delay=0.01)) for i in range(60))
+        )
+    finally:
+        for broker in brokers:
+            await broker.stop()
+    assert sorted(int(r.text) for r in replies) == list(range(60))
+    replicas = {r.replica for r in replies}
+    assert replicas == {"a", "b"}
