@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import secrets
 import signal
 import subprocess
@@ -33,17 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = GatewaySettings()
     configure_logging("supervisor", settings.log_level, settings.log_json)
     if args.command == "migrate":
-        migrate_all({})
+        migrate_all()
     else:
         sys.exit(asyncio.run(run_platform(settings)))
 
 
-def migrate_all(env: dict[str, str]) -> None:
+def migrate_all() -> None:
     """Each service migrates its own database, in its own process, with its own settings."""
     for package in PACKAGES.values():
-        subprocess.run(
-            [sys.executable, "-m", package, "migrate"], env={**os.environ, **env}, check=True
-        )
+        subprocess.run([sys.executable, "-m", package, "migrate"], check=True)
 
 
 async def run_platform(settings: GatewaySettings) -> int:
@@ -58,10 +55,11 @@ async def run_platform(settings: GatewaySettings) -> int:
         env["NATS_URL"] = nats_server.url
         log.info("embedded nats-server started", extra={"url": nats_server.url})
     try:
-        await asyncio.to_thread(migrate_all, env)
+        # Each process migrates its own database as it starts (one replica each here, so no race);
+        # a restarted process finds its schema at head and goes straight on.
         supervisor = Supervisor(
             [
-                ProcessSpec(name, [sys.executable, "-m", package, "serve", "--no-migrate"], env)
+                ProcessSpec(name, [sys.executable, "-m", package, "serve"], env)
                 for name, package in PACKAGES.items()
             ]
         )

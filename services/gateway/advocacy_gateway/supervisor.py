@@ -73,9 +73,13 @@ class Supervisor:
     async def _keep_running(self, child: Supervised) -> None:
         delay = self.backoff_initial
         while not self._stopping.is_set():
-            await self._start(child)
-            assert child.process is not None
-            code = await child.process.wait()
+            try:
+                await self._start(child)
+                assert child.process is not None
+                code = await child.process.wait()
+            except Exception:
+                log.exception("could not start process", extra={"child": child.spec.name})
+                code = None
             if self._stopping.is_set():
                 return
             if time.monotonic() - child.started_at > self.stable_after:
@@ -83,7 +87,7 @@ class Supervisor:
             child.restarts += 1
             log.warning(
                 "process exited; restarting",
-                extra={"process": child.spec.name, "exit_code": code, "in_seconds": delay},
+                extra={"child": child.spec.name, "exit_code": code, "in_seconds": delay},
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
@@ -99,7 +103,7 @@ class Supervisor:
             preexec_fn=_die_with_parent,
         )
         child.started_at = time.monotonic()
-        log.info("process started", extra={"process": child.spec.name, "pid": child.process.pid})
+        log.info("process started", extra={"child": child.spec.name, "pid": child.process.pid})
 
     async def _terminate(self, child: Supervised) -> None:
         process = child.process
@@ -109,6 +113,6 @@ class Supervisor:
         try:
             await asyncio.wait_for(process.wait(), timeout=self.stop_timeout)
         except TimeoutError:
-            log.warning("process did not stop in time; killing", extra={"process": child.spec.name})
+            log.warning("process did not stop in time; killing", extra={"child": child.spec.name})
             process.kill()
             await process.wait()
