@@ -29,11 +29,15 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-# Re-resolve the pinned third-party dependencies (needs uv: `$(BIN)/pip install uv`).
-lock:
+# Re-resolve the pinned third-party dependencies: the development environment, and the runtime
+# subset that container images install (deploy/requirements.runtime.lock).
+lock: $(STAMP)
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 --universal \
 		--generate-hashes --no-header --quiet -o requirements.lock.tmp
 	grep -v '^-e ' requirements.lock.tmp > requirements.lock && rm requirements.lock.tmp
+	$(BIN)/uv pip compile deploy/requirements.runtime.in --python-version 3.11 --universal \
+		--generate-hashes --no-header --quiet -o requirements.lock.tmp
+	grep -v '^-e ' requirements.lock.tmp > deploy/requirements.runtime.lock && rm requirements.lock.tmp
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -65,7 +65,7 @@ class ServiceRuntime:
         self.rpc = rpc
         self._add_ping(rpc)
         self.broker = NatsBroker(
-            settings.require_nats_url(),
+            settings.nats_servers(),
             name=f"advocacy-{self.name}",
             max_reconnect_attempts=-1,
             graceful_timeout=10.0,

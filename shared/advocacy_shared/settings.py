@@ -57,6 +57,10 @@ class ServiceSettings(BaseSettings):
         problems = [name for name in self.required_secrets if not _is_set(getattr(self, name))]
         if self.nats_url is None:
             problems.append("nats_url (production never starts an embedded nats-server)")
+        if not self.database_url:
+            problems.append(
+                f"ADVOCACY_{self.service_name.upper()}_DATABASE_URL (no SQLite in production)"
+            )
         if problems:
             raise InsecureSettingsError(
                 "production refuses to start without explicit values for: " + ", ".join(problems)
@@ -69,10 +73,11 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
 
-    def require_nats_url(self) -> str:
+    def nats_servers(self) -> list[str]:
+        """The NATS servers to try: `NATS_URL` may list several, separated by commas."""
         if not self.nats_url:
             raise RuntimeError("NATS_URL is not set: start the platform with `advocacy run`")
-        return self.nats_url
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
 
 def _is_set(value: Any) -> bool:

@@ -73,9 +73,14 @@ def test_production_refuses_default_secrets_and_an_embedded_nats(
         GatewaySettings(environment="production")
     assert "admin_api_key" in str(raised.value)
     assert "nats_url" in str(raised.value)
+    assert "ADVOCACY_GATEWAY_DATABASE_URL" in str(raised.value)
     settings = GatewaySettings(
-        environment="production", admin_api_key="a-real-secret", nats_url="nats://nats:4222"
+        environment="production",
+        admin_api_key="a-real-secret",
+        nats_url="nats://nats-1:4222, nats://nats-2:4222",
+        database_url="postgresql://db/gateway",
     )
+    assert settings.nats_servers() == ["nats://nats-1:4222", "nats://nats-2:4222"]
     assert settings.admin_api_key is not None
     assert "a-real-secret" not in repr(settings)  # secrets never show in logs
 

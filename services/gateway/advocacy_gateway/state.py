@@ -60,7 +60,7 @@ class GatewayState:
 
     async def start(self) -> None:
         self.nc = await nats.connect(
-            self.settings.require_nats_url(),
+            servers=self.settings.nats_servers(),
             name="advocacy-gateway",
             max_reconnect_attempts=-1,
             allow_reconnect=True,
