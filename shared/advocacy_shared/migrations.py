@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any, Literal
 
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 
-from advocacy_shared.db import async_url, create_engine, ensure_sqlite_folder
+from advocacy_shared.db import UtcDateTime, async_url, create_engine, ensure_sqlite_folder
 
 URL_ATTRIBUTE = "database_url"
 VERSION_TABLE_ATTRIBUTE = "version_table"
@@ -33,6 +34,13 @@ def upgrade(package: str, database_url: str, service: str, revision: str = "head
     command.upgrade(alembic_config(package, database_url, service), revision)
 
 
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """Migrations spell our column types in plain SQLAlchemy: they must not import our code."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_env(metadata: MetaData) -> None:
     """The body of every service's migrations/env.py."""
     config = context.config
@@ -43,6 +51,7 @@ def run_env(metadata: MetaData) -> None:
         "version_table": version_table,
         "render_as_batch": True,
         "compare_type": True,
+        "render_item": _render_item,
     }
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)

@@ -20,11 +20,14 @@ async def test_healthz_answers_without_credentials(gateway: Gateway) -> None:
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({}, "send an API key as `Authorization: Bearer <key>`"),
-        ({"Authorization": "Bearer wrong"}, "the API key is not valid"),
+        ({}, "send an API key as `Authorization: Bearer <key>`, or sign in"),
+        (
+            {"Authorization": "Bearer wrong"},
+            "the API key is not valid (unknown, revoked or expired)",
+        ),
         (
             {"Authorization": "Basic dXNlcjpwYXNz"},
-            "send an API key as `Authorization: Bearer <key>`",
+            "send an API key as `Authorization: Bearer <key>`, or sign in",
         ),
     ],
 )
@@ -172,4 +175,8 @@ async def test_openapi_documents_the_endpoints_their_problems_and_the_security(
         assert path in document["paths"]
     playbook = document["paths"]["/api/v1/orgs/{org_id}/playbook"]["get"]
     assert {"404", "503", "504"} <= set(playbook["responses"])
-    assert playbook["security"] == [{"HTTPBearer": []}]
+    assert {"HTTPBearer": []} in playbook["security"]
+    assert {"APIKeyCookie": []} in playbook["security"]
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert schemes["APIKeyCookie"]["name"] == "advocacy_session"

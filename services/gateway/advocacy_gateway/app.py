@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
-from advocacy_gateway.api import api, health
+from advocacy_gateway.idempotency import IdempotencyMiddleware
 from advocacy_gateway.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware
 from advocacy_gateway.problems import install_problem_handlers
+from advocacy_gateway.ratelimit import RateLimitMiddleware
+from advocacy_gateway.routes import ROUTERS
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 
 DESCRIPTION = """
 The API of the employee-advocacy platform. Every organisation's resources live under
 `/api/v1/orgs/{org_id}/...`; every error is an RFC 9457 problem (`application/problem+json`).
-Authenticate with an API key: `Authorization: Bearer <key>`.
+
+Authenticate with an API key (`Authorization: Bearer <key>`) or, in a browser, with the session
+cookie from `POST /api/v1/auth/login` plus its CSRF token in `X-CSRF-Token` on unsafe methods.
+Creating POSTs accept an `Idempotency-Key`. Lists are cursor-paginated (`limit`, `cursor`,
+`next_cursor`). Requests are rate-limited per credential (`429` with `Retry-After`).
 """
 
 
@@ -39,8 +46,15 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     )
     app.state.gateway = state
     install_problem_handlers(app)
-    app.include_router(health)
-    app.include_router(api)
+    for router in ROUTERS:
+        app.include_router(router)
+    # The last added runs first: correlation id, size limit, rate limit, then idempotency.
+    app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_hours))
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware)
     return app

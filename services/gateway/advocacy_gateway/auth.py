@@ -1,47 +1,200 @@
-"""Who is calling. For now the bootstrap admin API key, sent as a bearer token."""
+"""Who is calling, and may they? API keys (bearer), the bootstrap admin key, or a browser session
+(cookie plus CSRF token). Every endpoint under an organisation declares the permission it needs."""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from advocacy_gateway.access import Permission, Role, Scope, role_allows, scopes_allow
+from advocacy_gateway.models import Organisation
 from advocacy_gateway.problems import ProblemError
+from advocacy_gateway.repository import (
+    ApiKeyRepository,
+    OrganisationRepository,
+    SessionRepository,
+    UserRepository,
+)
+from advocacy_gateway.security import hash_secret, parse_api_key, same_secret
+from advocacy_gateway.state import GatewayState
+from advocacy_shared.envelope import utc_now
+
+SESSION_COOKIE = "advocacy_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 bearer = HTTPBearer(
-    auto_error=False, description="An API key, sent as `Authorization: Bearer <key>`"
+    auto_error=False, description="An API key: `Authorization: Bearer adv_<prefix>_<secret>`"
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="A browser session from `POST /api/v1/auth/login`; unsafe methods also need "
+    f"the `{CSRF_HEADER}` header",
 )
 
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller: a user (through a session), an API key, or the bootstrap admin key."""
+
+    kind: str  # "user", "api_key" or "bootstrap"
+    id: str
     name: str
-    is_platform_admin: bool
+    is_platform_admin: bool = False
+    key_organisation_id: UUID | None = None
+    scopes: frozenset[Scope] = frozenset()
+    roles: dict[UUID, Role] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller."""
+        return f"{self.kind}:{self.id} ({self.name})"
+
+    def organisations(self) -> list[UUID] | None:
+        """The organisations it may see; None for all (platform admins)."""
+        if self.is_platform_admin:
+            return None
+        if self.key_organisation_id is not None:
+            return [self.key_organisation_id]
+        return list(self.roles)
+
+    def may(self, organisation_id: UUID, permission: Permission) -> bool:
+        if self.is_platform_admin:
+            return True
+        if self.key_organisation_id is not None:
+            return self.key_organisation_id == organisation_id and scopes_allow(
+                self.scopes, permission
+            )
+        role = self.roles.get(organisation_id)
+        return role is not None and role_allows(role, permission)
+
+    def belongs_to(self, organisation_id: UUID) -> bool:
+        organisations = self.organisations()
+        return organisations is None or organisation_id in organisations
+
+
+def _unauthenticated(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> Principal:
-    if credentials is None:
-        raise ProblemError(
-            401,
-            "unauthenticated",
-            "send an API key as `Authorization: Bearer <key>`",
-            headers={"WWW-Authenticate": "Bearer"},
+    state: GatewayState = request.app.state.gateway
+    if credentials is not None:
+        return await _from_api_key(state, credentials.credentials)
+    if cookie is not None:
+        return await _from_session(state, request, cookie)
+    raise _unauthenticated("send an API key as `Authorization: Bearer <key>`, or sign in")
+
+
+async def _from_api_key(state: GatewayState, token: str) -> Principal:
+    if hmac.compare_digest(token.encode(), state.admin_api_key.encode()):
+        return Principal(
+            kind="bootstrap", id="admin", name="bootstrap admin", is_platform_admin=True
         )
-    admin_key: str = request.app.state.gateway.admin_api_key
-    if not hmac.compare_digest(credentials.credentials.encode(), admin_key.encode()):
-        raise ProblemError(
-            401,
-            "unauthenticated",
-            "the API key is not valid",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    return Principal(name="bootstrap-admin", is_platform_admin=True)
+    prefix = parse_api_key(token)
+    if prefix is not None:
+        async with state.sessions() as session:
+            key = await ApiKeyRepository(session).by_prefix(prefix)
+        now = utc_now()
+        if (
+            key is not None
+            and same_secret(token, key.secret_hash)
+            and key.revoked_at is None
+            and (key.expires_at is None or key.expires_at > now)
+        ):
+            return Principal(
+                kind="api_key",
+                id=str(key.id),
+                name=key.name,
+                key_organisation_id=key.organisation_id,
+                scopes=frozenset(Scope(scope) for scope in key.scopes),
+            )
+    raise ProblemError(
+        401,
+        "unauthenticated",
+        "the API key is not valid (unknown, revoked or expired)",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def _from_session(state: GatewayState, request: Request, token: str) -> Principal:
+    async with state.sessions() as session:
+        user_session = await SessionRepository(session).get(hash_secret(token))
+        user = await UserRepository(session).get(user_session.user_id) if user_session else None
+        memberships = await UserRepository(session).memberships(user.id) if user else []
+    if user_session is None or user is None or user.disabled or user_session.expires_at < utc_now():
+        raise _unauthenticated("the session has expired: sign in again")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), user_session.csrf_token.encode()):
+            raise ProblemError(403, "csrf", f"send the session's CSRF token in {CSRF_HEADER}")
+    return Principal(
+        kind="user",
+        id=str(user.id),
+        name=user.email,
+        is_platform_admin=user.is_platform_admin,
+        roles={m.organisation_id: Role(m.role) for m in memberships},
+    )
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A caller allowed to act in one organisation."""
+
+    principal: Principal
+    organisation: Organisation
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Access]]:
+    """A dependency: the organisation from the path, and a caller with `permission` in it.
+
+    Another organisation's id is a 404, as an unknown one is: existence does not leak.
+    """
+
+    async def dependency(org_id: UUID, request: Request, caller: Caller) -> Access:
+        state: GatewayState = request.app.state.gateway
+        organisation = None
+        if caller.belongs_to(org_id):
+            async with state.sessions() as session:
+                organisation = await OrganisationRepository(session).get(org_id)
+        if organisation is None:
+            raise ProblemError(404, "unknown-organisation", f"no organisation {org_id}")
+        if not caller.may(org_id, permission):
+            raise ProblemError(
+                403, "forbidden", f"this caller may not {permission.value} in this organisation"
+            )
+        return Access(principal=caller, organisation=organisation)
+
+    return dependency
+
+
+OrgReader = Annotated[Access, Depends(require(Permission.ORG_READ))]
+MembersReader = Annotated[Access, Depends(require(Permission.MEMBERS_READ))]
+MembersManager = Annotated[Access, Depends(require(Permission.MEMBERS_MANAGE))]
+ApiKeysManager = Annotated[Access, Depends(require(Permission.API_KEYS_MANAGE))]
+AuditReader = Annotated[Access, Depends(require(Permission.AUDIT_READ))]
+WebhooksManager = Annotated[Access, Depends(require(Permission.WEBHOOKS_MANAGE))]
+PlaybookReader = Annotated[Access, Depends(require(Permission.PLAYBOOK_READ))]
+
+
+def require_platform_admin(caller: Caller) -> Principal:
+    if not caller.is_platform_admin:
+        raise ProblemError(403, "forbidden", "only a platform admin may do this")
+    return caller
+
+
+PlatformAdmin = Annotated[Principal, Depends(require_platform_admin)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from advocacy_gateway.problems import send_problem
 from advocacy_shared.envelope import new_id
 from advocacy_shared.logs import correlation_id_var
 
@@ -79,26 +78,9 @@ class BodySizeLimitMiddleware:
         await self.app(scope, _replay([body], receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body: dict[str, Any] = {
-            "type": "urn:advocacy:problem:body-too-large",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"the request body exceeds {self.max_bytes} bytes",
-            "instance": scope.get("path"),
-            "correlation_id": correlation_id_var.get(),
-        }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
+        await send_problem(
+            scope, send, 413, "body-too-large", f"the request body exceeds {self.max_bytes} bytes"
         )
-        await send({"type": "http.response.body", "body": payload})
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -1,10 +1,13 @@
-"""The gateway's tables: it owns organisations (and, later, identity and integration data)."""
+"""The gateway's tables: organisations, identity (users, memberships, API keys, sessions), the
+audit log and idempotency records. Webhook tables live in advocacy_gateway.webhooks.models."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy import JSON, Text
 from sqlmodel import Field, SQLModel
 
 from advocacy_shared.db import UtcDateTime, service_registry
@@ -31,3 +34,85 @@ class Organisation(GatewayModel, table=True):
     name: str = Field(max_length=200)
     slug: str = Field(max_length=63, unique=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class User(GatewayModel, table=True):
+    """A person who signs in; their roles live in memberships, one per organisation."""
+
+    __tablename__ = "users"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    display_name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=200)
+    is_platform_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class Membership(GatewayModel, table=True):
+    __tablename__ = "memberships"
+
+    organisation_id: UUID = Field(foreign_key="organisations.id", primary_key=True)
+    user_id: UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    role: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ApiKey(GatewayModel, table=True):
+    """An integration's key. Only a hash of the secret is kept; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(foreign_key="organisations.id", index=True)
+    name: str = Field(max_length=200)
+    prefix: str = Field(max_length=12, unique=True)
+    secret_hash: str = Field(max_length=64)
+    scopes: list[str] = Field(sa_type=JSON)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    rotated_from: UUID | None = None
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class UserSession(GatewayModel, table=True):
+    """A signed-in browser: the cookie carries the token, the table its hash and CSRF token."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: UUID = Field(foreign_key="users.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AuditEntry(GatewayModel, table=True):
+    """An administrative action: who did what to which thing, when."""
+
+    __tablename__ = "audit_log"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class IdempotencyRecord(GatewayModel, table=True):
+    """The first answer to a creating request with an Idempotency-Key, replayed for retries."""
+
+    __tablename__ = "idempotency_records"
+
+    credential_hash: str = Field(max_length=64, primary_key=True)
+    key: str = Field(max_length=255, primary_key=True)
+    fingerprint: str = Field(max_length=64)
+    status_code: int | None = None
+    response_body: str | None = Field(default=None, sa_type=Text)
+    response_headers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)

@@ -1,19 +1,53 @@
-"""The gateway's own logic: organisations. No commits and no broker: the edges own both."""
+"""The gateway's own logic: organisations, members, API keys, sessions and the audit log.
+
+No commits and no broker here: the edges own both. Every administrative change writes its audit
+entry in the same transaction as the change.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_gateway.models import Organisation
-from advocacy_gateway.repository import OrganisationRepository
-from advocacy_shared.contracts.errors import Conflict, Invalid
+from advocacy_gateway.access import Role, Scope
+from advocacy_gateway.models import (
+    ApiKey,
+    AuditEntry,
+    Membership,
+    Organisation,
+    User,
+    UserSession,
+)
+from advocacy_gateway.repository import (
+    ApiKeyRepository,
+    AuditRepository,
+    MembershipRepository,
+    OrganisationRepository,
+    SessionRepository,
+    UserRepository,
+)
+from advocacy_gateway.security import (
+    hash_password,
+    hash_secret,
+    new_api_key,
+    new_token,
+    verify_password,
+)
+from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class LoginFailed(Exception):
+    """Wrong email or password, or a disabled user: the caller is not told which."""
 
 
 def slugify(name: str) -> str:
@@ -21,8 +55,27 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:63].rstrip("-")
 
 
+def audit(
+    session: AsyncSession,
+    organisation_id: UUID,
+    actor: str,
+    action: str,
+    target: str,
+    **detail: Any,
+) -> None:
+    AuditRepository(session).add(
+        AuditEntry(
+            organisation_id=organisation_id,
+            actor=actor,
+            action=action,
+            target=target,
+            detail=detail,
+        )
+    )
+
+
 async def create_organisation(
-    session: AsyncSession, outbox: Outbox, name: str, slug: str | None
+    session: AsyncSession, outbox: Outbox, actor: str, name: str, slug: str | None
 ) -> Organisation:
     """Create the organisation and, in the same transaction, its OrganisationCreated event."""
     slug = slug or slugify(name)
@@ -44,4 +97,203 @@ async def create_organisation(
         organisation_id=organisation.id,
         subject=str(organisation.id),
     )
+    audit(session, organisation.id, actor, "organisation.created", f"organisation:{slug}")
     return organisation
+
+
+async def add_member(
+    session: AsyncSession,
+    organisation_id: UUID,
+    actor: str,
+    email: str,
+    display_name: str,
+    role: Role,
+    password: str | None,
+) -> tuple[Membership, User]:
+    """Give a person a role in the organisation, creating their user when they have none."""
+    users = UserRepository(session)
+    user = await users.by_email(email)
+    if user is None:
+        user = User(
+            email=email.lower(),
+            display_name=display_name,
+            password_hash=hash_password(password) if password else None,
+        )
+        users.add(user)
+        await session.flush()
+    members = MembershipRepository(session, organisation_id)
+    if await members.get(user.id) is not None:
+        raise Conflict(f"{email} is a member already", {"user_id": str(user.id)})
+    membership = Membership(organisation_id=organisation_id, user_id=user.id, role=role.value)
+    members.add(membership)
+    audit(session, organisation_id, actor, "member.added", f"user:{user.id}", role=role.value)
+    return membership, user
+
+
+async def change_role(
+    session: AsyncSession, organisation_id: UUID, actor: str, user_id: UUID, role: Role
+) -> tuple[Membership, User]:
+    members = MembershipRepository(session, organisation_id)
+    membership = await _membership(members, user_id)
+    if membership.role == Role.ORG_ADMIN and role != Role.ORG_ADMIN:
+        await _keep_an_admin(members)
+    previous = membership.role
+    membership.role = role.value
+    session.add(membership)
+    audit(
+        session,
+        organisation_id,
+        actor,
+        "member.role_changed",
+        f"user:{user_id}",
+        role=role.value,
+        previous=previous,
+    )
+    user = await UserRepository(session).get(user_id)
+    assert user is not None
+    return membership, user
+
+
+async def remove_member(
+    session: AsyncSession, organisation_id: UUID, actor: str, user_id: UUID
+) -> None:
+    members = MembershipRepository(session, organisation_id)
+    membership = await _membership(members, user_id)
+    if membership.role == Role.ORG_ADMIN:
+        await _keep_an_admin(members)
+    await members.remove(membership)
+    audit(session, organisation_id, actor, "member.removed", f"user:{user_id}")
+
+
+async def _membership(members: MembershipRepository, user_id: UUID) -> Membership:
+    membership = await members.get(user_id)
+    if membership is None:
+        raise NotFound(f"no member {user_id} in this organisation")
+    return membership
+
+
+async def _keep_an_admin(members: MembershipRepository) -> None:
+    admins = [m for m, _ in await members.page(10_000, None) if m.role == Role.ORG_ADMIN]
+    if len(admins) <= 1:
+        raise Conflict("the organisation would have no admin left: name another one first")
+
+
+async def create_api_key(
+    session: AsyncSession,
+    organisation_id: UUID,
+    actor: str,
+    name: str,
+    scopes: list[Scope],
+    expires_at: datetime | None,
+    rotated_from: UUID | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key; the whole key is returned here only, never stored and never logged."""
+    if expires_at is not None and expires_at <= utc_now():
+        raise Invalid("expires_at must be in the future", {"field": "expires_at"})
+    prefix, secret = new_api_key()
+    key = ApiKey(
+        organisation_id=organisation_id,
+        name=name,
+        prefix=prefix,
+        secret_hash=hash_secret(secret),
+        scopes=sorted({scope.value for scope in scopes}),
+        created_by=actor,
+        expires_at=expires_at,
+        rotated_from=rotated_from,
+    )
+    ApiKeyRepository(session).add(key)
+    audit(
+        session, organisation_id, actor, "api_key.created", f"api_key:{key.id}", scopes=key.scopes
+    )
+    return key, secret
+
+
+async def rotate_api_key(
+    session: AsyncSession, organisation_id: UUID, actor: str, key_id: UUID, overlap: timedelta
+) -> tuple[ApiKey, str]:
+    """A new key with the same name and scopes; the old one keeps working for `overlap`."""
+    old = await _live_key(session, organisation_id, key_id)
+    new, secret = await create_api_key(
+        session,
+        organisation_id,
+        actor,
+        old.name,
+        [Scope(s) for s in old.scopes],
+        old.expires_at if old.expires_at and old.expires_at > utc_now() + overlap else None,
+        rotated_from=old.id,
+    )
+    retire_at = utc_now() + overlap
+    if old.expires_at is None or old.expires_at > retire_at:
+        old.expires_at = retire_at
+    session.add(old)
+    audit(
+        session,
+        organisation_id,
+        actor,
+        "api_key.rotated",
+        f"api_key:{old.id}",
+        replaced_by=str(new.id),
+        overlap_seconds=int(overlap.total_seconds()),
+    )
+    return new, secret
+
+
+async def revoke_api_key(
+    session: AsyncSession, organisation_id: UUID, actor: str, key_id: UUID
+) -> None:
+    key = await _live_key(session, organisation_id, key_id)
+    key.revoked_at = utc_now()
+    session.add(key)
+    audit(session, organisation_id, actor, "api_key.revoked", f"api_key:{key.id}")
+
+
+async def _live_key(session: AsyncSession, organisation_id: UUID, key_id: UUID) -> ApiKey:
+    key = await ApiKeyRepository(session).get(organisation_id, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"no active API key {key_id} in this organisation")
+    return key
+
+
+async def create_platform_admin(
+    session: AsyncSession, email: str, display_name: str, password: str
+) -> User:
+    users = UserRepository(session)
+    if await users.by_email(email) is not None:
+        raise Conflict(f"a user {email} exists already")
+    user = User(
+        email=email.lower(),
+        display_name=display_name,
+        password_hash=hash_password(password),
+        is_platform_admin=True,
+    )
+    users.add(user)
+    return user
+
+
+async def log_in(
+    session: AsyncSession, email: str, password: str, lifetime: timedelta
+) -> tuple[User, str, UserSession]:
+    """Check the password and open a session; returns the user, the cookie token and the session."""
+    user = await UserRepository(session).by_email(email)
+    password_hash = user.password_hash if user is not None else None
+    if not verify_password(password_hash, password) or user is None or user.disabled:
+        raise LoginFailed
+    return user, *await open_session(session, user, lifetime)
+
+
+async def open_session(
+    session: AsyncSession, user: User, lifetime: timedelta
+) -> tuple[str, UserSession]:
+    token = new_token()
+    user_session = UserSession(
+        token_hash=hash_secret(token),
+        user_id=user.id,
+        csrf_token=new_token(),
+        expires_at=utc_now() + lifetime,
+    )
+    SessionRepository(session).add(user_session)
+    return token, user_session
+
+
+async def log_out(session: AsyncSession, token: str) -> None:
+    await SessionRepository(session).remove(hash_secret(token))

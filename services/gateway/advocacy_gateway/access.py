@@ -1,0 +1,66 @@
+"""Who may do what: roles of users in an organisation, scopes of API keys, and the permissions
+each endpoint requires. The one table to read when asking "may this caller do that?"."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """A user's role in one organisation. Platform admins are a flag on the user, across all."""
+
+    ORG_ADMIN = "org_admin"
+    PROGRAM_MANAGER = "program_manager"
+    LEADERSHIP_VIEWER = "leadership_viewer"
+    ANALYST = "analyst"
+    AMBASSADOR = "ambassador"
+
+
+class Scope(StrEnum):
+    """What an integration API key may do in its organisation."""
+
+    ADMIN = "admin"
+    HR = "hr"  # the HR system: roster, SCIM, webhooks about ambassadors
+    BI = "bi"  # BI tools: read only
+    COMMS = "comms"  # the comms platform: content and publishing
+
+
+class Permission(StrEnum):
+    ORG_READ = "org.read"
+    MEMBERS_READ = "members.read"
+    MEMBERS_MANAGE = "members.manage"
+    API_KEYS_MANAGE = "api_keys.manage"
+    AUDIT_READ = "audit.read"
+    WEBHOOKS_MANAGE = "webhooks.manage"
+    PLAYBOOK_READ = "playbook.read"
+
+
+_ALL_ROLES = frozenset(Role)
+_ALL_SCOPES = frozenset(Scope)
+
+GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
+    Permission.ORG_READ: (_ALL_ROLES, _ALL_SCOPES),
+    Permission.MEMBERS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN, Scope.HR}),
+    ),
+    Permission.MEMBERS_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
+    Permission.API_KEYS_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
+    Permission.AUDIT_READ: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
+    Permission.WEBHOOKS_MANAGE: (
+        frozenset({Role.ORG_ADMIN}),
+        frozenset({Scope.ADMIN, Scope.HR}),
+    ),
+    Permission.PLAYBOOK_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
+        frozenset({Scope.ADMIN, Scope.BI, Scope.COMMS}),
+    ),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    return role in GRANTS[permission][0]
+
+
+def scopes_allow(scopes: frozenset[Scope], permission: Permission) -> bool:
+    return bool(scopes & GRANTS[permission][1])

@@ -1,0 +1,167 @@
+"""Idempotency-Key for creating POSTs: a retry gets the first answer instead of a second creation.
+
+The first request with a key (per credential) is recorded before it runs; a retry with the same
+key and the same body replays the recorded answer (with `Idempotent-Replayed: true`); the same key
+with another body is refused (422); a retry while the first is still running gets 409. Answers
+that say nothing was done (5xx, 401, 403, 429) are not kept, so the request can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from advocacy_gateway.models import IdempotencyRecord
+from advocacy_gateway.problems import send_problem
+from advocacy_gateway.ratelimit import credential_of
+from advocacy_gateway.repository import IdempotencyRepository
+from advocacy_gateway.state import GatewayState
+from advocacy_shared.envelope import utc_now
+
+HEADER = b"idempotency-key"
+NOT_KEPT = {401, 403, 429}
+KEPT_HEADERS = {"content-type", "location", "cache-control"}
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, ttl: timedelta) -> None:
+        self.app = app
+        self.ttl = ttl
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = dict(scope.get("headers", [])).get(HEADER)
+        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255:
+            await send_problem(scope, send, 400, "bad-idempotency-key", "use 1 to 255 characters")
+            return
+        body, receive = await _read_body(receive)
+        credential = credential_of(scope)
+        fingerprint = hashlib.sha256(
+            b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        state: GatewayState = scope["app"].state.gateway
+        record = await self._claim(state, credential, key.decode(), fingerprint)
+        if record is not None:
+            await self._answer_again(scope, send, record, fingerprint)
+            return
+        await self._run_and_keep(state, scope, receive, send, credential, key.decode())
+
+    async def _claim(
+        self, state: GatewayState, credential: str, key: str, fingerprint: str
+    ) -> IdempotencyRecord | None:
+        """Record the first use of a key; returns the earlier record when there is one."""
+        try:
+            async with state.transaction() as session:
+                records = IdempotencyRepository(session)
+                if random.random() < 0.01:
+                    await records.purge_before(utc_now() - self.ttl)
+                existing = await records.get(credential, key)
+                if existing is not None and existing.created_at > utc_now() - self.ttl:
+                    return existing
+                if existing is not None:
+                    await records.remove(credential, key)
+                records.add(
+                    IdempotencyRecord(credential_hash=credential, key=key, fingerprint=fingerprint)
+                )
+        except IntegrityError:
+            async with state.sessions() as session:
+                return await IdempotencyRepository(session).get(credential, key)
+        return None
+
+    async def _answer_again(
+        self, scope: Scope, send: Send, record: IdempotencyRecord, fingerprint: str
+    ) -> None:
+        if record.fingerprint != fingerprint:
+            await send_problem(
+                scope,
+                send,
+                422,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used with another request body",
+            )
+        elif record.status_code is None:
+            await send_problem(
+                scope,
+                send,
+                409,
+                "idempotency-in-progress",
+                "a request with this Idempotency-Key is still being processed: retry shortly",
+            )
+        else:
+            headers = [(k.encode(), v.encode()) for k, v in record.response_headers.items()]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": record.status_code,
+                    "headers": [*headers, (b"idempotent-replayed", b"true")],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": (record.response_body or "").encode()}
+            )
+
+    async def _run_and_keep(
+        self,
+        state: GatewayState,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        credential: str,
+        key: str,
+    ) -> None:
+        status = 500
+        headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.decode().lower() in KEPT_HEADERS:
+                        headers[name.decode().lower()] = value.decode()
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            async with state.transaction() as session:
+                records = IdempotencyRepository(session)
+                record = await records.get(credential, key)
+                if record is not None and (status >= 500 or status in NOT_KEPT):
+                    await records.remove(credential, key)
+                elif record is not None:
+                    record.status_code = status
+                    record.response_headers = headers
+                    record.response_body = b"".join(chunks).decode(errors="replace")
+                    session.add(record)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay

@@ -1,0 +1,15 @@
+"""The REST API, one module per resource; `ROUTERS` is what the app includes."""
+
+from __future__ import annotations
+
+from advocacy_gateway.routes import api_keys, audit, health, members, organisations, planner, users
+
+ROUTERS = [
+    health.router,
+    users.router,
+    organisations.router,
+    members.router,
+    api_keys.router,
+    audit.router,
+    planner.router,
+]

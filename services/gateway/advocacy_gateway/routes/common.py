@@ -1,0 +1,83 @@
+"""What every route module shares: the state dependency, documented problems, cursors, pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel, Field
+
+from advocacy_gateway.problems import PROBLEM_JSON, Problem, ProblemError
+from advocacy_gateway.state import GatewayState
+
+T = TypeVar("T")
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
+
+
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed JSON or a bad cursor"),
+    401: _problem("Missing, invalid, revoked or expired credentials"),
+    403: _problem("The caller's role or scopes do not allow this, or the CSRF token is missing"),
+    404: _problem("Unknown organisation (or one the caller does not belong to), or resource"),
+    413: _problem("Body too large"),
+    422: _problem("Validation error; or an Idempotency-Key reused with another body"),
+    429: _problem("Rate limit exceeded (see Retry-After)"),
+}
+SERVICE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    503: _problem("A service is unavailable or not ready yet (see Retry-After)"),
+    504: _problem("A service did not answer in time"),
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: _problem("Conflicts with the current state (duplicate, in progress)")
+}
+
+
+def gateway_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+State = Annotated[GatewayState, Depends(gateway_state)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a retry of this creating request safe: the first answer is replayed "
+        "for 24 hours to the same caller sending the same key and body.",
+    ),
+]
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
+CursorParam = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
+
+
+def encode_cursor(at: datetime, ident: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{ident}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        at, ident = base64.urlsafe_b64decode(cursor).decode().split("|")
+        return datetime.fromisoformat(at), UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc

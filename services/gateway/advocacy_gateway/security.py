@@ -1,0 +1,55 @@
+"""Secrets: password hashes (Argon2id), API keys and session tokens (stored as SHA-256 hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# A hash of a password nobody has: verifying against it keeps the time of a login for an
+# unknown user close to that of a known one.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+API_KEY_PREFIX = "adv"
+_API_KEY = re.compile(rf"^{API_KEY_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_secret(secret: str) -> str:
+    """API keys and session tokens carry 256 random bits: a plain SHA-256 cannot be reversed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same_secret(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def new_api_key() -> tuple[str, str]:
+    """A new key as (lookup prefix, the whole key to hand out once)."""
+    prefix = secrets.token_hex(6)
+    return prefix, f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def parse_api_key(token: str) -> str | None:
+    """The lookup prefix of a well-formed key, else None."""
+    match = _API_KEY.match(token)
+    return match.group(1) if match else None
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
