@@ -12,7 +12,7 @@ dead-lettered at once: retrying cannot mend it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
@@ -73,7 +74,8 @@ class EventConsumer:
     durable: str
     stream: str
     subject: str
-    model: type[EventData]
+    models: Mapping[str, type[EventData]]
+    """The event types this consumer accepts, by CloudEvents type."""
     handler: Handler
     sessions: async_sessionmaker[AsyncSession]
     inbox: Table
@@ -180,10 +182,11 @@ class EventConsumer:
             envelope = CloudEvent.from_bytes(payload)
         except ValidationError as exc:
             raise MalformedEvent(_summary(exc)) from exc
-        if envelope.type != self.model.spec.type:
-            raise MalformedEvent(f"type {envelope.type!r} where {self.model.spec.type!r} expected")
+        model = self.models.get(envelope.type)
+        if model is None:
+            raise MalformedEvent(f"type {envelope.type!r} is not one this consumer accepts")
         try:
-            data = self.model.model_validate(envelope.data)
+            data = model.model_validate(envelope.data)
         except ValidationError as exc:
             raise MalformedEvent(_summary(exc)) from exc
         return envelope, data
@@ -228,16 +231,51 @@ def _summary(exc: ValidationError) -> str:
     )[:1000]
 
 
+@dataclass(frozen=True)
+class _Declared:
+    durable: str
+    domain: str
+    model: type[EventData] | None  # None: every event type of the domain
+    handler: Handler
+
+    def subject(self, topology: Topology) -> str:
+        if self.model is None:
+            return topology.event_subject(self.domain, ">")
+        return self.model.spec.subject(topology)
+
+    def models(self) -> dict[str, type[EventData]]:
+        if self.model is None:
+            return {t: m for t, m in EVENT_TYPES.items() if m.spec.domain == self.domain}
+        return {self.model.spec.type: self.model}
+
+
 class EventConsumers:
     """The event subscriptions of one service, declared in its handlers module."""
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._declared: list[tuple[str, type[EventData], Handler]] = []
+        self._declared: list[_Declared] = []
 
     def on(self, model: type[EventData]) -> Callable[[Handler], Handler]:
+        """Subscribe a handler to one event type."""
+
         def register(handler: Handler) -> Handler:
-            self._declared.append((f"{self.service}_{handler.__name__}", model, handler))
+            durable = f"{self.service}_{handler.__name__}"
+            self._declared.append(_Declared(durable, model.spec.domain, model, handler))
+            return handler
+
+        return register
+
+    def on_every_event_of(self, domain: str) -> Callable[[Handler], Handler]:
+        """Subscribe a handler to every event type a domain publishes (webhooks, audit trails).
+
+        The handler gets each event's validated data model; a type the registry does not know is
+        dead-lettered with its reason.
+        """
+
+        def register(handler: Handler) -> Handler:
+            durable = f"{self.service}_{handler.__name__}_{domain}"
+            self._declared.append(_Declared(durable, domain, None, handler))
             return handler
 
         return register
@@ -252,16 +290,16 @@ class EventConsumers:
     ) -> list[EventConsumer]:
         return [
             EventConsumer(
-                durable=durable,
-                stream=topology.stream_name(model.spec.domain),
-                subject=model.spec.subject(topology),
-                model=model,
-                handler=handler,
+                durable=declared.durable,
+                stream=topology.stream_name(declared.domain),
+                subject=declared.subject(topology),
+                models=declared.models(),
+                handler=declared.handler,
                 sessions=sessions,
                 inbox=inbox,
                 topology=topology,
                 policy=policy,
                 after_commit=after_commit,
             )
-            for durable, model, handler in self._declared
+            for declared in self._declared
         ]

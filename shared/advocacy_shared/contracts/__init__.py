@@ -1,1 +1,9 @@
-"""Every message the services exchange: events (facts) and requests (commands and queries)."""
+"""Every message the services exchange: events (facts) and requests (commands and queries).
+
+Importing this package imports every contract module, so `EVENT_TYPES` is complete.
+"""
+
+from advocacy_shared.contracts import ambassadors, organisations, planner, system
+from advocacy_shared.contracts.base import EVENT_TYPES
+
+__all__ = ["EVENT_TYPES", "ambassadors", "organisations", "planner", "system"]
