@@ -81,17 +81,27 @@ class Platform:
 
 
 @pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    """Gateway settings a test module changes by overriding this fixture."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
     nats_server_url: str,
     topology: Topology,
     make_database: MakeDatabase,
     nats_client: NatsClient,  # deletes this test's streams afterwards
+    gateway_overrides: dict[str, Any],
 ) -> AsyncIterator[Gateway]:
     settings = GatewaySettings(
         database_url=await make_database("gateway", "advocacy_gateway"),
         admin_api_key=ADMIN_KEY,
-        max_body_bytes=4096,
-        **common_settings(nats_server_url, topology),
+        **{
+            "max_body_bytes": 4096,
+            **common_settings(nats_server_url, topology),
+            **gateway_overrides,
+        },
     )
     app = create_app(settings, ADMIN_KEY)
     async with app.router.lifespan_context(app):
