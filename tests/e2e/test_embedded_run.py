@@ -1,22 +1,18 @@
 """`advocacy run`, the README's first command, as a newcomer runs it: an embedded nats-server,
-SQLite, every service and the gateway under one supervisor. Linux only (reads /proc)."""
+SQLite, every service and the gateway under one supervisor."""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from advocacy_shared.embedded_nats import free_port
+from tests.live import RunningPlatform, running_platform, wait_ready
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,90 +20,10 @@ pytestmark = [
 ]
 
 
-@dataclass
-class RunningPlatform:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log: Path
-    data_dir: Path
-    ready_after: float
-
-    def admin_key(self) -> str:
-        """The key `advocacy run` printed once it saw the platform ready."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if match := re.search(r"admin API key: (\S+)", self.log.read_text()):
-                return match.group(1)
-            time.sleep(0.1)
-        raise AssertionError(self.log.read_text()[-3000:])
-
-    def processes(self, mentioning: str = "") -> list[tuple[int, str]]:
-        """This platform's processes: those started with its data folder in their environment."""
-        marker = f"ADVOCACY_DATA_DIR={self.data_dir}".encode()
-        return [
-            (pid, cmdline)
-            for pid, cmdline in _processes()
-            if mentioning in cmdline and marker in _environ(pid)
-        ]
-
-
-def _processes() -> Iterator[tuple[int, str]]:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                yield (
-                    int(entry.name),
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(),
-                )
-            except OSError:
-                continue
-
-
-def _environ(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return b""
-
-
-def wait_ready(base_url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"/readyz was not 200 within {timeout} s")
-
-
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[RunningPlatform]:
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"NATS_URL", "DATABASE_URL"} and not key.startswith("ADVOCACY_")
-    }
-    env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(tmp_path / "data")}
-    log = tmp_path / "run.log"
-    command = [str(Path(sys.executable).parent / "advocacy"), "run"]
-    started = time.monotonic()
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    platform = RunningPlatform(process, base_url, log, tmp_path / "data", 0.0)
-    try:
-        wait_ready(base_url, timeout=90)
-        platform.ready_after = time.monotonic() - started
+    with running_platform(tmp_path) as platform:
         yield platform
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid, _ in platform.processes():
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_the_embedded_platform_serves_the_skeleton_restarts_a_crash_and_stops_cleanly(

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from advocacy_gateway.auth import document_permissions
 from advocacy_gateway.idempotency import IdempotencyMiddleware
 from advocacy_gateway.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware
 from advocacy_gateway.problems import install_problem_handlers
@@ -46,6 +47,7 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     )
     app.state.gateway = state
     install_problem_handlers(app)
+    document_permissions(ROUTERS)
     for router in ROUTERS:
         app.include_router(router)
     # The last added runs first: correlation id, size limit, rate limit, then idempotency.

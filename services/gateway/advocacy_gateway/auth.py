@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from advocacy_gateway.access import Permission, Role, Scope, role_allows, scopes_allow
@@ -25,6 +27,8 @@ from advocacy_gateway.security import hash_secret, parse_api_key, same_secret
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.envelope import utc_now
 
+PLATFORM_ADMIN = "platform.admin"
+AUTHENTICATED = "authenticated"
 SESSION_COOKIE = "advocacy_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -179,6 +183,7 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Access]
             )
         return Access(principal=caller, organisation=organisation)
 
+    dependency.permission = permission.value  # type: ignore[attr-defined]
     return dependency
 
 
@@ -195,6 +200,34 @@ def require_platform_admin(caller: Caller) -> Principal:
     if not caller.is_platform_admin:
         raise ProblemError(403, "forbidden", "only a platform admin may do this")
     return caller
+
+
+require_platform_admin.permission = PLATFORM_ADMIN  # type: ignore[attr-defined]
+
+
+def document_permissions(routers: Iterable[APIRouter]) -> None:
+    """Name each operation's required permission in OpenAPI as `x-permission`.
+
+    Read off the dependencies themselves, so the document cannot drift from what is enforced;
+    tests/gateway/test_access_matrix.py drives every operation with every role from it.
+    """
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute):
+            permission = _permission_of(route.dependant)
+            if permission is not None:
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}
+
+
+def _permission_of(dependant: Dependant) -> str | None:
+    for sub_dependant in dependant.dependencies:
+        permission = getattr(sub_dependant.call, "permission", None)
+        if permission is None:
+            permission = _permission_of(sub_dependant)
+        if permission is not None:
+            return str(permission)
+    if any(sub.call is authenticate for sub in dependant.dependencies):
+        return AUTHENTICATED
+    return None
 
 
 PlatformAdmin = Annotated[Principal, Depends(require_platform_admin)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from advocacy_gateway.problems import PROBLEM_JSON, Problem, ProblemError
 from advocacy_gateway.state import GatewayState
@@ -55,6 +55,14 @@ IdempotencyKey = Annotated[
         "for 24 hours to the same caller sending the same key and body.",
     ),
 ]
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$", max_length=320, strip_whitespace=True
+    ),
+]
+"""An email address, checked for shape only: delivery is the identity provider's business."""
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
 CursorParam = Annotated[

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway import service
 from advocacy_gateway.access import Role
@@ -17,6 +17,7 @@ from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
     CursorParam,
+    Email,
     IdempotencyKey,
     Limit,
     Page,
@@ -33,7 +34,7 @@ router = APIRouter(
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     display_name: str = Field(min_length=1, max_length=200)
     role: Role
     password: str | None = Field(

@@ -7,13 +7,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Cookie, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway import service
 from advocacy_gateway.access import Role
 from advocacy_gateway.auth import SESSION_COOKIE, Caller, PlatformAdmin
 from advocacy_gateway.problems import ProblemError
-from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, IdempotencyKey, State
+from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, Email, IdempotencyKey, State
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=COMMON_PROBLEMS)
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["users"], responses=COMMON_PROBLEMS)
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -46,7 +46,7 @@ class SignedIn(BaseModel):
 class PlatformAdminCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=12, max_length=256)
 

@@ -1,0 +1,110 @@
+"""The platform as a newcomer runs it: `advocacy run` in a subprocess, reached over real HTTP.
+
+Linux only (it reads /proc to find the platform's processes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from advocacy_shared.embedded_nats import free_port
+
+
+@dataclass
+class RunningPlatform:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+    data_dir: Path
+    ready_after: float = 0.0
+
+    def admin_key(self) -> str:
+        """The key `advocacy run` printed once it saw the platform ready."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if match := re.search(r"admin API key: (\S+)", self.log.read_text()):
+                return match.group(1)
+            time.sleep(0.1)
+        raise AssertionError(self.log.read_text()[-3000:])
+
+    def processes(self, mentioning: str = "") -> list[tuple[int, str]]:
+        """This platform's processes: those started with its data folder in their environment."""
+        marker = f"ADVOCACY_DATA_DIR={self.data_dir}".encode()
+        return [
+            (pid, cmdline)
+            for pid, cmdline in _processes()
+            if mentioning in cmdline and marker in _environ(pid)
+        ]
+
+
+def _processes() -> Iterator[tuple[int, str]]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            yield int(entry.name), cmdline.replace(b"\0", b" ").decode()
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
+def wait_ready(base_url: str, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"/readyz was not 200 within {timeout} s")
+
+
+@contextmanager
+def running_platform(folder: Path, **settings: str) -> Iterator[RunningPlatform]:
+    """Start `advocacy run` with an embedded nats-server and SQLite in `folder`; stop it after."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"NATS_URL", "DATABASE_URL"} and not key.startswith("ADVOCACY_")
+    }
+    env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(folder / "data")}
+    env |= {f"ADVOCACY_{name.upper()}": value for name, value in settings.items()}
+    log = folder / "run.log"
+    command = [str(Path(sys.executable).parent / "advocacy"), "run"]
+    started = time.monotonic()
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    platform = RunningPlatform(process, f"http://127.0.0.1:{port}", log, folder / "data")
+    try:
+        wait_ready(platform.base_url, timeout=90)
+        platform.ready_after = time.monotonic() - started
+        yield platform
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid, _ in platform.processes():
+            os.kill(pid, signal.SIGKILL)
