@@ -22,12 +22,14 @@ from advocacy_metrics.app import create_runtime as metrics_runtime
 from advocacy_metrics.settings import MetricsSettings
 from advocacy_planner.app import create_runtime as planner_runtime
 from advocacy_planner.settings import PlannerSettings
+from advocacy_shared.crypto import new_key
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 
 ADMIN_KEY = "test-admin-key-0123456789"
+TEST_ENCRYPTION_KEY = new_key()
 
 SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[ServiceSettings], ServiceRuntime]]] = {
     "planner": (PlannerSettings, planner_runtime),
@@ -45,6 +47,7 @@ def common_settings(nats_server_url: str, topology: Topology) -> dict[str, Any]:
         "consumer_backoff_seconds": (0.1, 0.5),
         "rpc_timeout_seconds": 1.0,
         "readiness_timeout_seconds": 0.5,
+        "encryption_keys": TEST_ENCRYPTION_KEY,
     }
 
 

@@ -20,7 +20,13 @@ from advocacy_gateway.auth import AUTHENTICATED, PLATFORM_ADMIN
 from tests.conftest import Gateway
 from tests.gateway.identity import add_member, bearer, new_key, new_organisation, sign_in
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/login")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/auth/oidc/{org_slug}/login"),
+    ("GET", "/api/v1/auth/oidc/callback"),
+}
 
 
 @dataclass(frozen=True)

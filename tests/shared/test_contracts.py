@@ -12,6 +12,7 @@ from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared.contracts.base import EVENT_TYPES, EventData, event
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import GET_PLAYBOOK
+from advocacy_shared.crypto import new_key
 from advocacy_shared.db import async_url, split_schema
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
@@ -74,11 +75,13 @@ def test_production_refuses_default_secrets_and_an_embedded_nats(
     assert "admin_api_key" in str(raised.value)
     assert "nats_url" in str(raised.value)
     assert "ADVOCACY_GATEWAY_DATABASE_URL" in str(raised.value)
+    assert "encryption_keys" in str(raised.value)
     settings = GatewaySettings(
         environment="production",
         admin_api_key="a-real-secret",
         nats_url="nats://nats-1:4222, nats://nats-2:4222",
         database_url="postgresql://db/gateway",
+        encryption_keys=new_key(),
     )
     assert settings.nats_servers() == ["nats://nats-1:4222", "nats://nats-2:4222"]
     assert settings.admin_api_key is not None

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     WEBHOOKS_MANAGE = "webhooks.manage"
     PLAYBOOK_READ = "playbook.read"
+    SSO_MANAGE = "sso.manage"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -51,6 +52,7 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
         frozenset({Role.ORG_ADMIN}),
         frozenset({Scope.ADMIN, Scope.HR}),
     ),
+    Permission.SSO_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
     Permission.PLAYBOOK_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
         frozenset({Scope.ADMIN, Scope.BI, Scope.COMMS}),

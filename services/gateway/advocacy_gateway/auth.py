@@ -194,6 +194,7 @@ ApiKeysManager = Annotated[Access, Depends(require(Permission.API_KEYS_MANAGE))]
 AuditReader = Annotated[Access, Depends(require(Permission.AUDIT_READ))]
 WebhooksManager = Annotated[Access, Depends(require(Permission.WEBHOOKS_MANAGE))]
 PlaybookReader = Annotated[Access, Depends(require(Permission.PLAYBOOK_READ))]
+SsoManager = Annotated[Access, Depends(require(Permission.SSO_MANAGE))]
 
 
 def require_platform_admin(caller: Caller) -> Principal:

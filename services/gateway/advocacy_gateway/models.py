@@ -116,3 +116,29 @@ class IdempotencyRecord(GatewayModel, table=True):
     response_body: str | None = Field(default=None, sa_type=Text)
     response_headers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)
+
+
+class OidcProvider(GatewayModel, table=True):
+    """An organisation's identity provider for single sign-on; the client secret is sealed."""
+
+    __tablename__ = "oidc_providers"
+
+    organisation_id: UUID = Field(foreign_key="organisations.id", primary_key=True)
+    issuer: str = Field(max_length=500)
+    client_id: str = Field(max_length=200)
+    client_secret_sealed: str = Field(sa_type=Text)
+    email_domains: list[str] = Field(default_factory=list, sa_type=JSON)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class OidcLoginAttempt(GatewayModel, table=True):
+    """A sign-in on its way through the provider: single use, short-lived."""
+
+    __tablename__ = "oidc_login_attempts"
+
+    state_hash: str = Field(max_length=64, primary_key=True)
+    organisation_id: UUID = Field(foreign_key="organisations.id", index=True)
+    nonce: str = Field(max_length=100)
+    verifier_sealed: str = Field(sa_type=Text)
+    return_to: str = Field(max_length=500)
+    expires_at: datetime = Field(sa_type=UtcDateTime)

@@ -16,6 +16,8 @@ from advocacy_gateway.models import (
     AuditEntry,
     IdempotencyRecord,
     Membership,
+    OidcLoginAttempt,
+    OidcProvider,
     Organisation,
     User,
     UserSession,
@@ -39,6 +41,10 @@ class OrganisationRepository:
 
     async def get(self, organisation_id: UUID) -> Organisation | None:
         return await self.session.get(Organisation, organisation_id)
+
+    async def by_slug(self, slug: str) -> Organisation | None:
+        query = select(Organisation).where(Organisation.slug == slug)
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def slug_taken(self, slug: str) -> bool:
         query = select(Organisation.id).where(Organisation.slug == slug)
@@ -149,6 +155,30 @@ class SessionRepository:
         await self.session.execute(
             delete(UserSession).where(col(UserSession.token_hash) == token_hash)
         )
+
+
+class OidcRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def provider(self, organisation_id: UUID) -> OidcProvider | None:
+        return await self.session.get(OidcProvider, organisation_id)
+
+    def save(self, row: OidcProvider | OidcLoginAttempt) -> None:
+        self.session.add(row)
+
+    async def remove_provider(self, organisation_id: UUID) -> bool:
+        result = await self.session.execute(
+            delete(OidcProvider).where(col(OidcProvider.organisation_id) == organisation_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def take_attempt(self, state_hash: str) -> OidcLoginAttempt | None:
+        """The attempt for this state, removed in the same step: a state works once."""
+        attempt = await self.session.get(OidcLoginAttempt, state_hash)
+        if attempt is not None:
+            await self.session.delete(attempt)
+        return attempt
 
 
 class AuditRepository:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,14 +20,18 @@ from advocacy_gateway.models import (
     ApiKey,
     AuditEntry,
     Membership,
+    OidcLoginAttempt,
+    OidcProvider,
     Organisation,
     User,
     UserSession,
 )
+from advocacy_gateway.oidc import OidcClient, OidcError, Pkce
 from advocacy_gateway.repository import (
     ApiKeyRepository,
     AuditRepository,
     MembershipRepository,
+    OidcRepository,
     OrganisationRepository,
     SessionRepository,
     UserRepository,
@@ -40,6 +45,7 @@ from advocacy_gateway.security import (
 )
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
@@ -297,3 +303,134 @@ async def open_session(
 
 async def log_out(session: AsyncSession, token: str) -> None:
     await SessionRepository(session).remove(hash_secret(token))
+
+
+class SsoFailed(Exception):
+    """Single sign-on did not prove who the person is; the message says why."""
+
+
+@dataclass(frozen=True)
+class SsoStart:
+    redirect_to: str
+    state: str
+
+
+async def configure_sso(
+    session: AsyncSession,
+    oidc: OidcClient,
+    box: SecretBox,
+    organisation_id: UUID,
+    actor: str,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    email_domains: list[str],
+) -> OidcProvider:
+    """Save the organisation's identity provider, after checking that its discovery answers."""
+    try:
+        await oidc.metadata(issuer)
+    except OidcError as exc:
+        raise Invalid(
+            f"the identity provider does not check out: {exc}", {"field": "issuer"}
+        ) from exc
+    providers = OidcRepository(session)
+    provider = await providers.provider(organisation_id) or OidcProvider(
+        organisation_id=organisation_id, issuer=issuer, client_id=client_id, client_secret_sealed=""
+    )
+    provider.issuer = issuer
+    provider.client_id = client_id
+    provider.client_secret_sealed = box.seal(client_secret)
+    provider.email_domains = sorted({domain.lower() for domain in email_domains})
+    provider.updated_at = utc_now()
+    providers.save(provider)
+    audit(session, organisation_id, actor, "sso.configured", f"issuer:{issuer}")
+    return provider
+
+
+async def remove_sso(session: AsyncSession, organisation_id: UUID, actor: str) -> None:
+    if not await OidcRepository(session).remove_provider(organisation_id):
+        raise NotFound("single sign-on is not configured for this organisation")
+    audit(session, organisation_id, actor, "sso.removed", "sso:oidc")
+
+
+async def start_sso(
+    session: AsyncSession,
+    oidc: OidcClient,
+    box: SecretBox,
+    slug: str,
+    redirect_uri: str,
+    return_to: str,
+    lifetime: timedelta,
+) -> SsoStart:
+    """Remember a sign-in attempt (state, nonce, PKCE verifier) and send the browser to the IdP."""
+    organisation = await OrganisationRepository(session).by_slug(slug)
+    provider = await OidcRepository(session).provider(organisation.id) if organisation else None
+    if organisation is None or provider is None:
+        raise NotFound(f"no single sign-on for organisation {slug!r}")
+    try:
+        metadata = await oidc.metadata(provider.issuer)
+    except OidcError as exc:
+        raise SsoFailed(str(exc)) from exc
+    state, nonce, pkce = new_token(), new_token(), Pkce.new()
+    OidcRepository(session).save(
+        OidcLoginAttempt(
+            state_hash=hash_secret(state),
+            organisation_id=organisation.id,
+            nonce=nonce,
+            verifier_sealed=box.seal(pkce.verifier),
+            return_to=return_to,
+            expires_at=utc_now() + lifetime,
+        )
+    )
+    url = oidc.authorization_url(metadata, provider.client_id, redirect_uri, state, nonce, pkce)
+    return SsoStart(redirect_to=url, state=state)
+
+
+async def claim_sso_attempt(session: AsyncSession, state: str) -> OidcLoginAttempt:
+    """Take the sign-in attempt this state names; commit it at once, so a state works once."""
+    attempt = await OidcRepository(session).take_attempt(hash_secret(state))
+    if attempt is None or attempt.expires_at < utc_now():
+        raise SsoFailed("this sign-in is unknown or has expired: start again")
+    return attempt
+
+
+async def finish_sso(
+    session: AsyncSession,
+    oidc: OidcClient,
+    box: SecretBox,
+    attempt: OidcLoginAttempt,
+    code: str,
+    redirect_uri: str,
+    lifetime: timedelta,
+) -> tuple[str, UserSession]:
+    """Check the provider's answer and open a session for the member it names.
+
+    Only existing members of the organisation get in: single sign-on proves who someone is,
+    not what they may do.
+    """
+    provider = await OidcRepository(session).provider(attempt.organisation_id)
+    if provider is None:
+        raise SsoFailed("single sign-on is no longer configured for this organisation")
+    try:
+        metadata = await oidc.metadata(provider.issuer)
+        identity = await oidc.identity(
+            metadata,
+            provider.client_id,
+            box.open(provider.client_secret_sealed),
+            code,
+            redirect_uri,
+            box.open(attempt.verifier_sealed),
+            attempt.nonce,
+        )
+    except OidcError as exc:
+        raise SsoFailed(str(exc)) from exc
+    domain = identity.email.rpartition("@")[2]
+    if provider.email_domains and domain not in provider.email_domains:
+        raise SsoFailed(f"addresses at {domain} may not sign in to this organisation")
+    user = await UserRepository(session).by_email(identity.email)
+    membership = (
+        await MembershipRepository(session, attempt.organisation_id).get(user.id) if user else None
+    )
+    if user is None or membership is None or user.disabled:
+        raise SsoFailed(f"{identity.email} is not a member of this organisation")
+    return await open_session(session, user, lifetime)

@@ -4,12 +4,13 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
+from advocacy_shared.crypto import development_key
 from advocacy_shared.settings import ServiceSettings, database_url_field
 
 
 class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
-    required_secrets: ClassVar[tuple[str, ...]] = ("admin_api_key",)
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_api_key", "encryption_keys")
 
     database_url: str | None = database_url_field("gateway")
     http_host: str = "127.0.0.1"
@@ -24,9 +25,63 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     idempotency_hours: float = Field(default=24.0, gt=0)
+    public_base_url: str | None = Field(
+        default=None,
+        description="Where browsers reach the gateway (for single sign-on redirects); "
+        "http://<host>:<port> by default",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated, the first one sealing: secrets at rest. "
+        "In development a key is made once and kept in the data folder",
+    )
+
+    webhooks_allow_private_targets: bool = Field(
+        default=False,
+        description="Deliver to private, link-local and reserved addresses (a private network)",
+    )
+    webhooks_allow_loopback: bool | None = Field(
+        default=None, description="Deliver to loopback addresses; by default in development only"
+    )
+    webhooks_retry_delays_seconds: tuple[float, ...] = Field(
+        default=(5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0),
+        description="Delay before each retry; the first attempt is immediate. The default spans "
+        "27.6 hours (Standard Webhooks' schedule): 8 attempts, then the delivery has failed",
+    )
+    webhooks_retry_jitter: float = Field(
+        default=0.1, ge=0, le=0.5, description="Random spread of retry delays, as a fraction"
+    )
+    webhooks_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    webhooks_poll_seconds: float = Field(default=1.0, gt=0)
+    webhooks_batch_size: int = Field(default=50, ge=1)
+    webhooks_max_concurrency: int = Field(default=10, ge=1)
+    webhooks_disable_after_seconds: float = Field(
+        default=5 * 24 * 3600.0,
+        gt=0,
+        description="How long an endpoint fails before it is disabled",
+    )
+    webhooks_disable_min_failures: int = Field(
+        default=10, ge=1, description="Consecutive failed attempts needed to disable an endpoint"
+    )
+    webhooks_max_endpoints: int = Field(default=50, ge=1, description="Per organisation")
+
+    @property
+    def public_url(self) -> str:
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+    def secret_keys(self) -> str:
+        if self.encryption_keys is not None:
+            return self.encryption_keys.get_secret_value()
+        return development_key(self.data_dir)
 
     @property
     def secure_cookies(self) -> bool:
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.environment == "production"
+
+    @property
+    def webhooks_loopback_allowed(self) -> bool:
+        if self.webhooks_allow_loopback is not None:
+            return self.webhooks_allow_loopback
+        return self.environment == "development"

@@ -1,4 +1,5 @@
-"""What the gateway holds while it runs: database, outbox relay, NATS connection, RPC client."""
+"""What the gateway holds while it runs: database, outbox relay, NATS connection, RPC client, and
+the webhooks' event consumers (on a FastStream broker) and delivery worker."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import nats
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_gateway.models import messaging
+from advocacy_gateway.oidc import OidcClient
 from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.webhooks.delivery import DeliveryPolicy, DeliveryWorker
+from advocacy_gateway.webhooks.handlers import consumers as webhook_consumers
+from advocacy_shared.consumers import EventConsumer, RetryPolicy
 from advocacy_shared.contracts.base import Operation
+from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.outbox import Outbox, OutboxRelay
 from advocacy_shared.rpc import RpcClient
@@ -39,7 +48,22 @@ class GatewayState:
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
         )
+        self.secrets = SecretBox(settings.secret_keys())
+        self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))
+        self.webhooks = DeliveryWorker(self.sessions, DeliveryPolicy.of(settings))
+        self.consumers: list[EventConsumer] = webhook_consumers.build(
+            self.sessions,
+            messaging.inbox,
+            self.topology,
+            RetryPolicy(
+                max_attempts=settings.consumer_max_attempts,
+                backoff=settings.consumer_backoff_seconds,
+                ack_wait=settings.consumer_ack_wait_seconds,
+            ),
+            after_commit=self.webhooks.wake,
+        )
         self.nc: NatsClient | None = None
+        self.broker: NatsBroker | None = None
         self._rpc: RpcClient | None = None
         self._relay_task: asyncio.Task[None] | None = None
 
@@ -70,8 +94,31 @@ class GatewayState:
         self._rpc = RpcClient(self.nc, self.subject_of, self.settings.rpc_timeout_seconds)
         self.relay.js = js
         self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
+        await self.webhooks.start()
+        await self._start_consumers(js)
+
+    async def _start_consumers(self, js: JetStreamContext) -> None:
+        """The event consumers run on a FastStream broker, built as every service builds them."""
+        self.broker = NatsBroker(
+            self.settings.nats_servers(),
+            name="advocacy-gateway-events",
+            max_reconnect_attempts=-1,
+            graceful_timeout=10.0,
+            logger=logging.getLogger("advocacy.gateway.broker"),
+            log_level=logging.DEBUG,  # per-message INFO logs cost a quarter of throughput
+        )
+        broker_nc = await self.broker.connect()
+        for consumer in self.consumers:
+            await consumer.ensure(js)
+            consumer.attach(self.broker)
+        await self.broker.start()
+        await broker_nc.flush()  # the server knows every subscription before we report started
 
     async def stop(self) -> None:
+        await self.oidc.http.aclose()
+        if self.broker is not None:
+            await self.broker.stop()
+        await self.webhooks.stop()
         if self._relay_task is not None:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

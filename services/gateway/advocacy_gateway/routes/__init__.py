@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from advocacy_gateway.routes import api_keys, audit, health, members, organisations, planner, users
+from advocacy_gateway.routes import (
+    api_keys,
+    audit,
+    health,
+    members,
+    organisations,
+    planner,
+    sso,
+    users,
+    webhooks,
+)
 
 ROUTERS = [
     health.router,
     users.router,
+    sso.router,
     organisations.router,
     members.router,
     api_keys.router,
     audit.router,
     planner.router,
+    webhooks.router,
 ]

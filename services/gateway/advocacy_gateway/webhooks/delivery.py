@@ -1,0 +1,268 @@
+"""The delivery worker: sends due deliveries, retries failures on a schedule, then gives up.
+
+A background task of the gateway, woken after the intake commits and polling otherwise. Each pass
+claims a batch of due deliveries (several replicas share them, see `DeliveryQueue.claim`), sends
+them concurrently, and records each outcome in its own transaction. An attempt checks its target
+again, connects to the address it checked, does not follow redirects, and keeps no more of the
+answer than a short excerpt. 2xx is delivered; anything else is retried after the next delay of
+the schedule (or a longer `Retry-After`), and once the schedule is spent the delivery has failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.webhooks import service, signing, targets
+from advocacy_gateway.webhooks.models import WebhookDelivery, WebhookEndpoint
+from advocacy_gateway.webhooks.repository import DeliveryQueue
+from advocacy_gateway.webhooks.service import AttemptResult, DisableRule
+from advocacy_shared.envelope import utc_now
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 256
+LEASE_MARGIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    retry_delays: tuple[float, ...]
+    jitter: float
+    timeout: float
+    poll_interval: float
+    batch_size: int
+    max_concurrency: int
+    disable: DisableRule
+    targets: targets.TargetPolicy
+
+    @classmethod
+    def of(cls, settings: GatewaySettings) -> DeliveryPolicy:
+        return cls(
+            retry_delays=settings.webhooks_retry_delays_seconds,
+            jitter=settings.webhooks_retry_jitter,
+            timeout=settings.webhooks_timeout_seconds,
+            poll_interval=settings.webhooks_poll_seconds,
+            batch_size=settings.webhooks_batch_size,
+            max_concurrency=settings.webhooks_max_concurrency,
+            disable=DisableRule(
+                after=timedelta(seconds=settings.webhooks_disable_after_seconds),
+                min_failures=settings.webhooks_disable_min_failures,
+            ),
+            targets=targets.TargetPolicy.of(settings),
+        )
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed delivery is not claimed again: longer than any attempt lasts."""
+        return timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+
+    def next_attempt(
+        self, attempts_made: int, now: datetime, retry_after: float | None = None
+    ) -> datetime | None:
+        """When to try again after `attempts_made` failed attempts; None when the schedule is
+        spent. A receiver's `Retry-After` may lengthen a delay up to the schedule's longest."""
+        if attempts_made > len(self.retry_delays):
+            return None
+        delay = self.retry_delays[attempts_made - 1]
+        delay *= 1 + random.uniform(-self.jitter, self.jitter)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, max(self.retry_delays)))
+        return now + timedelta(seconds=delay)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    excerpt: str | None
+    retry_after: float | None
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        policy: DeliveryPolicy,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.policy = policy
+        self.transport = transport
+        self._wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            transport=self.transport,
+            timeout=self.policy.timeout,
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment: we connect to checked addresses
+            # Connections are keyed by address: one kept open for a host name could otherwise carry
+            # another name's request that resolves to the same address, without its TLS check.
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
+        self._task = asyncio.create_task(self.run(), name="gateway-webhook-delivery")
+
+    async def stop(self) -> None:
+        """Let the pass in progress finish (an attempt lasts `timeout` at most), then stop."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=self.policy.timeout + 1.0)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def run(self) -> None:
+        """Deliver until stopped. Never raises: a failed pass is logged and retried later."""
+        while not self._stopping:
+            try:
+                claimed = await self.deliver_due()
+            except Exception:
+                log.exception("webhook delivery pass failed; its deliveries are retried later")
+                claimed = 0
+            if claimed >= self.policy.batch_size:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_interval)
+            self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """One pass: claim a batch of due deliveries and attempt each; returns how many."""
+        now = utc_now()
+        async with self.sessions() as session, session.begin():
+            claimed = await DeliveryQueue(session).claim(
+                now, self.policy.batch_size, now + self.policy.lease
+            )
+        gate = asyncio.Semaphore(self.policy.max_concurrency)
+
+        async def attempt(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
+            async with gate:
+                await self.attempt(delivery, endpoint)
+
+        outcomes = await asyncio.gather(
+            *(attempt(delivery, endpoint) for delivery, endpoint in claimed),
+            return_exceptions=True,
+        )
+        for (delivery, _), outcome in zip(claimed, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                log.error(
+                    "webhook attempt not recorded; retried when its lease ends",
+                    exc_info=outcome,
+                    extra={"delivery": str(delivery.id)},
+                )
+        return len(claimed)
+
+    async def attempt(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
+        result, retry_after = await self.send(delivery, endpoint)
+        async with self.sessions() as session, session.begin():
+            if result.succeeded:
+                await service.record_success(session, delivery, result)
+            else:
+                retry_at = self.policy.next_attempt(delivery.attempts + 1, result.at, retry_after)
+                await service.record_failure(
+                    session, delivery, result, retry_at, self.policy.disable
+                )
+        log.info(
+            "webhook attempt",
+            extra={
+                "organisation_id": str(delivery.organisation_id),
+                "webhook": str(endpoint.id),
+                "delivery": str(delivery.id),
+                "status_code": result.status_code,
+                "error": result.error,
+            },
+        )
+
+    async def send(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint
+    ) -> tuple[AttemptResult, float | None]:
+        """POST the delivery's message, signed now; the result and any Retry-After."""
+        now = utc_now()
+        try:
+            target = await targets.check(endpoint.url, self.policy.targets)
+        except targets.TargetRefused as refused:
+            return AttemptResult(at=now, error=f"target refused: {refused.message}"), None
+        body = delivery.payload.encode()
+        headers = signing.webhook_headers(
+            endpoint.signing_secrets(now), delivery.message_id, int(now.timestamp()), body
+        )
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                answer = await self._post(target, headers, body)
+        except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            return AttemptResult(at=now, error=_describe(exc)), None
+        result = AttemptResult(at=now, status_code=answer.status_code, excerpt=answer.excerpt)
+        return result, answer.retry_after
+
+    async def _post(self, target: targets.Target, headers: dict[str, str], body: bytes) -> Answer:
+        """Try the checked addresses in the resolver's order until one accepts the connection."""
+        if self._client is None:
+            raise RuntimeError("the delivery worker is not started")
+        refused: httpx.ConnectError | None = None
+        for address in target.addresses:
+            try:
+                async with self._client.stream(
+                    "POST",
+                    target.pinned_url(address),
+                    content=body,
+                    headers={**headers, "host": target.host_header},
+                    extensions={"sni_hostname": target.url.host},
+                ) as response:
+                    return Answer(
+                        status_code=response.status_code,
+                        excerpt=await _excerpt(response),
+                        retry_after=_seconds_until(response.headers.get("retry-after")),
+                    )
+            except httpx.ConnectError as exc:
+                refused = exc
+        assert refused is not None
+        raise refused
+
+
+async def _excerpt(response: httpx.Response) -> str | None:
+    """The start of the answer's body, for the deliveries list; the rest is never read."""
+    received = b""
+    async for chunk in response.aiter_bytes():
+        received += chunk
+        if len(received) >= EXCERPT_CHARS * 4:
+            break
+    return received.decode("utf-8", errors="replace")[:EXCERPT_CHARS] or None
+
+
+def _seconds_until(retry_after: str | None) -> float | None:
+    """A Retry-After header in seconds: either delay-seconds or an HTTP date."""
+    if not retry_after:
+        return None
+    value = retry_after.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utc_now()).total_seconds())
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    name = type(error).__name__
+    return (f"{name}: {text}" if text else name)[:500]
