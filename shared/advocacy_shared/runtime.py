@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import PingRequest, Pong, ping
 from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay
 from advocacy_shared.rpc import RpcServer
@@ -117,12 +117,9 @@ class ServiceRuntime:
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 
     async def stop(self) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-        await self.broker.stop()
-        await self.engine.dispose()
+        await cancel(self._relay_task)
+        await within(self.broker.stop(), 15, "broker")
+        await within(self.engine.dispose(), 10, "database pool")
         log.info("service stopped")
 
     async def serve_until_signalled(self) -> None:

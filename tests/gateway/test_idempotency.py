@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from tests.conftest import Gateway
 from tests.gateway.identity import bearer, new_key, new_organisation
 
@@ -91,3 +93,23 @@ async def test_a_refused_request_is_not_remembered(gateway: Gateway) -> None:
     )
     assert late.status_code == 201
     assert "Idempotent-Replayed" not in late.headers
+
+
+async def test_a_remembered_answer_holding_a_new_key_is_sealed_at_rest(gateway: Gateway) -> None:
+    org = await new_organisation(gateway, "Sealed")
+    created = await gateway.http.post(
+        f"/api/v1/orgs/{org}/api-keys",
+        json={"name": "integration", "scopes": ["bi"]},
+        headers={**gateway.auth, "Idempotency-Key": "key-once"},
+    )
+    secret = created.json()["key"]
+    async with gateway.app.state.gateway.sessions() as session:
+        rows = (await session.execute(text("SELECT * FROM idempotency_records"))).all()
+    assert rows
+    assert secret not in str(rows)
+    replay = await gateway.http.post(
+        f"/api/v1/orgs/{org}/api-keys",
+        json={"name": "integration", "scopes": ["bi"]},
+        headers={**gateway.auth, "Idempotency-Key": "key-once"},
+    )
+    assert replay.json()["key"] == secret

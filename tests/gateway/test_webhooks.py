@@ -35,6 +35,7 @@ from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, AmbassadorTrained
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
 from advocacy_shared.envelope import CloudEvent, new_id
 from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
@@ -44,6 +45,7 @@ from tests.shared.helpers import eventually
 
 PROBLEM = "application/problem+json"
 ONBOARDED = AmbassadorOnboarded.spec.type
+DISABLED = WebhookEndpointDisabled.spec.type
 TRAINED = AmbassadorTrained.spec.type
 ORGANISATION_CREATED = OrganisationCreated.spec.type
 
@@ -409,8 +411,10 @@ async def test_an_endpoint_that_answers_410_gone_is_disabled_at_once(
     hooks: Gateway, receiver: Receiver, nats_client: NatsClient, topology: Topology
 ) -> None:
     receiver.answer(Answer(410, b"unsubscribed"))
+    receiver.answer(Answer(200), "/notice")
     org = await new_organisation(hooks)
     hook = await subscribe(hooks, org, receiver.url(), [ONBOARDED])
+    notice = await subscribe(hooks, org, receiver.url("/notice"), [DISABLED])
     await publish(nats_client, topology, onboarded(), org)
 
     async def disabled() -> bool:
@@ -420,12 +424,22 @@ async def test_an_endpoint_that_answers_410_gone_is_disabled_at_once(
     assert (await webhook(hooks, org, hook))["disabled_reason"] == "the endpoint answered 410 Gone"
     assert [e["action"] for e in await audit_actions(hooks, org)] == [
         "webhook.created",
+        "webhook.created",
         "webhook.disabled",
     ]
     (delivery,) = await deliveries(hooks, org, hook)
     assert delivery["status"] == "pending"
     assert delivery["attempts"] == 1
-    assert len(receiver.received) == 1
+    assert len(receiver.at("/hook")) == 1
+
+    # The organisation is told, as an event its other subscribers receive.
+    await receiver.wait_until(lambda: len(receiver.succeeded("/notice")) == 1)
+    (told,) = receiver.succeeded("/notice")
+    assert told.payload["type"] == DISABLED
+    assert told.payload["data"]["endpoint_id"] == hook["id"]
+    assert told.payload["data"]["reason"] == "gone"
+    assert told.payload["data"]["organisation_id"] == org
+    assert notice["id"] != hook["id"]
 
 
 async def test_a_delivery_fails_for_good_once_the_schedule_is_spent_without_following_redirects(

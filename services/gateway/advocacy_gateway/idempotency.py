@@ -48,7 +48,7 @@ class IdempotencyMiddleware:
         state: GatewayState = scope["app"].state.gateway
         record = await self._claim(state, credential, key.decode(), fingerprint)
         if record is not None:
-            await self._answer_again(scope, send, record, fingerprint)
+            await self._answer_again(state, scope, send, record, fingerprint)
             return
         await self._run_and_keep(state, scope, receive, send, credential, key.decode())
 
@@ -75,7 +75,12 @@ class IdempotencyMiddleware:
         return None
 
     async def _answer_again(
-        self, scope: Scope, send: Send, record: IdempotencyRecord, fingerprint: str
+        self,
+        state: GatewayState,
+        scope: Scope,
+        send: Send,
+        record: IdempotencyRecord,
+        fingerprint: str,
     ) -> None:
         if record.fingerprint != fingerprint:
             await send_problem(
@@ -103,7 +108,10 @@ class IdempotencyMiddleware:
                 }
             )
             await send(
-                {"type": "http.response.body", "body": (record.response_body or "").encode()}
+                {
+                    "type": "http.response.body",
+                    "body": state.secrets.open(record.response_body or "").encode(),
+                }
             )
 
     async def _run_and_keep(
@@ -141,7 +149,10 @@ class IdempotencyMiddleware:
                 elif record is not None:
                     record.status_code = status
                     record.response_headers = headers
-                    record.response_body = b"".join(chunks).decode(errors="replace")
+                    # Sealed: the first answer may hold a secret shown once (a new API key).
+                    record.response_body = state.secrets.seal(
+                        b"".join(chunks).decode(errors="replace")
+                    )
                     session.add(record)
 
 

@@ -4,7 +4,6 @@ the webhooks' event consumers (on a FastStream broker) and delivery worker."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from advocacy_shared.consumers import EventConsumer, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.outbox import Outbox, OutboxRelay
 from advocacy_shared.rpc import RpcClient
 from advocacy_shared.streams import ensure_streams
@@ -50,7 +50,13 @@ class GatewayState:
         )
         self.secrets = SecretBox(settings.secret_keys())
         self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))
-        self.webhooks = DeliveryWorker(self.sessions, DeliveryPolicy.of(settings))
+        self.webhooks = DeliveryWorker(
+            self.sessions,
+            DeliveryPolicy.of(settings),
+            self.secrets,
+            self.outbox,
+            after_commit=self.relay.wake,
+        )
         self.consumers: list[EventConsumer] = webhook_consumers.build(
             self.sessions,
             messaging.inbox,
@@ -115,14 +121,11 @@ class GatewayState:
         await broker_nc.flush()  # the server knows every subscription before we report started
 
     async def stop(self) -> None:
-        await self.oidc.http.aclose()
+        await within(self.oidc.http.aclose(), 5, "identity provider client")
         if self.broker is not None:
-            await self.broker.stop()
-        await self.webhooks.stop()
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+            await within(self.broker.stop(), 15, "event consumers")
+        await within(self.webhooks.stop(), 20, "webhook delivery worker")
+        await cancel(self._relay_task)
         if self.nc is not None:
-            await self.nc.drain()
-        await self.engine.dispose()
+            await within(self.nc.drain(), 10, "NATS connection")
+        await within(self.engine.dispose(), 10, "database pool")

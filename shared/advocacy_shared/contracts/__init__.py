@@ -3,7 +3,7 @@
 Importing this package imports every contract module, so `EVENT_TYPES` is complete.
 """
 
-from advocacy_shared.contracts import ambassadors, organisations, planner, system
+from advocacy_shared.contracts import ambassadors, organisations, planner, system, webhooks
 from advocacy_shared.contracts.base import EVENT_TYPES
 
-__all__ = ["EVENT_TYPES", "ambassadors", "organisations", "planner", "system"]
+__all__ = ["EVENT_TYPES", "ambassadors", "organisations", "planner", "system", "webhooks"]

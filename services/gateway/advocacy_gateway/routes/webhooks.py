@@ -184,6 +184,7 @@ async def create_webhook(
             body.url,
             body.event_types,
             body.description,
+            state.secrets,
         )
     response.headers["Location"] = _location(access.organisation.id, endpoint.id)
     response.headers["Cache-Control"] = "no-store"
@@ -260,7 +261,12 @@ async def rotate_webhook_secret(
     overlap = timedelta(seconds=(body or SecretRotate()).overlap_seconds)
     async with state.transaction() as session:
         endpoint, secret = await service.rotate_secret(
-            session, access.organisation.id, access.principal.actor, webhook_id, overlap
+            session,
+            access.organisation.id,
+            access.principal.actor,
+            webhook_id,
+            overlap,
+            state.secrets,
         )
     response.headers["Cache-Control"] = "no-store"
     return WebhookWithSecret(**WebhookOut.of(endpoint).model_dump(), secret=secret)

@@ -15,6 +15,7 @@ import contextlib
 import email.utils
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,9 @@ from advocacy_gateway.webhooks import service, signing, targets
 from advocacy_gateway.webhooks.models import WebhookDelivery, WebhookEndpoint
 from advocacy_gateway.webhooks.repository import DeliveryQueue
 from advocacy_gateway.webhooks.service import AttemptResult, DisableRule
+from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +95,16 @@ class DeliveryWorker:
         self,
         sessions: async_sessionmaker[AsyncSession],
         policy: DeliveryPolicy,
+        box: SecretBox,
+        outbox: Outbox,
+        after_commit: Callable[[], None] = lambda: None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.sessions = sessions
         self.policy = policy
+        self.box = box
+        self.outbox = outbox
+        self.after_commit = after_commit
         self.transport = transport
         self._wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
@@ -177,8 +186,9 @@ class DeliveryWorker:
             else:
                 retry_at = self.policy.next_attempt(delivery.attempts + 1, result.at, retry_after)
                 await service.record_failure(
-                    session, delivery, result, retry_at, self.policy.disable
+                    session, delivery, result, retry_at, self.policy.disable, self.outbox
                 )
+        self.after_commit()  # a disabled endpoint's event waits in the outbox
         log.info(
             "webhook attempt",
             extra={
@@ -201,7 +211,7 @@ class DeliveryWorker:
             return AttemptResult(at=now, error=f"target refused: {refused.message}"), None
         body = delivery.payload.encode()
         headers = signing.webhook_headers(
-            endpoint.signing_secrets(now), delivery.message_id, int(now.timestamp()), body
+            endpoint.signing_secrets(now, self.box), delivery.message_id, int(now.timestamp()), body
         )
         try:
             async with asyncio.timeout(self.policy.timeout):

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field
 
 from advocacy_gateway.models import GatewayModel
+from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import UtcDateTime
 from advocacy_shared.envelope import utc_now
 
@@ -25,7 +26,7 @@ class DeliveryStatus(StrEnum):
 class WebhookEndpoint(GatewayModel, table=True):
     """A URL an organisation subscribed to some event types, with its signing secrets.
 
-    The secrets are kept as such (not hashed): every delivery is signed with them.
+    The secrets are sealed (`SecretBox`), not hashed: every delivery is signed with them.
     """
 
     __tablename__ = "webhook_endpoints"
@@ -50,12 +51,12 @@ class WebhookEndpoint(GatewayModel, table=True):
     def wants(self, event_type: str) -> bool:
         return WILDCARD in self.event_types or event_type in self.event_types
 
-    def signing_secrets(self, now: datetime) -> list[str]:
-        """The current secret, and the previous one while its overlap lasts."""
+    def signing_secrets(self, now: datetime, box: SecretBox) -> list[str]:
+        """The current secret, and the previous one while its overlap lasts, opened."""
         expires = self.previous_secret_expires_at
         if self.previous_secret and expires is not None and expires > now:
-            return [self.secret, self.previous_secret]
-        return [self.secret]
+            return [box.open(self.secret), box.open(self.previous_secret)]
+        return [box.open(self.secret)]
 
 
 class WebhookDelivery(GatewayModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,10 @@ from advocacy_shared.consumers import MalformedEvent
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
+from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
+from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import CloudEvent, utc_now
+from advocacy_shared.outbox import Outbox
 
 WORKER_ACTOR = "system:webhook-delivery"
 UPDATABLE = frozenset({"url", "event_types", "description", "enabled"})
@@ -71,8 +74,9 @@ async def create_endpoint(
     url: str,
     event_types: Sequence[str],
     description: str | None,
+    box: SecretBox,
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint; its secret is returned here and on rotation only."""
+    """A new endpoint; its secret is returned here and on rotation only, and kept sealed."""
     url = await checked_url(url, policy)
     endpoints = EndpointRepository(session, organisation_id)
     if await endpoints.count() >= max_endpoints:
@@ -83,7 +87,7 @@ async def create_endpoint(
         url=url,
         description=description,
         event_types=normalised_event_types(event_types),
-        secret=secret,
+        secret=box.seal(secret),
         created_by=actor,
     )
     endpoints.add(endpoint)
@@ -189,6 +193,7 @@ async def rotate_secret(
     actor: str,
     endpoint_id: UUID,
     overlap: timedelta,
+    box: SecretBox,
 ) -> tuple[WebhookEndpoint, str]:
     """A new secret now; the current one keeps signing too until the overlap ends.
 
@@ -199,7 +204,7 @@ async def rotate_secret(
     secret = signing.new_secret()
     endpoint.previous_secret = endpoint.secret if overlap > timedelta(0) else None
     endpoint.previous_secret_expires_at = now + overlap if overlap > timedelta(0) else None
-    endpoint.secret = secret
+    endpoint.secret = box.seal(secret)
     endpoint.updated_at = now
     session.add(endpoint)
     audit(
@@ -346,6 +351,7 @@ async def record_failure(
     result: AttemptResult,
     next_attempt_at: datetime | None,
     rule: DisableRule,
+    outbox: Outbox,
 ) -> None:
     """A failed attempt: retry at `next_attempt_at`, or failed for good when it is None; the
     endpoint's failure streak grows and may disable it."""
@@ -365,21 +371,31 @@ async def record_failure(
     if endpoint is None or not endpoint.enabled:
         return
     if result.gone:
-        await _disable(session, endpoint, result.at, "the endpoint answered 410 Gone")
+        await _disable(
+            session, outbox, endpoint, result.at, "gone", "the endpoint answered 410 Gone"
+        )
     elif rule.applies(endpoint, result.at):
         await _disable(
             session,
+            outbox,
             endpoint,
             result.at,
+            "failing",
             f"{endpoint.consecutive_failures} attempts in a row failed since "
             f"{endpoint.failing_since:%Y-%m-%d %H:%M:%S} UTC",
         )
 
 
 async def _disable(
-    session: AsyncSession, endpoint: WebhookEndpoint, at: datetime, reason: str
+    session: AsyncSession,
+    outbox: Outbox,
+    endpoint: WebhookEndpoint,
+    at: datetime,
+    kind: Literal["failing", "gone"],
+    reason: str,
 ) -> None:
-    """Disable a failing endpoint, once, with its audit entry; its pending deliveries wait."""
+    """Disable a failing endpoint, once, with its audit entry and a WebhookEndpointDisabled event
+    that tells the organisation (its other subscribers, the admin UI); pending deliveries wait."""
     endpoints = EndpointRepository(session, endpoint.organisation_id)
     if not await endpoints.disable(endpoint.id, at, reason):
         return
@@ -394,9 +410,20 @@ async def _disable(
         consecutive_failures=endpoint.consecutive_failures,
         failing_since=endpoint.failing_since.isoformat() if endpoint.failing_since else None,
     )
-    # EVENT TO ADD: tell the organisation with WebhookEndpointDisabled (gateway domain, see
-    # docs/webhooks.md) through the gateway's outbox here, in this transaction, once the contract
-    # is declared in shared/advocacy_shared/contracts/.
+    await outbox.add(
+        session,
+        WebhookEndpointDisabled(
+            endpoint_id=endpoint.id,
+            url=targets.redacted(endpoint.url),
+            reason=kind,
+            detail=reason[:200],
+            failing_since=endpoint.failing_since,
+            consecutive_failures=endpoint.consecutive_failures,
+            disabled_at=at,
+        ),
+        organisation_id=endpoint.organisation_id,
+        subject=str(endpoint.id),
+    )
 
 
 def _target(endpoint: WebhookEndpoint) -> str:
