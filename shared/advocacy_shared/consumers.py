@@ -33,6 +33,7 @@ from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
+from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,14 @@ class RetryPolicy:
     max_attempts: int = 5
     backoff: Sequence[float] = (0.5, 2.0, 10.0, 60.0)
     ack_wait: float = 30.0
+
+    @classmethod
+    def of(cls, settings: ServiceSettings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.consumer_max_attempts,
+            backoff=settings.consumer_backoff_seconds,
+            ack_wait=settings.consumer_ack_wait_seconds,
+        )
 
     def delay(self, delivered: int) -> float:
         if not self.backoff:

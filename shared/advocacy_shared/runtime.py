@@ -55,11 +55,7 @@ class ServiceRuntime:
             self.sessions,
             tables.inbox,
             self.topology,
-            RetryPolicy(
-                max_attempts=settings.consumer_max_attempts,
-                backoff=settings.consumer_backoff_seconds,
-                ack_wait=settings.consumer_ack_wait_seconds,
-            ),
+            RetryPolicy.of(settings),
             after_commit=self.relay.wake,
         )
         self.rpc = rpc

@@ -61,11 +61,7 @@ class GatewayState:
             self.sessions,
             messaging.inbox,
             self.topology,
-            RetryPolicy(
-                max_attempts=settings.consumer_max_attempts,
-                backoff=settings.consumer_backoff_seconds,
-                ack_wait=settings.consumer_ack_wait_seconds,
-            ),
+            RetryPolicy.of(settings),
             after_commit=self.webhooks.wake,
         )
         self.nc: NatsClient | None = None

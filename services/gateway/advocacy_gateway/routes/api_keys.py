@@ -21,7 +21,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     decode_cursor,
-    encode_cursor,
+    page_of,
 )
 from advocacy_shared.envelope import utc_now
 
@@ -112,13 +112,7 @@ async def list_api_keys(
         keys = await ApiKeyRepository(session).page(
             access.organisation.id, limit + 1, decode_cursor(cursor)
         )
-    more = len(keys) > limit
-    keys = keys[:limit]
-    last = keys[-1] if more else None
-    return Page(
-        items=[ApiKeyOut.of(k) for k in keys],
-        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
-    )
+    return page_of(keys, limit, ApiKeyOut.of, lambda row: (row.created_at, row.id))
 
 
 @router.post(

@@ -19,7 +19,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     decode_cursor,
-    encode_cursor,
+    page_of,
 )
 
 router = APIRouter(
@@ -48,10 +48,4 @@ async def audit_log(
         entries = await AuditRepository(session).page(
             access.organisation.id, limit + 1, decode_cursor(cursor)
         )
-    more = len(entries) > limit
-    entries = entries[:limit]
-    last = entries[-1] if more else None
-    return Page(
-        items=[AuditEntryOut.of(e) for e in entries],
-        next_cursor=encode_cursor(last.at, last.id) if last else None,
-    )
+    return page_of(entries, limit, AuditEntryOut.of, lambda row: (row.at, row.id))

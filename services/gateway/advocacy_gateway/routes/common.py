@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
@@ -15,6 +16,7 @@ from advocacy_gateway.problems import PROBLEM_JSON, Problem, ProblemError
 from advocacy_gateway.state import GatewayState
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -75,6 +77,18 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
     )
+
+
+def page_of(
+    rows: Sequence[R],
+    limit: int,
+    item: Callable[[R], T],
+    position: Callable[[R], tuple[datetime, UUID]],
+) -> Page[T]:
+    """A page from `limit + 1` rows in keyset order: the extra row only says there is more."""
+    shown = rows[:limit]
+    next_cursor = encode_cursor(*position(shown[-1])) if len(rows) > limit else None
+    return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
 
 
 def encode_cursor(at: datetime, ident: UUID) -> str:

@@ -23,7 +23,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     decode_cursor,
-    encode_cursor,
+    page_of,
 )
 
 router = APIRouter(
@@ -99,12 +99,11 @@ async def list_members(
         rows = await MembershipRepository(session, access.organisation.id).page(
             limit + 1, decode_cursor(cursor)
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1][0] if more else None
-    return Page(
-        items=[MemberOut.of(m, u) for m, u in rows],
-        next_cursor=encode_cursor(last.created_at, last.user_id) if last else None,
+    return page_of(
+        rows,
+        limit,
+        lambda row: MemberOut.of(*row),
+        lambda row: (row[0].created_at, row[0].user_id),
     )
 
 

@@ -22,7 +22,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     decode_cursor,
-    encode_cursor,
+    page_of,
 )
 from advocacy_shared.contracts.errors import Conflict
 
@@ -84,13 +84,7 @@ async def list_organisations(
         organisations = await OrganisationRepository(session).page(
             limit + 1, decode_cursor(cursor), only=caller.organisations()
         )
-    more = len(organisations) > limit
-    organisations = organisations[:limit]
-    last = organisations[-1] if more else None
-    return Page(
-        items=[OrganisationOut.of(o) for o in organisations],
-        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
-    )
+    return page_of(organisations, limit, OrganisationOut.of, lambda row: (row.created_at, row.id))
 
 
 @router.get("/{org_id}", summary="One organisation")

@@ -19,7 +19,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     decode_cursor,
-    encode_cursor,
+    page_of,
 )
 from advocacy_gateway.webhooks import service
 from advocacy_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -199,13 +199,7 @@ async def list_webhooks(
         endpoints = await EndpointRepository(session, access.organisation.id).page(
             limit + 1, decode_cursor(cursor)
         )
-    more = len(endpoints) > limit
-    endpoints = endpoints[:limit]
-    last = endpoints[-1] if more else None
-    return Page(
-        items=[WebhookOut.of(e) for e in endpoints],
-        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
-    )
+    return page_of(endpoints, limit, WebhookOut.of, lambda row: (row.created_at, row.id))
 
 
 @router.get(ORG_WEBHOOKS + "/{webhook_id}", summary="One webhook")
@@ -289,13 +283,7 @@ async def list_deliveries(
         deliveries = await DeliveryRepository(session, access.organisation.id).page(
             webhook_id, limit + 1, decode_cursor(cursor), status
         )
-    more = len(deliveries) > limit
-    deliveries = deliveries[:limit]
-    last = deliveries[-1] if more else None
-    return Page(
-        items=[DeliveryOut.of(d) for d in deliveries],
-        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
-    )
+    return page_of(deliveries, limit, DeliveryOut.of, lambda row: (row.created_at, row.id))
 
 
 @router.post(
