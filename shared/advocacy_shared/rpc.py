@@ -29,6 +29,7 @@ from advocacy_shared.contracts.errors import (
 )
 from advocacy_shared.envelope import new_id
 from advocacy_shared.logs import correlation_id_var, organisation_id_var
+from advocacy_shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,14 @@ class RpcServer:
     def __init__(self, service: str) -> None:
         self.service = service
         self._handlers: list[tuple[Operation[Any, Any], RpcHandler]] = []
+        self._outbox: Outbox | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        """The service's outbox, for handlers whose command emits events (same transaction)."""
+        if self._outbox is None:
+            raise RuntimeError(f"the {self.service} request handlers are not attached yet")
+        return self._outbox
 
     def handles(
         self, operation: Operation[Req, Rep]
@@ -107,7 +116,9 @@ class RpcServer:
         queue: str,
         transaction: Transaction,
         max_workers: int,
+        outbox: Outbox | None = None,
     ) -> None:
+        self._outbox = outbox
         for operation, handler in self._handlers:
             responder = _Responder(operation, handler, transaction)
             broker.subscriber(

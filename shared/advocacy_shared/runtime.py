@@ -105,6 +105,7 @@ class ServiceRuntime:
             queue=self.topology.rpc_queue(self.name),
             transaction=self.transaction,
             max_workers=self.settings.rpc_max_workers,
+            outbox=self.outbox,
         )
         await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
 
-from advocacy_shared.db import service_registry
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from advocacy_shared.db import UtcDateTime, service_registry
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.messaging_tables import messaging_tables
 from advocacy_shared.tenancy import tenant_table
 
@@ -18,3 +24,48 @@ class AmbassadorsModel(SQLModel, registry=registry):
 
 tenants = tenant_table(metadata)
 messaging = messaging_tables(metadata)
+
+
+class AmbassadorRecord(AmbassadorsModel, table=True):
+    """An employee enrolled (or invited) into the organisation's advocacy program."""
+
+    __tablename__ = "ambassadors"
+    __table_args__ = (UniqueConstraint("organisation_id", "email"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    program_id: UUID | None = None
+    state: str = Field(max_length=20)
+    leadership: bool = Field(default=False, index=True, description="The leadership track")
+    profile: dict[str, Any] = Field(sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ConsentRecord(AmbassadorsModel, table=True):
+    """Every consent change, kept: who, when, which text, what it allowed."""
+
+    __tablename__ = "consent_records"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
+    action: str = Field(max_length=10)  # granted or revoked
+    consent_version: str = Field(max_length=40)
+    consent_text: str = Field(sa_type=Text)
+    allows_posting: bool
+    allows_analytics: bool
+    at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class TrainingRecord(AmbassadorsModel, table=True):
+    __tablename__ = "trainings"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
+    enablement_format: str = Field(max_length=20)
+    at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

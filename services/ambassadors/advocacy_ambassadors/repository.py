@@ -2,7 +2,73 @@
 
 from __future__ import annotations
 
-from advocacy_ambassadors.models import tenants
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from advocacy_ambassadors.models import AmbassadorRecord, ConsentRecord, TrainingRecord, tenants
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
+
+
+class AmbassadorRepository:
+    def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+
+    async def get(self, ambassador_id: UUID) -> AmbassadorRecord | None:
+        query = select(AmbassadorRecord).where(
+            AmbassadorRecord.organisation_id == self.organisation_id,
+            AmbassadorRecord.id == ambassador_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_email(self, email: str) -> AmbassadorRecord | None:
+        query = select(AmbassadorRecord).where(
+            AmbassadorRecord.organisation_id == self.organisation_id,
+            AmbassadorRecord.email == email,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def page(
+        self, limit: int, after: UUID | None, leadership: bool | None
+    ) -> list[AmbassadorRecord]:
+        query = (
+            select(AmbassadorRecord)
+            .where(AmbassadorRecord.organisation_id == self.organisation_id)
+            .order_by(col(AmbassadorRecord.id))
+        )
+        if after is not None:
+            query = query.where(col(AmbassadorRecord.id) > after)
+        if leadership is not None:
+            query = query.where(AmbassadorRecord.leadership == leadership)
+        return list((await self.session.execute(query.limit(limit + 1))).scalars())
+
+    def save(self, row: AmbassadorRecord | ConsentRecord | TrainingRecord) -> None:
+        assert row.organisation_id == self.organisation_id
+        self.session.add(row)
+
+    async def latest_consent(self, ambassador_id: UUID) -> ConsentRecord | None:
+        query = (
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.organisation_id == self.organisation_id,
+                ConsentRecord.ambassador_id == ambassador_id,
+            )
+            .order_by(col(ConsentRecord.at).desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def trainings(self, ambassador_id: UUID) -> list[TrainingRecord]:
+        query = (
+            select(TrainingRecord)
+            .where(
+                TrainingRecord.organisation_id == self.organisation_id,
+                TrainingRecord.ambassador_id == ambassador_id,
+            )
+            .order_by(col(TrainingRecord.at))
+        )
+        return list((await self.session.execute(query)).scalars())

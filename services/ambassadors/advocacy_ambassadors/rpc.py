@@ -1,7 +1,74 @@
-"""The ambassadors service's request handlers (only the system ping so far)."""
+"""The ambassadors service's request handlers."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_ambassadors import service
+from advocacy_ambassadors.repository import AmbassadorRepository
+from advocacy_shared.contracts.ambassadors import (
+    GET,
+    GRANT_CONSENT,
+    INVITE,
+    LIST,
+    RECORD_TRAINING,
+    REVOKE_CONSENT,
+    Ambassador,
+    AmbassadorPage,
+    GetAmbassador,
+    GrantConsent,
+    InviteAmbassador,
+    ListAmbassadors,
+    RecordTraining,
+    RevokeConsent,
+)
 from advocacy_shared.rpc import RpcServer
 
 server = RpcServer("ambassadors")
+
+
+@server.handles(INVITE)
+async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador:
+    return await service.invite(session, request)
+
+
+@server.handles(GET)
+async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
+    ambassadors = AmbassadorRepository(session, request.organisation_id)
+    return await service.view(
+        ambassadors, await service.existing(ambassadors, request.ambassador_id)
+    )
+
+
+@server.handles(LIST)
+async def list_ambassadors(session: AsyncSession, request: ListAmbassadors) -> AmbassadorPage:
+    ambassadors = AmbassadorRepository(session, request.organisation_id)
+    rows = await ambassadors.page(request.limit, request.after, request.leadership)
+    shown = rows[: request.limit]
+    return AmbassadorPage(
+        items=[await service.view(ambassadors, row) for row in shown],
+        next_after=shown[-1].id if len(rows) > request.limit else None,
+    )
+
+
+@server.handles(GRANT_CONSENT)
+async def grant_consent(session: AsyncSession, request: GrantConsent) -> Ambassador:
+    return await service.grant_consent(session, server.outbox, request)
+
+
+@server.handles(REVOKE_CONSENT)
+async def revoke_consent(session: AsyncSession, request: RevokeConsent) -> Ambassador:
+    return await service.revoke_consent(
+        session, server.outbox, request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(RECORD_TRAINING)
+async def record_training(session: AsyncSession, request: RecordTraining) -> Ambassador:
+    return await service.record_training(
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.ambassador_id,
+        request.enablement_format,
+    )

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     WEBHOOKS_MANAGE = "webhooks.manage"
     PLAYBOOK_READ = "playbook.read"
     SSO_MANAGE = "sso.manage"
+    AMBASSADORS_READ = "ambassadors.read"
+    AMBASSADORS_MANAGE = "ambassadors.manage"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -53,6 +55,14 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
         frozenset({Scope.ADMIN, Scope.HR}),
     ),
     Permission.SSO_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
+    Permission.AMBASSADORS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
+        _ALL_SCOPES,
+    ),
+    Permission.AMBASSADORS_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN, Scope.HR}),
+    ),
     Permission.PLAYBOOK_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
         frozenset({Scope.ADMIN, Scope.BI, Scope.COMMS}),

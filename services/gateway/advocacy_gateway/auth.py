@@ -195,6 +195,8 @@ AuditReader = Annotated[Access, Depends(require(Permission.AUDIT_READ))]
 WebhooksManager = Annotated[Access, Depends(require(Permission.WEBHOOKS_MANAGE))]
 PlaybookReader = Annotated[Access, Depends(require(Permission.PLAYBOOK_READ))]
 SsoManager = Annotated[Access, Depends(require(Permission.SSO_MANAGE))]
+AmbassadorsReader = Annotated[Access, Depends(require(Permission.AMBASSADORS_READ))]
+AmbassadorsManager = Annotated[Access, Depends(require(Permission.AMBASSADORS_MANAGE))]
 
 
 def require_platform_admin(caller: Caller) -> Principal:

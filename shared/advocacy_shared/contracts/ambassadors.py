@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_shared.contracts.base import EventData, event
+from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
 
 EnablementFormat = Literal["workshop", "one_to_one", "guide"]
 
@@ -60,3 +60,112 @@ class AmbassadorErased(EventData):
 
     ambassador_id: UUID
     erased_at: datetime
+
+
+Segment = Literal["sales_marketing", "specialist", "leadership", "everyone"]
+OnboardingState = Literal[
+    "invited", "consented", "connected", "trained", "active", "quiet", "offboarded"
+]
+
+
+def _everyone() -> list[Segment]:
+    return ["everyone"]
+
+
+class AmbassadorProfile(BaseModel):
+    """What the program knows of an ambassador beyond the roster: how and what they post about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segments: list[Segment] = Field(default_factory=_everyone, min_length=1)
+    topics: list[str] = Field(default_factory=list, max_length=30)
+    languages: list[str] = Field(default_factory=lambda: ["da"], min_length=1, max_length=10)
+    leadership: bool = False
+    posts_per_week: float = Field(default=1.0, ge=0, le=21)
+
+
+class InviteAmbassador(RpcRequest):
+    organisation_id: UUID
+    email: str = Field(min_length=3, max_length=320)
+    display_name: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    program_id: UUID | None = None
+    profile: AmbassadorProfile = Field(default_factory=AmbassadorProfile)
+
+
+class GrantConsent(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    consent_version: str = Field(min_length=1, max_length=40)
+    consent_text: str = Field(min_length=20, max_length=20_000, description="Exactly as shown")
+    allows_posting: bool
+    allows_analytics: bool
+
+
+class RevokeConsent(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+
+
+class RecordTraining(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    enablement_format: EnablementFormat
+
+
+class GetAmbassador(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+
+
+class ListAmbassadors(RpcRequest):
+    organisation_id: UUID
+    limit: int = Field(default=50, ge=1, le=200)
+    after: UUID | None = None
+    leadership: bool | None = None
+
+
+class ConsentState(RpcReply):
+    consent_version: str
+    allows_posting: bool
+    allows_analytics: bool
+    granted_at: datetime
+
+
+class Ambassador(RpcReply):
+    id: UUID
+    organisation_id: UUID
+    email: str
+    display_name: str
+    external_id: str | None
+    program_id: UUID | None
+    state: OnboardingState
+    profile: AmbassadorProfile
+    consent: ConsentState | None
+    trainings: list[EnablementFormat]
+    created_at: datetime
+
+
+class AmbassadorPage(RpcReply):
+    items: list[Ambassador]
+    next_after: UUID | None
+
+
+INVITE: Operation[InviteAmbassador, Ambassador] = Operation(
+    "ambassadors", "ambassador.invite", InviteAmbassador, Ambassador
+)
+GET: Operation[GetAmbassador, Ambassador] = Operation(
+    "ambassadors", "ambassador.get", GetAmbassador, Ambassador
+)
+LIST: Operation[ListAmbassadors, AmbassadorPage] = Operation(
+    "ambassadors", "ambassador.list", ListAmbassadors, AmbassadorPage
+)
+GRANT_CONSENT: Operation[GrantConsent, Ambassador] = Operation(
+    "ambassadors", "consent.grant", GrantConsent, Ambassador
+)
+REVOKE_CONSENT: Operation[RevokeConsent, Ambassador] = Operation(
+    "ambassadors", "consent.revoke", RevokeConsent, Ambassador
+)
+RECORD_TRAINING: Operation[RecordTraining, Ambassador] = Operation(
+    "ambassadors", "training.record", RecordTraining, Ambassador
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advocacy_gateway.routes import (
+    ambassadors,
     api_keys,
     audit,
     health,
@@ -23,5 +24,6 @@ ROUTERS = [
     api_keys.router,
     audit.router,
     planner.router,
+    ambassadors.router,
     webhooks.router,
 ]

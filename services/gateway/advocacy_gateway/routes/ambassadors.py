@@ -1,0 +1,173 @@
+"""Ambassadors: invitation, consent and training, forwarded to the ambassadors service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
+from advocacy_gateway.problems import ProblemError
+from advocacy_gateway.routes.common import (
+    COMMON_PROBLEMS,
+    CONFLICT,
+    SERVICE_PROBLEMS,
+    CursorParam,
+    Email,
+    IdempotencyKey,
+    Limit,
+    Page,
+    State,
+)
+from advocacy_shared.contracts.ambassadors import (
+    GET,
+    GRANT_CONSENT,
+    INVITE,
+    LIST,
+    RECORD_TRAINING,
+    REVOKE_CONSENT,
+    Ambassador,
+    AmbassadorProfile,
+    EnablementFormat,
+    GetAmbassador,
+    GrantConsent,
+    InviteAmbassador,
+    ListAmbassadors,
+    RecordTraining,
+    RevokeConsent,
+)
+
+router = APIRouter(
+    prefix="/api/v1/orgs/{org_id}/ambassadors",
+    tags=["ambassadors"],
+    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
+)
+
+
+class Invitation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    display_name: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200, description="The HR system's id")
+    program_id: UUID | None = None
+    profile: AmbassadorProfile = Field(default_factory=AmbassadorProfile)
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent_version: str = Field(min_length=1, max_length=40, examples=["2026-11"])
+    consent_text: str = Field(min_length=20, max_length=20_000, description="Exactly as shown")
+    allows_posting: bool = Field(description="Posting on the ambassador's behalf")
+    allows_analytics: bool = Field(description="Collecting the analytics of their posts")
+
+
+class Training(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enablement_format: EnablementFormat
+
+
+@router.post("", status_code=201, summary="Invite an employee into the program")
+async def invite(
+    body: Invitation,
+    access: AmbassadorsManager,
+    state: State,
+    response: Response,
+    _idempotency_key: IdempotencyKey = None,
+) -> Ambassador:
+    ambassador = await state.rpc.call(
+        INVITE, InviteAmbassador(organisation_id=access.organisation.id, **body.model_dump())
+    )
+    response.headers["Location"] = (
+        f"/api/v1/orgs/{access.organisation.id}/ambassadors/{ambassador.id}"
+    )
+    return ambassador
+
+
+@router.get("", summary="The program's ambassadors; `leadership` filters the leadership track")
+async def list_ambassadors(
+    access: AmbassadorsReader,
+    state: State,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+    leadership: Annotated[bool | None, Query()] = None,
+) -> Page[Ambassador]:
+    page = await state.rpc.call(
+        LIST,
+        ListAmbassadors(
+            organisation_id=access.organisation.id,
+            limit=limit,
+            after=_after(cursor),
+            leadership=leadership,
+        ),
+    )
+    return Page(items=page.items, next_cursor=str(page.next_after) if page.next_after else None)
+
+
+def _after(cursor: str | None) -> UUID | None:
+    if cursor is None:
+        return None
+    try:
+        return UUID(cursor)
+    except ValueError as exc:
+        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
+
+
+@router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")
+async def get_ambassador(
+    ambassador_id: UUID, access: AmbassadorsReader, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        GET, GetAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
+    )
+
+
+@router.post("/{ambassador_id}/consent", summary="Record the ambassador's explicit consent")
+async def grant_consent(
+    ambassador_id: UUID, body: Consent, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        GRANT_CONSENT,
+        GrantConsent(
+            organisation_id=access.organisation.id, ambassador_id=ambassador_id, **body.model_dump()
+        ),
+    )
+
+
+@router.delete(
+    "/{ambassador_id}/consent",
+    summary="Revoke consent: posting and collection stop at once",
+)
+async def revoke_consent(
+    ambassador_id: UUID, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        REVOKE_CONSENT,
+        RevokeConsent(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
+    )
+
+
+@router.post(
+    "/{ambassador_id}/trainings",
+    status_code=201,
+    summary="Record a training in one of the playbook's enablement formats",
+)
+async def record_training(
+    ambassador_id: UUID,
+    body: Training,
+    access: AmbassadorsManager,
+    state: State,
+    _idempotency_key: IdempotencyKey = None,
+) -> Ambassador:
+    return await state.rpc.call(
+        RECORD_TRAINING,
+        RecordTraining(
+            organisation_id=access.organisation.id,
+            ambassador_id=ambassador_id,
+            enablement_format=body.enablement_format,
+        ),
+    )

@@ -1,0 +1,171 @@
+"""Ambassadors through the gateway: invitation, explicit versioned consent, training, the
+leadership track, revocation, and the events each step publishes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from advocacy_shared.contracts.ambassadors import (
+    AmbassadorOnboarded,
+    AmbassadorTrained,
+    ConsentRevoked,
+)
+from advocacy_shared.envelope import CloudEvent
+from advocacy_shared.topology import Topology
+from tests.conftest import Platform
+from tests.e2e.test_skeleton import create_organisation
+from tests.shared.helpers import read_all
+
+CONSENT = {
+    "consent_version": "2026-11",
+    "consent_text": "I allow the platform to post on my behalf and to collect my post analytics.",
+    "allows_posting": True,
+    "allows_analytics": True,
+}
+
+
+async def invite(platform: Platform, org_id: str, email: str, **extra: Any) -> dict[str, Any]:
+    for _ in range(100):  # the ambassadors service provisions the organisation from its event
+        response = await platform.http.post(
+            f"/api/v1/orgs/{org_id}/ambassadors",
+            json={"email": email, "display_name": email.split("@")[0], **extra},
+            headers=platform.auth,
+        )
+        if response.status_code != 503:
+            break
+        await asyncio.sleep(0.05)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def events(nats_client: NatsClient, topology: Topology) -> list[CloudEvent]:
+    messages = await read_all(
+        nats_client.jetstream(), topology.stream_name("ambassadors"), "*.ambassadors.>"
+    )
+    return [CloudEvent.from_bytes(m.data) for m in messages]
+
+
+async def test_an_invited_employee_consents_is_trained_and_each_step_is_published(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "Ada@Acme.dk", external_id="HR-1")
+    assert ada["state"] == "invited"
+    assert ada["email"] == "ada@acme.dk"
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+
+    consented = await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
+    assert consented.status_code == 200, consented.text
+    assert consented.json()["state"] == "consented"
+    assert consented.json()["consent"]["consent_version"] == "2026-11"
+    trained = await platform.http.post(
+        f"{base}/trainings", json={"enablement_format": "workshop"}, headers=platform.auth
+    )
+    assert trained.status_code == 201
+    assert trained.json()["state"] == "trained"
+    assert trained.json()["trainings"] == ["workshop"]
+
+    published: list[CloudEvent] = []
+
+    async def both_published() -> bool:
+        published[:] = await events(nats_client, topology)
+        return len(published) == 2
+
+    for _ in range(100):
+        if await both_published():
+            break
+        await asyncio.sleep(0.05)
+    assert [e.type for e in published] == [
+        AmbassadorOnboarded.spec.type,
+        AmbassadorTrained.spec.type,
+    ]
+    onboarded = AmbassadorOnboarded.model_validate(published[0].data)
+    assert str(onboarded.ambassador_id) == ada["id"]
+    assert onboarded.external_id == "HR-1"
+    assert "ada@acme.dk" not in str(published[0].data)  # ids and facts, no personal data
+
+
+async def test_an_impossible_transition_is_refused_with_the_reason(platform: Platform) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "ada@acme.dk")
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+    training = await platform.http.post(
+        f"{base}/trainings", json={"enablement_format": "guide"}, headers=platform.auth
+    )
+    assert training.status_code == 409
+    assert training.json()["detail"] == (
+        "an ambassador who is invited cannot become trained (allowed: consented, offboarded)"
+    )
+    revoked = await platform.http.delete(f"{base}/consent", headers=platform.auth)
+    assert revoked.status_code == 409
+    assert revoked.json()["detail"] == "there is no consent to revoke"
+
+
+async def test_revoking_consent_stops_it_at_once_and_keeps_the_history(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "ada@acme.dk")
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+    await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
+
+    revoked = await platform.http.delete(f"{base}/consent", headers=platform.auth)
+
+    assert revoked.status_code == 200
+    assert revoked.json()["state"] == "invited"
+    assert revoked.json()["consent"] is None
+    for _ in range(100):
+        kinds = [e.type for e in await events(nats_client, topology)]
+        if ConsentRevoked.spec.type in kinds:
+            break
+        await asyncio.sleep(0.05)
+    assert kinds == [AmbassadorOnboarded.spec.type, ConsentRevoked.spec.type]
+    again = await platform.http.post(
+        f"{base}/consent", json={**CONSENT, "consent_version": "2026-12"}, headers=platform.auth
+    )
+    assert again.json()["consent"]["consent_version"] == "2026-12"
+
+
+async def test_leaders_are_tracked_separately_and_duplicates_refused(platform: Platform) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    await invite(platform, org, "ceo@acme.dk", profile={"segments": ["leadership"]})
+    await invite(platform, org, "ada@acme.dk", profile={"segments": ["specialist"]})
+    url = f"/api/v1/orgs/{org}/ambassadors"
+    leaders = (
+        await platform.http.get(url, params={"leadership": True}, headers=platform.auth)
+    ).json()
+    assert [a["email"] for a in leaders["items"]] == ["ceo@acme.dk"]
+    everyone = (await platform.http.get(url, params={"limit": 1}, headers=platform.auth)).json()
+    assert len(everyone["items"]) == 1
+    rest = await platform.http.get(
+        url, params={"limit": 1, "cursor": everyone["next_cursor"]}, headers=platform.auth
+    )
+    assert {everyone["items"][0]["email"], rest.json()["items"][0]["email"]} == {
+        "ceo@acme.dk",
+        "ada@acme.dk",
+    }
+    duplicate = await platform.http.post(
+        url, json={"email": "ADA@acme.dk", "display_name": "Ada"}, headers=platform.auth
+    )
+    assert duplicate.status_code == 409
+
+
+async def test_an_ambassador_of_one_organisation_is_invisible_to_another(
+    platform: Platform,
+) -> None:
+    mine = (await create_organisation(platform, "Mine"))["id"]
+    theirs = (await create_organisation(platform, "Theirs"))["id"]
+    ada = await invite(platform, mine, "ada@mine.dk")
+    await invite(platform, theirs, "bob@theirs.dk")
+    response = await platform.http.get(
+        f"/api/v1/orgs/{theirs}/ambassadors/{ada['id']}", headers=platform.auth
+    )
+    assert response.status_code == 404
+    listed = (
+        await platform.http.get(f"/api/v1/orgs/{theirs}/ambassadors", headers=platform.auth)
+    ).json()
+    assert [a["email"] for a in listed["items"]] == ["bob@theirs.dk"]
