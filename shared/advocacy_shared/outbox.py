@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from nats.js import JetStreamContext
-from sqlalchemy import Select, Table, select, update
+from sqlalchemy import Select, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from advocacy_shared.contracts.base import EventData
@@ -62,6 +62,20 @@ class Outbox:
             )
         )
         return envelope
+
+    async def forget_published(
+        self, session: AsyncSession, organisation_id: str, mention: str
+    ) -> int:
+        """Delete published events of an organisation that mention `mention` (an erased person's
+        id): they have reached the stream, and the outbox need not keep them."""
+        result = await session.execute(
+            delete(self.table).where(
+                self.table.c.organisation_id == organisation_id,
+                self.table.c.published_at.is_not(None),
+                self.table.c.payload.contains(mention, autoescape=True),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass

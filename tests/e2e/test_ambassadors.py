@@ -7,8 +7,10 @@ import asyncio
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from sqlalchemy import inspect, text
 
 from advocacy_shared.contracts.ambassadors import (
+    AmbassadorErased,
     AmbassadorOnboarded,
     AmbassadorTrained,
     ConsentRevoked,
@@ -169,3 +171,46 @@ async def test_an_ambassador_of_one_organisation_is_invisible_to_another(
         await platform.http.get(f"/api/v1/orgs/{theirs}/ambassadors", headers=platform.auth)
     ).json()
     assert [a["email"] for a in listed["items"]] == ["bob@theirs.dk"]
+
+
+async def test_erasure_leaves_nothing_personal_in_any_services_database(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(
+        platform, org, "ada.lovelace@acme.dk", display_name="Ada Lovelace", external_id="HR-77"
+    )
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+    await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
+    await platform.http.post(
+        f"{base}/trainings", json={"enablement_format": "one_to_one"}, headers=platform.auth
+    )
+    for _ in range(100):  # the relay has published the onboarding events
+        if len(await events(nats_client, topology)) == 2:
+            break
+        await asyncio.sleep(0.05)
+
+    erased = await platform.http.delete(base, headers=platform.auth)
+
+    assert erased.status_code == 200, erased.text
+    assert (await platform.http.get(base, headers=platform.auth)).status_code == 404
+    published = [e.type for e in await events(nats_client, topology)]
+    assert published[-1] == AmbassadorErased.spec.type
+    for name, runtime in platform.runtimes.items():
+        dump = await _dump(runtime.sessions)
+        for personal in ("ada.lovelace@acme.dk", "Ada Lovelace", "HR-77"):
+            assert personal not in dump, (name, personal)
+    ambassadors_dump = await _dump(platform.runtimes["ambassadors"].sessions)
+    # Only the erasure event itself (and inbox ids) may name the erased ambassador's id.
+    assert ambassadors_dump.count(ada["id"]) <= 1
+
+
+async def _dump(sessions: Any) -> str:
+    async with sessions() as session:
+        connection = await session.connection()
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        rows = []
+        for table in tables:
+            result = await session.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
+            rows += [str(row) for row in result.all()]
+    return "\n".join(rows)

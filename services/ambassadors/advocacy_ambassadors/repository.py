@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -61,6 +62,22 @@ class AmbassadorRepository:
             .limit(1)
         )
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def erase(self, ambassador_id: UUID) -> None:
+        """Delete the ambassador and every record about them (GDPR art. 17)."""
+        for table in (ConsentRecord, TrainingRecord):
+            await self.session.execute(
+                delete(table).where(
+                    col(table.organisation_id) == self.organisation_id,
+                    col(table.ambassador_id) == ambassador_id,
+                )
+            )
+        await self.session.execute(
+            delete(AmbassadorRecord).where(
+                col(AmbassadorRecord.organisation_id) == self.organisation_id,
+                col(AmbassadorRecord.id) == ambassador_id,
+            )
+        )
 
     async def trainings(self, ambassador_id: UUID) -> list[TrainingRecord]:
         query = (

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_ambassadors import service
 from advocacy_ambassadors.repository import AmbassadorRepository
 from advocacy_shared.contracts.ambassadors import (
+    ERASE,
     GET,
     GRANT_CONSENT,
     INVITE,
@@ -15,6 +16,8 @@ from advocacy_shared.contracts.ambassadors import (
     REVOKE_CONSENT,
     Ambassador,
     AmbassadorPage,
+    EraseAmbassador,
+    Erased,
     GetAmbassador,
     GrantConsent,
     InviteAmbassador,
@@ -59,6 +62,13 @@ async def grant_consent(session: AsyncSession, request: GrantConsent) -> Ambassa
 @server.handles(REVOKE_CONSENT)
 async def revoke_consent(session: AsyncSession, request: RevokeConsent) -> Ambassador:
     return await service.revoke_consent(
+        session, server.outbox, request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(ERASE)
+async def erase(session: AsyncSession, request: EraseAmbassador) -> Erased:
+    return await service.erase(
         session, server.outbox, request.organisation_id, request.ambassador_id
     )
 

@@ -16,12 +16,14 @@ from advocacy_ambassadors.models import AmbassadorRecord, ConsentRecord, Trainin
 from advocacy_ambassadors.repository import AmbassadorRepository, tenant_repository
 from advocacy_shared.contracts.ambassadors import (
     Ambassador,
+    AmbassadorErased,
     AmbassadorOnboarded,
     AmbassadorProfile,
     AmbassadorTrained,
     ConsentRevoked,
     ConsentState,
     EnablementFormat,
+    Erased,
     GrantConsent,
     InviteAmbassador,
     OnboardingState,
@@ -182,6 +184,25 @@ async def record_training(
         subject=str(record.id),
     )
     return await view(ambassadors, record)
+
+
+async def erase(
+    session: AsyncSession, outbox: Outbox, organisation_id: UUID, ambassador_id: UUID
+) -> Erased:
+    """Erase everything this service holds about the person, and tell every other service to do
+    the same with AmbassadorErased (ids only), in the same transaction."""
+    ambassadors = AmbassadorRepository(session, organisation_id)
+    await existing(ambassadors, ambassador_id)
+    await ambassadors.erase(ambassador_id)
+    await outbox.forget_published(session, str(organisation_id), str(ambassador_id))
+    erased_at = utc_now()
+    await outbox.add(
+        session,
+        AmbassadorErased(ambassador_id=ambassador_id, erased_at=erased_at),
+        organisation_id=organisation_id,
+        subject=str(ambassador_id),
+    )
+    return Erased(ambassador_id=ambassador_id, erased_at=erased_at)
 
 
 async def existing(ambassadors: AmbassadorRepository, ambassador_id: UUID) -> AmbassadorRecord:

@@ -169,3 +169,18 @@ REVOKE_CONSENT: Operation[RevokeConsent, Ambassador] = Operation(
 RECORD_TRAINING: Operation[RecordTraining, Ambassador] = Operation(
     "ambassadors", "training.record", RecordTraining, Ambassador
 )
+
+
+class EraseAmbassador(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+
+
+class Erased(RpcReply):
+    ambassador_id: UUID
+    erased_at: datetime
+
+
+ERASE: Operation[EraseAmbassador, Erased] = Operation(
+    "ambassadors", "ambassador.erase", EraseAmbassador, Erased
+)

@@ -22,6 +22,7 @@ from advocacy_gateway.routes.common import (
     State,
 )
 from advocacy_shared.contracts.ambassadors import (
+    ERASE,
     GET,
     GRANT_CONSENT,
     INVITE,
@@ -31,6 +32,8 @@ from advocacy_shared.contracts.ambassadors import (
     Ambassador,
     AmbassadorProfile,
     EnablementFormat,
+    EraseAmbassador,
+    Erased,
     GetAmbassador,
     GrantConsent,
     InviteAmbassador,
@@ -170,4 +173,15 @@ async def record_training(
             ambassador_id=ambassador_id,
             enablement_format=body.enablement_format,
         ),
+    )
+
+
+@router.delete(
+    "/{ambassador_id}",
+    summary="Erase the person (GDPR art. 17): this service's data now, every other service's "
+    "from the AmbassadorErased event",
+)
+async def erase(ambassador_id: UUID, access: AmbassadorsManager, state: State) -> Erased:
+    return await state.rpc.call(
+        ERASE, EraseAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
     )
