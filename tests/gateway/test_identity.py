@@ -275,3 +275,31 @@ async def test_administrative_actions_are_in_the_audit_log_for_org_admins(
     assert entries[1]["detail"] == {"role": "org_admin"}
     assert all(e["actor"] == "bootstrap:admin (bootstrap admin)" for e in entries)
     assert key["key"] not in str(entries)
+
+
+async def test_changing_the_password_ends_every_other_session(gateway: Gateway) -> None:
+    org = await new_organisation(gateway)
+    await add_member(gateway, org, "ada@example.com", "analyst")
+    here = await sign_in(gateway, "ada@example.com")
+    elsewhere = await sign_in(gateway, "ada@example.com")
+    new = "a much longer new passphrase"
+
+    wrong = await here.http.post(
+        "/api/v1/auth/password",
+        json={"current_password": "not it at all", "new_password": new},
+        headers=here.unsafe(),
+    )
+    assert wrong.status_code == 403
+    changed = await here.http.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": new},
+        headers=here.unsafe(),
+    )
+    assert changed.status_code == 204
+    assert (await here.http.get("/api/v1/auth/me")).status_code == 200
+    assert (await elsewhere.http.get("/api/v1/auth/me")).status_code == 401
+    old = await gateway.http.post(
+        "/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert old.status_code == 401
+    await sign_in(gateway, "ada@example.com", new)

@@ -156,6 +156,14 @@ class SessionRepository:
             delete(UserSession).where(col(UserSession.token_hash) == token_hash)
         )
 
+    async def remove_all_but(self, user_id: UUID, keep_token_hash: str) -> None:
+        await self.session.execute(
+            delete(UserSession).where(
+                col(UserSession.user_id) == user_id,
+                col(UserSession.token_hash) != keep_token_hash,
+            )
+        )
+
 
 class OidcRepository:
     def __init__(self, session: AsyncSession) -> None:

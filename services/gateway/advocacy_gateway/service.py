@@ -301,6 +301,18 @@ async def open_session(
     return token, user_session
 
 
+async def change_password(
+    session: AsyncSession, user_id: UUID, current: str, new: str, keep_token: str | None
+) -> None:
+    """Check the current password, set the new one, and end every other session of the user."""
+    user = await UserRepository(session).get(user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        raise LoginFailed
+    user.password_hash = hash_password(new)
+    session.add(user)
+    await SessionRepository(session).remove_all_but(user.id, hash_secret(keep_token or ""))
+
+
 async def log_out(session: AsyncSession, token: str) -> None:
     await SessionRepository(session).remove(hash_secret(token))
 

@@ -43,6 +43,13 @@ class SignedIn(BaseModel):
     )
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=12, max_length=256)
+
+
 class PlatformAdminCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +99,29 @@ async def log_out(
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    summary="Change your password; every other session of yours ends",
+)
+async def change_password(
+    body: PasswordChange,
+    caller: Caller,
+    state: State,
+    token: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
+) -> Response:
+    if caller.kind != "user":
+        raise ProblemError(403, "forbidden", "only a signed-in user has a password to change")
+    try:
+        async with state.transaction() as session:
+            await service.change_password(
+                session, UUID(caller.id), body.current_password, body.new_password, token
+            )
+    except service.LoginFailed as exc:
+        raise ProblemError(403, "wrong-password", "the current password is not right") from exc
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", summary="Who the credentials belong to, and what they may do")
