@@ -19,6 +19,7 @@ from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
+from tests.gateway.webhook_receiver import Receiver
 from tests.shared.helpers import read_all
 
 CONSENT = {
@@ -177,6 +178,13 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     platform: Platform, nats_client: NatsClient, topology: Topology
 ) -> None:
     org = (await create_organisation(platform, "Acme"))["id"]
+    receiver = await Receiver().start()  # the HR system, subscribed to every event
+    subscribed = await platform.http.post(
+        f"/api/v1/orgs/{org}/webhooks",
+        json={"url": receiver.url(), "event_types": ["*"]},
+        headers=platform.auth,
+    )
+    assert subscribed.status_code == 201, subscribed.text
     ada = await invite(
         platform, org, "ada.lovelace@acme.dk", display_name="Ada Lovelace", external_id="HR-77"
     )
@@ -185,10 +193,9 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     await platform.http.post(
         f"{base}/trainings", json={"enablement_format": "one_to_one"}, headers=platform.auth
     )
-    for _ in range(100):  # the relay has published the onboarding events
-        if len(await events(nats_client, topology)) == 2:
-            break
-        await asyncio.sleep(0.05)
+    # The HR system got the onboarding events, and the gateway logged those deliveries.
+    await receiver.wait_until(lambda: len(receiver.succeeded()) >= 2)
+    assert "HR-77" in await _dump(platform.gateway.app.state.gateway.sessions)
 
     erased = await platform.http.delete(base, headers=platform.auth)
 
@@ -196,8 +203,14 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     assert (await platform.http.get(base, headers=platform.auth)).status_code == 404
     published = [e.type for e in await events(nats_client, topology)]
     assert published[-1] == AmbassadorErased.spec.type
-    for name, runtime in platform.runtimes.items():
-        dump = await _dump(runtime.sessions)
+    await receiver.wait_until(
+        lambda: AmbassadorErased.spec.type in {r.payload["type"] for r in receiver.succeeded()}
+    )
+    await receiver.stop()
+    databases = {name: runtime.sessions for name, runtime in platform.runtimes.items()}
+    databases["gateway"] = platform.gateway.app.state.gateway.sessions
+    for name, sessions in databases.items():
+        dump = await _dump(sessions)
         for personal in ("ada.lovelace@acme.dk", "Ada Lovelace", "HR-77"):
             assert personal not in dump, (name, personal)
     ambassadors_dump = await _dump(platform.runtimes["ambassadors"].sessions)

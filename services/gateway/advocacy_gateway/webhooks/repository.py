@@ -116,6 +116,15 @@ class DeliveryRepository:
         assert delivery.organisation_id == self.organisation_id
         self.session.add(delivery)
 
+    async def forget_mentioning(self, mention: str) -> None:
+        """Delete every delivery whose payload names `mention` (an erased person's id)."""
+        await self.session.execute(
+            delete(WebhookDelivery).where(
+                col(WebhookDelivery.organisation_id) == self.organisation_id,
+                col(WebhookDelivery.payload).contains(mention, autoescape=True),
+            )
+        )
+
     async def get(self, endpoint_id: UUID, delivery_id: UUID) -> WebhookDelivery | None:
         query = select(WebhookDelivery).where(
             WebhookDelivery.organisation_id == self.organisation_id,

@@ -25,6 +25,7 @@ from advocacy_gateway.webhooks.models import (
 from advocacy_gateway.webhooks.repository import DeliveryRepository, EndpointRepository
 from advocacy_shared.consumers import MalformedEvent
 from advocacy_shared.contracts import EVENT_TYPES
+from advocacy_shared.contracts.ambassadors import AmbassadorErased
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
 from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
@@ -263,6 +264,11 @@ async def queue_deliveries(
     """Intake of one event: a delivery, due now, for each enabled endpoint of its organisation
     that subscribed to its type. Only rows: the worker does the sending."""
     organisation_id = _organisation_of(envelope)
+    if isinstance(fact, AmbassadorErased):
+        # Erasure reaches the delivery log too: earlier payloads name the person's ids.
+        await DeliveryRepository(session, organisation_id).forget_mentioning(
+            str(fact.ambassador_id)
+        )
     endpoints = await EndpointRepository(session, organisation_id).enabled_for(envelope.type)
     if not endpoints:
         return []
