@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply
 from advocacy_shared.contracts.errors import (
     ERRORS_BY_CODE,
-    ErrorCode,
     Invalid,
     RpcError,
     RpcErrorBody,
@@ -188,6 +187,3 @@ class RpcClient:
                 f"the {operation.service} service did not answer {operation.name} in time"
             ) from exc
         return decode_reply(operation, msg.data)
-
-
-__all__ = ["ErrorCode", "RpcClient", "RpcServer", "decode_reply", "encode_error", "encode_reply"]

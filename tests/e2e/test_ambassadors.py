@@ -142,6 +142,7 @@ async def test_leaders_are_tracked_separately_and_duplicates_refused(platform: P
         await platform.http.get(url, params={"leadership": True}, headers=platform.auth)
     ).json()
     assert [a["email"] for a in leaders["items"]] == ["ceo@acme.dk"]
+    assert leaders["items"][0]["profile"]["leadership"] is True  # the segment puts them there
     everyone = (await platform.http.get(url, params={"limit": 1}, headers=platform.auth)).json()
     assert len(everyone["items"]) == 1
     rest = await platform.http.get(

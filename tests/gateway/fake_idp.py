@@ -4,7 +4,6 @@ client and PKCE, and RS256-signed ID tokens."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import secrets
@@ -14,7 +13,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from advocacy_shared.embedded_nats import free_port
+from tests.loopback import LoopbackServer
 
 CLIENT_ID = "advocacy-platform"
 CLIENT_SECRET = "idp-client-secret-0123456789"
@@ -47,8 +46,7 @@ class FakeIdp:
     def __post_init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def issuer(self) -> str:
@@ -116,19 +114,10 @@ class FakeIdp:
                 Route("/jwks", self._jwks),
             ]
         )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the identity provider stopped as it started")
-            await asyncio.sleep(0.01)
+        self._server = LoopbackServer(app, self.port)
+        await self._server.start()
         return self
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        if self._server is not None:
+            await self._server.stop()

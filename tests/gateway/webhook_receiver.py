@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from advocacy_shared.embedded_nats import free_port
+from tests.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ class Receiver:
         self.received: list[Received] = []
         self.answers: dict[str, Answer] = {}
         self.default = Answer()
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: LoopbackServer | None = None
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -95,25 +94,10 @@ class Receiver:
 
     async def start(self) -> Receiver:
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the receiver stopped as it started")
-            await asyncio.sleep(0.01)
+        self._server = LoopbackServer(app, self.port)
+        await self._server.start()
         return self
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        if self._server is not None:
+            await self._server.stop()

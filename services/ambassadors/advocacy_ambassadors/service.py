@@ -7,7 +7,7 @@ recorded before the LinkedIn connection; a revoked consent sends the ambassador 
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +75,8 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
         program_id=request.program_id,
         state="invited",
         leadership=request.profile.leadership or "leadership" in request.profile.segments,
-        profile=request.profile.model_dump(mode="json"),
+        # The column is the one place the leadership track is kept (lists filter on it).
+        profile=request.profile.model_dump(mode="json", exclude={"leadership"}),
     )
     ambassadors.save(record)
     return await view(ambassadors, record)
@@ -232,10 +233,12 @@ async def view(ambassadors: AmbassadorRepository, record: AmbassadorRecord) -> A
         external_id=record.external_id,
         program_id=record.program_id,
         state=cast(OnboardingState, record.state),
-        profile=AmbassadorProfile.model_validate(record.profile),
+        profile=AmbassadorProfile.model_validate(
+            {**record.profile, "leadership": record.leadership}
+        ),
         consent=consent,
         trainings=[
-            cast(Literal["workshop", "one_to_one", "guide"], t.enablement_format)
+            cast(EnablementFormat, t.enablement_format)
             for t in await ambassadors.trainings(record.id)
         ],
         created_at=record.created_at,
