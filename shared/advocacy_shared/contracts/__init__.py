@@ -3,7 +3,22 @@
 Importing this package imports every contract module, so `EVENT_TYPES` is complete.
 """
 
-from advocacy_shared.contracts import ambassadors, organisations, planner, system, webhooks
+from advocacy_shared.contracts import (
+    ambassadors,
+    organisations,
+    planner,
+    roster,
+    system,
+    webhooks,
+)
 from advocacy_shared.contracts.base import EVENT_TYPES
 
-__all__ = ["EVENT_TYPES", "ambassadors", "organisations", "planner", "system", "webhooks"]
+__all__ = [
+    "EVENT_TYPES",
+    "ambassadors",
+    "organisations",
+    "planner",
+    "roster",
+    "system",
+    "webhooks",
+]

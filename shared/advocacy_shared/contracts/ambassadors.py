@@ -59,6 +59,9 @@ class AmbassadorErased(EventData):
     """Every service deletes or anonymises what it holds about this ambassador (GDPR art. 17)."""
 
     ambassador_id: UUID
+    employee_id: UUID | None = Field(
+        default=None, description="The roster record erased with them, when there was one"
+    )
     erased_at: datetime
 
 
