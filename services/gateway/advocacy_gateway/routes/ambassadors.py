@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
-from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
@@ -20,6 +19,7 @@ from advocacy_gateway.routes.common import (
     Limit,
     Page,
     State,
+    after_id,
 )
 from advocacy_shared.contracts.ambassadors import (
     ERASE,
@@ -104,20 +104,11 @@ async def list_ambassadors(
         ListAmbassadors(
             organisation_id=access.organisation.id,
             limit=limit,
-            after=_after(cursor),
+            after=after_id(cursor),
             leadership=leadership,
         ),
     )
     return Page(items=page.items, next_cursor=str(page.next_after) if page.next_after else None)
-
-
-def _after(cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor)
-    except ValueError as exc:
-        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
 
 
 @router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")
