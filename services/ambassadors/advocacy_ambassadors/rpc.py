@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_ambassadors import service
 from advocacy_ambassadors.repository import AmbassadorRepository, InvitationRepository
 from advocacy_shared.contracts.ambassadors import (
+    CHANGE_ACTIVITY,
     ERASE,
     GET,
     GRANT_CONSENT,
@@ -14,8 +15,10 @@ from advocacy_shared.contracts.ambassadors import (
     LIST,
     RECORD_TRAINING,
     REVOKE_CONSENT,
+    UPDATE_PROFILE,
     Ambassador,
     AmbassadorPage,
+    ChangeActivity,
     EraseAmbassador,
     Erased,
     GetAmbassador,
@@ -24,6 +27,7 @@ from advocacy_shared.contracts.ambassadors import (
     ListAmbassadors,
     RecordTraining,
     RevokeConsent,
+    UpdateProfile,
 )
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
@@ -145,3 +149,13 @@ async def open_invitation(session: AsyncSession, request: OpenInvitation) -> Inv
 @server.handles(ANSWER_INVITATION)
 async def answer_invitation(session: AsyncSession, request: AnswerInvitation) -> Invitation:
     return await service.answer_invitation(session, server.outbox, request)
+
+
+@server.handles(UPDATE_PROFILE)
+async def update_profile(session: AsyncSession, request: UpdateProfile) -> Ambassador:
+    return await service.update_profile(session, server.outbox, request)
+
+
+@server.handles(CHANGE_ACTIVITY)
+async def change_activity(session: AsyncSession, request: ChangeActivity) -> Ambassador:
+    return await service.change_activity(session, server.outbox, request)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +29,13 @@ from advocacy_ambassadors.repository import (
 )
 from advocacy_shared.contracts.ambassadors import (
     Ambassador,
+    AmbassadorActivityChanged,
     AmbassadorErased,
     AmbassadorOnboarded,
     AmbassadorProfile,
+    AmbassadorProfileChanged,
     AmbassadorTrained,
+    ChangeActivity,
     ConsentRevoked,
     ConsentState,
     EnablementFormat,
@@ -40,6 +43,7 @@ from advocacy_shared.contracts.ambassadors import (
     GrantConsent,
     InviteAmbassador,
     OnboardingState,
+    UpdateProfile,
 )
 from advocacy_shared.contracts.errors import Conflict, NotFound, NotReady
 from advocacy_shared.contracts.invitations import (
@@ -101,11 +105,68 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
         external_id=request.external_id,
         program_id=request.program_id,
         state="invited",
-        leadership=request.profile.leadership or "leadership" in request.profile.segments,
-        # The column is the one place the leadership track is kept (lists filter on it).
-        profile=request.profile.model_dump(mode="json", exclude={"leadership"}),
+        leadership=leads(request.profile),
+        profile=stored_profile(request.profile),
     )
     ambassadors.save(record)
+    return await view(ambassadors, record)
+
+
+def leads(profile: AmbassadorProfile) -> bool:
+    """On the leadership track: a leader by flag or by segment."""
+    return profile.leadership or "leadership" in profile.segments
+
+
+def stored_profile(profile: AmbassadorProfile) -> dict[str, Any]:
+    """The `leadership` column is the one place the leadership track is kept (lists filter on
+    it), so the stored profile leaves it out."""
+    return profile.model_dump(mode="json", exclude={"leadership"})
+
+
+async def update_profile(
+    session: AsyncSession, outbox: Outbox, request: UpdateProfile
+) -> Ambassador:
+    ambassadors = AmbassadorRepository(session, request.organisation_id)
+    record = await existing(ambassadors, request.ambassador_id)
+    if record.state == "offboarded":
+        raise Conflict("an offboarded ambassador's profile is closed", {"state": record.state})
+    record.leadership = leads(request.profile)
+    record.profile = stored_profile(request.profile)
+    record.updated_at = utc_now()
+    ambassadors.save(record)
+    await outbox.add(
+        session,
+        AmbassadorProfileChanged(
+            ambassador_id=record.id,
+            leadership=record.leadership,
+            segments=request.profile.segments,
+            topics=request.profile.topics,
+            languages=request.profile.languages,
+            posts_per_week=request.profile.posts_per_week,
+            changed_at=record.updated_at,
+        ),
+        organisation_id=record.organisation_id,
+        subject=str(record.id),
+    )
+    return await view(ambassadors, record)
+
+
+async def change_activity(
+    session: AsyncSession, outbox: Outbox, request: ChangeActivity
+) -> Ambassador:
+    """trained → active when they start sharing; active ⇄ quiet as momentum comes and goes."""
+    ambassadors = AmbassadorRepository(session, request.organisation_id)
+    record = await existing(ambassadors, request.ambassador_id)
+    move(record, request.state)
+    ambassadors.save(record)
+    await outbox.add(
+        session,
+        AmbassadorActivityChanged(
+            ambassador_id=record.id, state=request.state, changed_at=record.updated_at
+        ),
+        organisation_id=record.organisation_id,
+        subject=str(record.id),
+    )
     return await view(ambassadors, record)
 
 
