@@ -102,21 +102,6 @@ def install_base_urls(settings: LinkedInSettings) -> None:
         _installed = wanted
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """An adapter that applies a default timeout when the caller (the client) gives none."""
-
-    def __init__(self, timeout: tuple[float, float]) -> None:
-        super().__init__(max_retries=0)  # the adapter retries, with backoff, above this
-        self.timeout = timeout
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
-
-
 @dataclass
 class _Outcome(Generic[T]):
     result: T | None
@@ -129,17 +114,32 @@ class _LastResponse(threading.local):
     retry_after: str | None = None
 
 
+class _TimeoutAdapter(HTTPAdapter):
+    """Applies a default timeout when the caller (the client) gives none, and notes each
+    response's status: the client's formatters raise on non-JSON bodies and lose it."""
+
+    def __init__(self, timeout: tuple[float, float], seen: _LastResponse) -> None:
+        super().__init__(max_retries=0)  # the adapter retries, with backoff, above this
+        self.timeout = timeout
+        self.seen = seen
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        response = super().send(request, **kwargs)
+        self.seen.status = response.status_code
+        self.seen.retry_after = response.headers.get("Retry-After")
+        return response
+
+
 def _prepare(session: requests.Session, settings: LinkedInSettings, seen: _LastResponse) -> None:
-    adapter = _TimeoutAdapter((settings.connect_timeout_seconds, settings.read_timeout_seconds))
+    adapter = _TimeoutAdapter(
+        (settings.connect_timeout_seconds, settings.read_timeout_seconds), seen
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-
-    def remember(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
-        # The client's formatters raise on non-JSON bodies and lose the status: keep it here.
-        seen.status = response.status_code
-        seen.retry_after = response.headers.get("Retry-After")
-
-    session.hooks["response"].append(remember)
 
 
 def _retryable(status: int | None) -> bool:

@@ -7,6 +7,7 @@ from advocacy_gateway.routes import (
     api_keys,
     audit,
     health,
+    linkedin,
     members,
     organisations,
     planner,
@@ -25,5 +26,7 @@ ROUTERS = [
     audit.router,
     planner.router,
     ambassadors.router,
+    linkedin.router,
+    linkedin.callback_router,
     webhooks.router,
 ]
