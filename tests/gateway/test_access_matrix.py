@@ -26,6 +26,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/auth/oidc/{org_slug}/login"),
     ("GET", "/api/v1/auth/oidc/callback"),
+    ("GET", "/api/v1/linkedin/callback"),
 }
 
 
