@@ -90,6 +90,12 @@ def gateway_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def service_overrides() -> dict[str, dict[str, Any]]:
+    """Per service, settings a test module changes by overriding this fixture."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
     nats_server_url: str,
     topology: Topology,
@@ -115,13 +121,17 @@ async def gateway(
 
 @pytest.fixture
 async def platform(
-    gateway: Gateway, nats_server_url: str, topology: Topology, make_database: MakeDatabase
+    gateway: Gateway,
+    nats_server_url: str,
+    topology: Topology,
+    make_database: MakeDatabase,
+    service_overrides: dict[str, dict[str, Any]],
 ) -> AsyncIterator[Platform]:
     platform = Platform(gateway=gateway, runtimes={}, settings={})
     for name, (settings_type, _) in SERVICES.items():
         platform.settings[name] = settings_type(
             database_url=await make_database(name, f"advocacy_{name}"),
-            **common_settings(nats_server_url, topology),
+            **{**common_settings(nats_server_url, topology), **service_overrides.get(name, {})},
         )
         await platform.start(name)
     yield platform

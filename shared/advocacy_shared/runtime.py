@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -28,6 +28,9 @@ from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
 
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+"""Periodic work of a service (an expiry sweep): started after the broker, cancelled on stop."""
+
 
 class ServiceRuntime:
     """Wires one service's parts together; `app.py` of each service builds one."""
@@ -38,8 +41,10 @@ class ServiceRuntime:
         tables: MessagingTables,
         consumers: EventConsumers,
         rpc: RpcServer,
+        background: Sequence[BackgroundTask] = (),
     ) -> None:
         self.settings = settings
+        self.background = list(background)
         self.name = settings.service_name
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
@@ -70,6 +75,7 @@ class ServiceRuntime:
         )
         self.js: JetStreamContext | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._background_tasks: list[asyncio.Task[None]] = []
 
     def _add_ping(self, rpc: RpcServer) -> None:
         """Every service answers the system ping that the gateway's `/readyz` sends."""
@@ -111,9 +117,15 @@ class ServiceRuntime:
         await nc.flush()  # the server knows every subscription before we report started
         self.relay.js = self.js
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        self._background_tasks = [
+            asyncio.create_task(task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}")
+            for task in self.background
+        ]
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 
     async def stop(self) -> None:
+        for task in self._background_tasks:
+            await cancel(task)
         await cancel(self._relay_task)
         await within(self.broker.stop(), 15, "broker")
         await within(self.engine.dispose(), 10, "database pool")

@@ -29,6 +29,7 @@ PUBLIC = {
     ("GET", "/api/v1/invitation"),  # the invitation token is the credential
     ("POST", "/api/v1/invitation/accept"),
     ("POST", "/api/v1/invitation/decline"),
+    ("GET", "/api/v1/linkedin/callback"),
 }
 
 

@@ -97,3 +97,33 @@ class InvitationRecord(AmbassadorsModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     responded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class LinkedInConnectionRecord(AmbassadorsModel, table=True):
+    """An ambassador's LinkedIn connection. The access token is sealed (Fernet) at rest."""
+
+    __tablename__ = "linkedin_connections"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    ambassador_id: UUID = Field(foreign_key="ambassadors.id", unique=True)
+    member_urn: str = Field(max_length=200)
+    scopes: list[str] = Field(sa_type=JSON)
+    access_token_sealed: str = Field(sa_type=Text, repr=False)
+    status: str = Field(max_length=20)  # connected or expired
+    connected_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    expiring_notified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    expired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class LinkedInAuthorizationRecord(AmbassadorsModel, table=True):
+    """A started LinkedIn authorization: its state, hashed, single use, short-lived."""
+
+    __tablename__ = "linkedin_authorizations"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    organisation_id: UUID = Field(index=True)
+    ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)

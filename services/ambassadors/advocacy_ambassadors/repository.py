@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete
@@ -13,6 +14,8 @@ from advocacy_ambassadors.models import (
     ConsentRecord,
     ConsentTextRecord,
     InvitationRecord,
+    LinkedInAuthorizationRecord,
+    LinkedInConnectionRecord,
     TrainingRecord,
     tenants,
 )
@@ -55,7 +58,14 @@ class AmbassadorRepository:
             query = query.where(AmbassadorRecord.leadership == leadership)
         return list((await self.session.execute(query.limit(limit + 1))).scalars())
 
-    def save(self, row: AmbassadorRecord | ConsentRecord | TrainingRecord) -> None:
+    def save(
+        self,
+        row: AmbassadorRecord
+        | ConsentRecord
+        | TrainingRecord
+        | LinkedInConnectionRecord
+        | LinkedInAuthorizationRecord,
+    ) -> None:
         assert row.organisation_id == self.organisation_id
         self.session.add(row)
 
@@ -73,6 +83,7 @@ class AmbassadorRepository:
 
     async def erase(self, ambassador_id: UUID) -> None:
         """Delete the ambassador and every record about them (GDPR art. 17)."""
+        await self.forget_linkedin(ambassador_id)
         for table in (ConsentRecord, TrainingRecord, InvitationRecord):
             await self.session.execute(
                 delete(table).where(
@@ -97,6 +108,75 @@ class AmbassadorRepository:
             .order_by(col(TrainingRecord.at))
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def linkedin_connection(self, ambassador_id: UUID) -> LinkedInConnectionRecord | None:
+        query = select(LinkedInConnectionRecord).where(
+            LinkedInConnectionRecord.organisation_id == self.organisation_id,
+            LinkedInConnectionRecord.ambassador_id == ambassador_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def forget_linkedin(self, ambassador_id: UUID) -> bool:
+        """Delete the connection (its token) and any started authorization; True if connected."""
+        await self.session.execute(
+            delete(LinkedInAuthorizationRecord).where(
+                col(LinkedInAuthorizationRecord.organisation_id) == self.organisation_id,
+                col(LinkedInAuthorizationRecord.ambassador_id) == ambassador_id,
+            )
+        )
+        result = await self.session.execute(
+            delete(LinkedInConnectionRecord).where(
+                col(LinkedInConnectionRecord.organisation_id) == self.organisation_id,
+                col(LinkedInConnectionRecord.ambassador_id) == ambassador_id,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def linkedin_authorization(self, state_hash: str) -> LinkedInAuthorizationRecord | None:
+        query = select(LinkedInAuthorizationRecord).where(
+            LinkedInAuthorizationRecord.organisation_id == self.organisation_id,
+            LinkedInAuthorizationRecord.state_hash == state_hash,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def claim_linkedin_authorization(self, state_hash: str) -> bool:
+        """Use a state once: True for the one caller whose delete found it."""
+        result = await self.session.execute(
+            delete(LinkedInAuthorizationRecord).where(
+                col(LinkedInAuthorizationRecord.organisation_id) == self.organisation_id,
+                col(LinkedInAuthorizationRecord.state_hash) == state_hash,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def drop_stale_linkedin_authorizations(self, now: datetime) -> None:
+        await self.session.execute(
+            delete(LinkedInAuthorizationRecord).where(
+                col(LinkedInAuthorizationRecord.organisation_id) == self.organisation_id,
+                col(LinkedInAuthorizationRecord.expires_at) <= now,
+            )
+        )
+
+    async def linkedin_connections_due(
+        self, notice_from: datetime
+    ) -> list[LinkedInConnectionRecord]:
+        """Connected rows expiring before `notice_from` that still owe a notice or an expiry."""
+        query = (
+            select(LinkedInConnectionRecord)
+            .where(
+                LinkedInConnectionRecord.organisation_id == self.organisation_id,
+                LinkedInConnectionRecord.status == "connected",
+                col(LinkedInConnectionRecord.expires_at) <= notice_from,
+            )
+            .order_by(col(LinkedInConnectionRecord.expires_at))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+
+async def organisation_ids(session: AsyncSession) -> list[UUID]:
+    """Every tenant this service knows: periodic work runs organisation by organisation."""
+    result = await session.execute(select(tenants.c.organisation_id))
+    return [row[0] for row in result.all()]
 
 
 class InvitationRepository:

@@ -51,9 +51,39 @@ from advocacy_shared.contracts.invitations import (
     PublishConsentText,
     RevokeInvitation,
 )
+from advocacy_shared.contracts.linkedin import (
+    AUTHORIZE,
+    COMPLETE,
+    DISCONNECT,
+    GET_CONNECTION,
+    TOKEN,
+    TOKEN_REJECTED,
+    AuthorizeLinkedIn,
+    CompleteLinkedIn,
+    GetLinkedInToken,
+    LinkedInAuthorization,
+    LinkedInConnection,
+    LinkedInConnectionRequest,
+    LinkedInToken,
+    LinkedInTokenRejected,
+)
 from advocacy_shared.rpc import RpcServer
 
 server = RpcServer("ambassadors")
+
+
+class _LinkedIn:
+    """The LinkedIn adapter and key ring of this process, set by the app's wiring."""
+
+    wiring: service.LinkedInWiring | None = None
+
+    def __call__(self) -> service.LinkedInWiring:
+        if self.wiring is None:
+            raise RuntimeError("the ambassadors service's LinkedIn wiring is not set up")
+        return self.wiring
+
+
+linkedin = _LinkedIn()
 
 
 @server.handles(INVITE)
@@ -159,3 +189,51 @@ async def update_profile(session: AsyncSession, request: UpdateProfile) -> Ambas
 @server.handles(CHANGE_ACTIVITY)
 async def change_activity(session: AsyncSession, request: ChangeActivity) -> Ambassador:
     return await service.change_activity(session, server.outbox, request)
+
+
+@server.handles(AUTHORIZE)
+async def authorize_linkedin(
+    session: AsyncSession, request: AuthorizeLinkedIn
+) -> LinkedInAuthorization:
+    return await service.authorize_linkedin(
+        session, linkedin(), request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(COMPLETE)
+async def complete_linkedin(session: AsyncSession, request: CompleteLinkedIn) -> LinkedInConnection:
+    return await service.complete_linkedin(session, server.outbox, linkedin(), request)
+
+
+@server.handles(GET_CONNECTION)
+async def linkedin_connection(
+    session: AsyncSession, request: LinkedInConnectionRequest
+) -> LinkedInConnection:
+    return await service.linkedin_connection(
+        session, request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(DISCONNECT)
+async def disconnect_linkedin(
+    session: AsyncSession, request: LinkedInConnectionRequest
+) -> LinkedInConnection:
+    return await service.disconnect_linkedin(
+        session, server.outbox, request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(TOKEN)
+async def linkedin_token(session: AsyncSession, request: GetLinkedInToken) -> LinkedInToken:
+    return await service.linkedin_token(
+        session, linkedin(), request.organisation_id, request.ambassador_id, request.purpose
+    )
+
+
+@server.handles(TOKEN_REJECTED)
+async def linkedin_token_rejected(
+    session: AsyncSession, request: LinkedInTokenRejected
+) -> LinkedInConnection:
+    return await service.linkedin_token_rejected(
+        session, server.outbox, request.organisation_id, request.ambassador_id
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import secrets
 import signal
@@ -12,10 +13,12 @@ import sys
 
 import httpx
 
+from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.supervisor import ProcessSpec, Supervisor
 from advocacy_shared.contracts.system import SERVICES
-from advocacy_shared.embedded_nats import EmbeddedNats
+from advocacy_shared.embedded_nats import EmbeddedNats, free_port
+from advocacy_shared.linkedin.settings import LinkedInSettings
 from advocacy_shared.logs import configure_logging
 
 log = logging.getLogger("advocacy")
@@ -54,11 +57,14 @@ async def run_platform(settings: GatewaySettings) -> int:
         nats_server = EmbeddedNats(store_dir=settings.data_dir.resolve() / "nats").start()
         env["NATS_URL"] = nats_server.url
         log.info("embedded nats-server started", extra={"url": nats_server.url})
+    specs: list[ProcessSpec] = []
+    sandbox_url = _linkedin(settings, env, specs)
     try:
         # Each process migrates its own database as it starts (one replica each here, so no race);
         # a restarted process finds its schema at head and goes straight on.
         supervisor = Supervisor(
-            [
+            specs
+            + [
                 ProcessSpec(name, [sys.executable, "-m", package, "serve"], env)
                 for name, package in PACKAGES.items()
             ]
@@ -66,7 +72,7 @@ async def run_platform(settings: GatewaySettings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, supervisor.stop)
-        announcer = asyncio.create_task(_announce_when_ready(settings, admin_key))
+        announcer = asyncio.create_task(_announce_when_ready(settings, admin_key, sandbox_url))
         await supervisor.run()
         announcer.cancel()
     finally:
@@ -76,7 +82,42 @@ async def run_platform(settings: GatewaySettings) -> int:
     return 0
 
 
-async def _announce_when_ready(settings: GatewaySettings, admin_key: str) -> None:
+def _linkedin(
+    settings: GatewaySettings, env: dict[str, str], specs: list[ProcessSpec]
+) -> str | None:
+    """Point the services at the LinkedIn app; without one, at a LinkedIn sandbox started here.
+
+    Returns the sandbox's URL when one is started.
+    """
+    linkedin = LinkedInSettings()
+    redirect_url = linkedin.redirect_url or f"{settings.public_url.rstrip('/')}{CALLBACK_PATH}"
+    env["ADVOCACY_LINKEDIN_REDIRECT_URL"] = redirect_url
+    if linkedin.client_id:
+        return None
+    url = f"http://127.0.0.1:{free_port()}"
+    client_secret = secrets.token_urlsafe(24)
+    env |= {
+        "ADVOCACY_LINKEDIN_CLIENT_ID": "advocacy-sandbox",
+        "ADVOCACY_LINKEDIN_CLIENT_SECRET": client_secret,
+        "ADVOCACY_LINKEDIN_OAUTH_BASE_URL": f"{url}/oauth/v2",
+        "ADVOCACY_LINKEDIN_REST_BASE_URL": f"{url}/rest",
+        "ADVOCACY_LINKEDIN_V2_BASE_URL": f"{url}/v2",
+    }
+    sandbox_env = {
+        **env,
+        "ADVOCACY_LINKEDIN_SANDBOX_PORT": url.rsplit(":", 1)[1],
+        "ADVOCACY_LINKEDIN_SANDBOX_CLIENT_ID": "advocacy-sandbox",
+        "ADVOCACY_LINKEDIN_SANDBOX_CLIENT_SECRET": client_secret,
+        "ADVOCACY_LINKEDIN_SANDBOX_REDIRECT_URIS": json.dumps([redirect_url]),
+    }
+    argv = [sys.executable, "-m", "advocacy_shared.linkedin.sandbox"]
+    specs.append(ProcessSpec("linkedin-sandbox", argv, sandbox_env))
+    return url
+
+
+async def _announce_when_ready(
+    settings: GatewaySettings, admin_key: str, sandbox_url: str | None = None
+) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     data_dir = await asyncio.to_thread(settings.data_dir.resolve)
     started = asyncio.get_running_loop().time()
@@ -89,12 +130,18 @@ async def _announce_when_ready(settings: GatewaySettings, admin_key: str) -> Non
                 pass
             await asyncio.sleep(0.25)
     took = asyncio.get_running_loop().time() - started
+    linkedin = (
+        f"  LinkedIn:      the sandbox at {sandbox_url} (no LinkedIn app configured)\n"
+        if sandbox_url
+        else ""
+    )
     print(
         f"\nAdvocacy platform ready in {took:.1f} s at {base}\n"
         f"  API docs:      {base}/docs\n"
         f"  admin API key: {admin_key}\n"
         f"  try:           curl -H 'Authorization: Bearer {admin_key}' {base}/api/v1/orgs\n"
         f"  data folder:   {data_dir}\n"
+        f"{linkedin}"
         "Press Ctrl-C to stop.\n",
         file=sys.stderr,
         flush=True,

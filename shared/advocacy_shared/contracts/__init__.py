@@ -6,6 +6,7 @@ Importing this package imports every contract module, so `EVENT_TYPES` is comple
 from advocacy_shared.contracts import (
     ambassadors,
     invitations,
+    linkedin,
     organisations,
     planner,
     roster,
@@ -18,6 +19,7 @@ __all__ = [
     "EVENT_TYPES",
     "ambassadors",
     "invitations",
+    "linkedin",
     "organisations",
     "planner",
     "roster",

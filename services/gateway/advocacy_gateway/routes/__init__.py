@@ -8,6 +8,7 @@ from advocacy_gateway.routes import (
     audit,
     health,
     invitations,
+    linkedin,
     members,
     organisations,
     planner,
@@ -29,5 +30,7 @@ ROUTERS = [
     invitations.router,
     invitations.employee_router,
     invitations.page_router,
+    linkedin.router,
+    linkedin.callback_router,
     webhooks.router,
 ]

@@ -1,0 +1,140 @@
+"""An ambassador's LinkedIn connection: start it, LinkedIn's callback, its status, disconnect.
+
+The gateway only forwards: the ambassadors service keeps the state, exchanges the code through
+the LinkedIn adapter and keeps the token sealed. No token ever reaches this API.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
+from advocacy_gateway.routes.common import (
+    COMMON_PROBLEMS,
+    CONFLICT,
+    SERVICE_PROBLEMS,
+    State,
+)
+from advocacy_shared.contracts.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    NotReady,
+    RemoteInternalError,
+)
+from advocacy_shared.contracts.linkedin import (
+    AUTHORIZE,
+    COMPLETE,
+    DISCONNECT,
+    GET_CONNECTION,
+    AuthorizeLinkedIn,
+    CompleteLinkedIn,
+    LinkedInAuthorization,
+    LinkedInConnection,
+    LinkedInConnectionRequest,
+)
+
+CALLBACK_PATH = "/api/v1/linkedin/callback"
+COMPLETE_TIMEOUT_SECONDS = 30.0  # a code exchange and a userinfo call, with retries
+
+router = APIRouter(
+    prefix="/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin",
+    tags=["linkedin"],
+    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
+)
+callback_router = APIRouter(tags=["linkedin"])
+
+
+@router.post(
+    "/authorize",
+    summary="Start connecting the ambassador's LinkedIn profile: a single-use link that works "
+    "for about 10 minutes; send the ambassador's browser there",
+)
+async def authorize(
+    ambassador_id: UUID, access: AmbassadorsManager, state: State
+) -> LinkedInAuthorization:
+    return await state.rpc.call(
+        AUTHORIZE,
+        AuthorizeLinkedIn(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
+    )
+
+
+@router.get("", summary="The LinkedIn connection's status and expiry (never the token)")
+async def connection(
+    ambassador_id: UUID, access: AmbassadorsReader, state: State
+) -> LinkedInConnection:
+    return await state.rpc.call(
+        GET_CONNECTION,
+        LinkedInConnectionRequest(
+            organisation_id=access.organisation.id, ambassador_id=ambassador_id
+        ),
+    )
+
+
+@router.delete("", summary="Disconnect LinkedIn: the token is deleted")
+async def disconnect(
+    ambassador_id: UUID, access: AmbassadorsManager, state: State
+) -> LinkedInConnection:
+    return await state.rpc.call(
+        DISCONNECT,
+        LinkedInConnectionRequest(
+            organisation_id=access.organisation.id, ambassador_id=ambassador_id
+        ),
+    )
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+@callback_router.get(
+    CALLBACK_PATH,
+    response_class=HTMLResponse,
+    summary="Where LinkedIn sends the ambassador's browser back (register this URL at the app)",
+    responses={
+        200: _html("Connected"),
+        400: _html("Unknown, used or expired state; LinkedIn's error; a refused code"),
+        502: _html("LinkedIn or the ambassadors service failed"),
+        422: COMMON_PROBLEMS[422],
+        429: COMMON_PROBLEMS[429],
+        **SERVICE_PROBLEMS,
+    },
+)
+async def callback(
+    state: State,
+    state_param: Annotated[str, Query(alias="state", min_length=1, max_length=200)],
+    code: Annotated[str | None, Query(min_length=1, max_length=2000)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=1000)] = None,
+) -> HTMLResponse:
+    del error_description  # LinkedIn's own words; the page names the error code only
+    try:
+        connected = await state.rpc.call(
+            COMPLETE,
+            CompleteLinkedIn(state=state_param, code=code, error=error),
+            timeout=COMPLETE_TIMEOUT_SECONDS,
+        )
+    except (Invalid, Conflict, NotFound) as exc:
+        return _page(400, "LinkedIn was not connected", exc.message)
+    except (NotReady, RemoteInternalError) as exc:
+        return _page(502, "LinkedIn was not connected", f"{exc.message}. Please try again.")
+    return _page(
+        200,
+        "LinkedIn is connected",
+        f"Your LinkedIn profile is connected until {connected.expires_at:%Y-%m-%d}. "
+        "You can close this window.",
+    )
+
+
+def _page(status: int, title: str, text: str) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>",
+        status_code=status,
+    )
