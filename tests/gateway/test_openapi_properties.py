@@ -78,3 +78,21 @@ def test_the_api_never_fails_and_always_answers_as_documented(target: Target) ->
             failures[operation.label] = str(failure)[:3000]
     print(f"\n{len(operations)} operations fuzzed")
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def test_a_retry_the_moment_the_answer_arrives_is_replayed_not_in_progress(
+    target: Target,
+) -> None:
+    """Over real HTTP the client has the answer as soon as it is sent: it must be kept by then."""
+    with httpx.Client(base_url=target.base_url) as client:
+        for attempt in range(40):
+            key = {"Idempotency-Key": f"retry-{attempt}"}
+            body = {"name": f"Retried {attempt}"}
+            first = client.post("/api/v1/orgs", json=body, headers={**target.auth, **key})
+            again = client.post("/api/v1/orgs", json=body, headers={**target.auth, **key})
+            assert first.status_code == 201, first.text
+            assert again.status_code == 201, (attempt, again.text)
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json() == first.json()
+            anonymous = [client.post("/api/v1/orgs", json=body, headers=key) for _ in range(2)]
+            assert [r.status_code for r in anonymous] == [401, 401], anonymous[1].text

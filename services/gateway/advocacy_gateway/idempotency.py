@@ -126,8 +126,11 @@ class IdempotencyMiddleware:
         status = 500
         headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        held: list[Message] = []
 
         async def capture(message: Message) -> None:
+            """Hold the answer until it is kept: a retry that comes the moment the client has
+            it must be replayed, not told that the first request is still in progress."""
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -136,7 +139,7 @@ class IdempotencyMiddleware:
                         headers[name.decode().lower()] = value.decode()
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         try:
             await self.app(scope, receive, capture)
@@ -154,6 +157,8 @@ class IdempotencyMiddleware:
                         b"".join(chunks).decode(errors="replace")
                     )
                     session.add(record)
+        for message in held:
+            await send(message)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
