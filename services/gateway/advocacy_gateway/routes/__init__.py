@@ -10,6 +10,7 @@ from advocacy_gateway.routes import (
     members,
     organisations,
     planner,
+    scim,
     sso,
     users,
     webhooks,
@@ -26,4 +27,5 @@ ROUTERS = [
     planner.router,
     ambassadors.router,
     webhooks.router,
+    scim.router,
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -27,6 +27,7 @@ from advocacy_shared.contracts.ambassadors import (
     GRANT_CONSENT,
     INVITE,
     LIST,
+    OFFBOARD,
     RECORD_TRAINING,
     REVOKE_CONSENT,
     Ambassador,
@@ -38,6 +39,7 @@ from advocacy_shared.contracts.ambassadors import (
     GrantConsent,
     InviteAmbassador,
     ListAmbassadors,
+    OffboardAmbassador,
     RecordTraining,
     RevokeConsent,
 )
@@ -66,6 +68,12 @@ class Consent(BaseModel):
     consent_text: str = Field(min_length=20, max_length=20_000, description="Exactly as shown")
     allows_posting: bool = Field(description="Posting on the ambassador's behalf")
     allows_analytics: bool = Field(description="Collecting the analytics of their posts")
+
+
+class Offboarding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["left_program", "left_organisation"]
 
 
 class Training(BaseModel):
@@ -172,6 +180,23 @@ async def record_training(
             organisation_id=access.organisation.id,
             ambassador_id=ambassador_id,
             enablement_format=body.enablement_format,
+        ),
+    )
+
+
+@router.post(
+    "/{ambassador_id}/offboard",
+    summary="Take the ambassador out of the program (they left it, or the organisation)",
+)
+async def offboard(
+    ambassador_id: UUID, body: Offboarding, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        OFFBOARD,
+        OffboardAmbassador(
+            organisation_id=access.organisation.id,
+            ambassador_id=ambassador_id,
+            reason=body.reason,
         ),
     )
 
