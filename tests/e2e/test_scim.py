@@ -510,3 +510,20 @@ async def test_an_organisations_key_never_reaches_another_organisations_roster(
     assert {u["id"] for u in listed["Resources"]} == {bob.json()["id"], twin.json()["id"]}
     still = await platform.http.get(url, headers=auth(mine))
     assert still.json()["active"] is True
+
+
+async def test_an_invited_ambassador_provisioned_deactivated_is_offboarded(
+    platform: Platform,
+) -> None:
+    org_id, key = await organisation_with_key(platform, "Acme")
+    invited = await invite(platform, org_id, "late@acme.dk")
+
+    provisioned = await platform.http.post(
+        "/scim/v2/Users",
+        json=user_json("late", active=False, emails=[{"value": "LATE@acme.dk", "type": "work"}]),
+        headers=auth(key),
+    )
+
+    assert provisioned.status_code == 201, provisioned.text
+    url = f"/api/v1/orgs/{org_id}/ambassadors/{invited['id']}"
+    assert (await platform.http.get(url, headers=platform.auth)).json()["state"] == "offboarded"

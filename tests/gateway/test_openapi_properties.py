@@ -75,7 +75,7 @@ def test_the_api_never_fails_and_always_answers_as_documented(target: Target) ->
                 case.path_parameters["org_id"] = target.org_id  # a real tenant: calls go deep
             case.call_and_validate(
                 base_url=target.base_url,
-                headers=target.auth_for(operation.path),
+                headers=target.auth_for(case.path),
                 # Schema-valid is not always acceptable: an opaque cursor that this API never
                 # gave (400), an expiry in the past (422), a slug taken (409): rules no schema
                 # can state. Every other check applies, among them no 5xx and responses, status

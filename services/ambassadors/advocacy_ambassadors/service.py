@@ -342,6 +342,8 @@ async def provision_employee(
         organisation_id=record.organisation_id,
         subject=str(record.id),
     )
+    if not record.active:  # provisioned already deactivated: an invited ambassador is out
+        await _offboard_linked(session, outbox, record, "deactivated_in_hr")
     return employee_view(record)
 
 
