@@ -79,7 +79,6 @@ SCIM_ERRORS: dict[int | str, dict[str, Any]] = {
     503: _scim_error("The roster service is unavailable or not ready yet (see Retry-After)"),
     504: _scim_error("The roster service did not answer in time"),
 }
-_USER_BODY = {"type": "object", "description": "A SCIM User (RFC 7643 §4.1)"}
 
 router = APIRouter(
     prefix=SCIM_PREFIX,
@@ -88,8 +87,13 @@ router = APIRouter(
     responses=SCIM_ERRORS,
 )
 
-ScimBody = Annotated[
-    dict[str, Any], Body(media_type=SCIM_JSON, openapi_examples=None, json_schema_extra=_USER_BODY)
+UserBody = Annotated[
+    dict[str, Any],
+    Body(media_type=SCIM_JSON, description="A SCIM User (RFC 7643 §4.1) with its extensions"),
+]
+PatchBody = Annotated[
+    dict[str, Any],
+    Body(media_type=SCIM_JSON, description="A PatchOp message (RFC 7644 §3.5.2)"),
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=100)]
 
@@ -110,7 +114,7 @@ def _user_response(
 
 @router.post("/Users", status_code=201, summary="Provision an employee (SCIM create)")
 async def create_user(
-    body: ScimBody, access: RosterManager, state: State, request: Request
+    body: UserBody, access: RosterManager, state: State, request: Request
 ) -> ScimResponse:
     employee = await state.rpc.call(
         PROVISION_EMPLOYEE,
@@ -158,7 +162,7 @@ async def get_user(
 @router.put("/Users/{user_id}", summary="Replace an employee; `active: false` offboards")
 async def replace_user(
     user_id: str,
-    body: ScimBody,
+    body: UserBody,
     access: RosterManager,
     state: State,
     request: Request,
@@ -179,7 +183,7 @@ async def replace_user(
 @router.patch("/Users/{user_id}", summary="Change an employee; `active` false offboards")
 async def patch_user(
     user_id: str,
-    body: ScimBody,
+    body: PatchBody,
     access: RosterManager,
     state: State,
     request: Request,
