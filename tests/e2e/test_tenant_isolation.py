@@ -28,6 +28,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
         "segments": ["leadership"]
     },
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/activity"): {"state": "active"},
+    ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/offboard"): {
+        "reason": "left_program"
+    },
     ("DELETE", "/api/v1/orgs/{org_id}/invitations/{invitation_id}"): None,
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin/authorize"): None,
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin"): None,

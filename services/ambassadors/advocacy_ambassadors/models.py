@@ -38,6 +38,9 @@ class AmbassadorRecord(AmbassadorsModel, table=True):
     display_name: str = Field(max_length=200)
     external_id: str | None = Field(default=None, max_length=200)
     program_id: UUID | None = None
+    employee_id: UUID | None = Field(
+        default=None, index=True, description="The roster record (SCIM User) of this person"
+    )
     state: str = Field(max_length=20)
     leadership: bool = Field(default=False, index=True, description="The leadership track")
     profile: dict[str, Any] = Field(sa_type=JSON)
@@ -127,3 +130,39 @@ class LinkedInAuthorizationRecord(AmbassadorsModel, table=True):
     ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class EmployeeRecord(AmbassadorsModel, table=True):
+    """An employee on the HR roster: a SCIM 2.0 User (RFC 7643), with the enterprise extension
+    and our own (job family, hard to recruit, leadership, languages, topics).
+
+    `user_name_key` is the userName lowercased: RFC 7643 makes userName case-insensitive, and a
+    unique constraint on it enforces that on every backend.
+    """
+
+    __tablename__ = "employees"
+    __table_args__ = (UniqueConstraint("organisation_id", "user_name_key"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    user_name: str = Field(max_length=320)
+    user_name_key: str = Field(max_length=320)
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    active: bool = True
+    given_name: str | None = Field(default=None, max_length=200)
+    family_name: str | None = Field(default=None, max_length=200)
+    formatted_name: str | None = Field(default=None, max_length=400)
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    title: str | None = Field(default=None, max_length=200)
+    employee_number: str | None = Field(default=None, max_length=100)
+    department: str | None = Field(default=None, max_length=200)
+    manager_id: str | None = Field(default=None, max_length=200)
+    job_family: str | None = Field(default=None, max_length=100)
+    hard_to_recruit: bool = False
+    leadership: bool = False
+    languages: list[str] = Field(default_factory=list, sa_type=JSON)
+    topics: list[str] = Field(default_factory=list, sa_type=JSON)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

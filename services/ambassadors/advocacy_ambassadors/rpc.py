@@ -13,6 +13,7 @@ from advocacy_shared.contracts.ambassadors import (
     GRANT_CONSENT,
     INVITE,
     LIST,
+    OFFBOARD,
     RECORD_TRAINING,
     REVOKE_CONSENT,
     UPDATE_PROFILE,
@@ -25,6 +26,7 @@ from advocacy_shared.contracts.ambassadors import (
     GrantConsent,
     InviteAmbassador,
     ListAmbassadors,
+    OffboardAmbassador,
     RecordTraining,
     RevokeConsent,
     UpdateProfile,
@@ -66,6 +68,23 @@ from advocacy_shared.contracts.linkedin import (
     LinkedInConnectionRequest,
     LinkedInToken,
     LinkedInTokenRejected,
+)
+from advocacy_shared.contracts.roster import (
+    DELETE_EMPLOYEE,
+    GET_EMPLOYEE,
+    LIST_EMPLOYEES,
+    PATCH_EMPLOYEE,
+    PROVISION_EMPLOYEE,
+    REPLACE_EMPLOYEE,
+    DeleteEmployee,
+    Employee,
+    EmployeeDeleted,
+    EmployeeList,
+    GetEmployee,
+    ListEmployees,
+    PatchEmployee,
+    ProvisionEmployee,
+    ReplaceEmployee,
 )
 from advocacy_shared.rpc import RpcServer
 
@@ -236,4 +255,43 @@ async def linkedin_token_rejected(
 ) -> LinkedInConnection:
     return await service.linkedin_token_rejected(
         session, server.outbox, request.organisation_id, request.ambassador_id
+    )
+
+
+@server.handles(OFFBOARD)
+async def offboard(session: AsyncSession, request: OffboardAmbassador) -> Ambassador:
+    return await service.offboard(
+        session, server.outbox, request.organisation_id, request.ambassador_id, request.reason
+    )
+
+
+@server.handles(PROVISION_EMPLOYEE)
+async def provision_employee(session: AsyncSession, request: ProvisionEmployee) -> Employee:
+    return await service.provision_employee(session, server.outbox, request)
+
+
+@server.handles(GET_EMPLOYEE)
+async def get_employee(session: AsyncSession, request: GetEmployee) -> Employee:
+    return await service.get_employee(session, request.organisation_id, request.employee_id)
+
+
+@server.handles(LIST_EMPLOYEES)
+async def list_employees(session: AsyncSession, request: ListEmployees) -> EmployeeList:
+    return await service.list_employees(session, request)
+
+
+@server.handles(REPLACE_EMPLOYEE)
+async def replace_employee(session: AsyncSession, request: ReplaceEmployee) -> Employee:
+    return await service.replace_employee(session, server.outbox, request)
+
+
+@server.handles(PATCH_EMPLOYEE)
+async def patch_employee(session: AsyncSession, request: PatchEmployee) -> Employee:
+    return await service.patch_employee(session, server.outbox, request)
+
+
+@server.handles(DELETE_EMPLOYEE)
+async def delete_employee(session: AsyncSession, request: DeleteEmployee) -> EmployeeDeleted:
+    return await service.delete_employee(
+        session, server.outbox, request.organisation_id, request.employee_id
     )

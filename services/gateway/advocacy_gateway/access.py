@@ -36,6 +36,7 @@ class Permission(StrEnum):
     SSO_MANAGE = "sso.manage"
     AMBASSADORS_READ = "ambassadors.read"
     AMBASSADORS_MANAGE = "ambassadors.manage"
+    ROSTER_MANAGE = "roster.manage"  # SCIM: only API keys, their organisation from the key
 
 
 _ALL_ROLES = frozenset(Role)
@@ -63,6 +64,7 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
         frozenset({Scope.ADMIN, Scope.HR}),
     ),
+    Permission.ROSTER_MANAGE: (frozenset(), frozenset({Scope.ADMIN, Scope.HR})),
     Permission.PLAYBOOK_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
         frozenset({Scope.ADMIN, Scope.BI, Scope.COMMS}),

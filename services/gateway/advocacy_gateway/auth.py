@@ -199,6 +199,34 @@ AmbassadorsReader = Annotated[Access, Depends(require(Permission.AMBASSADORS_REA
 AmbassadorsManager = Annotated[Access, Depends(require(Permission.AMBASSADORS_MANAGE))]
 
 
+def require_key_organisation(
+    permission: Permission,
+) -> Callable[..., Coroutine[Any, Any, Access]]:
+    """A dependency for endpoints without an organisation in the path (SCIM): the caller must be
+    an organisation's API key with `permission`; the organisation is the key's."""
+
+    async def dependency(request: Request, caller: Caller) -> Access:
+        organisation_id = caller.key_organisation_id if caller.kind == "api_key" else None
+        if organisation_id is None:
+            raise ProblemError(
+                403, "forbidden", "only an organisation's API key (hr scope) may do this"
+            )
+        if not caller.may(organisation_id, permission):
+            raise ProblemError(403, "forbidden", f"this API key may not {permission.value}")
+        state: GatewayState = request.app.state.gateway
+        async with state.sessions() as session:
+            organisation = await OrganisationRepository(session).get(organisation_id)
+        if organisation is None:
+            raise _unauthenticated("the API key's organisation no longer exists")
+        return Access(principal=caller, organisation=organisation)
+
+    dependency.permission = permission.value  # type: ignore[attr-defined]
+    return dependency
+
+
+RosterManager = Annotated[Access, Depends(require_key_organisation(Permission.ROSTER_MANAGE))]
+
+
 def require_platform_admin(caller: Caller) -> Principal:
     if not caller.is_platform_admin:
         raise ProblemError(403, "forbidden", "only a platform admin may do this")

@@ -1,4 +1,5 @@
-"""`advocacy`: run the whole platform on one machine, or migrate its databases."""
+"""`advocacy`: run the whole platform on one machine, migrate its databases, or import the HR
+roster from a CSV file."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import secrets
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+from rich.console import Console
 
+from advocacy_gateway.roster_import import RowError, import_roster, print_report
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.supervisor import ProcessSpec, Supervisor
@@ -31,13 +36,53 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start every service and the gateway (embedded default)")
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
+    _add_roster_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "roster":
+        sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
     settings = GatewaySettings()
     configure_logging("supervisor", settings.log_level, settings.log_json)
     if args.command == "migrate":
         migrate_all()
     else:
         sys.exit(asyncio.run(run_platform(settings)))
+
+
+def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    roster = commands.add_parser("roster", help="the HR roster")
+    roster_commands = roster.add_subparsers(dest="roster_command", required=True)
+    importing = roster_commands.add_parser(
+        "import",
+        help="create or replace employees from a CSV file, through the gateway's SCIM API "
+        "(columns: see docs/scim.md)",
+    )
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    importing.add_argument(
+        "--key",
+        default=os.environ.get("ADVOCACY_HR_KEY"),
+        help="an API key with the hr scope (default: $ADVOCACY_HR_KEY)",
+    )
+    importing.add_argument("--report", type=Path, help="write the failed rows to this CSV file")
+
+
+async def roster_import(file: Path, url: str, key: str | None, report_path: Path | None) -> int:
+    """0 when every row was imported, 1 when some failed (the rest is kept), 2 when nothing ran."""
+    console = Console(stderr=True)
+    if not key:
+        console.print("an API key with the hr scope is needed: --key or ADVOCACY_HR_KEY")
+        return 2
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/scim+json"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0) as client:
+        try:
+            report = await import_roster(file, client, console)
+        except (OSError, RowError, UnicodeDecodeError) as exc:
+            console.print(f"cannot import {file}: {exc}")
+            return 2
+    print_report(report, console)
+    if report_path is not None:
+        report.write_csv(report_path)
+    return 1 if report.failures else 0
 
 
 def migrate_all() -> None:

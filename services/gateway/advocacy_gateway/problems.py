@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
+from advocacy_gateway.scim.errors import (
+    SCIM_JSON,
+    ScimError,
+    error_bytes,
+    is_scim_path,
+    scim_error_response,
+)
 from advocacy_shared.contracts.errors import (
     Conflict,
     Invalid,
@@ -114,19 +121,49 @@ def rpc_problem(request: Request, exc: RpcError) -> JSONResponse:
     return problem_response(request, 502, "service-error", exc.message)
 
 
+def rpc_scim_error(exc: RpcError) -> JSONResponse:
+    """A service's typed error as a SCIM error: a taken userName is `uniqueness`, a stale
+    If-Match a 412, invalid values `invalidValue`."""
+    detail = exc.detail or {}
+    if isinstance(exc, Conflict) and detail.get("precondition"):
+        return scim_error_response(412, exc.message)
+    if isinstance(exc, Conflict):
+        scim_type = "uniqueness" if detail.get("attribute") else None
+        return scim_error_response(409, exc.message, scim_type)
+    if isinstance(exc, Invalid):
+        return scim_error_response(400, exc.message, "invalidValue")
+    for error_type, status, _slug in _RPC_STATUS:
+        if isinstance(exc, error_type):
+            headers = {"Retry-After": "1"} if status == 503 else None
+            return scim_error_response(status, exc.message, headers=headers)
+    return scim_error_response(502, exc.message)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Problem details everywhere, except under /scim/v2, where errors take SCIM's own format."""
+
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        if is_scim_path(request.url.path):
+            return scim_error_response(exc.status, exc.detail, headers=exc.headers)
         return problem_response(
             request, exc.status, exc.slug, exc.detail, exc.headers, **exc.extensions
         )
 
+    @app.exception_handler(ScimError)
+    async def on_scim_error(request: Request, exc: ScimError) -> JSONResponse:
+        return scim_error_response(exc.status, exc.detail, exc.scim_type, exc.headers)
+
     @app.exception_handler(RpcError)
     async def on_rpc_error(request: Request, exc: RpcError) -> JSONResponse:
+        if is_scim_path(request.url.path):
+            return rpc_scim_error(exc)
         return rpc_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if is_scim_path(request.url.path):
+            return _scim_validation_error(exc)
         errors = [
             {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
             for err in exc.errors()
@@ -141,12 +178,25 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if is_scim_path(request.url.path):
+            return scim_error_response(exc.status_code, str(exc.detail), headers=exc.headers)
         return problem_response(request, exc.status_code, None, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", extra={"path": request.url.path})
+        if is_scim_path(request.url.path):
+            return scim_error_response(500, "an unexpected error occurred")
         return problem_response(request, 500, "internal", "an unexpected error occurred")
+
+
+def _scim_validation_error(exc: RequestValidationError) -> JSONResponse:
+    """Bodies and parameters FastAPI refuses, in SCIM's terms (field paths, never values)."""
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return scim_error_response(400, "the request body is not valid JSON", "invalidSyntax")
+    where = ", ".join(".".join(str(part) for part in err.get("loc", ())) for err in errors)
+    return scim_error_response(400, f"the request is malformed at {where}", "invalidSyntax")
 
 
 async def send_problem(
@@ -157,8 +207,30 @@ async def send_problem(
     detail: str,
     headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    """Answer with a problem from ASGI middleware, where no FastAPI handler runs."""
-    body = json.dumps(
+    """Answer with a problem from ASGI middleware, where no FastAPI handler runs (under /scim/v2,
+    with a SCIM error)."""
+    if is_scim_path(scope.get("path", "")):
+        body = error_bytes(status, detail)
+        content_type = SCIM_JSON
+    else:
+        body = _problem_bytes(scope, status, slug, detail)
+        content_type = PROBLEM_JSON
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _problem_bytes(scope: Scope, status: int, slug: str, detail: str) -> bytes:
+    return json.dumps(
         {
             "type": problem_type(slug),
             "title": HTTPStatus(status).phrase,
@@ -168,15 +240,3 @@ async def send_problem(
             "correlation_id": correlation_id_var.get(),
         }
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

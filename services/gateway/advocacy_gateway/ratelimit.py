@@ -52,7 +52,7 @@ class RateLimitMiddleware:
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/scim/")):
             await self.app(scope, receive, send)
             return
         bucket = self._bucket(credential_of(scope))

@@ -230,3 +230,14 @@ class Erased(RpcReply):
 ERASE: Operation[EraseAmbassador, Erased] = Operation(
     "ambassadors", "ambassador.erase", EraseAmbassador, Erased
 )
+
+
+class OffboardAmbassador(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    reason: Literal["left_program", "left_organisation"]
+
+
+OFFBOARD: Operation[OffboardAmbassador, Ambassador] = Operation(
+    "ambassadors", "ambassador.offboard", OffboardAmbassador, Ambassador
+)

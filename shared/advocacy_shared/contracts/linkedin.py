@@ -17,7 +17,7 @@ from pydantic import Field
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
 
 ConnectionStatus = Literal["not_connected", "connected", "expired"]
-DisconnectReason = Literal["disconnected", "consent_revoked", "replaced"]
+DisconnectReason = Literal["disconnected", "consent_revoked", "replaced", "offboarded"]
 TokenPurpose = Literal["posting", "analytics"]
 
 

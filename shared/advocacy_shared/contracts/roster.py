@@ -9,11 +9,12 @@ name, an email, an employee number or a manager. Consumers that keep a copy dele
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_shared.contracts.base import EventData, event
+from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
 
 
 class RosterFacts(EventData):
@@ -51,3 +52,171 @@ class EmployeeLeftRoster(EventData):
     employee_id: UUID
     external_id: str | None
     left_at: datetime
+
+
+# Requests of the roster (the gateway's SCIM endpoints and the CSV import go through them). They
+# are our own typed models: the SCIM wire format (camelCase, schema URNs) stays in the gateway.
+
+RosterAttribute = Literal[
+    "user_name",
+    "external_id",
+    "active",
+    "given_name",
+    "family_name",
+    "formatted_name",
+    "display_name",
+    "email",
+    "title",
+    "employee_number",
+    "department",
+    "manager_id",
+    "job_family",
+    "hard_to_recruit",
+    "leadership",
+    "languages",
+    "topics",
+]
+FilterAttribute = RosterAttribute | Literal["id", "created_at", "updated_at"]
+LIST_ATTRIBUTES: frozenset[str] = frozenset({"languages", "topics"})
+
+
+class EmployeeAttributes(BaseModel):
+    """What the roster keeps of an employee (SCIM core User, enterprise and our extension)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_name: str = Field(min_length=1, max_length=320)
+    external_id: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    given_name: str | None = Field(default=None, max_length=200)
+    family_name: str | None = Field(default=None, max_length=200)
+    formatted_name: str | None = Field(default=None, max_length=400)
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320, description="The primary work email")
+    title: str | None = Field(default=None, max_length=200)
+    employee_number: str | None = Field(default=None, max_length=100)
+    department: str | None = Field(default=None, max_length=200)
+    manager_id: str | None = Field(default=None, max_length=200)
+    job_family: str | None = Field(default=None, max_length=100)
+    hard_to_recruit: bool = False
+    leadership: bool = False
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    topics: list[str] = Field(default_factory=list, max_length=50)
+
+
+class Comparison(BaseModel):
+    """`attribute operator value` of a SCIM filter; `pr` (present) takes no value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["comparison"] = "comparison"
+    attribute: FilterAttribute
+    operator: Literal["eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"]
+    value: str | bool | None = None
+
+
+class Logical(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["logical"] = "logical"
+    operator: Literal["and", "or"]
+    operands: list[RosterFilter] = Field(min_length=2)
+
+
+class Negation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["not"] = "not"
+    operand: RosterFilter
+
+
+RosterFilter = Annotated[Comparison | Logical | Negation, Field(discriminator="kind")]
+Logical.model_rebuild()
+Negation.model_rebuild()
+
+
+class AttributeChange(BaseModel):
+    """One change of a PATCH, in our terms: `set` a value, `add` items to a list (or set a single
+    value), `remove` a value (listed items of a list, or the attribute back to its default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["set", "add", "remove"]
+    attribute: RosterAttribute
+    value: str | bool | list[str] | None = None
+
+
+class ProvisionEmployee(RpcRequest):
+    organisation_id: UUID
+    attributes: EmployeeAttributes
+
+
+class GetEmployee(RpcRequest):
+    organisation_id: UUID
+    employee_id: UUID
+
+
+class ListEmployees(RpcRequest):
+    organisation_id: UUID
+    filter: RosterFilter | None = None
+    start_index: int = Field(default=1, ge=1, description="1-based, as SCIM counts")
+    count: int = Field(default=100, ge=0, le=500)
+
+
+class ReplaceEmployee(RpcRequest):
+    organisation_id: UUID
+    employee_id: UUID
+    attributes: EmployeeAttributes
+    expected_version: int | None = Field(default=None, description="From If-Match, when sent")
+
+
+class PatchEmployee(RpcRequest):
+    organisation_id: UUID
+    employee_id: UUID
+    changes: list[AttributeChange] = Field(min_length=1, max_length=100)
+    expected_version: int | None = None
+
+
+class DeleteEmployee(RpcRequest):
+    organisation_id: UUID
+    employee_id: UUID
+
+
+class Employee(RpcReply):
+    id: UUID
+    organisation_id: UUID
+    attributes: EmployeeAttributes
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EmployeeList(RpcReply):
+    total_results: int
+    start_index: int
+    items: list[Employee]
+
+
+class EmployeeDeleted(RpcReply):
+    employee_id: UUID
+    offboarded_ambassador_id: UUID | None
+
+
+PROVISION_EMPLOYEE: Operation[ProvisionEmployee, Employee] = Operation(
+    "ambassadors", "employee.provision", ProvisionEmployee, Employee
+)
+GET_EMPLOYEE: Operation[GetEmployee, Employee] = Operation(
+    "ambassadors", "employee.get", GetEmployee, Employee
+)
+LIST_EMPLOYEES: Operation[ListEmployees, EmployeeList] = Operation(
+    "ambassadors", "employee.list", ListEmployees, EmployeeList
+)
+REPLACE_EMPLOYEE: Operation[ReplaceEmployee, Employee] = Operation(
+    "ambassadors", "employee.replace", ReplaceEmployee, Employee
+)
+PATCH_EMPLOYEE: Operation[PatchEmployee, Employee] = Operation(
+    "ambassadors", "employee.patch", PatchEmployee, Employee
+)
+DELETE_EMPLOYEE: Operation[DeleteEmployee, EmployeeDeleted] = Operation(
+    "ambassadors", "employee.delete", DeleteEmployee, EmployeeDeleted
+)

@@ -12,6 +12,7 @@ from advocacy_gateway.routes import (
     members,
     organisations,
     planner,
+    scim,
     sso,
     users,
     webhooks,
@@ -33,4 +34,5 @@ ROUTERS = [
     linkedin.router,
     linkedin.callback_router,
     webhooks.router,
+    scim.router,
 ]

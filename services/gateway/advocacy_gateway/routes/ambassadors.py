@@ -28,6 +28,7 @@ from advocacy_shared.contracts.ambassadors import (
     GRANT_CONSENT,
     INVITE,
     LIST,
+    OFFBOARD,
     RECORD_TRAINING,
     REVOKE_CONSENT,
     UPDATE_PROFILE,
@@ -41,6 +42,7 @@ from advocacy_shared.contracts.ambassadors import (
     GrantConsent,
     InviteAmbassador,
     ListAmbassadors,
+    OffboardAmbassador,
     RecordTraining,
     RevokeConsent,
     UpdateProfile,
@@ -78,6 +80,12 @@ class Activity(BaseModel):
     state: Literal["active", "quiet"] = Field(
         description="`active` when a trained ambassador starts sharing; `quiet` when they stop"
     )
+
+
+class Offboarding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["left_program", "left_organisation"]
 
 
 class Training(BaseModel):
@@ -175,6 +183,23 @@ async def record_training(
             organisation_id=access.organisation.id,
             ambassador_id=ambassador_id,
             enablement_format=body.enablement_format,
+        ),
+    )
+
+
+@router.post(
+    "/{ambassador_id}/offboard",
+    summary="Take the ambassador out of the program (they left it, or the organisation)",
+)
+async def offboard(
+    ambassador_id: UUID, body: Offboarding, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        OFFBOARD,
+        OffboardAmbassador(
+            organisation_id=access.organisation.id,
+            ambassador_id=ambassador_id,
+            reason=body.reason,
         ),
     )
 

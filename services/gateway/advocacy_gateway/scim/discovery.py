@@ -1,0 +1,167 @@
+"""The discovery documents (RFC 7644 §4, RFC 7643 §5-7): what this service provider supports,
+the schemas of a User (core, enterprise extension, ours) and the one resource type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advocacy_gateway.scim.errors import SCIM_PREFIX
+from advocacy_gateway.scim.users import ADVOCACY_SCHEMA, ENTERPRISE_SCHEMA, USER_SCHEMA
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+MAX_RESULTS = 500
+
+
+def _attribute(
+    name: str,
+    kind: str = "string",
+    *,
+    required: bool = False,
+    multi: bool = False,
+    mutability: str = "readWrite",
+    uniqueness: str = "none",
+    case_exact: bool = False,
+    returned: str = "default",
+    sub: list[dict[str, Any]] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    attribute: dict[str, Any] = {
+        "name": name,
+        "type": kind,
+        "multiValued": multi,
+        "description": description or name,
+        "required": required,
+        "mutability": mutability,
+        "returned": returned,
+        "uniqueness": uniqueness,
+    }
+    if kind in {"string", "reference"}:
+        attribute["caseExact"] = case_exact
+    if sub is not None:
+        attribute["subAttributes"] = sub
+    return attribute
+
+
+def _user_attributes() -> list[dict[str, Any]]:
+    return [
+        _attribute(
+            "userName",
+            required=True,
+            uniqueness="server",
+            description="Unique per organisation, case-insensitive",
+        ),
+        _attribute(
+            "name",
+            "complex",
+            sub=[_attribute("givenName"), _attribute("familyName"), _attribute("formatted")],
+        ),
+        _attribute("displayName"),
+        _attribute("title"),
+        _attribute("active", "boolean", description="false offboards the linked ambassador"),
+        _attribute(
+            "emails",
+            "complex",
+            multi=True,
+            sub=[_attribute("value"), _attribute("type"), _attribute("primary", "boolean")],
+            description="Only the primary (else work, else first) email is kept",
+        ),
+    ]
+
+
+def _enterprise_attributes() -> list[dict[str, Any]]:
+    return [
+        _attribute("employeeNumber"),
+        _attribute("department"),
+        _attribute("manager", "complex", sub=[_attribute("value", description="The manager's id")]),
+    ]
+
+
+def _advocacy_attributes() -> list[dict[str, Any]]:
+    return [
+        _attribute("jobFamily"),
+        _attribute("hardToRecruit", "boolean"),
+        _attribute("leadership", "boolean", description="On the leadership track"),
+        _attribute("languages", multi=True, description="Languages the employee posts in"),
+        _attribute("topics", multi=True, description="Topics of expertise"),
+    ]
+
+
+SCHEMAS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
+    USER_SCHEMA: ("User", "User Account", _user_attributes()),
+    ENTERPRISE_SCHEMA: ("EnterpriseUser", "Enterprise User", _enterprise_attributes()),
+    ADVOCACY_SCHEMA: (
+        "AdvocacyUser",
+        "What the advocacy program plans with",
+        _advocacy_attributes(),
+    ),
+}
+
+
+def schema_document(schema_id: str, base_url: str) -> dict[str, Any]:
+    name, description, attributes = SCHEMAS[schema_id]
+    return {
+        "schemas": [SCHEMA_SCHEMA],
+        "id": schema_id,
+        "name": name,
+        "description": description,
+        "attributes": attributes,
+        "meta": {
+            "resourceType": "Schema",
+            "location": f"{base_url}{SCIM_PREFIX}/Schemas/{schema_id}",
+        },
+    }
+
+
+def resource_type_document(base_url: str) -> dict[str, Any]:
+    return {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "User",
+        "name": "User",
+        "endpoint": "/Users",
+        "description": "An employee on the HR roster",
+        "schema": USER_SCHEMA,
+        "schemaExtensions": [
+            {"schema": ENTERPRISE_SCHEMA, "required": False},
+            {"schema": ADVOCACY_SCHEMA, "required": False},
+        ],
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": f"{base_url}{SCIM_PREFIX}/ResourceTypes/User",
+        },
+    }
+
+
+def service_provider_config(base_url: str) -> dict[str, Any]:
+    return {
+        "schemas": [SPC_SCHEMA],
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": True},
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "API key",
+                "description": "An organisation's API key with the hr scope, as a bearer token",
+                "primary": True,
+            }
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{base_url}{SCIM_PREFIX}/ServiceProviderConfig",
+        },
+    }
+
+
+def list_response(resources: list[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

@@ -1,0 +1,169 @@
+"""SCIM filters (RFC 7644 §3.4.2.2) parsed into the roster's typed filter.
+
+A small tokenizer and a recursive-descent parser for
+    filter  = term *("or" term)
+    term    = factor *("and" factor)
+    factor  = "not" "(" filter ")" / "(" filter ")" / attrPath "pr" / attrPath compareOp compValue
+Attribute names are case-insensitive; an unknown attribute, operator or a malformed expression is
+an `invalidFilter` error. Value paths with brackets (`emails[type eq "work"]`) are not supported
+in filters; `emails.value` and `emails` compare the primary work email.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+from advocacy_gateway.scim.errors import ScimError
+from advocacy_gateway.scim.users import FILTER_PATHS
+from advocacy_shared.contracts.roster import Comparison, Logical, Negation, RosterFilter
+
+ComparisonOperator = Literal["eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"]
+OPERATORS = frozenset(get_args(ComparisonOperator))
+BOOLEAN_ATTRIBUTES = frozenset({"active", "hard_to_recruit", "leadership"})
+MAX_FILTER_LENGTH = 1000
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<paren>[()])
+      | (?P<word>[A-Za-z0-9_.:$\-]+)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # string, paren, word
+    text: str
+
+
+def invalid_filter(detail: str) -> ScimError:
+    return ScimError(400, detail, "invalidFilter")
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise invalid_filter(f"unexpected character at position {position} of the filter")
+        kind = match.lastgroup or "word"
+        tokens.append(Token(kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.position = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise invalid_filter("the filter ends too early")
+        self.position += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token.kind == "word" and token.text.lower() == word:
+            self.position += 1
+            return True
+        return False
+
+    def expect_paren(self, paren: str) -> None:
+        token = self.take()
+        if token.kind != "paren" or token.text != paren:
+            raise invalid_filter(f"expected {paren!r} in the filter, found {token.text!r}")
+
+    def filter(self) -> RosterFilter:
+        operands = [self.term()]
+        while self.keyword("or"):
+            operands.append(self.term())
+        return operands[0] if len(operands) == 1 else Logical(operator="or", operands=operands)
+
+    def term(self) -> RosterFilter:
+        operands = [self.factor()]
+        while self.keyword("and"):
+            operands.append(self.factor())
+        return operands[0] if len(operands) == 1 else Logical(operator="and", operands=operands)
+
+    def factor(self) -> RosterFilter:
+        if self.keyword("not"):
+            self.expect_paren("(")
+            inner = self.filter()
+            self.expect_paren(")")
+            return Negation(operand=inner)
+        token = self.peek()
+        if token is not None and token.kind == "paren" and token.text == "(":
+            self.take()
+            inner = self.filter()
+            self.expect_paren(")")
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        path = self.take()
+        if path.kind != "word":
+            raise invalid_filter(f"expected an attribute, found {path.text!r}")
+        attribute = FILTER_PATHS.get(path.text.lower())
+        if attribute is None:
+            raise invalid_filter(f"cannot filter on {path.text!r}")
+        operator_token = self.take()
+        operator = operator_token.text.lower()
+        if operator_token.kind != "word" or operator not in OPERATORS:
+            raise invalid_filter(f"unknown operator {operator_token.text!r}")
+        if operator == "pr":
+            return Comparison(attribute=attribute, operator="pr")
+        value = _value(self.take())
+        if (attribute in BOOLEAN_ATTRIBUTES) != isinstance(value, bool):
+            raise invalid_filter(f"{path.text} compares with a value of the wrong type")
+        if isinstance(value, bool) and operator not in {"eq", "ne"}:
+            raise invalid_filter(f"{path.text} only takes eq and ne")
+        return Comparison(
+            attribute=attribute,
+            operator=cast(ComparisonOperator, operator),
+            value=value,
+        )
+
+
+def _value(token: Token) -> str | bool | None:
+    if token.kind == "string":
+        try:
+            decoded: str = json.loads(token.text)
+        except json.JSONDecodeError as exc:
+            raise invalid_filter("a string in the filter is malformed") from exc
+        return decoded
+    if token.kind == "word":
+        word = token.text.lower()
+        if word in {"true", "false"}:
+            return word == "true"
+        if word == "null":
+            return None
+        if re.fullmatch(r"-?\d+(\.\d+)?", word):
+            return token.text
+    raise invalid_filter(f"expected a value, found {token.text!r}")
+
+
+def parse_filter(text: str) -> RosterFilter:
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid_filter(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
+    tokens = tokenize(text)
+    if not tokens:
+        raise invalid_filter("the filter is empty")
+    parser = _Parser(tokens)
+    result = parser.filter()
+    left = parser.peek()
+    if left is not None:
+        raise invalid_filter(f"unexpected {left.text!r} in the filter")
+    return result
