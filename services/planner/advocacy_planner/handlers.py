@@ -13,6 +13,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorOffboarded,
     AmbassadorOnboarded,
 )
+from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.roster import (
@@ -39,43 +40,21 @@ async def record_actuals(
     await service.record_actuals(session, UUID(envelope.orgid), fact)
 
 
-@consumers.on(EmployeeJoinedRoster)
-async def employee_joined(
-    session: AsyncSession, fact: EmployeeJoinedRoster, envelope: CloudEvent
-) -> None:
-    await service.keep_roster_facts(session, UUID(envelope.orgid), fact)
+async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: EventData) -> None:
+    if isinstance(fact, EmployeeJoinedRoster | EmployeeChanged):
+        await service.keep_roster_facts(session, organisation_id, fact)
+    elif isinstance(fact, EmployeeLeftRoster):
+        await service.forget_employee(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorOnboarded):
+        await service.enrol(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorOffboarded):
+        await service.offboard(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorErased):
+        await service.erase(session, organisation_id, fact)
 
 
-@consumers.on(EmployeeChanged)
-async def employee_changed(
-    session: AsyncSession, fact: EmployeeChanged, envelope: CloudEvent
-) -> None:
-    await service.keep_roster_facts(session, UUID(envelope.orgid), fact)
-
-
-@consumers.on(EmployeeLeftRoster)
-async def employee_left(
-    session: AsyncSession, fact: EmployeeLeftRoster, envelope: CloudEvent
-) -> None:
-    await service.forget_employee(session, UUID(envelope.orgid), fact)
-
-
-@consumers.on(AmbassadorOnboarded)
-async def ambassador_onboarded(
-    session: AsyncSession, fact: AmbassadorOnboarded, envelope: CloudEvent
-) -> None:
-    await service.enrol(session, UUID(envelope.orgid), fact)
-
-
-@consumers.on(AmbassadorOffboarded)
-async def ambassador_offboarded(
-    session: AsyncSession, fact: AmbassadorOffboarded, envelope: CloudEvent
-) -> None:
-    await service.offboard(session, UUID(envelope.orgid), fact)
-
-
-@consumers.on(AmbassadorErased)
-async def ambassador_erased(
-    session: AsyncSession, fact: AmbassadorErased, envelope: CloudEvent
-) -> None:
-    await service.erase(session, UUID(envelope.orgid), fact)
+@consumers.on_every_event_of("ambassadors")
+async def people(session: AsyncSession, fact: EventData, envelope: CloudEvent) -> None:
+    """Roster and enrolment copies, from one consumer so that they apply in publication order
+    (an employee who joins and leaves must not come back because two consumers raced)."""
+    await _roster_changed(session, UUID(envelope.orgid), fact)
