@@ -246,3 +246,9 @@ def test_every_rule_is_documented() -> None:
     }
     names -= {"practicalities_exceed_capacity"}
     assert [name for name in sorted(names) if f"`{name}`" not in documented] == []
+
+
+def test_a_format_that_costs_nothing_carries_a_bounded_number() -> None:
+    free = CostModel.model_validate({"guide": {"onboarding_hours": 0, "weekly_hours": 5e-324}})
+    assert fit.plan(facts(cost_model=free)).carries_per_format["guide"] == fit.MAX_CARRIED
+    assert fit.carried(0.0, 0.0) == fit.MAX_CARRIED

@@ -355,6 +355,17 @@ def allocate(facts: FitInput, blocked: set[str]) -> Allocation:
     )
 
 
+MAX_CARRIED = 1_000_000
+"""A bound for formats that cost (next to) nothing: the count says 'no limit from capacity'."""
+
+
+def carried(hours: float, cost_per_ambassador: float) -> int:
+    """How many ambassadors `hours` per week carry at a weekly cost each."""
+    if cost_per_ambassador * MAX_CARRIED <= hours:
+        return MAX_CARRIED
+    return math.floor(hours / cost_per_ambassador)
+
+
 def _share_out(facts: FitInput, fitting: list[PlaybookRow]) -> list[DisciplinePlan]:
     if not fitting:
         return []
@@ -363,7 +374,7 @@ def _share_out(facts: FitInput, fitting: list[PlaybookRow]) -> list[DisciplinePl
     for rank, row in enumerate(fitting, start=1):
         main = row.formats[0]
         cost = facts.cost_model.weekly_cost(main)
-        ambassadors = math.floor(share / cost) if cost > 0 else facts.cost_model.min_cohort(main)
+        ambassadors = carried(share, cost)
         plans.append(
             DisciplinePlan(
                 key=row.key,
@@ -430,9 +441,7 @@ def plan(facts: FitInput) -> Plan:
     findings += allocation.findings
     verdict = _verdict(findings, allocation)
     carries = {
-        fmt: math.floor(facts.available_hours / facts.cost_model.weekly_cost(fmt))
-        if facts.cost_model.weekly_cost(fmt) > 0
-        else 0
+        fmt: carried(facts.available_hours, facts.cost_model.weekly_cost(fmt))
         for fmt in FORMAT_WORDS
     }
     return Plan.model_validate(
