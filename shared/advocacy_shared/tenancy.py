@@ -45,3 +45,7 @@ class TenantRepository:
             self.table.c.organisation_id == organisation_id
         )
         return (await session.execute(query)).first() is not None
+
+    async def name(self, session: AsyncSession, organisation_id: UUID) -> str | None:
+        query = select(self.table.c.name).where(self.table.c.organisation_id == organisation_id)
+        return (await session.execute(query)).scalar_one_or_none()

@@ -10,8 +10,10 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import inspect, text
 
 from advocacy_shared.contracts.ambassadors import (
+    AmbassadorActivityChanged,
     AmbassadorErased,
     AmbassadorOnboarded,
+    AmbassadorProfileChanged,
     AmbassadorTrained,
     ConsentRevoked,
 )
@@ -228,3 +230,77 @@ async def _dump(sessions: Any) -> str:
             result = await session.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
             rows += [str(row) for row in result.all()]
     return "\n".join(rows)
+
+
+async def test_a_profile_change_moves_the_leadership_track_and_is_published(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "ada@acme.dk")
+    profile = {
+        "segments": ["leadership"],
+        "topics": ["energy transition"],
+        "languages": ["da", "en"],
+        "posts_per_week": 2,
+    }
+    changed = await platform.http.put(
+        f"/api/v1/orgs/{org}/ambassadors/{ada['id']}/profile", json=profile, headers=platform.auth
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["profile"]["leadership"] is True
+    leaders = await platform.http.get(
+        f"/api/v1/orgs/{org}/ambassadors?leadership=true", headers=platform.auth
+    )
+    assert [a["id"] for a in leaders.json()["items"]] == [ada["id"]]
+    bad = await platform.http.put(
+        f"/api/v1/orgs/{org}/ambassadors/{ada['id']}/profile",
+        json={"segments": ["astronauts"]},
+        headers=platform.auth,
+    )
+    assert bad.status_code == 422
+
+    published: list[CloudEvent] = []
+    for _ in range(100):
+        published = await events(nats_client, topology)
+        if published:
+            break
+        await asyncio.sleep(0.05)
+    fact = AmbassadorProfileChanged.model_validate(published[0].data)
+    assert (fact.leadership, fact.topics, fact.posts_per_week) == (True, ["energy transition"], 2)
+    assert "ada@acme.dk" not in str(published[0].data)
+
+
+async def test_momentum_a_trained_ambassador_becomes_active_goes_quiet_and_comes_back(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "ada@acme.dk")
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+    too_early = await platform.http.post(
+        f"{base}/activity", json={"state": "active"}, headers=platform.auth
+    )
+    assert too_early.status_code == 409
+    await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
+    await platform.http.post(
+        f"{base}/trainings", json={"enablement_format": "guide"}, headers=platform.auth
+    )
+    states = []
+    for state in ("active", "quiet", "active"):
+        response = await platform.http.post(
+            f"{base}/activity", json={"state": state}, headers=platform.auth
+        )
+        assert response.status_code == 200, response.text
+        states.append(response.json()["state"])
+    assert states == ["active", "quiet", "active"]
+
+    changes: list[str] = []
+    for _ in range(100):
+        changes = [
+            AmbassadorActivityChanged.model_validate(e.data).state
+            for e in await events(nats_client, topology)
+            if e.type == AmbassadorActivityChanged.spec.type
+        ]
+        if len(changes) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert changes == ["active", "quiet", "active"]

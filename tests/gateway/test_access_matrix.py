@@ -26,6 +26,9 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/auth/oidc/{org_slug}/login"),
     ("GET", "/api/v1/auth/oidc/callback"),
+    ("GET", "/api/v1/invitation"),  # the invitation token is the credential
+    ("POST", "/api/v1/invitation/accept"),
+    ("POST", "/api/v1/invitation/decline"),
 }
 
 

@@ -69,3 +69,31 @@ class TrainingRecord(AmbassadorsModel, table=True):
     ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
     enablement_format: str = Field(max_length=20)
     at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ConsentTextRecord(AmbassadorsModel, table=True):
+    """A published consent text. Immutable: a change is a new version; the newest is current."""
+
+    __tablename__ = "consent_texts"
+    __table_args__ = (UniqueConstraint("organisation_id", "version"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    version: str = Field(max_length=40)
+    text: str = Field(sa_type=Text)
+    published_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class InvitationRecord(AmbassadorsModel, table=True):
+    """An invitation link sent to an employee; the token is kept only as its SHA-256."""
+
+    __tablename__ = "invitations"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    status: str = Field(max_length=10)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    responded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

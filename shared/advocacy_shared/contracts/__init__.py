@@ -5,6 +5,7 @@ Importing this package imports every contract module, so `EVENT_TYPES` is comple
 
 from advocacy_shared.contracts import (
     ambassadors,
+    invitations,
     metrics,
     organisations,
     planner,
@@ -17,6 +18,7 @@ from advocacy_shared.contracts.base import EVENT_TYPES
 __all__ = [
     "EVENT_TYPES",
     "ambassadors",
+    "invitations",
     "metrics",
     "organisations",
     "planner",

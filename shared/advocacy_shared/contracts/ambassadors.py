@@ -66,6 +66,31 @@ class AmbassadorErased(EventData):
 
 
 Segment = Literal["sales_marketing", "specialist", "leadership", "everyone"]
+
+
+@event("ambassadors", "ambassador", "profile_changed", 1)
+class AmbassadorProfileChanged(EventData):
+    """What content suggestions and planning read of an ambassador changed; `leadership` is the
+    leadership track, which every service reports apart."""
+
+    ambassador_id: UUID
+    leadership: bool
+    segments: list[Segment]
+    topics: list[str]
+    languages: list[str]
+    posts_per_week: float
+    changed_at: datetime
+
+
+@event("ambassadors", "ambassador", "activity_changed", 1)
+class AmbassadorActivityChanged(EventData):
+    """A trained ambassador started sharing (`active`), went quiet, or picked up again."""
+
+    ambassador_id: UUID
+    state: Literal["active", "quiet"]
+    changed_at: datetime
+
+
 OnboardingState = Literal[
     "invited", "consented", "connected", "trained", "active", "quiet", "offboarded"
 ]
@@ -114,6 +139,18 @@ class RecordTraining(RpcRequest):
     organisation_id: UUID
     ambassador_id: UUID
     enablement_format: EnablementFormat
+
+
+class UpdateProfile(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    profile: AmbassadorProfile
+
+
+class ChangeActivity(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    state: Literal["active", "quiet"]
 
 
 class GetAmbassador(RpcRequest):
@@ -171,6 +208,12 @@ REVOKE_CONSENT: Operation[RevokeConsent, Ambassador] = Operation(
 )
 RECORD_TRAINING: Operation[RecordTraining, Ambassador] = Operation(
     "ambassadors", "training.record", RecordTraining, Ambassador
+)
+UPDATE_PROFILE: Operation[UpdateProfile, Ambassador] = Operation(
+    "ambassadors", "profile.update", UpdateProfile, Ambassador
+)
+CHANGE_ACTIVITY: Operation[ChangeActivity, Ambassador] = Operation(
+    "ambassadors", "activity.change", ChangeActivity, Ambassador
 )
 
 

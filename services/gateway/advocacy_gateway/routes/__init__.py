@@ -7,6 +7,7 @@ from advocacy_gateway.routes import (
     api_keys,
     audit,
     health,
+    invitations,
     members,
     organisations,
     planner,
@@ -25,5 +26,8 @@ ROUTERS = [
     audit.router,
     planner.router,
     ambassadors.router,
+    invitations.router,
+    invitations.employee_router,
+    invitations.page_router,
     webhooks.router,
 ]

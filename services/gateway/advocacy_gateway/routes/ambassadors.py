@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
-from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
@@ -20,8 +19,10 @@ from advocacy_gateway.routes.common import (
     Limit,
     Page,
     State,
+    after_id,
 )
 from advocacy_shared.contracts.ambassadors import (
+    CHANGE_ACTIVITY,
     ERASE,
     GET,
     GRANT_CONSENT,
@@ -29,8 +30,10 @@ from advocacy_shared.contracts.ambassadors import (
     LIST,
     RECORD_TRAINING,
     REVOKE_CONSENT,
+    UPDATE_PROFILE,
     Ambassador,
     AmbassadorProfile,
+    ChangeActivity,
     EnablementFormat,
     EraseAmbassador,
     Erased,
@@ -40,6 +43,7 @@ from advocacy_shared.contracts.ambassadors import (
     ListAmbassadors,
     RecordTraining,
     RevokeConsent,
+    UpdateProfile,
 )
 
 router = APIRouter(
@@ -66,6 +70,14 @@ class Consent(BaseModel):
     consent_text: str = Field(min_length=20, max_length=20_000, description="Exactly as shown")
     allows_posting: bool = Field(description="Posting on the ambassador's behalf")
     allows_analytics: bool = Field(description="Collecting the analytics of their posts")
+
+
+class Activity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["active", "quiet"] = Field(
+        description="`active` when a trained ambassador starts sharing; `quiet` when they stop"
+    )
 
 
 class Training(BaseModel):
@@ -104,20 +116,11 @@ async def list_ambassadors(
         ListAmbassadors(
             organisation_id=access.organisation.id,
             limit=limit,
-            after=_after(cursor),
+            after=after_id(cursor),
             leadership=leadership,
         ),
     )
     return Page(items=page.items, next_cursor=str(page.next_after) if page.next_after else None)
-
-
-def _after(cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor)
-    except ValueError as exc:
-        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
 
 
 @router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")
@@ -184,4 +187,34 @@ async def record_training(
 async def erase(ambassador_id: UUID, access: AmbassadorsManager, state: State) -> Erased:
     return await state.rpc.call(
         ERASE, EraseAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
+    )
+
+
+@router.put(
+    "/{ambassador_id}/profile",
+    summary="Replace the profile: segments, topics, languages, cadence, the leadership track",
+)
+async def update_profile(
+    ambassador_id: UUID, body: AmbassadorProfile, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        UPDATE_PROFILE,
+        UpdateProfile(
+            organisation_id=access.organisation.id, ambassador_id=ambassador_id, profile=body
+        ),
+    )
+
+
+@router.post(
+    "/{ambassador_id}/activity",
+    summary="Mark a trained ambassador active, or an active one quiet (and back)",
+)
+async def change_activity(
+    ambassador_id: UUID, body: Activity, access: AmbassadorsManager, state: State
+) -> Ambassador:
+    return await state.rpc.call(
+        CHANGE_ACTIVITY,
+        ChangeActivity(
+            organisation_id=access.organisation.id, ambassador_id=ambassador_id, state=body.state
+        ),
     )

@@ -103,3 +103,13 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return datetime.fromisoformat(at), UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
+
+
+def after_id(cursor: str | None) -> UUID | None:
+    """The keyset position of a list ordered by id, whose cursor is the last id shown."""
+    if cursor is None:
+        return None
+    try:
+        return UUID(cursor)
+    except ValueError as exc:
+        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc

@@ -1,0 +1,143 @@
+"""Invitations an employee clicks through, and the consent texts they accept.
+
+The invitation token is a bearer secret: it is returned once, when the invitation is issued, and
+is kept only as a hash. It starts with the organisation's id, so that even the lookup by token
+filters by organisation. Events about invitations carry ids and dates, never the token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from advocacy_shared.contracts.base import (
+    EventData,
+    Operation,
+    RpcReply,
+    RpcRequest,
+    event,
+)
+
+InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
+
+
+@event("ambassadors", "invitation", "issued", 1)
+class InvitationIssued(EventData):
+    invitation_id: UUID
+    ambassador_id: UUID
+    expires_at: datetime
+
+
+@event("ambassadors", "invitation", "declined", 1)
+class InvitationDeclined(EventData):
+    """The employee said no: recruitment should not propose them again soon."""
+
+    invitation_id: UUID
+    ambassador_id: UUID
+    declined_at: datetime
+
+
+class PublishConsentText(RpcRequest):
+    organisation_id: UUID
+    version: str = Field(min_length=1, max_length=40)
+    text: str = Field(min_length=20, max_length=20_000)
+
+
+class ListConsentTexts(RpcRequest):
+    organisation_id: UUID
+
+
+class ConsentText(RpcReply):
+    version: str
+    text: str
+    published_at: datetime
+    current: bool
+
+
+class ConsentTexts(RpcReply):
+    items: list[ConsentText]
+
+
+class IssueInvitation(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+    valid_for_days: int = Field(default=14, ge=1, le=90)
+
+
+class Invitation(RpcReply):
+    id: UUID
+    ambassador_id: UUID
+    status: InvitationStatus
+    expires_at: datetime
+    created_at: datetime
+    responded_at: datetime | None
+
+
+class IssuedInvitation(Invitation):
+    token: str = Field(description="Shown once: the employee's link carries it")
+
+
+class ListInvitations(RpcRequest):
+    organisation_id: UUID
+    limit: int = Field(default=50, ge=1, le=200)
+    after: UUID | None = None
+    status: InvitationStatus | None = None
+
+
+class InvitationPage(RpcReply):
+    items: list[Invitation]
+    next_after: UUID | None
+
+
+class RevokeInvitation(RpcRequest):
+    organisation_id: UUID
+    invitation_id: UUID
+
+
+class OpenInvitation(RpcRequest):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class InvitationForEmployee(RpcReply):
+    """What the employee sees: who invites them and the consent text, exactly as it is kept."""
+
+    organisation_id: UUID
+    organisation_name: str
+    display_name: str
+    status: InvitationStatus
+    expires_at: datetime
+    consent: ConsentText
+
+
+class AnswerInvitation(RpcRequest):
+    token: str = Field(min_length=1, max_length=200)
+    accept: bool
+    consent_version: str | None = Field(default=None, max_length=40)
+    allows_posting: bool = False
+    allows_analytics: bool = False
+
+
+PUBLISH_CONSENT_TEXT: Operation[PublishConsentText, ConsentText] = Operation(
+    "ambassadors", "consent_text.publish", PublishConsentText, ConsentText
+)
+LIST_CONSENT_TEXTS: Operation[ListConsentTexts, ConsentTexts] = Operation(
+    "ambassadors", "consent_text.list", ListConsentTexts, ConsentTexts
+)
+ISSUE_INVITATION: Operation[IssueInvitation, IssuedInvitation] = Operation(
+    "ambassadors", "invitation.issue", IssueInvitation, IssuedInvitation
+)
+LIST_INVITATIONS: Operation[ListInvitations, InvitationPage] = Operation(
+    "ambassadors", "invitation.list", ListInvitations, InvitationPage
+)
+REVOKE_INVITATION: Operation[RevokeInvitation, Invitation] = Operation(
+    "ambassadors", "invitation.revoke", RevokeInvitation, Invitation
+)
+OPEN_INVITATION: Operation[OpenInvitation, InvitationForEmployee] = Operation(
+    "ambassadors", "invitation.open", OpenInvitation, InvitationForEmployee
+)
+ANSWER_INVITATION: Operation[AnswerInvitation, Invitation] = Operation(
+    "ambassadors", "invitation.answer", AnswerInvitation, Invitation
+)
