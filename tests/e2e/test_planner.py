@@ -11,7 +11,11 @@ from uuid import UUID, uuid4
 
 from nats.aio.client import Client as NatsClient
 
-from advocacy_shared.contracts.ambassadors import AmbassadorErased, AmbassadorOnboarded
+from advocacy_shared.contracts.ambassadors import (
+    AmbassadorErased,
+    AmbassadorOnboarded,
+    AmbassadorProfileChanged,
+)
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated, ReadinessAssessed
@@ -431,6 +435,34 @@ async def test_leadership_targets_are_shown_only_to_those_who_may_see_them(
     await graduation_once_measured(platform, base)
     report = (await platform.http.get(f"{base}/leadership", headers=platform.auth)).json()
     assert (report["target"], report["actual"], report["met"]) == (0.5, 0.6, True)
+    ceo = uuid4()
+    await publish(
+        platform,
+        "ambassadors",
+        org,
+        AmbassadorOnboarded(
+            ambassador_id=ceo,
+            external_id="HR-9",
+            program_id=UUID(program["id"]),
+            leadership=False,
+            onboarded_at=datetime.now(UTC),
+        ),
+        AmbassadorProfileChanged(
+            ambassador_id=ceo,
+            leadership=True,
+            segments=["leadership"],
+            topics=[],
+            languages=["da"],
+            posts_per_week=1.0,
+            changed_at=datetime.now(UTC),
+        ),
+    )
+
+    async def leader_counted() -> bool:
+        report = (await platform.http.get(f"{base}/leadership", headers=platform.auth)).json()
+        return bool(report["leaders_enrolled"] == 1)
+
+    await eventually(leader_counted)
 
     bi = bearer(await new_key(platform.gateway, org, "bi"))
     assert (await platform.http.get(f"{base}/leadership", headers=bi)).status_code == 403

@@ -12,6 +12,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
     AmbassadorOffboarded,
     AmbassadorOnboarded,
+    AmbassadorProfileChanged,
 )
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
@@ -47,6 +48,8 @@ async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: Ev
         await service.forget_employee(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOnboarded):
         await service.enrol(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorProfileChanged):
+        await service.track_leadership(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOffboarded):
         await service.offboard(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorErased):

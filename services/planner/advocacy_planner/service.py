@@ -38,6 +38,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
     AmbassadorOffboarded,
     AmbassadorOnboarded,
+    AmbassadorProfileChanged,
     EnablementFormat,
     Segment,
 )
@@ -789,6 +790,18 @@ async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOn
     record.status = "enrolled"
     record.updated_at = utc_now()
     roster.save(record)
+
+
+async def track_leadership(
+    session: AsyncSession, organisation_id: UUID, fact: AmbassadorProfileChanged
+) -> None:
+    """Keep the leadership track of an enrolled ambassador current (the leadership report)."""
+    roster = RosterRepository(session, organisation_id)
+    record = await roster.ambassador(fact.ambassador_id)
+    if record is not None and record.leadership != fact.leadership:
+        record.leadership = fact.leadership
+        record.updated_at = utc_now()
+        roster.save(record)
 
 
 async def offboard(
