@@ -37,6 +37,9 @@ class Permission(StrEnum):
     AMBASSADORS_READ = "ambassadors.read"
     AMBASSADORS_MANAGE = "ambassadors.manage"
     ROSTER_MANAGE = "roster.manage"  # SCIM: only API keys, their organisation from the key
+    PLANNER_READ = "planner.read"
+    PLANNER_MANAGE = "planner.manage"
+    PLANNER_LEADERSHIP_READ = "planner.leadership.read"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -68,6 +71,19 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.PLAYBOOK_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
         frozenset({Scope.ADMIN, Scope.BI, Scope.COMMS}),
+    ),
+    Permission.PLANNER_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
+        frozenset({Scope.ADMIN, Scope.BI}),
+    ),
+    Permission.PLANNER_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN}),
+    ),
+    # Leadership targets and their status: only roles that may see leadership metrics.
+    Permission.PLANNER_LEADERSHIP_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER}),
+        frozenset({Scope.ADMIN}),
     ),
 }
 

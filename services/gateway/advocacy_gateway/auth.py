@@ -197,6 +197,9 @@ PlaybookReader = Annotated[Access, Depends(require(Permission.PLAYBOOK_READ))]
 SsoManager = Annotated[Access, Depends(require(Permission.SSO_MANAGE))]
 AmbassadorsReader = Annotated[Access, Depends(require(Permission.AMBASSADORS_READ))]
 AmbassadorsManager = Annotated[Access, Depends(require(Permission.AMBASSADORS_MANAGE))]
+PlannerReader = Annotated[Access, Depends(require(Permission.PLANNER_READ))]
+PlannerManager = Annotated[Access, Depends(require(Permission.PLANNER_MANAGE))]
+LeadershipReader = Annotated[Access, Depends(require(Permission.PLANNER_LEADERSHIP_READ))]
 
 
 def require_key_organisation(

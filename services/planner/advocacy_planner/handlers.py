@@ -1,12 +1,27 @@
-"""The planner's event subscriptions."""
+"""The planner's event subscriptions: tenants, the roster, enrolment, erasure and actuals."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner import service
 from advocacy_shared.consumers import EventConsumers
+from advocacy_shared.contracts.ambassadors import (
+    AmbassadorErased,
+    AmbassadorOffboarded,
+    AmbassadorOnboarded,
+    AmbassadorProfileChanged,
+)
+from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.contracts.roster import (
+    EmployeeChanged,
+    EmployeeJoinedRoster,
+    EmployeeLeftRoster,
+)
 from advocacy_shared.envelope import CloudEvent
 
 consumers = EventConsumers("planner")
@@ -17,3 +32,32 @@ async def provision_organisation(
     session: AsyncSession, fact: OrganisationCreated, _envelope: CloudEvent
 ) -> None:
     await service.provision_organisation(session, fact)
+
+
+@consumers.on(CohortActualsMeasured)
+async def record_actuals(
+    session: AsyncSession, fact: CohortActualsMeasured, envelope: CloudEvent
+) -> None:
+    await service.record_actuals(session, UUID(envelope.orgid), fact)
+
+
+async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: EventData) -> None:
+    if isinstance(fact, EmployeeJoinedRoster | EmployeeChanged):
+        await service.keep_roster_facts(session, organisation_id, fact)
+    elif isinstance(fact, EmployeeLeftRoster):
+        await service.forget_employee(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorOnboarded):
+        await service.enrol(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorProfileChanged):
+        await service.track_leadership(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorOffboarded):
+        await service.offboard(session, organisation_id, fact)
+    elif isinstance(fact, AmbassadorErased):
+        await service.erase(session, organisation_id, fact)
+
+
+@consumers.on_every_event_of("ambassadors")
+async def people(session: AsyncSession, fact: EventData, envelope: CloudEvent) -> None:
+    """Roster and enrolment copies, from one consumer so that they apply in publication order
+    (an employee who joins and leaves must not come back because two consumers raced)."""
+    await _roster_changed(session, UUID(envelope.orgid), fact)

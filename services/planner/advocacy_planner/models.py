@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from advocacy_shared.db import UtcDateTime, service_registry
@@ -41,3 +42,134 @@ class PlaybookEntry(PlannerModel, table=True):
     content: str = Field(max_length=500)
     enablement_format: str = Field(max_length=300)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    key: str = Field(max_length=60, description="The discipline's stable key across versions")
+    segments: list[str] = Field(sa_type=JSON)
+    formats: list[str] = Field(sa_type=JSON, description="Enablement formats, the main one first")
+    angle_prompts: list[str] = Field(sa_type=JSON)
+
+
+class ProgramRecord(PlannerModel, table=True):
+    """One advocacy program; it keeps the playbook version it was planned with."""
+
+    __tablename__ = "programs"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    name: str = Field(max_length=200)
+    owner: str = Field(max_length=200)
+    objectives: list[str] = Field(sa_type=JSON)
+    disciplines: list[str] = Field(sa_type=JSON)
+    fte_share: float
+    hours_per_week: float | None = None
+    start_date: date
+    awareness_topics: list[str] = Field(sa_type=JSON)
+    cost_model: dict[str, Any] = Field(sa_type=JSON)
+    playbook_version: int
+    phase: str = Field(max_length=30)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ReadinessRecord(PlannerModel, table=True):
+    """One dated assessment of the four elements; earlier ones are kept as history."""
+
+    __tablename__ = "readiness_assessments"
+    __table_args__ = (UniqueConstraint("program_id", "number"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    program_id: UUID = Field(foreign_key="programs.id", index=True)
+    number: int
+    purpose: dict[str, Any] = Field(sa_type=JSON)
+    buy_in: dict[str, Any] = Field(sa_type=JSON)
+    culture: dict[str, Any] = Field(sa_type=JSON)
+    practicalities: dict[str, Any] = Field(sa_type=JSON)
+    assessed_by: str = Field(max_length=300)
+    assessed_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class PhaseRecord(PlannerModel, table=True):
+    __tablename__ = "phases"
+    __table_args__ = (UniqueConstraint("program_id", "kind"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    program_id: UUID = Field(foreign_key="programs.id", index=True)
+    kind: str = Field(max_length=30)
+    status: str = Field(max_length=20)
+    cohort: dict[str, Any] = Field(sa_type=JSON)
+    targets: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    review_date: date | None = None
+    started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    graduated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class TransitionRecord(PlannerModel, table=True):
+    """The audit trail of phase changes: who, when, on met targets or an override and why."""
+
+    __tablename__ = "phase_transitions"
+    __table_args__ = (UniqueConstraint("program_id", "number"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    program_id: UUID = Field(foreign_key="programs.id", index=True)
+    number: int
+    from_phase: str = Field(max_length=30)
+    to_phase: str = Field(max_length=30)
+    decided_by: str = Field(max_length=20)
+    override_reason: str | None = Field(default=None, sa_type=Text)
+    unmet: list[str] = Field(sa_type=JSON)
+    graduation_check: dict[str, Any] = Field(sa_type=JSON)
+    actor: str = Field(max_length=300)
+    at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ActualsRecord(PlannerModel, table=True):
+    """A cohort's actuals for one period, as the metrics service measured them."""
+
+    __tablename__ = "cohort_actuals"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    program_id: UUID = Field(index=True)
+    phase: str = Field(max_length=30)
+    period_start: date
+    period_end: date
+    cohort_size: int
+    active_rate: float
+    posts_per_ambassador_per_week: float
+    reach: int = Field(sa_type=BigInteger)
+    engagement_rate: float
+    leadership_participation: float | None = None
+    measured_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class RosterEmployee(PlannerModel, table=True):
+    """The roster facts recruitment planning may know (no names, no emails), from roster events."""
+
+    __tablename__ = "roster_employees"
+
+    employee_id: UUID = Field(primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    active: bool
+    department: str | None = Field(default=None, max_length=200)
+    job_family: str | None = Field(default=None, max_length=200)
+    hard_to_recruit: bool
+    leadership: bool
+    languages: list[str] = Field(sa_type=JSON)
+    topics: list[str] = Field(sa_type=JSON)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class EnrolledAmbassador(PlannerModel, table=True):
+    """Who is (or was) in a program, from the ambassadors service's events: never proposed."""
+
+    __tablename__ = "enrolled_ambassadors"
+
+    ambassador_id: UUID = Field(primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    program_id: UUID | None = None
+    leadership: bool
+    status: str = Field(max_length=20, description="enrolled, left_program or offboarded")
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from advocacy_planner.models import PlaybookEntry, tenants
+from advocacy_planner.models import (
+    ActualsRecord,
+    EnrolledAmbassador,
+    PhaseRecord,
+    PlaybookEntry,
+    ProgramRecord,
+    ReadinessRecord,
+    RosterEmployee,
+    TransitionRecord,
+    tenants,
+)
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
@@ -35,3 +46,180 @@ class PlaybookRepository:
 
     def add_all(self, entries: list[PlaybookEntry]) -> None:
         self.session.add_all(entries)
+
+
+class _Scoped:
+    """A repository bound to one organisation: every query it makes filters by it."""
+
+    def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+
+    def save(self, row: Any) -> None:
+        assert row.organisation_id == self.organisation_id
+        self.session.add(row)
+
+
+class ProgramRepository(_Scoped):
+    async def get(self, program_id: UUID, *, for_update: bool = False) -> ProgramRecord | None:
+        query = select(ProgramRecord).where(
+            ProgramRecord.organisation_id == self.organisation_id,
+            ProgramRecord.id == program_id,
+        )
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def page(self, limit: int, after: UUID | None) -> list[ProgramRecord]:
+        query = (
+            select(ProgramRecord)
+            .where(ProgramRecord.organisation_id == self.organisation_id)
+            .order_by(col(ProgramRecord.id))
+        )
+        if after is not None:
+            query = query.where(col(ProgramRecord.id) > after)
+        return list((await self.session.execute(query.limit(limit + 1))).scalars())
+
+    async def all(self) -> list[ProgramRecord]:
+        query = select(ProgramRecord).where(ProgramRecord.organisation_id == self.organisation_id)
+        return list((await self.session.execute(query)).scalars())
+
+
+class ReadinessRepository(_Scoped):
+    async def latest(self, program_id: UUID) -> ReadinessRecord | None:
+        rows = await self.page(program_id, 1, None)
+        return rows[0] if rows else None
+
+    async def page(self, program_id: UUID, limit: int, before: int | None) -> list[ReadinessRecord]:
+        """Newest first."""
+        query = (
+            select(ReadinessRecord)
+            .where(
+                ReadinessRecord.organisation_id == self.organisation_id,
+                ReadinessRecord.program_id == program_id,
+            )
+            .order_by(col(ReadinessRecord.number).desc())
+        )
+        if before is not None:
+            query = query.where(col(ReadinessRecord.number) < before)
+        return list((await self.session.execute(query.limit(limit))).scalars())
+
+
+class PhaseRepository(_Scoped):
+    async def of_program(self, program_id: UUID) -> list[PhaseRecord]:
+        query = select(PhaseRecord).where(
+            PhaseRecord.organisation_id == self.organisation_id,
+            PhaseRecord.program_id == program_id,
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def transitions(
+        self, program_id: UUID, limit: int, after: int | None
+    ) -> list[TransitionRecord]:
+        """Oldest first."""
+        query = (
+            select(TransitionRecord)
+            .where(
+                TransitionRecord.organisation_id == self.organisation_id,
+                TransitionRecord.program_id == program_id,
+            )
+            .order_by(col(TransitionRecord.number))
+        )
+        if after is not None:
+            query = query.where(col(TransitionRecord.number) > after)
+        return list((await self.session.execute(query.limit(limit))).scalars())
+
+    async def transition_count(self, program_id: UUID) -> int:
+        query = select(func.count()).where(
+            col(TransitionRecord.organisation_id) == self.organisation_id,
+            col(TransitionRecord.program_id) == program_id,
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def latest_actuals(self, program_id: UUID, phase: str) -> ActualsRecord | None:
+        query = (
+            select(ActualsRecord)
+            .where(
+                ActualsRecord.organisation_id == self.organisation_id,
+                ActualsRecord.program_id == program_id,
+                ActualsRecord.phase == phase,
+            )
+            .order_by(col(ActualsRecord.period_end).desc(), col(ActualsRecord.measured_at).desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+
+class RosterRepository(_Scoped):
+    async def employee(self, employee_id: UUID) -> RosterEmployee | None:
+        query = select(RosterEmployee).where(
+            RosterEmployee.organisation_id == self.organisation_id,
+            RosterEmployee.employee_id == employee_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def forget_employee(self, employee_id: UUID) -> None:
+        await self.session.execute(
+            delete(RosterEmployee).where(
+                col(RosterEmployee.organisation_id) == self.organisation_id,
+                col(RosterEmployee.employee_id) == employee_id,
+            )
+        )
+
+    async def candidates(self, limit: int, after: UUID | None) -> list[RosterEmployee]:
+        """Active employees with no ambassador record in the organisation, in id order."""
+        enrolled = select(EnrolledAmbassador.external_id).where(
+            EnrolledAmbassador.organisation_id == self.organisation_id,
+            col(EnrolledAmbassador.external_id).is_not(None),
+        )
+        query = (
+            select(RosterEmployee)
+            .where(
+                RosterEmployee.organisation_id == self.organisation_id,
+                RosterEmployee.active == True,  # noqa: E712 (SQL expression)
+                col(RosterEmployee.external_id).is_(None)
+                | col(RosterEmployee.external_id).not_in(enrolled),
+            )
+            .order_by(col(RosterEmployee.employee_id))
+        )
+        if after is not None:
+            query = query.where(col(RosterEmployee.employee_id) > after)
+        return list((await self.session.execute(query.limit(limit))).scalars())
+
+    async def count_leaders_not_enrolled(self) -> int:
+        enrolled = select(EnrolledAmbassador.external_id).where(
+            EnrolledAmbassador.organisation_id == self.organisation_id,
+            col(EnrolledAmbassador.external_id).is_not(None),
+        )
+        query = select(func.count()).where(
+            col(RosterEmployee.organisation_id) == self.organisation_id,
+            col(RosterEmployee.active) == True,  # noqa: E712
+            col(RosterEmployee.leadership) == True,  # noqa: E712
+            col(RosterEmployee.external_id).is_(None)
+            | col(RosterEmployee.external_id).not_in(enrolled),
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def ambassador(self, ambassador_id: UUID) -> EnrolledAmbassador | None:
+        query = select(EnrolledAmbassador).where(
+            EnrolledAmbassador.organisation_id == self.organisation_id,
+            EnrolledAmbassador.ambassador_id == ambassador_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def forget_ambassador(self, ambassador_id: UUID) -> None:
+        await self.session.execute(
+            delete(EnrolledAmbassador).where(
+                col(EnrolledAmbassador.organisation_id) == self.organisation_id,
+                col(EnrolledAmbassador.ambassador_id) == ambassador_id,
+            )
+        )
+
+    async def count_leaders_enrolled(self, program_id: UUID) -> int:
+        query = select(func.count()).where(
+            col(EnrolledAmbassador.organisation_id) == self.organisation_id,
+            col(EnrolledAmbassador.leadership) == True,  # noqa: E712
+            col(EnrolledAmbassador.status) == "enrolled",
+            col(EnrolledAmbassador.program_id) == program_id,
+        )
+        return int((await self.session.execute(query)).scalar_one())

@@ -1,16 +1,207 @@
-"""The planner's request handlers."""
+"""The planner's request handlers: thin, one transaction each (opened by the RPC server)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner import service
-from advocacy_shared.contracts.planner import GET_PLAYBOOK, GetPlaybook, Playbook
+from advocacy_planner.repository import PhaseRepository, ProgramRepository, ReadinessRepository
+from advocacy_shared.contracts.planner import (
+    ADD_PLAYBOOK_ROW,
+    ADVANCE_PHASE,
+    ASSESS_READINESS,
+    CHECK_GRADUATION,
+    CREATE_PROGRAM,
+    EDIT_PLAYBOOK_ROW,
+    GET_LEADERSHIP_REPORT,
+    GET_PLAN,
+    GET_PLAYBOOK,
+    GET_PROGRAM,
+    LIST_PHASES,
+    LIST_PROGRAMS,
+    LIST_PROPOSALS,
+    LIST_READINESS,
+    LIST_TRANSITIONS,
+    RETIRE_PLAYBOOK_ROW,
+    SET_PHASE,
+    AddPlaybookRow,
+    AdvancePhase,
+    AssessReadiness,
+    CheckGraduation,
+    CreateProgram,
+    EditPlaybookRow,
+    GetLeadershipReport,
+    GetPlan,
+    GetPlaybook,
+    GetProgram,
+    GraduationCheck,
+    LeadershipReport,
+    ListPhases,
+    ListPrograms,
+    ListProposals,
+    ListReadiness,
+    ListTransitions,
+    Phase,
+    Phases,
+    PhaseTransition,
+    Plan,
+    Playbook,
+    Program,
+    ProgramPage,
+    ProposalPage,
+    ReadinessAssessment,
+    ReadinessPage,
+    RetirePlaybookRow,
+    SetPhase,
+    TransitionPage,
+)
 from advocacy_shared.rpc import RpcServer
 
 server = RpcServer("planner")
 
+RECRUITMENT_NOTE = (
+    "Targeted recruitment follows the pilot: these proposals are for planning until the pilot "
+    "has graduated."
+)
+
 
 @server.handles(GET_PLAYBOOK)
 async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
-    return await service.current_playbook(session, request.organisation_id)
+    return await service.playbook(session, request.organisation_id, request.version)
+
+
+@server.handles(ADD_PLAYBOOK_ROW)
+async def add_playbook_row(session: AsyncSession, request: AddPlaybookRow) -> Playbook:
+    return await service.add_playbook_row(
+        session, server.outbox, request.organisation_id, request.row
+    )
+
+
+@server.handles(EDIT_PLAYBOOK_ROW)
+async def edit_playbook_row(session: AsyncSession, request: EditPlaybookRow) -> Playbook:
+    return await service.edit_playbook_row(
+        session, server.outbox, request.organisation_id, request.key, request.changes
+    )
+
+
+@server.handles(RETIRE_PLAYBOOK_ROW)
+async def retire_playbook_row(session: AsyncSession, request: RetirePlaybookRow) -> Playbook:
+    return await service.retire_playbook_row(
+        session, server.outbox, request.organisation_id, request.key
+    )
+
+
+@server.handles(CREATE_PROGRAM)
+async def create_program(session: AsyncSession, request: CreateProgram) -> Program:
+    return await service.create_program(
+        session, server.outbox, request.organisation_id, request.program
+    )
+
+
+@server.handles(GET_PROGRAM)
+async def get_program(session: AsyncSession, request: GetProgram) -> Program:
+    return service.program_view(
+        await service.existing_program(session, request.organisation_id, request.program_id)
+    )
+
+
+@server.handles(LIST_PROGRAMS)
+async def list_programs(session: AsyncSession, request: ListPrograms) -> ProgramPage:
+    rows = await ProgramRepository(session, request.organisation_id).page(
+        request.limit, request.after
+    )
+    shown = rows[: request.limit]
+    return ProgramPage(
+        items=[service.program_view(row) for row in shown],
+        next_after=shown[-1].id if len(rows) > request.limit else None,
+    )
+
+
+@server.handles(ASSESS_READINESS)
+async def assess_readiness(session: AsyncSession, request: AssessReadiness) -> ReadinessAssessment:
+    return await service.assess_readiness(
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.program_id,
+        request.assessment,
+        request.assessed_by,
+    )
+
+
+@server.handles(LIST_READINESS)
+async def list_readiness(session: AsyncSession, request: ListReadiness) -> ReadinessPage:
+    await service.existing_program(session, request.organisation_id, request.program_id)
+    rows = await ReadinessRepository(session, request.organisation_id).page(
+        request.program_id, request.limit + 1, request.before
+    )
+    shown = rows[: request.limit]
+    return ReadinessPage(
+        items=[service.readiness_view(row) for row in shown],
+        next_before=shown[-1].number if len(rows) > request.limit else None,
+    )
+
+
+@server.handles(GET_PLAN)
+async def get_plan(session: AsyncSession, request: GetPlan) -> Plan:
+    return await service.plan(session, request.organisation_id, request.program_id)
+
+
+@server.handles(LIST_PHASES)
+async def list_phases(session: AsyncSession, request: ListPhases) -> Phases:
+    return Phases(items=await service.phases(session, request.organisation_id, request.program_id))
+
+
+@server.handles(SET_PHASE)
+async def set_phase(session: AsyncSession, request: SetPhase) -> Phase:
+    return await service.set_phase(
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.program_id,
+        request.kind,
+        request.phase,
+    )
+
+
+@server.handles(CHECK_GRADUATION)
+async def check_graduation(session: AsyncSession, request: CheckGraduation) -> GraduationCheck:
+    return await service.graduation_check(session, request.organisation_id, request.program_id)
+
+
+@server.handles(ADVANCE_PHASE)
+async def advance_phase(session: AsyncSession, request: AdvancePhase) -> PhaseTransition:
+    return await service.advance_phase(session, server.outbox, request)
+
+
+@server.handles(LIST_TRANSITIONS)
+async def list_transitions(session: AsyncSession, request: ListTransitions) -> TransitionPage:
+    await service.existing_program(session, request.organisation_id, request.program_id)
+    rows = await PhaseRepository(session, request.organisation_id).transitions(
+        request.program_id, request.limit + 1, request.after
+    )
+    shown = rows[: request.limit]
+    return TransitionPage(
+        items=[service.transition_view(row) for row in shown],
+        next_after=shown[-1].number if len(rows) > request.limit else None,
+    )
+
+
+@server.handles(LIST_PROPOSALS)
+async def list_proposals(session: AsyncSession, request: ListProposals) -> ProposalPage:
+    phase, items, next_after = await service.proposals(
+        session, request.organisation_id, request.program_id, request.limit, request.after
+    )
+    return ProposalPage(
+        program_phase=phase,
+        note=RECRUITMENT_NOTE if phase == "pilot" else None,
+        items=items,
+        next_after=next_after,
+    )
+
+
+@server.handles(GET_LEADERSHIP_REPORT)
+async def get_leadership_report(
+    session: AsyncSession, request: GetLeadershipReport
+) -> LeadershipReport:
+    return await service.leadership_report(session, request.organisation_id, request.program_id)
