@@ -265,10 +265,12 @@ async def queue_deliveries(
     that subscribed to its type. Only rows: the worker does the sending."""
     organisation_id = _organisation_of(envelope)
     if isinstance(fact, AmbassadorErased):
-        # Erasure reaches the delivery log too: earlier payloads name the person's ids.
-        await DeliveryRepository(session, organisation_id).forget_mentioning(
-            str(fact.ambassador_id)
-        )
+        # Erasure reaches the delivery log too: earlier payloads name the person's ids, as an
+        # ambassador and, for the roster's events, as an employee.
+        deliveries = DeliveryRepository(session, organisation_id)
+        for erased_id in (fact.ambassador_id, fact.employee_id):
+            if erased_id is not None:
+                await deliveries.forget_mentioning(str(erased_id))
     endpoints = await EndpointRepository(session, organisation_id).enabled_for(envelope.type)
     if not endpoints:
         return []
