@@ -418,6 +418,12 @@ async def test_bad_input_gets_scim_errors(platform: Platform) -> None:
         assert body.get("scimType") == scim_type, body
 
     await error("POST", "/scim/v2/Users", 409, "uniqueness", json=user_json("ADA@acme.dk"))
+    far = await platform.http.get(
+        "/scim/v2/Users", params={"startIndex": 10**35, "count": -5}, headers=headers
+    )
+    assert far.status_code == 200, far.text  # past any database offset: an empty page
+    assert far.json()["totalResults"] == 1
+    assert far.json().get("Resources", []) == []
     await error("POST", "/scim/v2/Users", 400, "invalidSyntax", content=b'{"userName": ')
     await error("POST", "/scim/v2/Users", 400, "invalidSyntax", json=[1, 2])
     await error("POST", "/scim/v2/Users", 400, "invalidSyntax", json={"userName": "no-schemas"})

@@ -159,7 +159,7 @@ class GetEmployee(RpcRequest):
 class ListEmployees(RpcRequest):
     organisation_id: UUID
     filter: RosterFilter | None = None
-    start_index: int = Field(default=1, ge=1, description="1-based, as SCIM counts")
+    start_index: int = Field(default=1, ge=1, le=2**31, description="1-based, as SCIM counts")
     count: int = Field(default=100, ge=0, le=500)
 
 

@@ -123,6 +123,9 @@ async def create_user(
     return _user_response(request, state, employee, 201)
 
 
+MAX_START_INDEX = 2**31
+
+
 @router.get("/Users", summary="List employees: `filter`, `startIndex`, `count`")
 async def list_users(
     access: RosterManager,
@@ -132,7 +135,9 @@ async def list_users(
     start_index: Annotated[int, Query(alias="startIndex")] = 1,
     count: Annotated[int, Query()] = 100,
 ) -> ScimResponse:
-    start_index = max(start_index, 1)  # RFC 7644 §3.4.2.4: below 1 is read as 1
+    # RFC 7644 §3.4.2.4: below 1 is read as 1; far past the end is an empty page, and is kept
+    # within what a database offset can hold.
+    start_index = min(max(start_index, 1), MAX_START_INDEX)
     count = min(max(count, 0), MAX_RESULTS)
     page = await state.rpc.call(
         LIST_EMPLOYEES,
