@@ -10,7 +10,7 @@ from uuid import UUID
 import httpx
 from nats.aio.client import Client as NatsClient
 
-from advocacy_planner.service import DEFAULT_MATRIX
+from advocacy_planner.service.playbook import DEFAULT_MATRIX
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.tenancy import TenantRepository

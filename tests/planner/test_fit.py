@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from advocacy_planner import fit
-from advocacy_planner.service import DEFAULT_MATRIX
+from advocacy_planner.service.playbook import DEFAULT_MATRIX
 from advocacy_shared.contracts.planner import (
     Capacity,
     CostModel,

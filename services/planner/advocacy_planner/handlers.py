@@ -6,7 +6,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_planner import service
+from advocacy_planner.service import phases, playbook, recruitment
 from advocacy_shared.consumers import EventConsumers
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
@@ -31,29 +31,29 @@ consumers = EventConsumers("planner")
 async def provision_organisation(
     session: AsyncSession, fact: OrganisationCreated, _envelope: CloudEvent
 ) -> None:
-    await service.provision_organisation(session, fact)
+    await playbook.provision_organisation(session, fact)
 
 
 @consumers.on(CohortActualsMeasured)
 async def record_actuals(
     session: AsyncSession, fact: CohortActualsMeasured, envelope: CloudEvent
 ) -> None:
-    await service.record_actuals(session, UUID(envelope.orgid), fact)
+    await phases.record_actuals(session, UUID(envelope.orgid), fact)
 
 
 async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: EventData) -> None:
     if isinstance(fact, EmployeeJoinedRoster | EmployeeChanged):
-        await service.keep_roster_facts(session, organisation_id, fact)
+        await recruitment.keep_roster_facts(session, organisation_id, fact)
     elif isinstance(fact, EmployeeLeftRoster):
-        await service.forget_employee(session, organisation_id, fact)
+        await recruitment.forget_employee(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOnboarded):
-        await service.enrol(session, organisation_id, fact)
+        await recruitment.enrol(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorProfileChanged):
-        await service.track_leadership(session, organisation_id, fact)
+        await recruitment.track_leadership(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOffboarded):
-        await service.offboard(session, organisation_id, fact)
+        await recruitment.offboard(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorErased):
-        await service.erase(session, organisation_id, fact)
+        await recruitment.erase(session, organisation_id, fact)
 
 
 @consumers.on_every_event_of("ambassadors")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_planner import service
 from advocacy_planner.repository import PhaseRepository, ProgramRepository, ReadinessRepository
+from advocacy_planner.service import leadership, phases, plans, playbook, programs, recruitment
 from advocacy_shared.contracts.planner import (
     ADD_PLAYBOOK_ROW,
     ADVANCE_PHASE,
@@ -67,41 +67,41 @@ RECRUITMENT_NOTE = (
 
 @server.handles(GET_PLAYBOOK)
 async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
-    return await service.playbook(session, request.organisation_id, request.version)
+    return await playbook.playbook(session, request.organisation_id, request.version)
 
 
 @server.handles(ADD_PLAYBOOK_ROW)
 async def add_playbook_row(session: AsyncSession, request: AddPlaybookRow) -> Playbook:
-    return await service.add_playbook_row(
+    return await playbook.add_playbook_row(
         session, server.outbox, request.organisation_id, request.row
     )
 
 
 @server.handles(EDIT_PLAYBOOK_ROW)
 async def edit_playbook_row(session: AsyncSession, request: EditPlaybookRow) -> Playbook:
-    return await service.edit_playbook_row(
+    return await playbook.edit_playbook_row(
         session, server.outbox, request.organisation_id, request.key, request.changes
     )
 
 
 @server.handles(RETIRE_PLAYBOOK_ROW)
 async def retire_playbook_row(session: AsyncSession, request: RetirePlaybookRow) -> Playbook:
-    return await service.retire_playbook_row(
+    return await playbook.retire_playbook_row(
         session, server.outbox, request.organisation_id, request.key
     )
 
 
 @server.handles(CREATE_PROGRAM)
 async def create_program(session: AsyncSession, request: CreateProgram) -> Program:
-    return await service.create_program(
+    return await programs.create_program(
         session, server.outbox, request.organisation_id, request.program
     )
 
 
 @server.handles(GET_PROGRAM)
 async def get_program(session: AsyncSession, request: GetProgram) -> Program:
-    return service.program_view(
-        await service.existing_program(session, request.organisation_id, request.program_id)
+    return programs.program_view(
+        await programs.existing_program(session, request.organisation_id, request.program_id)
     )
 
 
@@ -112,14 +112,14 @@ async def list_programs(session: AsyncSession, request: ListPrograms) -> Program
     )
     shown = rows[: request.limit]
     return ProgramPage(
-        items=[service.program_view(row) for row in shown],
+        items=[programs.program_view(row) for row in shown],
         next_after=shown[-1].id if len(rows) > request.limit else None,
     )
 
 
 @server.handles(ASSESS_READINESS)
 async def assess_readiness(session: AsyncSession, request: AssessReadiness) -> ReadinessAssessment:
-    return await service.assess_readiness(
+    return await programs.assess_readiness(
         session,
         server.outbox,
         request.organisation_id,
@@ -131,30 +131,30 @@ async def assess_readiness(session: AsyncSession, request: AssessReadiness) -> R
 
 @server.handles(LIST_READINESS)
 async def list_readiness(session: AsyncSession, request: ListReadiness) -> ReadinessPage:
-    await service.existing_program(session, request.organisation_id, request.program_id)
+    await programs.existing_program(session, request.organisation_id, request.program_id)
     rows = await ReadinessRepository(session, request.organisation_id).page(
         request.program_id, request.limit + 1, request.before
     )
     shown = rows[: request.limit]
     return ReadinessPage(
-        items=[service.readiness_view(row) for row in shown],
+        items=[programs.readiness_view(row) for row in shown],
         next_before=shown[-1].number if len(rows) > request.limit else None,
     )
 
 
 @server.handles(GET_PLAN)
 async def get_plan(session: AsyncSession, request: GetPlan) -> Plan:
-    return await service.plan(session, request.organisation_id, request.program_id)
+    return await plans.plan(session, request.organisation_id, request.program_id)
 
 
 @server.handles(LIST_PHASES)
 async def list_phases(session: AsyncSession, request: ListPhases) -> Phases:
-    return Phases(items=await service.phases(session, request.organisation_id, request.program_id))
+    return Phases(items=await phases.phases(session, request.organisation_id, request.program_id))
 
 
 @server.handles(SET_PHASE)
 async def set_phase(session: AsyncSession, request: SetPhase) -> Phase:
-    return await service.set_phase(
+    return await phases.set_phase(
         session,
         server.outbox,
         request.organisation_id,
@@ -166,30 +166,30 @@ async def set_phase(session: AsyncSession, request: SetPhase) -> Phase:
 
 @server.handles(CHECK_GRADUATION)
 async def check_graduation(session: AsyncSession, request: CheckGraduation) -> GraduationCheck:
-    return await service.graduation_check(session, request.organisation_id, request.program_id)
+    return await phases.graduation_check(session, request.organisation_id, request.program_id)
 
 
 @server.handles(ADVANCE_PHASE)
 async def advance_phase(session: AsyncSession, request: AdvancePhase) -> PhaseTransition:
-    return await service.advance_phase(session, server.outbox, request)
+    return await phases.advance_phase(session, server.outbox, request)
 
 
 @server.handles(LIST_TRANSITIONS)
 async def list_transitions(session: AsyncSession, request: ListTransitions) -> TransitionPage:
-    await service.existing_program(session, request.organisation_id, request.program_id)
+    await programs.existing_program(session, request.organisation_id, request.program_id)
     rows = await PhaseRepository(session, request.organisation_id).transitions(
         request.program_id, request.limit + 1, request.after
     )
     shown = rows[: request.limit]
     return TransitionPage(
-        items=[service.transition_view(row) for row in shown],
+        items=[phases.transition_view(row) for row in shown],
         next_after=shown[-1].number if len(rows) > request.limit else None,
     )
 
 
 @server.handles(LIST_PROPOSALS)
 async def list_proposals(session: AsyncSession, request: ListProposals) -> ProposalPage:
-    phase, items, next_after = await service.proposals(
+    phase, items, next_after = await recruitment.proposals(
         session, request.organisation_id, request.program_id, request.limit, request.after
     )
     return ProposalPage(
@@ -204,4 +204,4 @@ async def list_proposals(session: AsyncSession, request: ListProposals) -> Propo
 async def get_leadership_report(
     session: AsyncSession, request: GetLeadershipReport
 ) -> LeadershipReport:
-    return await service.leadership_report(session, request.organisation_id, request.program_id)
+    return await leadership.leadership_report(session, request.organisation_id, request.program_id)

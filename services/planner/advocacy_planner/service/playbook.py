@@ -1,0 +1,228 @@
+"""The versioned playbook: the disciplines an organisation may plan with.
+
+Every edit writes a whole new version, so a program keeps reading the version it was planned with.
+An organisation's first version is seeded from the default matrix.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_planner.models import PlaybookEntry
+from advocacy_planner.repository import PlaybookRepository, tenant_repository
+from advocacy_shared.contracts.ambassadors import EnablementFormat, Segment
+from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound, NotReady
+from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.contracts.planner import (
+    Playbook,
+    PlaybookRevised,
+    PlaybookRow,
+    PlaybookRowChanges,
+    PlaybookRowInput,
+)
+from advocacy_shared.envelope import utc_now
+from advocacy_shared.outbox import Outbox
+
+DEFAULT_MATRIX: tuple[PlaybookRowInput, ...] = (
+    PlaybookRowInput(
+        key="social_selling",
+        challenge="Sales & lead generation",
+        discipline="Social selling",
+        colleagues="Sales & marketing",
+        content="Customer challenges, industry themes, cases",
+        enablement_format="Onboarding, guide and an ongoing roll-out",
+        segments=["sales_marketing"],
+        formats=["workshop", "guide"],
+        angle_prompts=[
+            "Talk about the customer problems you solve",
+            "Share what you learnt from a recent case",
+        ],
+    ),
+    PlaybookRowInput(
+        key="thought_leadership",
+        challenge="Awareness & differentiation",
+        discipline="Thought leadership & CxO visibility",
+        colleagues="Specialists & leadership",
+        content="Professional hobby-horses, industry agendas, visions",
+        enablement_format="Hand-held effort, 1:1 and guide",
+        segments=["specialist", "leadership"],
+        formats=["one_to_one", "guide"],
+        angle_prompts=[
+            "Take a stand on an industry agenda",
+            "Share the professional hobby-horse you never tire of",
+        ],
+    ),
+    PlaybookRowInput(
+        key="employer_branding",
+        challenge="Qualified applicants",
+        discipline="Employee advocacy as employer branding",
+        colleagues="Everyone / profile representatives",
+        content="The workplace, development, collegiality",
+        enablement_format="Broad training, guide + hand-held effort",
+        segments=["everyone"],
+        formats=["workshop", "guide", "one_to_one"],
+        angle_prompts=["Show a normal day at work", "Tell how you have developed here"],
+    ),
+)
+"""The article's prioritisation matrix: every organisation's playbook starts from it."""
+
+
+async def provision_organisation(session: AsyncSession, fact: OrganisationCreated) -> None:
+    """Record the tenant and seed its playbook (version 1) from the default matrix."""
+    if not await tenant_repository.record(session, fact):
+        return
+    PlaybookRepository(session).add_all(_entries(fact.organisation_id, 1, list(DEFAULT_MATRIX)))
+
+
+def _entries(
+    organisation_id: UUID, version: int, rows: list[PlaybookRowInput]
+) -> list[PlaybookEntry]:
+    return [
+        PlaybookEntry(
+            organisation_id=organisation_id,
+            version=version,
+            position=position,
+            key=row.key,
+            challenge=row.challenge,
+            discipline=row.discipline,
+            colleagues=row.colleagues,
+            content=row.content,
+            enablement_format=row.enablement_format,
+            segments=list(row.segments),
+            formats=list(row.formats),
+            angle_prompts=list(row.angle_prompts),
+        )
+        for position, row in enumerate(rows, start=1)
+    ]
+
+
+async def playbook(
+    session: AsyncSession, organisation_id: UUID, version: int | None = None
+) -> Playbook:
+    playbooks = PlaybookRepository(session)
+    latest = await _latest_version(playbooks, organisation_id)
+    wanted = latest if version is None else version
+    if wanted > latest:
+        raise NotFound(f"there is no playbook version {wanted} (the latest is {latest})")
+    rows = await playbooks.entries(organisation_id, wanted)
+    return Playbook(
+        organisation_id=organisation_id,
+        version=wanted,
+        latest=wanted == latest,
+        rows=[_row(entry) for entry in rows],
+    )
+
+
+async def _latest_version(playbooks: PlaybookRepository, organisation_id: UUID) -> int:
+    version = await playbooks.latest_version(organisation_id)
+    if version is None:
+        raise NotReady(
+            "the planner has not provisioned this organisation yet",
+            {"organisation_id": str(organisation_id)},
+        )
+    return version
+
+
+def _row(entry: PlaybookEntry) -> PlaybookRow:
+    return PlaybookRow(
+        id=entry.id,
+        key=entry.key,
+        position=entry.position,
+        challenge=entry.challenge,
+        discipline=entry.discipline,
+        colleagues=entry.colleagues,
+        content=entry.content,
+        enablement_format=entry.enablement_format,
+        segments=[cast(Segment, s) for s in entry.segments],
+        formats=[cast(EnablementFormat, f) for f in entry.formats],
+        angle_prompts=list(entry.angle_prompts),
+    )
+
+
+def _as_input(row: PlaybookRow) -> PlaybookRowInput:
+    return PlaybookRowInput.model_validate(row.model_dump(exclude={"id", "position"}))
+
+
+async def add_playbook_row(
+    session: AsyncSession, outbox: Outbox, organisation_id: UUID, row: PlaybookRowInput
+) -> Playbook:
+    current = await playbook(session, organisation_id)
+    if any(existing.key == row.key for existing in current.rows):
+        raise Conflict(f"the playbook has a discipline {row.key} already", {"key": row.key})
+    rows = [_as_input(existing) for existing in current.rows] + [row]
+    return await _revise(session, outbox, organisation_id, current.version, rows, "added", row.key)
+
+
+async def edit_playbook_row(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    key: str,
+    changes: PlaybookRowChanges,
+) -> Playbook:
+    current = await playbook(session, organisation_id)
+    _known_key(current, key)
+    update = changes.model_dump(exclude_none=True)
+    try:
+        rows = [
+            PlaybookRowInput.model_validate({**_as_input(r).model_dump(), **update})
+            if r.key == key
+            else _as_input(r)
+            for r in current.rows
+        ]
+    except ValidationError as exc:
+        raise Invalid(
+            "the edited row is not valid",
+            {"errors": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]},
+        ) from exc
+    return await _revise(session, outbox, organisation_id, current.version, rows, "edited", key)
+
+
+async def retire_playbook_row(
+    session: AsyncSession, outbox: Outbox, organisation_id: UUID, key: str
+) -> Playbook:
+    current = await playbook(session, organisation_id)
+    _known_key(current, key)
+    if len(current.rows) == 1:
+        raise Conflict("the last discipline of a playbook cannot be retired")
+    rows = [_as_input(r) for r in current.rows if r.key != key]
+    return await _revise(session, outbox, organisation_id, current.version, rows, "retired", key)
+
+
+def _known_key(current: Playbook, key: str) -> None:
+    if not any(row.key == key for row in current.rows):
+        raise NotFound(
+            f"the playbook has no discipline {key}",
+            {"known": [row.key for row in current.rows]},
+        )
+
+
+async def _revise(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    version: int,
+    rows: list[PlaybookRowInput],
+    change: str,
+    key: str,
+) -> Playbook:
+    """Write the whole matrix as the next version; older versions stay for their programs."""
+    PlaybookRepository(session).add_all(_entries(organisation_id, version + 1, rows))
+    await session.flush()
+    await outbox.add(
+        session,
+        PlaybookRevised.model_validate(
+            {
+                "version": version + 1,
+                "change": change,
+                "discipline_key": key,
+                "revised_at": utc_now(),
+            }
+        ),
+        organisation_id=organisation_id,
+    )
+    return await playbook(session, organisation_id, version + 1)

@@ -1,0 +1,189 @@
+"""Programs, checked against the playbook, and their readiness assessments."""
+
+from __future__ import annotations
+
+from typing import cast
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_planner.models import PhaseRecord, ProgramRecord, ReadinessRecord
+from advocacy_planner.repository import ProgramRepository, ReadinessRepository
+from advocacy_planner.service.playbook import playbook
+from advocacy_shared.contracts.errors import Invalid, NotFound
+from advocacy_shared.contracts.planner import (
+    PHASE_ORDER,
+    Capacity,
+    Cohort,
+    CostModel,
+    PhaseKind,
+    Playbook,
+    Program,
+    ProgramCreated,
+    ProgramFields,
+    ReadinessAssessed,
+    ReadinessAssessment,
+    ReadinessFields,
+)
+from advocacy_shared.outbox import Outbox
+
+# --- Programs ------------------------------------------------------------------------------------
+
+
+async def create_program(
+    session: AsyncSession, outbox: Outbox, organisation_id: UUID, fields: ProgramFields
+) -> Program:
+    current = await playbook(session, organisation_id)
+    _check_against_playbook(fields, current)
+    record = ProgramRecord(
+        organisation_id=organisation_id,
+        name=fields.name,
+        owner=fields.owner,
+        objectives=list(fields.objectives),
+        disciplines=list(fields.disciplines),
+        fte_share=fields.capacity.fte_share,
+        hours_per_week=fields.capacity.hours_per_week,
+        start_date=fields.start_date,
+        awareness_topics=[t.strip().lower() for t in fields.awareness_topics if t.strip()],
+        cost_model=fields.cost_model.model_dump(mode="json"),
+        playbook_version=current.version,
+        phase="pilot",
+    )
+    programs = ProgramRepository(session, organisation_id)
+    programs.save(record)
+    await session.flush()
+    for kind in PHASE_ORDER:
+        programs.save(
+            PhaseRecord(
+                organisation_id=organisation_id,
+                program_id=record.id,
+                kind=kind,
+                status="active" if kind == "pilot" else "planned",
+                cohort=Cohort().model_dump(mode="json"),
+                started_at=record.created_at if kind == "pilot" else None,
+            )
+        )
+    await outbox.add(
+        session,
+        ProgramCreated(
+            program_id=record.id,
+            playbook_version=record.playbook_version,
+            disciplines=record.disciplines,
+            fte_share=record.fte_share,
+            start_date=record.start_date,
+            created_at=record.created_at,
+        ),
+        organisation_id=organisation_id,
+        subject=str(record.id),
+    )
+    return program_view(record)
+
+
+def _check_against_playbook(fields: ProgramFields, current: Playbook) -> None:
+    keys = [row.key for row in current.rows]
+    challenges = [row.challenge for row in current.rows]
+    problems: dict[str, object] = {}
+    unknown = [d for d in fields.disciplines if d not in keys]
+    if unknown:
+        problems["unknown_disciplines"] = unknown
+        problems["known_disciplines"] = keys
+    unknown_objectives = [o for o in fields.objectives if o not in challenges]
+    if unknown_objectives:
+        problems["unknown_objectives"] = unknown_objectives
+        problems["known_challenges"] = challenges
+    if len(set(fields.disciplines)) != len(fields.disciplines):
+        problems["repeated_disciplines"] = True
+    if len(set(fields.objectives)) != len(fields.objectives):
+        problems["repeated_objectives"] = True
+    if problems:
+        raise Invalid(
+            f"the program does not match playbook version {current.version}: "
+            + ", ".join(sorted(problems)),
+            problems,
+        )
+
+
+def program_view(record: ProgramRecord) -> Program:
+    return Program(
+        id=record.id,
+        organisation_id=record.organisation_id,
+        name=record.name,
+        owner=record.owner,
+        objectives=record.objectives,
+        disciplines=record.disciplines,
+        capacity=Capacity(fte_share=record.fte_share, hours_per_week=record.hours_per_week),
+        start_date=record.start_date,
+        awareness_topics=record.awareness_topics,
+        cost_model=CostModel.model_validate(record.cost_model),
+        playbook_version=record.playbook_version,
+        phase=cast(PhaseKind, record.phase),
+        created_at=record.created_at,
+    )
+
+
+async def existing_program(
+    session: AsyncSession, organisation_id: UUID, program_id: UUID, *, for_update: bool = False
+) -> ProgramRecord:
+    record = await ProgramRepository(session, organisation_id).get(
+        program_id, for_update=for_update
+    )
+    if record is None:
+        raise NotFound(f"no program {program_id} in this organisation")
+    return record
+
+
+# --- Readiness -----------------------------------------------------------------------------------
+
+
+async def assess_readiness(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    program_id: UUID,
+    fields: ReadinessFields,
+    assessed_by: str,
+) -> ReadinessAssessment:
+    await existing_program(session, organisation_id, program_id, for_update=True)
+    readiness = ReadinessRepository(session, organisation_id)
+    latest = await readiness.latest(program_id)
+    record = ReadinessRecord(
+        organisation_id=organisation_id,
+        program_id=program_id,
+        number=(latest.number + 1) if latest else 1,
+        purpose=fields.purpose.model_dump(mode="json"),
+        buy_in=fields.buy_in.model_dump(mode="json"),
+        culture=fields.culture.model_dump(mode="json"),
+        practicalities=fields.practicalities.model_dump(mode="json"),
+        assessed_by=assessed_by,
+    )
+    readiness.save(record)
+    await outbox.add(
+        session,
+        ReadinessAssessed(
+            program_id=program_id,
+            assessment_id=record.id,
+            number=record.number,
+            leadership_openness=fields.culture.leadership_openness,
+            visibility_appetite=fields.culture.visibility_appetite,
+            assessed_at=record.assessed_at,
+        ),
+        organisation_id=organisation_id,
+        subject=str(program_id),
+    )
+    return readiness_view(record)
+
+
+def readiness_view(record: ReadinessRecord) -> ReadinessAssessment:
+    return ReadinessAssessment.model_validate(
+        {
+            "id": record.id,
+            "program_id": record.program_id,
+            "number": record.number,
+            "purpose": record.purpose,
+            "buy_in": record.buy_in,
+            "culture": record.culture,
+            "practicalities": record.practicalities,
+            "assessed_by": record.assessed_by,
+            "assessed_at": record.assessed_at,
+        }
+    )
