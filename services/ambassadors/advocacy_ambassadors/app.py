@@ -6,10 +6,10 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from advocacy_ambassadors import service
 from advocacy_ambassadors.handlers import consumers
 from advocacy_ambassadors.models import messaging
-from advocacy_ambassadors.rpc import linkedin, server
+from advocacy_ambassadors.rpc import linkedin_wiring, server
+from advocacy_ambassadors.service.linkedin import LinkedInWiring, sweep_linkedin
 from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.linkedin import LinkedInClient
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
     settings = settings or AmbassadorsSettings()
     assert isinstance(settings, AmbassadorsSettings)
-    linkedin.wiring = service.LinkedInWiring(
+    linkedin_wiring.wiring = LinkedInWiring(
         client=LinkedInClient(settings.linkedin),
         secrets=SecretBox(settings.secret_keys()),
         state_lifetime=timedelta(minutes=settings.linkedin_state_minutes),
@@ -40,7 +40,7 @@ async def linkedin_sweep(runtime: ServiceRuntime) -> None:
     while True:
         try:
             async with runtime.transaction() as session:
-                swept = await service.sweep_linkedin(session, runtime.outbox, expiring_within)
+                swept = await sweep_linkedin(session, runtime.outbox, expiring_within)
             if swept.expiring or swept.expired:
                 log.info(
                     "LinkedIn connections swept",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_ambassadors import service
+from advocacy_ambassadors.service import tenants
 from advocacy_shared.consumers import EventConsumers
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.envelope import CloudEvent
@@ -16,4 +16,4 @@ consumers = EventConsumers("ambassadors")
 async def provision_organisation(
     session: AsyncSession, fact: OrganisationCreated, _envelope: CloudEvent
 ) -> None:
-    await service.provision_organisation(session, fact)
+    await tenants.provision_organisation(session, fact)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_ambassadors import service
 from advocacy_ambassadors.repository import AmbassadorRepository, InvitationRepository
+from advocacy_ambassadors.service import invitations, journey, linkedin, roster, states
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
     ERASE,
@@ -94,27 +94,30 @@ server = RpcServer("ambassadors")
 class _LinkedIn:
     """The LinkedIn adapter and key ring of this process, set by the app's wiring."""
 
-    wiring: service.LinkedInWiring | None = None
+    wiring: linkedin.LinkedInWiring | None = None
 
-    def __call__(self) -> service.LinkedInWiring:
+    def __call__(self) -> linkedin.LinkedInWiring:
         if self.wiring is None:
             raise RuntimeError("the ambassadors service's LinkedIn wiring is not set up")
         return self.wiring
 
 
-linkedin = _LinkedIn()
+linkedin_wiring = _LinkedIn()
+
+
+# --- The onboarding journey ----------------------------------------------------------------------
 
 
 @server.handles(INVITE)
 async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador:
-    return await service.invite(session, request)
+    return await journey.invite(session, request)
 
 
 @server.handles(GET)
 async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
     ambassadors = AmbassadorRepository(session, request.organisation_id)
-    return await service.view(
-        ambassadors, await service.existing(ambassadors, request.ambassador_id)
+    return await journey.view(
+        ambassadors, await states.existing(ambassadors, request.ambassador_id)
     )
 
 
@@ -124,33 +127,26 @@ async def list_ambassadors(session: AsyncSession, request: ListAmbassadors) -> A
     rows = await ambassadors.page(request.limit, request.after, request.leadership)
     shown = rows[: request.limit]
     return AmbassadorPage(
-        items=[await service.view(ambassadors, row) for row in shown],
+        items=[await journey.view(ambassadors, row) for row in shown],
         next_after=shown[-1].id if len(rows) > request.limit else None,
     )
 
 
 @server.handles(GRANT_CONSENT)
 async def grant_consent(session: AsyncSession, request: GrantConsent) -> Ambassador:
-    return await service.grant_consent(session, server.outbox, request)
+    return await journey.grant_consent(session, server.outbox, request)
 
 
 @server.handles(REVOKE_CONSENT)
 async def revoke_consent(session: AsyncSession, request: RevokeConsent) -> Ambassador:
-    return await service.revoke_consent(
-        session, server.outbox, request.organisation_id, request.ambassador_id
-    )
-
-
-@server.handles(ERASE)
-async def erase(session: AsyncSession, request: EraseAmbassador) -> Erased:
-    return await service.erase(
+    return await journey.revoke_consent(
         session, server.outbox, request.organisation_id, request.ambassador_id
     )
 
 
 @server.handles(RECORD_TRAINING)
 async def record_training(session: AsyncSession, request: RecordTraining) -> Ambassador:
-    return await service.record_training(
+    return await journey.record_training(
         session,
         server.outbox,
         request.organisation_id,
@@ -159,76 +155,98 @@ async def record_training(session: AsyncSession, request: RecordTraining) -> Amb
     )
 
 
+@server.handles(UPDATE_PROFILE)
+async def update_profile(session: AsyncSession, request: UpdateProfile) -> Ambassador:
+    return await journey.update_profile(session, server.outbox, request)
+
+
+@server.handles(CHANGE_ACTIVITY)
+async def change_activity(session: AsyncSession, request: ChangeActivity) -> Ambassador:
+    return await journey.change_activity(session, server.outbox, request)
+
+
+@server.handles(OFFBOARD)
+async def offboard(session: AsyncSession, request: OffboardAmbassador) -> Ambassador:
+    return await journey.offboard(
+        session, server.outbox, request.organisation_id, request.ambassador_id, request.reason
+    )
+
+
+@server.handles(ERASE)
+async def erase(session: AsyncSession, request: EraseAmbassador) -> Erased:
+    return await journey.erase(
+        session, server.outbox, request.organisation_id, request.ambassador_id
+    )
+
+
+# --- Invitations and consent texts ---------------------------------------------------------------
+
+
 @server.handles(PUBLISH_CONSENT_TEXT)
 async def publish_consent_text(session: AsyncSession, request: PublishConsentText) -> ConsentText:
-    return await service.publish_consent_text(session, request)
+    return await invitations.publish_consent_text(session, request)
 
 
 @server.handles(LIST_CONSENT_TEXTS)
 async def list_consent_texts(session: AsyncSession, request: ListConsentTexts) -> ConsentTexts:
-    return await service.consent_texts(session, request.organisation_id)
+    return await invitations.consent_texts(session, request.organisation_id)
 
 
 @server.handles(ISSUE_INVITATION)
 async def issue_invitation(session: AsyncSession, request: IssueInvitation) -> IssuedInvitation:
-    return await service.issue_invitation(session, server.outbox, request)
+    return await invitations.issue_invitation(session, server.outbox, request)
 
 
 @server.handles(LIST_INVITATIONS)
 async def list_invitations(session: AsyncSession, request: ListInvitations) -> InvitationPage:
-    invitations = InvitationRepository(session, request.organisation_id)
-    rows = await invitations.page(request.limit, request.after, request.status)
+    repository = InvitationRepository(session, request.organisation_id)
+    rows = await repository.page(request.limit, request.after, request.status)
     shown = rows[: request.limit]
     return InvitationPage(
-        items=[service.invitation_view(row) for row in shown],
+        items=[invitations.invitation_view(row) for row in shown],
         next_after=shown[-1].id if len(rows) > request.limit else None,
     )
 
 
 @server.handles(REVOKE_INVITATION)
 async def revoke_invitation(session: AsyncSession, request: RevokeInvitation) -> Invitation:
-    return await service.revoke_invitation(session, request.organisation_id, request.invitation_id)
+    return await invitations.revoke_invitation(
+        session, request.organisation_id, request.invitation_id
+    )
 
 
 @server.handles(OPEN_INVITATION)
 async def open_invitation(session: AsyncSession, request: OpenInvitation) -> InvitationForEmployee:
-    return await service.open_invitation(session, request.token)
+    return await invitations.open_invitation(session, request.token)
 
 
 @server.handles(ANSWER_INVITATION)
 async def answer_invitation(session: AsyncSession, request: AnswerInvitation) -> Invitation:
-    return await service.answer_invitation(session, server.outbox, request)
+    return await invitations.answer_invitation(session, server.outbox, request)
 
 
-@server.handles(UPDATE_PROFILE)
-async def update_profile(session: AsyncSession, request: UpdateProfile) -> Ambassador:
-    return await service.update_profile(session, server.outbox, request)
-
-
-@server.handles(CHANGE_ACTIVITY)
-async def change_activity(session: AsyncSession, request: ChangeActivity) -> Ambassador:
-    return await service.change_activity(session, server.outbox, request)
+# --- The LinkedIn connection ---------------------------------------------------------------------
 
 
 @server.handles(AUTHORIZE)
 async def authorize_linkedin(
     session: AsyncSession, request: AuthorizeLinkedIn
 ) -> LinkedInAuthorization:
-    return await service.authorize_linkedin(
-        session, linkedin(), request.organisation_id, request.ambassador_id
+    return await linkedin.authorize_linkedin(
+        session, linkedin_wiring(), request.organisation_id, request.ambassador_id
     )
 
 
 @server.handles(COMPLETE)
 async def complete_linkedin(session: AsyncSession, request: CompleteLinkedIn) -> LinkedInConnection:
-    return await service.complete_linkedin(session, server.outbox, linkedin(), request)
+    return await linkedin.complete_linkedin(session, server.outbox, linkedin_wiring(), request)
 
 
 @server.handles(GET_CONNECTION)
 async def linkedin_connection(
     session: AsyncSession, request: LinkedInConnectionRequest
 ) -> LinkedInConnection:
-    return await service.linkedin_connection(
+    return await linkedin.linkedin_connection(
         session, request.organisation_id, request.ambassador_id
     )
 
@@ -237,15 +255,15 @@ async def linkedin_connection(
 async def disconnect_linkedin(
     session: AsyncSession, request: LinkedInConnectionRequest
 ) -> LinkedInConnection:
-    return await service.disconnect_linkedin(
+    return await linkedin.disconnect_linkedin(
         session, server.outbox, request.organisation_id, request.ambassador_id
     )
 
 
 @server.handles(TOKEN)
 async def linkedin_token(session: AsyncSession, request: GetLinkedInToken) -> LinkedInToken:
-    return await service.linkedin_token(
-        session, linkedin(), request.organisation_id, request.ambassador_id, request.purpose
+    return await linkedin.linkedin_token(
+        session, linkedin_wiring(), request.organisation_id, request.ambassador_id, request.purpose
     )
 
 
@@ -253,45 +271,41 @@ async def linkedin_token(session: AsyncSession, request: GetLinkedInToken) -> Li
 async def linkedin_token_rejected(
     session: AsyncSession, request: LinkedInTokenRejected
 ) -> LinkedInConnection:
-    return await service.linkedin_token_rejected(
+    return await linkedin.linkedin_token_rejected(
         session, server.outbox, request.organisation_id, request.ambassador_id
     )
 
 
-@server.handles(OFFBOARD)
-async def offboard(session: AsyncSession, request: OffboardAmbassador) -> Ambassador:
-    return await service.offboard(
-        session, server.outbox, request.organisation_id, request.ambassador_id, request.reason
-    )
+# --- The roster (SCIM Users) ---------------------------------------------------------------------
 
 
 @server.handles(PROVISION_EMPLOYEE)
 async def provision_employee(session: AsyncSession, request: ProvisionEmployee) -> Employee:
-    return await service.provision_employee(session, server.outbox, request)
+    return await roster.provision_employee(session, server.outbox, request)
 
 
 @server.handles(GET_EMPLOYEE)
 async def get_employee(session: AsyncSession, request: GetEmployee) -> Employee:
-    return await service.get_employee(session, request.organisation_id, request.employee_id)
+    return await roster.get_employee(session, request.organisation_id, request.employee_id)
 
 
 @server.handles(LIST_EMPLOYEES)
 async def list_employees(session: AsyncSession, request: ListEmployees) -> EmployeeList:
-    return await service.list_employees(session, request)
+    return await roster.list_employees(session, request)
 
 
 @server.handles(REPLACE_EMPLOYEE)
 async def replace_employee(session: AsyncSession, request: ReplaceEmployee) -> Employee:
-    return await service.replace_employee(session, server.outbox, request)
+    return await roster.replace_employee(session, server.outbox, request)
 
 
 @server.handles(PATCH_EMPLOYEE)
 async def patch_employee(session: AsyncSession, request: PatchEmployee) -> Employee:
-    return await service.patch_employee(session, server.outbox, request)
+    return await roster.patch_employee(session, server.outbox, request)
 
 
 @server.handles(DELETE_EMPLOYEE)
 async def delete_employee(session: AsyncSession, request: DeleteEmployee) -> EmployeeDeleted:
-    return await service.delete_employee(
+    return await roster.delete_employee(
         session, server.outbox, request.organisation_id, request.employee_id
     )
