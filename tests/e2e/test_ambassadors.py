@@ -133,6 +133,16 @@ async def test_revoking_consent_stops_it_at_once_and_keeps_the_history(
         f"{base}/consent", json={**CONSENT, "consent_version": "2026-12"}, headers=platform.auth
     )
     assert again.json()["consent"]["consent_version"] == "2026-12"
+    history = await platform.http.get(f"{base}/consents", headers=platform.auth)
+    assert [
+        (c["action"], c["consent_version"], c["allows_posting"], c["recorded_by"])
+        for c in history.json()["changes"]
+    ] == [
+        ("granted", "2026-11", True, "bootstrap:admin"),
+        ("revoked", "2026-11", False, "bootstrap:admin"),
+        ("granted", "2026-12", True, "bootstrap:admin"),
+    ]
+    assert {c["consent_text"] for c in history.json()["changes"]} == {CONSENT["consent_text"]}
 
 
 async def test_leaders_are_tracked_separately_and_duplicates_refused(platform: Platform) -> None:

@@ -91,6 +91,7 @@ async def test_one_request_erases_the_person_from_every_service(
     assert provisioned.status_code == 201, provisioned.text
     employee_id = provisioned.json()["id"]
     ada = await invite(platform, org, "ada.lovelace@acme.dk", display_name="Augusta Ada Lovelace")
+    assert ada["external_id"] == "HR-77"  # linked to the roster by work email
     link = await issue(platform, org, ada["id"])
     accepted = await platform.http.post(
         "/api/v1/invitation/accept",

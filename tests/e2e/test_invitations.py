@@ -81,6 +81,12 @@ async def test_an_employee_accepts_the_current_consent_text_through_the_link(
     async with platform.runtimes["ambassadors"].sessions() as session:
         kept = (await session.execute(text("SELECT consent_text FROM consent_records"))).all()
     assert kept == [(NEW_TEXT["text"],)]  # the text exactly as shown, not one the caller sent
+    history = await platform.http.get(
+        f"/api/v1/orgs/{org}/ambassadors/{ada['id']}/consents", headers=platform.auth
+    )
+    assert [(c["action"], c["recorded_by"]) for c in history.json()["changes"]] == [
+        ("granted", f"employee:invitation:{invitation['id']}")
+    ]
 
     again = await platform.http.post(
         "/api/v1/invitation/accept",

@@ -21,6 +21,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}"): None,
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/consent"): CONSENT,
     ("DELETE", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/consent"): None,
+    ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/consents"): None,
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/trainings"): {
         "enablement_format": "workshop"
     },

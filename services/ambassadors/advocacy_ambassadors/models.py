@@ -61,6 +61,7 @@ class ConsentRecord(AmbassadorsModel, table=True):
     consent_text: str = Field(sa_type=Text)
     allows_posting: bool
     allows_analytics: bool
+    recorded_by: str = Field(max_length=200, description="employee:invitation:<id>, user:<id>, …")
     at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 

@@ -80,6 +80,18 @@ class AmbassadorRepository:
         assert row.organisation_id == self.organisation_id
         self.session.add(row)
 
+    async def consent_changes(self, ambassador_id: UUID) -> list[ConsentRecord]:
+        """Every grant and revocation, oldest first."""
+        query = (
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.organisation_id == self.organisation_id,
+                ConsentRecord.ambassador_id == ambassador_id,
+            )
+            .order_by(col(ConsentRecord.at), col(ConsentRecord.id))
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def latest_consent(self, ambassador_id: UUID) -> ConsentRecord | None:
         query = (
             select(ConsentRecord)

@@ -8,6 +8,7 @@ from advocacy_ambassadors.repository import AmbassadorRepository, InvitationRepo
 from advocacy_ambassadors.service import invitations, journey, linkedin, roster, states
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
+    CONSENT_HISTORY,
     ERASE,
     GET,
     GRANT_CONSENT,
@@ -20,6 +21,8 @@ from advocacy_shared.contracts.ambassadors import (
     Ambassador,
     AmbassadorPage,
     ChangeActivity,
+    ConsentHistory,
+    ConsentHistoryRequest,
     EraseAmbassador,
     Erased,
     GetAmbassador,
@@ -140,8 +143,17 @@ async def grant_consent(session: AsyncSession, request: GrantConsent) -> Ambassa
 @server.handles(REVOKE_CONSENT)
 async def revoke_consent(session: AsyncSession, request: RevokeConsent) -> Ambassador:
     return await journey.revoke_consent(
-        session, server.outbox, request.organisation_id, request.ambassador_id
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.ambassador_id,
+        request.recorded_by,
     )
+
+
+@server.handles(CONSENT_HISTORY)
+async def consent_history(session: AsyncSession, request: ConsentHistoryRequest) -> ConsentHistory:
+    return await journey.consent_history(session, request.organisation_id, request.ambassador_id)
 
 
 @server.handles(RECORD_TRAINING)

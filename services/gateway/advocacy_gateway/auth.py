@@ -61,6 +61,11 @@ class Principal:
         """How the audit log names the caller."""
         return f"{self.kind}:{self.id} ({self.name})"
 
+    @property
+    def reference(self) -> str:
+        """The caller by id alone, for records other services keep (the audit log has names)."""
+        return f"{self.kind}:{self.id}"
+
     def organisations(self) -> list[UUID] | None:
         """The organisations it may see; None for all (platform admins)."""
         if self.is_platform_admin:

@@ -112,6 +112,12 @@ class AmbassadorProfile(BaseModel):
     posts_per_week: float = Field(default=1.0, ge=0, le=21)
 
 
+RECORDED_BY = (
+    "Who recorded the change: `employee:invitation:<id>` when the employee answered their "
+    "invitation, else the user or API key (`user:<id>`, `api_key:<id>`, `bootstrap:admin`)"
+)
+
+
 class InviteAmbassador(RpcRequest):
     organisation_id: UUID
     email: str = Field(min_length=3, max_length=320)
@@ -128,11 +134,35 @@ class GrantConsent(RpcRequest):
     consent_text: str = Field(min_length=20, max_length=20_000, description="Exactly as shown")
     allows_posting: bool
     allows_analytics: bool
+    recorded_by: str = Field(min_length=1, max_length=200, description=RECORDED_BY)
 
 
 class RevokeConsent(RpcRequest):
     organisation_id: UUID
     ambassador_id: UUID
+    recorded_by: str = Field(min_length=1, max_length=200, description=RECORDED_BY)
+
+
+class ConsentHistoryRequest(RpcRequest):
+    organisation_id: UUID
+    ambassador_id: UUID
+
+
+class ConsentChange(RpcReply):
+    """One consent change, as it was recorded: who, when, which text, what it allowed."""
+
+    action: Literal["granted", "revoked"]
+    consent_version: str
+    consent_text: str
+    allows_posting: bool
+    allows_analytics: bool
+    recorded_by: str
+    at: datetime
+
+
+class ConsentHistory(RpcReply):
+    ambassador_id: UUID
+    changes: list[ConsentChange] = Field(description="Oldest first")
 
 
 class RecordTraining(RpcRequest):
@@ -208,6 +238,9 @@ REVOKE_CONSENT: Operation[RevokeConsent, Ambassador] = Operation(
 )
 RECORD_TRAINING: Operation[RecordTraining, Ambassador] = Operation(
     "ambassadors", "training.record", RecordTraining, Ambassador
+)
+CONSENT_HISTORY: Operation[ConsentHistoryRequest, ConsentHistory] = Operation(
+    "ambassadors", "consent.history", ConsentHistoryRequest, ConsentHistory
 )
 UPDATE_PROFILE: Operation[UpdateProfile, Ambassador] = Operation(
     "ambassadors", "profile.update", UpdateProfile, Ambassador

@@ -193,6 +193,7 @@ async def answer_invitation(
                 consent_text=text.text,
                 allows_posting=request.allows_posting,
                 allows_analytics=request.allows_analytics,
+                recorded_by=f"employee:invitation:{invitation.id}",
             ),
         )
         invitation.status = "accepted"

@@ -29,6 +29,8 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorProfileChanged,
     AmbassadorTrained,
     ChangeActivity,
+    ConsentChange,
+    ConsentHistory,
     ConsentRevoked,
     ConsentState,
     EnablementFormat,
@@ -57,7 +59,7 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
         organisation_id=request.organisation_id,
         email=email,
         display_name=request.display_name,
-        external_id=request.external_id,
+        external_id=request.external_id or (employee.external_id if employee else None),
         program_id=request.program_id,
         employee_id=employee.id if employee is not None else None,
         state="invited",
@@ -141,6 +143,7 @@ async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantCon
             consent_text=request.consent_text,
             allows_posting=request.allows_posting,
             allows_analytics=request.allows_analytics,
+            recorded_by=request.recorded_by,
         )
     )
     await outbox.add(
@@ -159,7 +162,11 @@ async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantCon
 
 
 async def revoke_consent(
-    session: AsyncSession, outbox: Outbox, organisation_id: UUID, ambassador_id: UUID
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    ambassador_id: UUID,
+    recorded_by: str,
 ) -> Ambassador:
     """Takes effect at once: the event tells every service to stop posting and collecting."""
     ambassadors = AmbassadorRepository(session, organisation_id)
@@ -179,6 +186,7 @@ async def revoke_consent(
             consent_text=latest.consent_text,
             allows_posting=False,
             allows_analytics=False,
+            recorded_by=recorded_by,
             at=now,
         )
     )
@@ -323,4 +331,26 @@ async def offboard_record(
         ),
         organisation_id=record.organisation_id,
         subject=str(record.id),
+    )
+
+
+async def consent_history(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+) -> ConsentHistory:
+    ambassadors = AmbassadorRepository(session, organisation_id)
+    record = await existing(ambassadors, ambassador_id)
+    return ConsentHistory(
+        ambassador_id=record.id,
+        changes=[
+            ConsentChange(
+                action=cast(Literal["granted", "revoked"], change.action),
+                consent_version=change.consent_version,
+                consent_text=change.consent_text,
+                allows_posting=change.allows_posting,
+                allows_analytics=change.allows_analytics,
+                recorded_by=change.recorded_by,
+                at=change.at,
+            )
+            for change in await ambassadors.consent_changes(record.id)
+        ],
     )

@@ -182,6 +182,7 @@ async def _link_invited_ambassador(session: AsyncSession, employee: EmployeeReco
     ambassador = await ambassadors.by_email(employee.email)
     if ambassador is not None and ambassador.employee_id is None:
         ambassador.employee_id = employee.id
+        ambassador.external_id = ambassador.external_id or employee.external_id
         ambassadors.save(ambassador)
 
 

@@ -23,6 +23,7 @@ from advocacy_gateway.routes.common import (
 )
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
+    CONSENT_HISTORY,
     ERASE,
     GET,
     GRANT_CONSENT,
@@ -35,6 +36,8 @@ from advocacy_shared.contracts.ambassadors import (
     Ambassador,
     AmbassadorProfile,
     ChangeActivity,
+    ConsentHistory,
+    ConsentHistoryRequest,
     EnablementFormat,
     EraseAmbassador,
     Erased,
@@ -140,15 +143,35 @@ async def get_ambassador(
     )
 
 
-@router.post("/{ambassador_id}/consent", summary="Record the ambassador's explicit consent")
+@router.post(
+    "/{ambassador_id}/consent",
+    summary="Record the explicit consent an ambassador gave elsewhere (the invitation link is "
+    "the usual way)",
+)
 async def grant_consent(
     ambassador_id: UUID, body: Consent, access: AmbassadorsManager, state: State
 ) -> Ambassador:
     return await state.rpc.call(
         GRANT_CONSENT,
         GrantConsent(
-            organisation_id=access.organisation.id, ambassador_id=ambassador_id, **body.model_dump()
+            organisation_id=access.organisation.id,
+            ambassador_id=ambassador_id,
+            recorded_by=access.principal.reference,
+            **body.model_dump(),
         ),
+    )
+
+
+@router.get(
+    "/{ambassador_id}/consents",
+    summary="Every consent change: who recorded it, when, which text, what it allowed",
+)
+async def consent_history(
+    ambassador_id: UUID, access: AmbassadorsReader, state: State
+) -> ConsentHistory:
+    return await state.rpc.call(
+        CONSENT_HISTORY,
+        ConsentHistoryRequest(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
     )
 
 
@@ -161,7 +184,11 @@ async def revoke_consent(
 ) -> Ambassador:
     return await state.rpc.call(
         REVOKE_CONSENT,
-        RevokeConsent(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
+        RevokeConsent(
+            organisation_id=access.organisation.id,
+            ambassador_id=ambassador_id,
+            recorded_by=access.principal.reference,
+        ),
     )
 
 
