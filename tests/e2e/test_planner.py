@@ -17,6 +17,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorProfileChanged,
 )
 from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated, ReadinessAssessed
 from advocacy_shared.contracts.roster import EmployeeJoinedRoster, EmployeeLeftRoster
@@ -345,6 +346,33 @@ async def test_recruitment_proposes_from_roster_events_and_forgets_who_leaves(
         ),
     )
     await eventually(lambda: proposed({engineer, leader}))
+
+    # Invited (matched by the roster record, with no HR id) or declined: not proposed again.
+    asked, said_no = uuid4(), uuid4()
+    await publish(
+        platform,
+        "ambassadors",
+        org,
+        InvitationIssued(
+            invitation_id=uuid4(),
+            ambassador_id=asked,
+            employee_id=engineer,
+            expires_at=datetime.now(UTC),
+        ),
+        InvitationIssued(
+            invitation_id=uuid4(),
+            ambassador_id=said_no,
+            external_id="HR-4",
+            expires_at=datetime.now(UTC),
+        ),
+        InvitationDeclined(
+            invitation_id=uuid4(),
+            ambassador_id=said_no,
+            external_id="HR-4",
+            declined_at=datetime.now(UTC),
+        ),
+    )
+    await eventually(lambda: proposed(set()))
     page = (await platform.http.get(url, params={"limit": 1}, headers=platform.auth)).json()
     assert page["program_phase"] == "pilot"
     assert page["note"] is not None

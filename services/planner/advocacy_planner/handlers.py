@@ -15,6 +15,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorProfileChanged,
 )
 from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.roster import (
@@ -48,6 +49,10 @@ async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: Ev
         await recruitment.forget_employee(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOnboarded):
         await recruitment.enrol(session, organisation_id, fact)
+    elif isinstance(fact, InvitationIssued):
+        await recruitment.invited(session, organisation_id, fact)
+    elif isinstance(fact, InvitationDeclined):
+        await recruitment.declined(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorProfileChanged):
         await recruitment.track_leadership(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorOffboarded):

@@ -169,7 +169,8 @@ class EnrolledAmbassador(PlannerModel, table=True):
     ambassador_id: UUID = Field(primary_key=True)
     organisation_id: UUID = Field(index=True)
     external_id: str | None = Field(default=None, max_length=200, index=True)
+    employee_id: UUID | None = Field(default=None, index=True, description="The roster record")
     program_id: UUID | None = None
     leadership: bool
-    status: str = Field(max_length=20, description="enrolled, left_program or offboarded")
+    status: str = Field(max_length=20, description="invited, declined, enrolled or left_program")
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, and_, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -23,6 +23,10 @@ from advocacy_planner.models import (
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
+
+EVERY_STATUS = frozenset({"invited", "declined", "enrolled", "left_program"})
+"""An ambassador record in any of these means: already asked, never propose again."""
+IN_OR_PAST_PROGRAM = frozenset({"enrolled", "left_program"})
 
 
 class PlaybookRepository:
@@ -166,19 +170,33 @@ class RosterRepository(_Scoped):
             )
         )
 
-    async def candidates(self, limit: int, after: UUID | None) -> list[RosterEmployee]:
-        """Active employees with no ambassador record in the organisation, in id order."""
-        enrolled = select(EnrolledAmbassador.external_id).where(
-            EnrolledAmbassador.organisation_id == self.organisation_id,
-            col(EnrolledAmbassador.external_id).is_not(None),
+    def _without_ambassador_record(self, statuses: frozenset[str]) -> ColumnElement[bool]:
+        """Roster employees with no ambassador record in one of `statuses`, matched by their
+        roster id or, for ambassadors invited before the roster knew them, the HR system's id."""
+        records = (
+            col(EnrolledAmbassador.organisation_id) == self.organisation_id,
+            col(EnrolledAmbassador.status).in_(statuses),
         )
+        by_hr_id = select(EnrolledAmbassador.external_id).where(
+            *records, col(EnrolledAmbassador.external_id).is_not(None)
+        )
+        by_employee = select(EnrolledAmbassador.employee_id).where(
+            *records, col(EnrolledAmbassador.employee_id).is_not(None)
+        )
+        return and_(
+            col(RosterEmployee.external_id).is_(None)
+            | col(RosterEmployee.external_id).not_in(by_hr_id),
+            col(RosterEmployee.employee_id).not_in(by_employee),
+        )
+
+    async def candidates(self, limit: int, after: UUID | None) -> list[RosterEmployee]:
+        """Active employees never invited into the program, in id order."""
         query = (
             select(RosterEmployee)
             .where(
                 RosterEmployee.organisation_id == self.organisation_id,
                 RosterEmployee.active == True,  # noqa: E712 (SQL expression)
-                col(RosterEmployee.external_id).is_(None)
-                | col(RosterEmployee.external_id).not_in(enrolled),
+                self._without_ambassador_record(EVERY_STATUS),
             )
             .order_by(col(RosterEmployee.employee_id))
         )
@@ -187,16 +205,11 @@ class RosterRepository(_Scoped):
         return list((await self.session.execute(query.limit(limit))).scalars())
 
     async def count_leaders_not_enrolled(self) -> int:
-        enrolled = select(EnrolledAmbassador.external_id).where(
-            EnrolledAmbassador.organisation_id == self.organisation_id,
-            col(EnrolledAmbassador.external_id).is_not(None),
-        )
         query = select(func.count()).where(
             col(RosterEmployee.organisation_id) == self.organisation_id,
             col(RosterEmployee.active) == True,  # noqa: E712
             col(RosterEmployee.leadership) == True,  # noqa: E712
-            col(RosterEmployee.external_id).is_(None)
-            | col(RosterEmployee.external_id).not_in(enrolled),
+            self._without_ambassador_record(IN_OR_PAST_PROGRAM),
         )
         return int((await self.session.execute(query)).scalar_one())
 

@@ -23,6 +23,7 @@ class AmbassadorOnboarded(EventData):
 
     ambassador_id: UUID
     external_id: str | None = Field(description="The HR system's id (SCIM externalId)")
+    employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     program_id: UUID | None
     leadership: bool
     onboarded_at: datetime

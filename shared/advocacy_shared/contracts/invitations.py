@@ -28,6 +28,8 @@ InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expire
 class InvitationIssued(EventData):
     invitation_id: UUID
     ambassador_id: UUID
+    external_id: str | None = Field(default=None, description="The HR system's id, if known")
+    employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     expires_at: datetime
 
 
@@ -37,6 +39,8 @@ class InvitationDeclined(EventData):
 
     invitation_id: UUID
     ambassador_id: UUID
+    external_id: str | None = Field(default=None, description="The HR system's id, if known")
+    employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     declined_at: datetime
 
 

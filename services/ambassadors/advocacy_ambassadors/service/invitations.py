@@ -128,7 +128,11 @@ async def issue_invitation(
     await outbox.add(
         session,
         InvitationIssued(
-            invitation_id=record.id, ambassador_id=ambassador.id, expires_at=record.expires_at
+            invitation_id=record.id,
+            ambassador_id=ambassador.id,
+            external_id=ambassador.external_id,
+            employee_id=ambassador.employee_id,
+            expires_at=record.expires_at,
         ),
         organisation_id=request.organisation_id,
         subject=str(ambassador.id),
@@ -199,11 +203,16 @@ async def answer_invitation(
         invitation.status = "accepted"
     else:
         invitation.status = "declined"
+        ambassador = await existing(
+            AmbassadorRepository(session, organisation_id), invitation.ambassador_id
+        )
         await outbox.add(
             session,
             InvitationDeclined(
                 invitation_id=invitation.id,
                 ambassador_id=invitation.ambassador_id,
+                external_id=ambassador.external_id,
+                employee_id=ambassador.employee_id,
                 declined_at=now,
             ),
             organisation_id=organisation_id,

@@ -151,6 +151,7 @@ async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantCon
         AmbassadorOnboarded(
             ambassador_id=record.id,
             external_id=record.external_id,
+            employee_id=record.employee_id,
             program_id=record.program_id,
             leadership=record.leadership,
             onboarded_at=utc_now(),

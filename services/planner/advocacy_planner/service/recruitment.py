@@ -18,6 +18,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorOnboarded,
     AmbassadorProfileChanged,
 )
+from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.planner import PhaseKind, Proposal
 from advocacy_shared.contracts.roster import EmployeeLeftRoster, RosterFacts
 from advocacy_shared.envelope import utc_now
@@ -68,11 +69,39 @@ async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOn
         status="enrolled",
     )
     record.external_id = fact.external_id
+    record.employee_id = fact.employee_id
     record.program_id = fact.program_id
     record.leadership = fact.leadership
     record.status = "enrolled"
     record.updated_at = utc_now()
     roster.save(record)
+
+
+async def invited(session: AsyncSession, organisation_id: UUID, fact: InvitationIssued) -> None:
+    """Someone invited (or invited again after declining) is not proposed; an answer follows."""
+    roster = RosterRepository(session, organisation_id)
+    record = await roster.ambassador(fact.ambassador_id) or EnrolledAmbassador(
+        ambassador_id=fact.ambassador_id,
+        organisation_id=organisation_id,
+        leadership=False,
+        status="invited",
+    )
+    if record.status in {"invited", "declined"}:
+        record.status = "invited"
+        record.external_id = fact.external_id
+        record.employee_id = fact.employee_id
+        record.updated_at = utc_now()
+        roster.save(record)
+
+
+async def declined(session: AsyncSession, organisation_id: UUID, fact: InvitationDeclined) -> None:
+    """Someone who said no is not proposed again."""
+    roster = RosterRepository(session, organisation_id)
+    record = await roster.ambassador(fact.ambassador_id)
+    if record is not None and record.status == "invited":
+        record.status = "declined"
+        record.updated_at = utc_now()
+        roster.save(record)
 
 
 async def track_leadership(
