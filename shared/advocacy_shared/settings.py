@@ -89,3 +89,17 @@ def _is_set(value: Any) -> bool:
 def database_url_field(service: str) -> Any:
     """A `database_url` field read from `ADVOCACY_<SERVICE>_DATABASE_URL`."""
     return Field(default=None, validation_alias=f"ADVOCACY_{service.upper()}_DATABASE_URL")
+
+
+def encryption_keys_field(service: str, sealing: str) -> Any:
+    """An `encryption_keys` field read from `ADVOCACY_<SERVICE>_ENCRYPTION_KEYS`, else
+    `ADVOCACY_ENCRYPTION_KEYS`: each service may have its own keys, as it has its own database,
+    while one process (`advocacy run`, a migration job) can hold every service's settings."""
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(
+            f"ADVOCACY_{service.upper()}_ENCRYPTION_KEYS", "ADVOCACY_ENCRYPTION_KEYS"
+        ),
+        description=f"Fernet keys, comma-separated, the first one sealing: {sealing}. In "
+        "development a key is made once and kept in the data folder",
+    )

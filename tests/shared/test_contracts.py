@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
+from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared.contracts.base import EVENT_TYPES, EventData, event
 from advocacy_shared.contracts.organisations import OrganisationCreated
@@ -103,6 +104,16 @@ def test_settings_read_the_documented_environment_variables(
     assert GatewaySettings().effective_database_url() == (
         "sqlite+aiosqlite:////tmp/advocacy-data/gateway.db"
     )
+
+
+def test_each_service_may_have_its_own_encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared, gateway = new_key(), new_key()
+    monkeypatch.setenv("ADVOCACY_ENCRYPTION_KEYS", shared)
+    monkeypatch.setenv("ADVOCACY_GATEWAY_ENCRYPTION_KEYS", gateway)
+    assert GatewaySettings().secret_keys() == gateway
+    assert AmbassadorsSettings().secret_keys() == shared
+    monkeypatch.setenv("ADVOCACY_AMBASSADORS_ENCRYPTION_KEYS", "ambassadors-own-keys")
+    assert AmbassadorsSettings().secret_keys() == "ambassadors-own-keys"
 
 
 def test_database_urls_pick_async_drivers_and_an_optional_schema() -> None:

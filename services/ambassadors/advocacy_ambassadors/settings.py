@@ -6,7 +6,7 @@ from pydantic import Field, SecretStr
 
 from advocacy_shared.crypto import development_key
 from advocacy_shared.linkedin.settings import LinkedInSettings
-from advocacy_shared.settings import ServiceSettings, database_url_field
+from advocacy_shared.settings import ServiceSettings, database_url_field, encryption_keys_field
 
 
 class AmbassadorsSettings(ServiceSettings):
@@ -14,10 +14,8 @@ class AmbassadorsSettings(ServiceSettings):
     required_secrets: ClassVar[tuple[str, ...]] = ("encryption_keys",)
 
     database_url: str | None = database_url_field("ambassadors")
-    encryption_keys: SecretStr | None = Field(
-        default=None,
-        description="Fernet keys, comma-separated, the first one sealing: LinkedIn tokens at "
-        "rest. In development a key is made once and kept in the data folder",
+    encryption_keys: SecretStr | None = encryption_keys_field(
+        "ambassadors", "LinkedIn tokens at rest"
     )
     linkedin: LinkedInSettings = Field(
         default_factory=LinkedInSettings, description="The LinkedIn app (ADVOCACY_LINKEDIN_*)"

@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 
 from advocacy_shared.crypto import development_key
-from advocacy_shared.settings import ServiceSettings, database_url_field
+from advocacy_shared.settings import ServiceSettings, database_url_field, encryption_keys_field
 
 
 class GatewaySettings(ServiceSettings):
@@ -30,10 +30,8 @@ class GatewaySettings(ServiceSettings):
         description="Where browsers reach the gateway (for single sign-on redirects); "
         "http://<host>:<port> by default",
     )
-    encryption_keys: SecretStr | None = Field(
-        default=None,
-        description="Fernet keys, comma-separated, the first one sealing: secrets at rest. "
-        "In development a key is made once and kept in the data folder",
+    encryption_keys: SecretStr | None = encryption_keys_field(
+        "gateway", "secrets at rest (SSO client secrets, webhook secrets, kept answers)"
     )
 
     webhooks_allow_private_targets: bool = Field(
