@@ -38,6 +38,7 @@ from advocacy_shared.linkedin.sandbox import SandboxSettings, SandboxState, crea
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, _dump, events, invite
+from tests.e2e.test_invitations import holder, issue
 from tests.e2e.test_skeleton import create_organisation
 from tests.loopback import LoopbackServer
 
@@ -403,3 +404,38 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
     async with ambassadors.sessions() as session:
         started = await session.execute(text("SELECT count(*) FROM linkedin_authorizations"))
         assert started.scalar() == 0
+
+
+async def test_the_employee_connects_their_own_linkedin_with_the_accepted_invitation(
+    platform: Platform,
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await invite(platform, org, "ada@acme.dk")
+    link = await issue(platform, org, ada["id"])
+    too_early = await platform.http.post("/api/v1/invitation/linkedin", headers=holder(link))
+    assert too_early.status_code == 409
+    assert "accept it before connecting" in too_early.json()["detail"]
+    accepted = await platform.http.post(
+        "/api/v1/invitation/accept",
+        json={"consent_version": "1", "allows_posting": True, "allows_analytics": True},
+        headers=holder(link),
+    )
+    assert accepted.status_code == 200, accepted.text
+
+    authorization = await platform.http.post("/api/v1/invitation/linkedin", headers=holder(link))
+    assert authorization.status_code == 200, authorization.text
+    page = await callback(platform, await follow(authorization.json()["authorization_url"]))
+
+    assert page.status_code == 200, page.text
+    status = await platform.http.get(
+        f"/api/v1/orgs/{org}/ambassadors/{ada['id']}/linkedin", headers=platform.auth
+    )
+    assert status.json()["status"] == "connected"
+    ambassador = await platform.http.get(
+        f"/api/v1/orgs/{org}/ambassadors/{ada['id']}", headers=platform.auth
+    )
+    assert ambassador.json()["state"] == "connected"
+    forged = await platform.http.post(
+        "/api/v1/invitation/linkedin", headers={"Invitation-Token": "garbage"}
+    )
+    assert forged.status_code == 404

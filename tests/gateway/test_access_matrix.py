@@ -33,6 +33,7 @@ PUBLIC = {
     ("GET", "/api/v1/invitation"),  # the invitation token is the credential
     ("POST", "/api/v1/invitation/accept"),
     ("POST", "/api/v1/invitation/decline"),
+    ("POST", "/api/v1/invitation/linkedin"),
     ("GET", "/api/v1/linkedin/callback"),
 }
 SCIM_JSON = "application/scim+json"

@@ -36,6 +36,7 @@ from advocacy_shared.contracts.ambassadors import (
 )
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
+    CONNECT_LINKEDIN,
     ISSUE_INVITATION,
     LIST_CONSENT_TEXTS,
     LIST_INVITATIONS,
@@ -43,6 +44,7 @@ from advocacy_shared.contracts.invitations import (
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
     AnswerInvitation,
+    ConnectLinkedInByInvitation,
     ConsentText,
     ConsentTexts,
     Invitation,
@@ -225,6 +227,13 @@ async def revoke_invitation(session: AsyncSession, request: RevokeInvitation) ->
     return await invitations.revoke_invitation(
         session, request.organisation_id, request.invitation_id
     )
+
+
+@server.handles(CONNECT_LINKEDIN)
+async def connect_linkedin(
+    session: AsyncSession, request: ConnectLinkedInByInvitation
+) -> LinkedInAuthorization:
+    return await invitations.connect_linkedin(session, linkedin_wiring(), request.token)
 
 
 @server.handles(OPEN_INVITATION)

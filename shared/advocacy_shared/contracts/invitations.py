@@ -20,6 +20,7 @@ from advocacy_shared.contracts.base import (
     RpcRequest,
     event,
 )
+from advocacy_shared.contracts.linkedin import LinkedInAuthorization
 
 InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
 
@@ -124,6 +125,12 @@ class AnswerInvitation(RpcRequest):
     allows_analytics: bool = False
 
 
+class ConnectLinkedInByInvitation(RpcRequest):
+    """The employee, holding an accepted invitation's token, connects their own LinkedIn."""
+
+    token: str = Field(min_length=1, max_length=200)
+
+
 PUBLISH_CONSENT_TEXT: Operation[PublishConsentText, ConsentText] = Operation(
     "ambassadors", "consent_text.publish", PublishConsentText, ConsentText
 )
@@ -144,4 +151,7 @@ OPEN_INVITATION: Operation[OpenInvitation, InvitationForEmployee] = Operation(
 )
 ANSWER_INVITATION: Operation[AnswerInvitation, Invitation] = Operation(
     "ambassadors", "invitation.answer", AnswerInvitation, Invitation
+)
+CONNECT_LINKEDIN: Operation[ConnectLinkedInByInvitation, LinkedInAuthorization] = Operation(
+    "ambassadors", "invitation.connect_linkedin", ConnectLinkedInByInvitation, LinkedInAuthorization
 )

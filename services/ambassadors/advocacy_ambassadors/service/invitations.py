@@ -21,6 +21,7 @@ from advocacy_ambassadors.repository import (
     tenant_repository,
 )
 from advocacy_ambassadors.service.journey import grant_consent
+from advocacy_ambassadors.service.linkedin import LinkedInWiring, authorize_linkedin
 from advocacy_ambassadors.service.states import existing
 from advocacy_shared.contracts.ambassadors import GrantConsent
 from advocacy_shared.contracts.errors import Conflict, NotFound, NotReady
@@ -37,6 +38,7 @@ from advocacy_shared.contracts.invitations import (
     IssueInvitation,
     PublishConsentText,
 )
+from advocacy_shared.contracts.linkedin import LinkedInAuthorization
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
@@ -221,6 +223,23 @@ async def answer_invitation(
     invitation.responded_at = now
     invitations.save(invitation)
     return invitation_view(invitation)
+
+
+async def connect_linkedin(
+    session: AsyncSession, linkedin: LinkedInWiring, token: str
+) -> LinkedInAuthorization:
+    """The employee connects their own LinkedIn with the link they accepted, until it expires:
+    no account needed, and nobody else holds their LinkedIn session."""
+    organisation_id, invitation = await invitation_by_token(session, token)
+    if invitation.status != "accepted":
+        raise Conflict(
+            f"this invitation is {invitation_status(invitation)}: accept it before connecting "
+            "LinkedIn",
+            {"status": invitation_status(invitation)},
+        )
+    if invitation.expires_at <= utc_now():
+        raise Conflict("this invitation link has expired: ask the program for a new link")
+    return await authorize_linkedin(session, linkedin, organisation_id, invitation.ambassador_id)
 
 
 async def invitation_by_token(session: AsyncSession, token: str) -> tuple[UUID, InvitationRecord]:

@@ -31,6 +31,7 @@ from advocacy_gateway.routes.common import (
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
+    CONNECT_LINKEDIN,
     ISSUE_INVITATION,
     LIST_CONSENT_TEXTS,
     LIST_INVITATIONS,
@@ -38,6 +39,7 @@ from advocacy_shared.contracts.invitations import (
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
     AnswerInvitation,
+    ConnectLinkedInByInvitation,
     ConsentText,
     ConsentTexts,
     Invitation,
@@ -51,6 +53,7 @@ from advocacy_shared.contracts.invitations import (
     PublishConsentText,
     RevokeInvitation,
 )
+from advocacy_shared.contracts.linkedin import LinkedInAuthorization
 
 PAGE_PATH = "/invitation"
 
@@ -198,6 +201,14 @@ async def accept_invitation(token: InvitationToken, body: Answer, state: State) 
     return await state.rpc.call(
         ANSWER_INVITATION, AnswerInvitation(token=token, accept=True, **body.model_dump())
     )
+
+
+@employee_router.post(
+    "/linkedin",
+    summary="After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
+)
+async def connect_linkedin(token: InvitationToken, state: State) -> LinkedInAuthorization:
+    return await state.rpc.call(CONNECT_LINKEDIN, ConnectLinkedInByInvitation(token=token))
 
 
 @employee_router.post("/decline", summary="Decline the invitation")
