@@ -54,7 +54,11 @@ class ServiceSettings(BaseSettings):
     def _refuse_insecure_production(self) -> ServiceSettings:
         if self.environment != "production":
             return self
-        problems = [name for name in self.required_secrets if not _is_set(getattr(self, name))]
+        problems = [
+            f"{name} ({self._environment_names(name)})"
+            for name in self.required_secrets
+            if not _is_set(getattr(self, name))
+        ]
         if self.nats_url is None:
             problems.append("nats_url (production never starts an embedded nats-server)")
         if not self.database_url:
@@ -66,6 +70,14 @@ class ServiceSettings(BaseSettings):
                 "production refuses to start without explicit values for: " + ", ".join(problems)
             )
         return self
+
+    @classmethod
+    def _environment_names(cls, field: str) -> str:
+        """The variables a field is read from, as an operator would set them."""
+        alias = cls.model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return " or ".join(str(choice) for choice in alias.choices)
+        return str(alias) if isinstance(alias, str) else f"ADVOCACY_{field.upper()}"
 
     def effective_database_url(self) -> str:
         """The configured database, else a SQLite file of this service in the data folder."""

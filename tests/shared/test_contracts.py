@@ -77,6 +77,8 @@ def test_production_refuses_default_secrets_and_an_embedded_nats(
     assert "nats_url" in str(raised.value)
     assert "ADVOCACY_GATEWAY_DATABASE_URL" in str(raised.value)
     assert "encryption_keys" in str(raised.value)
+    assert "ADVOCACY_GATEWAY_ENCRYPTION_KEYS or ADVOCACY_ENCRYPTION_KEYS" in str(raised.value)
+    assert "admin_api_key (ADVOCACY_ADMIN_API_KEY)" in str(raised.value)
     settings = GatewaySettings(
         environment="production",
         admin_api_key="a-real-secret",
