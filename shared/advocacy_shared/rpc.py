@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import nats.errors
 from faststream.nats import NatsBroker
@@ -17,7 +17,7 @@ from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply
+from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply, RpcRequest
 from advocacy_shared.contracts.errors import (
     ERRORS_BY_CODE,
     Invalid,
@@ -36,6 +36,7 @@ CORRELATION_HEADER = "Advocacy-Correlation-Id"
 
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
 Transaction = Callable[[], Any]
+SteppedHandler = Callable[[Transaction, Any], Awaitable[RpcReply]]
 
 
 class _Success(BaseModel):
@@ -77,7 +78,7 @@ class RpcServer:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._handlers: list[tuple[Operation[Any, Any], RpcHandler]] = []
+        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, bool]] = []
         self._outbox: Outbox | None = None
 
     @property
@@ -99,14 +100,34 @@ class RpcServer:
         def register(
             fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
         ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
-            self._handlers.append((operation, fn))
+            self._handlers.append((operation, fn, False))
+            return fn
+
+        return register
+
+    def handles_in_steps(
+        self, operation: Operation[Req, Rep]
+    ) -> Callable[
+        [Callable[[Transaction, Req], Awaitable[Rep]]],
+        Callable[[Transaction, Req], Awaitable[Rep]],
+    ]:
+        """A handler that opens its own transactions (`async with transaction() as session`),
+        for a request that waits on something outside between reading and writing (a call to
+        LinkedIn): no database connection is held while it waits."""
+        if operation.service != self.service:
+            raise ValueError(f"{operation.subject} belongs to {operation.service}")
+
+        def register(
+            fn: Callable[[Transaction, Req], Awaitable[Rep]],
+        ) -> Callable[[Transaction, Req], Awaitable[Rep]]:
+            self._handlers.append((operation, fn, True))
             return fn
 
         return register
 
     @property
     def operations(self) -> list[Operation[Any, Any]]:
-        return [operation for operation, _ in self._handlers]
+        return [operation for operation, _, _ in self._handlers]
 
     def attach(
         self,
@@ -118,8 +139,8 @@ class RpcServer:
         outbox: Outbox | None = None,
     ) -> None:
         self._outbox = outbox
-        for operation, handler in self._handlers:
-            responder = _Responder(operation, handler, transaction)
+        for operation, handler, in_steps in self._handlers:
+            responder = _Responder(operation, handler, transaction, in_steps)
             broker.subscriber(
                 subject_of(operation), queue=queue, max_workers=max_workers, title=operation.name
             )(responder.on_message)
@@ -127,11 +148,16 @@ class RpcServer:
 
 class _Responder:
     def __init__(
-        self, operation: Operation[Any, Any], handler: RpcHandler, transaction: Transaction
+        self,
+        operation: Operation[Any, Any],
+        handler: RpcHandler | SteppedHandler,
+        transaction: Transaction,
+        in_steps: bool,
     ) -> None:
         self.operation = operation
         self.handler = handler
         self.transaction = transaction
+        self.in_steps = in_steps
 
     async def on_message(self, msg: NatsMessage) -> bytes:
         headers = msg.headers or {}
@@ -142,14 +168,19 @@ class _Responder:
             return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)
         try:
-            async with self.transaction() as session:
-                reply = await self.handler(session, request)
+            reply = await self._handle(request)
         except RpcError as exc:
             return encode_error(exc)
         except Exception:
             log.exception("request handler failed", extra={"operation": self.operation.name})
             return encode_error(RpcError("the service failed to handle the request"))
         return encode_reply(reply)
+
+    async def _handle(self, request: RpcRequest) -> RpcReply:
+        if self.in_steps:
+            return await cast(SteppedHandler, self.handler)(self.transaction, request)
+        async with self.transaction() as session:
+            return await cast(RpcHandler, self.handler)(session, request)
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

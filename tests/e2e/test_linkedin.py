@@ -439,3 +439,37 @@ async def test_the_employee_connects_their_own_linkedin_with_the_accepted_invita
         "/api/v1/invitation/linkedin", headers={"Invitation-Token": "garbage"}
     )
     assert forged.status_code == 404
+
+
+async def test_consent_revoked_while_linkedin_answers_stores_no_token(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    """The callback holds no database transaction while it waits on LinkedIn, and checks
+    consent again before it stores: a revocation in that window wins."""
+    org = (await create_organisation(platform, "Acme"))["id"]
+    base = await consented(platform, org, "ada@acme.dk")
+    location = await follow(await authorization_url(platform, base))
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"{sandbox.state.url}/sandbox/faults",
+            json={"path": "/oauth/v2/accessToken", "status": None, "delay_seconds": 1.0},
+        )
+    pending = asyncio.create_task(callback(platform, location))
+    await asyncio.sleep(0.2)  # the exchange is under way
+    pool = platform.runtimes["ambassadors"].engine.sync_engine.pool
+    in_use = []
+    for _ in range(10):
+        in_use.append(pool.checkedout())  # type: ignore[attr-defined]
+        await asyncio.sleep(0.03)
+    assert min(in_use) == 0, in_use  # nobody holds a connection while LinkedIn answers
+
+    revoked = await asyncio.wait_for(
+        platform.http.delete(f"{base}/consent", headers=platform.auth), timeout=0.6
+    )
+
+    assert revoked.status_code == 200  # not held up behind the callback
+    page = await pending
+    assert page.status_code == 400  # the revocation took the started authorization with it
+    assert "LinkedIn was not connected" in page.text
+    status = (await platform.http.get(f"{base}/linkedin", headers=platform.auth)).json()
+    assert status["status"] == "not_connected"

@@ -91,7 +91,8 @@ from advocacy_shared.contracts.roster import (
     ProvisionEmployee,
     ReplaceEmployee,
 )
-from advocacy_shared.rpc import RpcServer
+from advocacy_shared.envelope import utc_now
+from advocacy_shared.rpc import RpcServer, Transaction
 
 server = RpcServer("ambassadors")
 
@@ -258,9 +259,20 @@ async def authorize_linkedin(
     )
 
 
-@server.handles(COMPLETE)
-async def complete_linkedin(session: AsyncSession, request: CompleteLinkedIn) -> LinkedInConnection:
-    return await linkedin.complete_linkedin(session, server.outbox, linkedin_wiring(), request)
+@server.handles_in_steps(COMPLETE)
+async def complete_linkedin(
+    transaction: Transaction, request: CompleteLinkedIn
+) -> LinkedInConnection:
+    """In three steps, so that no database connection waits on LinkedIn: check the callback,
+    exchange the code, store the connection."""
+    now = utc_now()
+    async with transaction() as session:
+        callback = await linkedin.check_callback(session, request, now)
+    grant, member = await linkedin.exchange_code(linkedin_wiring(), callback)
+    async with transaction() as session:
+        return await linkedin.store_connection(
+            session, server.outbox, linkedin_wiring(), callback, grant, member, now
+        )
 
 
 @server.handles(GET_CONNECTION)

@@ -41,7 +41,13 @@ from advocacy_shared.contracts.linkedin import (
 )
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
-from advocacy_shared.linkedin import LinkedInClient, LinkedInError, LinkedInRejected
+from advocacy_shared.linkedin import (
+    LinkedInClient,
+    LinkedInError,
+    LinkedInMember,
+    LinkedInRejected,
+    TokenGrant,
+)
 from advocacy_shared.outbox import Outbox
 
 
@@ -101,15 +107,21 @@ async def authorize_linkedin(
     )
 
 
-async def complete_linkedin(
-    session: AsyncSession,
-    outbox: Outbox,
-    linkedin: LinkedInWiring,
-    request: CompleteLinkedIn,
-    now: datetime | None = None,
-) -> LinkedInConnection:
-    """LinkedIn sent the member back: check the state, exchange the code, keep the token sealed."""
-    now = now or utc_now()
+@dataclass(frozen=True)
+class LinkedInCallback:
+    """A callback whose state checked out: whom it connects, and the code to exchange."""
+
+    organisation_id: UUID
+    ambassador_id: UUID
+    state_hash: str
+    code: str
+
+
+async def check_callback(
+    session: AsyncSession, request: CompleteLinkedIn, now: datetime
+) -> LinkedInCallback:
+    """LinkedIn sent the member back: the state must be one we issued, unused and in time, and
+    the ambassador must still consent. Reads only: nothing is claimed yet."""
     organisation_id = _organisation_of(request.state)
     ambassadors = AmbassadorRepository(session, organisation_id)
     state_hash = _state_hash(request.state)
@@ -123,19 +135,43 @@ async def complete_linkedin(
         raise Invalid("LinkedIn sent no authorization code")
     record = await existing(ambassadors, started.ambassador_id)
     await _require_consent(ambassadors, record)
+    return LinkedInCallback(organisation_id, record.id, state_hash, request.code)
+
+
+async def exchange_code(
+    linkedin: LinkedInWiring, callback: LinkedInCallback
+) -> tuple[TokenGrant, LinkedInMember]:
+    """The code for a token, and the member it belongs to: calls to LinkedIn, no database."""
     try:
-        grant = await linkedin.client.exchange_code(request.code)
+        grant = await linkedin.client.exchange_code(callback.code)
         member = await linkedin.client.userinfo(grant.access_token)
     except LinkedInRejected as exc:
         raise Invalid(str(exc), {"status": exc.status, "code": exc.code}) from None
     except LinkedInError as exc:
         raise NotReady(str(exc)) from None
-    if not await ambassadors.claim_linkedin_authorization(state_hash):
+    return grant, member
+
+
+async def store_connection(
+    session: AsyncSession,
+    outbox: Outbox,
+    linkedin: LinkedInWiring,
+    callback: LinkedInCallback,
+    grant: TokenGrant,
+    member: LinkedInMember,
+    now: datetime,
+) -> LinkedInConnection:
+    """Claim the state (once), keep the token sealed, move the ambassador to connected. Consent
+    is checked again: it may have been revoked while LinkedIn answered."""
+    ambassadors = AmbassadorRepository(session, callback.organisation_id)
+    if not await ambassadors.claim_linkedin_authorization(callback.state_hash):
         raise Invalid(_REFUSED_STATE)  # another callback used it meanwhile
+    record = await existing(ambassadors, callback.ambassador_id)
+    await _require_consent(ambassadors, record)
     connection = await ambassadors.linkedin_connection(record.id)
     if connection is None:
         connection = LinkedInConnectionRecord(
-            organisation_id=organisation_id,
+            organisation_id=callback.organisation_id,
             ambassador_id=record.id,
             member_urn=member.urn,
             scopes=[],
@@ -160,10 +196,10 @@ async def complete_linkedin(
         LinkedInConnected(
             ambassador_id=record.id, connected_at=now, expires_at=connection.expires_at
         ),
-        organisation_id=organisation_id,
+        organisation_id=callback.organisation_id,
         subject=str(record.id),
     )
-    return connection_view(organisation_id, record.id, connection, now)
+    return connection_view(callback.organisation_id, record.id, connection, now)
 
 
 async def linkedin_connection(
