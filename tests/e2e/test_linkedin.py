@@ -396,6 +396,26 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
         await token(platform, org, bob)
     await wait_for(nats_client, topology, lambda p: bool(of_type(p, LinkedInConnectionExpired)))
 
+    # Offboarding: nothing more is posted or collected, so the token goes.
+    cleo = await consented(platform, org, "cleo@acme.dk")
+    assert (await connect(platform, cleo)).status_code == 200
+    offboarded = await platform.http.post(
+        f"{cleo}/offboard", json={"reason": "left_program"}, headers=platform.auth
+    )
+    assert offboarded.json()["state"] == "offboarded"
+    assert (await platform.http.get(f"{cleo}/linkedin", headers=platform.auth)).json()[
+        "status"
+    ] == "not_connected"
+    published = await wait_for(
+        nats_client,
+        topology,
+        lambda p: any(
+            LinkedInDisconnected.model_validate(e.data).reason == "offboarded"
+            for e in p
+            if e.type == LinkedInDisconnected.spec.type
+        ),
+    )
+
     # Erasure takes the connection with everything else.
     assert (await connect(platform, bob)).status_code == 200
     assert await connections() == 1
