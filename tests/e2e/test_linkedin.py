@@ -406,7 +406,7 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
     assert (await platform.http.get(f"{cleo}/linkedin", headers=platform.auth)).json()[
         "status"
     ] == "not_connected"
-    published = await wait_for(
+    await wait_for(
         nats_client,
         topology,
         lambda p: any(
