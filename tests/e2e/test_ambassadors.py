@@ -4,10 +4,10 @@ leadership track, revocation, and the events each step publishes."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import inspect, text
 
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorActivityChanged,
@@ -22,7 +22,7 @@ from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
-from tests.shared.helpers import read_all
+from tests.shared.helpers import dump_database, read_all
 
 CONSENT = {
     "consent_version": "2026-11",
@@ -52,6 +52,19 @@ async def events(nats_client: NatsClient, topology: Topology) -> list[CloudEvent
         nats_client.jetstream(), topology.stream_name("ambassadors"), "*.ambassadors.>"
     )
     return [CloudEvent.from_bytes(m.data) for m in messages]
+
+
+async def published_until(
+    nats_client: NatsClient, topology: Topology, done: Callable[[list[CloudEvent]], bool]
+) -> list[CloudEvent]:
+    """The ambassadors stream's events, once `done` holds of them (fails after 10 s)."""
+    published: list[CloudEvent] = []
+    for _ in range(200):
+        published = await events(nats_client, topology)
+        if done(published):
+            return published
+        await asyncio.sleep(0.05)
+    raise AssertionError([e.type for e in published])
 
 
 async def test_an_invited_employee_consents_is_trained_and_each_step_is_published(
@@ -208,7 +221,7 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     )
     # The HR system got the onboarding events, and the gateway logged those deliveries.
     await receiver.wait_until(lambda: len(receiver.succeeded()) >= 2)
-    assert "HR-77" in await _dump(platform.gateway.app.state.gateway.sessions)
+    assert "HR-77" in await dump_database(platform.gateway.app.state.gateway.sessions)
 
     erased = await platform.http.delete(base, headers=platform.auth)
 
@@ -223,10 +236,10 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     databases = {name: runtime.sessions for name, runtime in platform.runtimes.items()}
     databases["gateway"] = platform.gateway.app.state.gateway.sessions
     for name, sessions in databases.items():
-        dump = await _dump(sessions)
+        dump = await dump_database(sessions)
         for personal in ("ada.lovelace@acme.dk", "Ada Lovelace", "HR-77"):
             assert personal not in dump, (name, personal)
-    ambassadors_dump = await _dump(platform.runtimes["ambassadors"].sessions)
+    ambassadors_dump = await dump_database(platform.runtimes["ambassadors"].sessions)
     # Only the erasure event itself may name the erased ambassador's id (raw dumps show a UUID
     # with hyphens on PostgreSQL, as 32 hex digits on SQLite).
     naming = [
@@ -236,18 +249,6 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
     ]
     assert len(naming) == 1
     assert AmbassadorErased.spec.type in naming[0]
-
-
-async def _dump(sessions: Any) -> str:
-    async with sessions() as session:
-        connection = await session.connection()
-        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        rows = []
-        for table in tables:
-            result = await session.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
-            # Every value in full: a Row's repr shortens long strings, which could hide data.
-            rows += ["\t".join(str(value) for value in row) for row in result.all()]
-    return "\n".join(rows)
 
 
 async def test_a_profile_change_moves_the_leadership_track_and_is_published(
@@ -277,12 +278,7 @@ async def test_a_profile_change_moves_the_leadership_track_and_is_published(
     )
     assert bad.status_code == 422
 
-    published: list[CloudEvent] = []
-    for _ in range(100):
-        published = await events(nats_client, topology)
-        if published:
-            break
-        await asyncio.sleep(0.05)
+    published = await published_until(nats_client, topology, bool)
     fact = AmbassadorProfileChanged.model_validate(published[0].data)
     assert (fact.leadership, fact.topics, fact.posts_per_week) == (True, ["energy transition"], 2)
     assert "ada@acme.dk" not in str(published[0].data)
@@ -311,14 +307,13 @@ async def test_momentum_a_trained_ambassador_becomes_active_goes_quiet_and_comes
         states.append(response.json()["state"])
     assert states == ["active", "quiet", "active"]
 
-    changes: list[str] = []
-    for _ in range(100):
-        changes = [
-            AmbassadorActivityChanged.model_validate(e.data).state
-            for e in await events(nats_client, topology)
-            if e.type == AmbassadorActivityChanged.spec.type
-        ]
-        if len(changes) == 3:
-            break
-        await asyncio.sleep(0.05)
+    activity = AmbassadorActivityChanged.spec.type
+    published = await published_until(
+        nats_client, topology, lambda p: [e.type for e in p].count(activity) == 3
+    )
+    changes = [
+        AmbassadorActivityChanged.model_validate(e.data).state
+        for e in published
+        if e.type == activity
+    ]
     assert changes == ["active", "quiet", "active"]

@@ -6,7 +6,6 @@ itself is recorded."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from advocacy_shared.contracts.ambassadors import AmbassadorErased
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.e2e.test_ambassadors import _dump, events, invite
+from tests.e2e.test_ambassadors import events, invite
 from tests.e2e.test_invitations import holder, issue
 from tests.e2e.test_linkedin import connect, sandbox_state
 from tests.e2e.test_linkedin import sandbox as sandbox  # a fixture, used by name
@@ -23,6 +22,7 @@ from tests.e2e.test_linkedin import service_overrides as service_overrides  # a 
 from tests.e2e.test_scim import auth, hr_key
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
+from tests.shared.helpers import dump_database, eventually
 
 PERSON: dict[str, Any] = {
     "schemas": [
@@ -64,14 +64,6 @@ def mentions(dump: str, ident: str) -> bool:
     return ident in dump or ident.replace("-", "") in dump
 
 
-async def wait_for(condition: Any) -> None:
-    for _ in range(200):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 async def test_one_request_erases_the_person_from_every_service(
     platform: Platform, sandbox: FastAPI, nats_client: NatsClient, topology: Topology
 ) -> None:
@@ -109,26 +101,26 @@ async def test_one_request_erases_the_person_from_every_service(
 
     async def everywhere() -> bool:
         """Every service and the HR system's deliveries know the person: the test can fail."""
-        planner = await _dump(platform.runtimes["planner"].sessions)
+        planner = await dump_database(platform.runtimes["planner"].sessions)
         return mentions(planner, employee_id) and len(receiver.succeeded()) >= 4
 
-    await wait_for(everywhere)
-    assert "HR-77" in await _dump(platform.gateway.app.state.gateway.sessions)
+    await eventually(everywhere)
+    assert "HR-77" in await dump_database(platform.gateway.app.state.gateway.sessions)
 
     erased = await platform.http.delete(base, headers=platform.auth)
     assert erased.status_code == 200, erased.text
 
     async def erased_everywhere() -> bool:
         delivered = {r.payload["type"] for r in receiver.succeeded()}
-        planner = await _dump(platform.runtimes["planner"].sessions)
+        planner = await dump_database(platform.runtimes["planner"].sessions)
         return AmbassadorErased.spec.type in delivered and not mentions(planner, employee_id)
 
-    await wait_for(erased_everywhere)
+    await eventually(erased_everywhere)
     await receiver.stop()
     databases = {name: runtime.sessions for name, runtime in platform.runtimes.items()}
     databases["gateway"] = platform.gateway.app.state.gateway.sessions
     for name, sessions in databases.items():
-        dump = await _dump(sessions)
+        dump = await dump_database(sessions)
         for personal in (*PERSONAL, *tokens, holder(link)["Invitation-Token"]):
             assert personal not in dump, (name, personal)
         naming = [line for line in dump.splitlines() if mentions(line, ada["id"])]

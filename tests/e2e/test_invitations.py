@@ -3,7 +3,6 @@ with nothing but the token from the link, against the consent text exactly as it
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -13,7 +12,7 @@ from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded
 from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.e2e.test_ambassadors import events, invite
+from tests.e2e.test_ambassadors import events, invite, published_until
 from tests.e2e.test_skeleton import create_organisation
 
 NEW_TEXT = {
@@ -96,13 +95,13 @@ async def test_an_employee_accepts_the_current_consent_text_through_the_link(
     assert again.status_code == 409
     assert again.json()["detail"] == "this invitation is accepted"
 
-    types: list[str] = []
-    for _ in range(100):
-        types = [e.type for e in await events(nats_client, topology)]
-        if AmbassadorOnboarded.spec.type in types:
-            break
-        await asyncio.sleep(0.05)
-    assert types == [InvitationIssued.spec.type, AmbassadorOnboarded.spec.type]
+    facts = await published_until(
+        nats_client, topology, lambda p: AmbassadorOnboarded.spec.type in {e.type for e in p}
+    )
+    assert [e.type for e in facts] == [
+        InvitationIssued.spec.type,
+        AmbassadorOnboarded.spec.type,
+    ]
 
 
 async def test_an_answer_to_a_text_that_changed_meanwhile_is_refused(platform: Platform) -> None:
@@ -187,12 +186,8 @@ async def test_declined_revoked_replaced_and_forged_invitations(
     assert late.status_code == 409
     assert late.json()["detail"] == "this invitation is revoked"
 
-    types: list[str] = []
-    for _ in range(100):
-        types = [e.type for e in await events(nats_client, topology)]
-        if InvitationDeclined.spec.type in types and len(types) >= 4:
-            break
-        await asyncio.sleep(0.05)
+    published = await published_until(nats_client, topology, lambda p: len(p) >= 4)
+    types = [e.type for e in published]
     assert sorted(types) == sorted(
         [InvitationIssued.spec.type] * 3 + [InvitationDeclined.spec.type]
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,10 +37,11 @@ from advocacy_shared.linkedin import LinkedInSettings
 from advocacy_shared.linkedin.sandbox import SandboxSettings, SandboxState, create_sandbox
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.e2e.test_ambassadors import CONSENT, _dump, events, invite
+from tests.e2e.test_ambassadors import CONSENT, events, invite, published_until
 from tests.e2e.test_invitations import holder, issue
 from tests.e2e.test_skeleton import create_organisation
 from tests.loopback import LoopbackServer
+from tests.shared.helpers import dump_database
 
 CALLBACK = "http://gateway/api/v1/linkedin/callback"
 CLIENT_SECRET = "e2e-linkedin-client-secret"
@@ -119,20 +120,6 @@ async def connect(platform: Platform, base: str) -> httpx.Response:
     return await callback(platform, await follow(await authorization_url(platform, base)))
 
 
-async def wait_for(
-    nats_client: NatsClient,
-    topology: Topology,
-    done: Callable[[list[CloudEvent]], bool],
-) -> list[CloudEvent]:
-    published: list[CloudEvent] = []
-    for _ in range(200):
-        published = await events(nats_client, topology)
-        if done(published):
-            return published
-        await asyncio.sleep(0.05)
-    raise AssertionError([e.type for e in published])
-
-
 def of_type(published: list[CloudEvent], *kinds: type[Any]) -> list[str]:
     wanted = {kind.spec.type for kind in kinds}
     return [e.type for e in published if e.type in wanted]
@@ -180,7 +167,7 @@ async def test_an_ambassador_connects_linkedin_and_the_token_is_unreadable_at_re
     assert "w_member_social" in status["scopes"]
     ambassador = (await platform.http.get(base, headers=platform.auth)).json()
     assert ambassador["state"] == "connected"
-    published = await wait_for(
+    published = await published_until(
         nats_client, topology, lambda p: LinkedInConnected.spec.type in [e.type for e in p]
     )
     assert [e.type for e in published] == [
@@ -193,7 +180,7 @@ async def test_an_ambassador_connects_linkedin_and_the_token_is_unreadable_at_re
 
     (issued,) = sandbox_state(sandbox).tokens  # the one token LinkedIn issued
     assert await token(platform, org, base) == issued  # usable by the services that post
-    dump = await _dump(platform.runtimes["ambassadors"].sessions)
+    dump = await dump_database(platform.runtimes["ambassadors"].sessions)
     assert "urn:li:person:782bbtaQ" in dump  # the dump really holds the connection
     for secret in (issued, code, CLIENT_SECRET):
         assert secret not in dump
@@ -315,7 +302,7 @@ async def test_expiry_is_announced_ahead_then_marked_once_each_and_the_token_ref
     assert await token(platform, org, base)
 
     kinds = (LinkedInConnectionExpiring, LinkedInConnectionExpired)
-    published = await wait_for(nats_client, topology, lambda p: len(of_type(p, *kinds)) == 2)
+    published = await published_until(nats_client, topology, lambda p: len(of_type(p, *kinds)) == 2)
     await asyncio.sleep(1.0)  # five more sweeps: nothing more is announced
     published = await events(nats_client, topology)
     assert of_type(published, *kinds) == [
@@ -364,7 +351,7 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
     assert await connections() == 0
     with pytest.raises(Conflict):
         await token(platform, org, base, "analytics")
-    published = await wait_for(
+    published = await published_until(
         nats_client, topology, lambda p: bool(of_type(p, LinkedInDisconnected))
     )
     assert of_type(published, ConsentRevoked, LinkedInDisconnected) == [
@@ -394,7 +381,9 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
     assert rejected.status == "expired"
     with pytest.raises(Conflict, match="expired"):
         await token(platform, org, bob)
-    await wait_for(nats_client, topology, lambda p: bool(of_type(p, LinkedInConnectionExpired)))
+    await published_until(
+        nats_client, topology, lambda p: bool(of_type(p, LinkedInConnectionExpired))
+    )
 
     # Offboarding: nothing more is posted or collected, so the token goes.
     cleo = await consented(platform, org, "cleo@acme.dk")
@@ -406,7 +395,7 @@ async def test_revoking_consent_disconnecting_a_401_and_erasure_delete_the_token
     assert (await platform.http.get(f"{cleo}/linkedin", headers=platform.auth)).json()[
         "status"
     ] == "not_connected"
-    await wait_for(
+    await published_until(
         nats_client,
         topology,
         lambda p: any(

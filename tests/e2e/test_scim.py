@@ -44,6 +44,7 @@ from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, events, invite
 from tests.e2e.test_skeleton import create_organisation
+from tests.gateway.identity import new_key
 
 SCIM_JSON = "application/scim+json"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -67,13 +68,7 @@ Employee: Any = User[EnterpriseUser | AdvocacyUser]
 
 
 async def hr_key(platform: Platform, org_id: str, *scopes: str) -> str:
-    response = await platform.http.post(
-        f"/api/v1/orgs/{org_id}/api-keys",
-        json={"name": "HR system", "scopes": list(scopes or ["hr"])},
-        headers=platform.auth,
-    )
-    assert response.status_code == 201, response.text
-    key: str = response.json()["key"]
+    key: str = (await new_key(platform.gateway, org_id, *(scopes or ("hr",))))["key"]
     return key
 
 

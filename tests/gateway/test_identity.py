@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from tests.conftest import Gateway
 from tests.gateway.identity import (
@@ -17,6 +16,7 @@ from tests.gateway.identity import (
     new_organisation,
     sign_in,
 )
+from tests.shared.helpers import dump_database
 
 
 async def test_a_member_signs_in_and_unsafe_requests_need_the_csrf_token(
@@ -225,13 +225,7 @@ async def test_secrets_are_unreadable_in_a_database_dump(gateway: Gateway) -> No
     await add_member(gateway, org, "ada@example.com", "org_admin")
     browser = await sign_in(gateway, "ada@example.com")
     cookie = browser.http.cookies["advocacy_session"]
-    state = gateway.app.state.gateway
-    dump = []
-    async with state.sessions() as session:
-        for table in ["api_keys", "users", "user_sessions", "audit_log", "outbox"]:
-            rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()  # noqa: S608
-            dump += [str(value) for row in rows for value in row]
-    everything = "\n".join(dump)
+    everything = await dump_database(gateway.app.state.gateway.sessions)
     assert key["key"].split("_")[-1] not in everything
     assert PASSWORD not in everything
     assert cookie not in everything

@@ -3,10 +3,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from sqlalchemy import inspect, text
 
 
 async def eventually(
@@ -39,3 +41,17 @@ async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[Msg]
         await message.ack()
     await subscription.unsubscribe()
     return messages
+
+
+async def dump_database(sessions: Any) -> str:
+    """Every row of every table of a database, each value whole, one row a line: what a
+    database dump would show to someone who should not see secrets or personal data."""
+    async with sessions() as session:
+        connection = await session.connection()
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        rows = []
+        for table in tables:
+            result = await session.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
+            # Every value in full: a Row's repr shortens long strings, which could hide data.
+            rows += ["\t".join(str(value) for value in row) for row in result.all()]
+    return "\n".join(rows)

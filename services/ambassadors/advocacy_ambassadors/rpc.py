@@ -92,6 +92,7 @@ from advocacy_shared.contracts.roster import (
     ReplaceEmployee,
 )
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.paging import keyset_page
 from advocacy_shared.rpc import RpcServer, Transaction
 
 server = RpcServer("ambassadors")
@@ -131,10 +132,9 @@ async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
 async def list_ambassadors(session: AsyncSession, request: ListAmbassadors) -> AmbassadorPage:
     ambassadors = AmbassadorRepository(session, request.organisation_id)
     rows = await ambassadors.page(request.limit, request.after, request.leadership)
-    shown = rows[: request.limit]
+    shown, next_after = keyset_page(rows, request.limit, lambda row: row.id)
     return AmbassadorPage(
-        items=[await journey.view(ambassadors, row) for row in shown],
-        next_after=shown[-1].id if len(rows) > request.limit else None,
+        items=[await journey.view(ambassadors, row) for row in shown], next_after=next_after
     )
 
 
@@ -216,10 +216,9 @@ async def issue_invitation(session: AsyncSession, request: IssueInvitation) -> I
 async def list_invitations(session: AsyncSession, request: ListInvitations) -> InvitationPage:
     repository = InvitationRepository(session, request.organisation_id)
     rows = await repository.page(request.limit, request.after, request.status)
-    shown = rows[: request.limit]
+    shown, next_after = keyset_page(rows, request.limit, lambda row: row.id)
     return InvitationPage(
-        items=[invitations.invitation_view(row) for row in shown],
-        next_after=shown[-1].id if len(rows) > request.limit else None,
+        items=[invitations.invitation_view(row) for row in shown], next_after=next_after
     )
 
 

@@ -55,6 +55,7 @@ from advocacy_shared.contracts.planner import (
     SetPhase,
     TransitionPage,
 )
+from advocacy_shared.paging import keyset_page
 from advocacy_shared.rpc import RpcServer
 
 server = RpcServer("planner")
@@ -110,11 +111,8 @@ async def list_programs(session: AsyncSession, request: ListPrograms) -> Program
     rows = await ProgramRepository(session, request.organisation_id).page(
         request.limit, request.after
     )
-    shown = rows[: request.limit]
-    return ProgramPage(
-        items=[programs.program_view(row) for row in shown],
-        next_after=shown[-1].id if len(rows) > request.limit else None,
-    )
+    shown, next_after = keyset_page(rows, request.limit, lambda row: row.id)
+    return ProgramPage(items=[programs.program_view(row) for row in shown], next_after=next_after)
 
 
 @server.handles(ASSESS_READINESS)
@@ -135,10 +133,9 @@ async def list_readiness(session: AsyncSession, request: ListReadiness) -> Readi
     rows = await ReadinessRepository(session, request.organisation_id).page(
         request.program_id, request.limit + 1, request.before
     )
-    shown = rows[: request.limit]
+    shown, next_before = keyset_page(rows, request.limit, lambda row: row.number)
     return ReadinessPage(
-        items=[programs.readiness_view(row) for row in shown],
-        next_before=shown[-1].number if len(rows) > request.limit else None,
+        items=[programs.readiness_view(row) for row in shown], next_before=next_before
     )
 
 
@@ -180,10 +177,9 @@ async def list_transitions(session: AsyncSession, request: ListTransitions) -> T
     rows = await PhaseRepository(session, request.organisation_id).transitions(
         request.program_id, request.limit + 1, request.after
     )
-    shown = rows[: request.limit]
+    shown, next_after = keyset_page(rows, request.limit, lambda row: row.number)
     return TransitionPage(
-        items=[phases.transition_view(row) for row in shown],
-        next_after=shown[-1].number if len(rows) > request.limit else None,
+        items=[phases.transition_view(row) for row in shown], next_after=next_after
     )
 
 

@@ -20,6 +20,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     after_id,
+    cursor_of,
 )
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
@@ -131,7 +132,7 @@ async def list_ambassadors(
             leadership=leadership,
         ),
     )
-    return Page(items=page.items, next_cursor=str(page.next_after) if page.next_after else None)
+    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
 
 
 @router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from advocacy_gateway.problems import PROBLEM_JSON, Problem, ProblemError
 from advocacy_gateway.state import GatewayState
+from advocacy_shared.paging import keyset_page
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,9 +87,11 @@ def page_of(
     position: Callable[[R], tuple[datetime, UUID]],
 ) -> Page[T]:
     """A page from `limit + 1` rows in keyset order: the extra row only says there is more."""
-    shown = rows[:limit]
-    next_cursor = encode_cursor(*position(shown[-1])) if len(rows) > limit else None
-    return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
+    shown, next_position = keyset_page(rows, limit, position)
+    return Page(
+        items=[item(row) for row in shown],
+        next_cursor=encode_cursor(*next_position) if next_position is not None else None,
+    )
 
 
 def encode_cursor(at: datetime, ident: UUID) -> str:
@@ -102,7 +105,11 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         at, ident = base64.urlsafe_b64decode(cursor).decode().split("|")
         return datetime.fromisoformat(at), UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
+        raise _bad_cursor() from exc
+
+
+def _bad_cursor() -> ProblemError:
+    return ProblemError(400, "bad-cursor", "the cursor is not one this API gave")
 
 
 def after_id(cursor: str | None) -> UUID | None:
@@ -112,4 +119,18 @@ def after_id(cursor: str | None) -> UUID | None:
     try:
         return UUID(cursor)
     except ValueError as exc:
-        raise ProblemError(400, "bad-cursor", "the cursor is not one this API gave") from exc
+        raise _bad_cursor() from exc
+
+
+def after_number(cursor: str | None) -> int | None:
+    """The keyset position of a list ordered by a sequence number (assessments, transitions)."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()) or not 0 <= int(cursor) <= 10**9:
+        raise _bad_cursor()
+    return int(cursor)
+
+
+def cursor_of(position: UUID | int | None) -> str | None:
+    """The cursor for a service's next position, as `after_id` and `after_number` read it."""
+    return None if position is None else str(position)

@@ -27,6 +27,7 @@ from advocacy_gateway.routes.common import (
     Page,
     State,
     after_id,
+    cursor_of,
 )
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
@@ -152,7 +153,7 @@ async def list_invitations(
             status=status,
         ),
     )
-    return Page(items=page.items, next_cursor=str(page.next_after) if page.next_after else None)
+    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
 
 
 @router.delete("/invitations/{invitation_id}", summary="Revoke a pending invitation")

@@ -21,7 +21,6 @@ from advocacy_gateway.auth import (
     PlannerReader,
     PlaybookReader,
 )
-from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
@@ -31,6 +30,9 @@ from advocacy_gateway.routes.common import (
     Limit,
     Page,
     State,
+    after_id,
+    after_number,
+    cursor_of,
 )
 from advocacy_shared.contracts.planner import (
     ADD_PLAYBOOK_ROW,
@@ -179,9 +181,9 @@ async def list_programs(
 ) -> Page[Program]:
     page = await state.rpc.call(
         LIST_PROGRAMS,
-        ListPrograms(organisation_id=access.organisation.id, limit=limit, after=_uuid(cursor)),
+        ListPrograms(organisation_id=access.organisation.id, limit=limit, after=after_id(cursor)),
     )
-    return Page(items=page.items, next_cursor=_text(page.next_after))
+    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
 
 
 @router.get("/programs/{program_id}", summary="One program")
@@ -234,10 +236,10 @@ async def list_readiness(
             organisation_id=access.organisation.id,
             program_id=program_id,
             limit=limit,
-            before=_number(cursor),
+            before=after_number(cursor),
         ),
     )
-    return Page(items=page.items, next_cursor=_text(page.next_before))
+    return Page(items=page.items, next_cursor=cursor_of(page.next_before))
 
 
 @router.get(
@@ -353,10 +355,10 @@ async def list_transitions(
             organisation_id=access.organisation.id,
             program_id=program_id,
             limit=limit,
-            after=_number(cursor),
+            after=after_number(cursor),
         ),
     )
-    return Page(items=page.items, next_cursor=_text(page.next_after))
+    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
 
 
 # --- Recruitment and the leadership track --------------------------------------------------------
@@ -384,12 +386,12 @@ async def list_proposals(
             organisation_id=access.organisation.id,
             program_id=program_id,
             limit=limit,
-            after=_uuid(cursor),
+            after=after_id(cursor),
         ),
     )
     return Proposals(
         items=page.items,
-        next_cursor=_text(page.next_after),
+        next_cursor=cursor_of(page.next_after),
         program_phase=page.program_phase,
         note=page.note,
     )
@@ -426,28 +428,3 @@ def _phase_for(access: Access, phase: Phase) -> Phase:
     return phase.model_copy(
         update={"targets": phase.targets.model_copy(update={"leadership_participation": None})}
     )
-
-
-def _bad_cursor() -> ProblemError:
-    return ProblemError(400, "bad-cursor", "the cursor is not one this API gave")
-
-
-def _uuid(cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor)
-    except ValueError as exc:
-        raise _bad_cursor() from exc
-
-
-def _number(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not (cursor.isascii() and cursor.isdigit()) or not 0 <= int(cursor) <= 10**9:
-        raise _bad_cursor()
-    return int(cursor)
-
-
-def _text(value: object | None) -> str | None:
-    return None if value is None else str(value)
