@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
-	-e ./services/content -e ./services/metrics -e ./services/gateway
+	-e ./services/content -e ./services/metrics -e ./services/gateway \
+	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck check lock clean

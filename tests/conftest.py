@@ -1,5 +1,5 @@
 """Fixtures that run the platform in the test process: every service and the gateway, on a real
-nats-server and real databases (see advocacy_shared.testing for how those are chosen)."""
+nats-server and real databases (see advocacy_devtools.testing for how those are chosen)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from advocacy_ambassadors.app import create_runtime as ambassadors_runtime
 from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_content.app import create_runtime as content_runtime
 from advocacy_content.settings import ContentSettings
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.app import create_app
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_metrics.app import create_runtime as metrics_runtime
@@ -25,7 +26,6 @@ from advocacy_planner.settings import PlannerSettings
 from advocacy_shared.crypto import new_key
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
-from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 
 ADMIN_KEY = "test-admin-key-0123456789"

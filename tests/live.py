@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools.embedded_nats import free_port
 
 
 @dataclass

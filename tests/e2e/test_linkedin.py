@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import text
 
+from advocacy_devtools.embedded_nats import free_port
+from advocacy_devtools.linkedin_sandbox import SandboxSettings, SandboxState, create_sandbox
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, ConsentRevoked
 from advocacy_shared.contracts.errors import Conflict
 from advocacy_shared.contracts.linkedin import (
@@ -31,10 +33,8 @@ from advocacy_shared.contracts.linkedin import (
     LinkedInTokenRejected,
     TokenPurpose,
 )
-from advocacy_shared.embedded_nats import free_port
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.linkedin import LinkedInSettings
-from advocacy_shared.linkedin.sandbox import SandboxSettings, SandboxState, create_sandbox
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, events, invite, published_until

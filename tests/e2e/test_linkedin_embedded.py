@@ -25,7 +25,7 @@ def test_advocacy_run_connects_linkedin_through_its_sandbox(tmp_path: Path) -> N
         auth = {"Authorization": f"Bearer {platform.admin_key()}"}
         sandbox = re.search(r"LinkedIn:\s+the sandbox at (\S+)", platform.log.read_text())
         assert sandbox is not None, platform.log.read_text()[-2000:]
-        assert [name for _, name in platform.processes("advocacy_shared.linkedin.sandbox")]
+        assert [name for _, name in platform.processes("advocacy_devtools.linkedin_sandbox")]
         with httpx.Client(base_url=platform.base_url, headers=auth, timeout=10) as api:
             org = api.post("/api/v1/orgs", json={"name": "Acme"}).json()["id"]
             for _ in range(100):  # the ambassadors service provisions the organisation

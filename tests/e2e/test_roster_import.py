@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from advocacy_gateway import cli
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools import cli
+from advocacy_devtools.embedded_nats import free_port
 from tests.conftest import Platform
 from tests.e2e.test_scim import auth, organisation_with_key, user_json
 from tests.loopback import LoopbackServer

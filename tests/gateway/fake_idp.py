@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools.embedded_nats import free_port
 from tests.loopback import LoopbackServer
 
 CLIENT_ID = "advocacy-platform"

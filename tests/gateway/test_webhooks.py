@@ -27,6 +27,7 @@ from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.app import create_app
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
@@ -37,7 +38,6 @@ from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
 from advocacy_shared.envelope import CloudEvent, new_id
-from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 from tests.conftest import ADMIN_KEY, Gateway, common_settings
 from tests.gateway.webhook_receiver import Answer, Receiver

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools.embedded_nats import free_port
+from advocacy_devtools.linkedin_sandbox import SandboxSettings, SandboxState, create_sandbox
 from advocacy_shared.linkedin import (
     LinkedInClient,
     LinkedInNotConfigured,
@@ -23,7 +24,6 @@ from advocacy_shared.linkedin import (
     LinkedInTokenRejected,
     LinkedInUnavailable,
 )
-from advocacy_shared.linkedin.sandbox import SandboxSettings, SandboxState, create_sandbox
 from tests.loopback import LoopbackServer
 
 REDIRECT = "http://app.example/api/v1/linkedin/callback"

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Connection
 
 from advocacy_ambassadors.models import metadata as ambassadors
 from advocacy_content.models import metadata as content
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.models import metadata as gateway
 from advocacy_metrics.models import metadata as metrics
 from advocacy_planner.models import metadata as planner
 from advocacy_shared.db import create_engine
-from advocacy_shared.testing import MakeDatabase
 
 METADATA = {
     "planner": planner,

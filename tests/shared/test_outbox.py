@@ -11,8 +11,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select, update
 
+from advocacy_devtools.embedded_nats import EmbeddedNats, free_port
 from advocacy_shared.contracts.organisations import OrganisationCreated
-from advocacy_shared.embedded_nats import EmbeddedNats, free_port
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams

@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from advocacy_gateway.roster_import import RowError, import_roster, print_report
+from advocacy_devtools.embedded_nats import EmbeddedNats, free_port
+from advocacy_devtools.roster_import import RowError, import_roster, print_report
+from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
-from advocacy_gateway.supervisor import ProcessSpec, Supervisor
 from advocacy_shared.contracts.system import SERVICES
-from advocacy_shared.embedded_nats import EmbeddedNats, free_port
 from advocacy_shared.linkedin.settings import LinkedInSettings
 from advocacy_shared.logs import configure_logging
 
@@ -155,7 +155,7 @@ def _linkedin(
         "ADVOCACY_LINKEDIN_SANDBOX_CLIENT_SECRET": client_secret,
         "ADVOCACY_LINKEDIN_SANDBOX_REDIRECT_URIS": json.dumps([redirect_url]),
     }
-    argv = [sys.executable, "-m", "advocacy_shared.linkedin.sandbox"]
+    argv = [sys.executable, "-m", "advocacy_devtools.linkedin_sandbox"]
     specs.append(ProcessSpec("linkedin-sandbox", argv, sandbox_env))
     return url
 

@@ -25,8 +25,8 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError
 from advocacy_shared.db import async_url, create_engine
-from advocacy_shared.embedded_nats import EmbeddedNats, EmbeddedNatsError
 from advocacy_shared.migrations import upgrade
 from advocacy_shared.topology import DOMAINS, Topology
 

@@ -10,7 +10,7 @@ demo, the tests and anyone evaluating without a LinkedIn app. So far its OAuth p
   an invalid, expired or revoked token; 403 without `openid`);
 - sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays) on a path.
 
-State lives in memory. Run it with `python -m advocacy_shared.linkedin.sandbox`.
+State lives in memory. Run it with `python -m advocacy_devtools.linkedin_sandbox`.
 """
 
 from __future__ import annotations
