@@ -21,6 +21,7 @@ from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply, RpcReq
 from advocacy_shared.contracts.errors import (
     ERRORS_BY_CODE,
     Invalid,
+    NatsUnavailable,
     RpcError,
     RpcErrorBody,
     RpcNoResponders,
@@ -33,6 +34,17 @@ from advocacy_shared.outbox import Outbox
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "Advocacy-Correlation-Id"
+NATS_UNAVAILABLE = "NATS is unavailable"
+
+# What nats-py raises when the connection, not the service, is the trouble.
+_CONNECTION_ERRORS = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+)
 
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
 Transaction = Callable[[], Any]
@@ -204,6 +216,9 @@ class RpcClient:
         self, operation: Operation[Req, Rep], request: Req, *, timeout: float | None = None
     ) -> Rep:
         correlation_id = correlation_id_var.get() or new_id()
+        if not self.nc.is_connected:
+            # While reconnecting, nats-py would buffer the request and wait out the timeout.
+            raise NatsUnavailable(NATS_UNAVAILABLE)
         try:
             msg = await self.nc.request(
                 self.subject_of(operation),
@@ -213,7 +228,11 @@ class RpcClient:
             )
         except nats.errors.NoRespondersError as exc:
             raise RpcNoResponders(f"the {operation.service} service is not running") from exc
+        except _CONNECTION_ERRORS as exc:
+            raise NatsUnavailable(NATS_UNAVAILABLE) from exc
         except nats.errors.TimeoutError as exc:
+            if not self.nc.is_connected:  # the connection dropped while we waited
+                raise NatsUnavailable(NATS_UNAVAILABLE) from exc
             raise RpcTimeout(
                 f"the {operation.service} service did not answer {operation.name} in time"
             ) from exc

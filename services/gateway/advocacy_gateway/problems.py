@@ -25,6 +25,7 @@ from advocacy_gateway.scim.errors import (
 from advocacy_shared.contracts.errors import (
     Conflict,
     Invalid,
+    NatsUnavailable,
     NotFound,
     NotReady,
     RemoteInternalError,
@@ -105,6 +106,7 @@ _RPC_STATUS: list[tuple[type[RpcError], int, str]] = [
     (Invalid, 422, "invalid"),
     (Conflict, 409, "conflict"),
     (NotReady, 503, "not-ready"),
+    (NatsUnavailable, 503, "nats-unavailable"),
     (RpcNoResponders, 503, "service-unavailable"),
     (RpcTimeout, 504, "service-timeout"),
     (RemoteInternalError, 502, "service-error"),

@@ -68,6 +68,11 @@ class RpcNoResponders(RpcError):
     """Nobody subscribes to the subject: the service is not running."""
 
 
+class NatsUnavailable(RpcError):
+    """The caller is not connected to NATS (the server is down, or being reconnected to): no
+    request can reach any service, whichever it is."""
+
+
 ERRORS_BY_CODE: dict[ErrorCode, type[RpcError]] = {
     ErrorCode.NOT_FOUND: NotFound,
     ErrorCode.INVALID: Invalid,
