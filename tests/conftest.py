@@ -4,6 +4,7 @@ nats-server and real databases (see advocacy_devtools.testing for how those are 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from advocacy_content.settings import ContentSettings
 from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.app import create_app
 from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.webhooks.process import WebhooksProcess
 from advocacy_metrics.app import create_runtime as metrics_runtime
 from advocacy_metrics.settings import MetricsSettings
 from advocacy_planner.app import create_runtime as planner_runtime
@@ -56,6 +58,7 @@ class Gateway:
     app: FastAPI
     http: httpx.AsyncClient
     settings: GatewaySettings
+    webhooks: WebhooksProcess
     auth: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {ADMIN_KEY}"})
 
 
@@ -112,11 +115,23 @@ async def gateway(
             **gateway_overrides,
         },
     )
+    async with serving(settings) as gateway:
+        yield gateway
+
+
+@asynccontextmanager
+async def serving(settings: GatewaySettings) -> AsyncIterator[Gateway]:
+    """The gateway's HTTP app and its webhook delivery process, as `advocacy run` starts them."""
     app = create_app(settings, ADMIN_KEY)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            yield Gateway(app=app, http=http, settings=settings)
+        webhooks = WebhooksProcess(settings)
+        await webhooks.start()
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+                yield Gateway(app=app, http=http, settings=settings, webhooks=webhooks)
+        finally:
+            await webhooks.stop()
 
 
 @pytest.fixture

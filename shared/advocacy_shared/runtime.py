@@ -12,12 +12,21 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
-from advocacy_shared.contracts.system import PingRequest, Pong, ping
+from advocacy_shared.contracts.system import (
+    PingRequest,
+    Pong,
+    ServiceStatus,
+    StatusRequest,
+    ping,
+    status,
+)
 from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay
@@ -42,10 +51,15 @@ class ServiceRuntime:
         consumers: EventConsumers,
         rpc: RpcServer,
         background: Sequence[BackgroundTask] = (),
+        *,
+        name: str | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
+        """`name` when the process is not the service its settings are of (the gateway's webhook
+        delivery); `after_commit` runs after each consumed event's commit, besides the relay."""
         self.settings = settings
         self.background = list(background)
-        self.name = settings.service_name
+        self.name = name or settings.service_name
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
         self.sessions = session_factory(self.engine)
@@ -61,10 +75,11 @@ class ServiceRuntime:
             tables.inbox,
             self.topology,
             RetryPolicy.of(settings),
-            after_commit=self.relay.wake,
+            after_commit=self._after_commit(after_commit),
         )
         self.rpc = rpc
         self._add_ping(rpc)
+        self._add_status(rpc, tables.outbox)
         self.broker = NatsBroker(
             settings.nats_servers(),
             name=f"advocacy-{self.name}",
@@ -87,6 +102,40 @@ class ServiceRuntime:
         @rpc.handles(operation)
         async def answer_ping(_session: AsyncSession, _request: PingRequest) -> Pong:
             return pong
+
+    def _add_status(self, rpc: RpcServer, outbox: Table) -> None:
+        """Every service answers the system status that the gateway's `/status` shows."""
+        operation = status(self.name)
+        if operation in rpc.operations:
+            return
+        version = _package_version(f"advocacy-{self.name}")
+
+        @rpc.handles(operation)
+        async def answer_status(session: AsyncSession, _request: StatusRequest) -> ServiceStatus:
+            backlog, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+            age = (utc_now() - oldest).total_seconds() if oldest is not None else None
+            return ServiceStatus(
+                service=self.name,
+                version=version,
+                outbox_backlog=backlog,
+                oldest_unsent_seconds=age,
+            )
+
+    def _after_commit(self, extra: Callable[[], None] | None) -> Callable[[], None]:
+        if extra is None:
+            return self.relay.wake
+
+        def after_commit() -> None:
+            self.relay.wake()
+            extra()
+
+        return after_commit
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import uuid4
 
-import httpx
 import jsonschema_rs
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -28,7 +27,6 @@ from nats.js import JetStreamContext
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from advocacy_devtools.testing import MakeDatabase
-from advocacy_gateway.app import create_app
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_gateway.webhooks import targets
@@ -39,7 +37,7 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
 from advocacy_shared.envelope import CloudEvent, new_id
 from advocacy_shared.topology import Topology
-from tests.conftest import ADMIN_KEY, Gateway, common_settings
+from tests.conftest import ADMIN_KEY, Gateway, common_settings, serving
 from tests.gateway.webhook_receiver import Answer, Receiver
 from tests.shared.helpers import eventually
 
@@ -75,11 +73,8 @@ def start_gateway(
             admin_api_key=ADMIN_KEY,
             **{**common_settings(nats_server_url, topology), **FAST, **overrides},
         )
-        app = create_app(settings, ADMIN_KEY)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-                yield Gateway(app=app, http=http, settings=settings)
+        async with serving(settings) as gateway:
+            yield gateway
 
     return start
 
@@ -207,15 +202,19 @@ class Unreachable:
 @asynccontextmanager
 async def events_held(gateway: Gateway) -> AsyncIterator[None]:
     """The gateway's outbox keeps its events until the block ends, as while NATS is unreachable:
-    an organisation's own OrganisationCreated can then reach endpoints subscribed after it."""
+    an organisation's own OrganisationCreated can then reach endpoints subscribed after it.
+    (The HTTP process and the delivery process both relay the gateway's outbox.)"""
     state: GatewayState = gateway.app.state.gateway
-    js = state.relay.js
-    state.relay.js = cast(JetStreamContext, Unreachable())
+    relays = [state.relay, gateway.webhooks.runtime.relay]
+    kept = [relay.js for relay in relays]
+    for relay in relays:
+        relay.js = cast(JetStreamContext, Unreachable())
     try:
         yield
     finally:
-        state.relay.js = js
-        state.relay.wake()
+        for relay, js in zip(relays, kept, strict=True):
+            relay.js = js
+            relay.wake()
 
 
 def signatures(headers: dict[str, str]) -> list[str]:
@@ -259,6 +258,10 @@ async def test_a_delivery_is_a_standard_webhook_that_the_independent_library_ver
     with pytest.raises(jsonschema_rs.ValidationError):
         jsonschema_rs.validate(schema, {**payload, "data": fact.model_dump(mode="json")})
 
+    async def recorded() -> bool:  # the worker records the answer after the receiver has it
+        return [d["status"] for d in await deliveries(hooks, org, hook)] == ["delivered"]
+
+    await eventually(recorded)
     (delivery,) = await deliveries(hooks, org, hook)
     assert delivery["message_id"] == event.id
     assert delivery["status"] == "delivered"

@@ -29,6 +29,10 @@ from advocacy_shared.logs import configure_logging
 log = logging.getLogger("advocacy")
 
 PACKAGES = {"gateway": "advocacy_gateway", **{name: f"advocacy_{name}" for name in SERVICES}}
+"""The processes that own a database; each migrates it."""
+
+WEBHOOKS = "advocacy_gateway.webhooks"
+"""The webhook delivery process: on the gateway's database, migrated by the gateway first."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,13 +109,20 @@ async def run_platform(settings: GatewaySettings) -> int:
     specs: list[ProcessSpec] = []
     sandbox_url = _linkedin(settings, env, specs)
     try:
-        # Each process migrates its own database as it starts (one replica each here, so no race);
-        # a restarted process finds its schema at head and goes straight on.
+        # The gateway's database is shared by the gateway and the webhook delivery process: it is
+        # migrated before either starts. Each domain service migrates its own database as it
+        # starts (one replica each here, so no race); a restarted one finds it at head.
+        await _migrate("advocacy_gateway", env)
         supervisor = Supervisor(
             specs
             + [
-                ProcessSpec(name, [sys.executable, "-m", package, "serve"], env)
+                ProcessSpec(name, [sys.executable, "-m", package, "serve", *_no_migrate(name)], env)
                 for name, package in PACKAGES.items()
+            ]
+            + [
+                ProcessSpec(
+                    "webhooks", [sys.executable, "-m", WEBHOOKS, "serve", "--no-migrate"], env
+                )
             ]
         )
         loop = asyncio.get_running_loop()
@@ -125,6 +136,18 @@ async def run_platform(settings: GatewaySettings) -> int:
             nats_server.stop()
     print("advocacy platform stopped", file=sys.stderr)
     return 0
+
+
+def _no_migrate(name: str) -> list[str]:
+    return ["--no-migrate"] if name == "gateway" else []
+
+
+async def _migrate(package: str, env: dict[str, str]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", package, "migrate", env={**os.environ, **env}
+    )
+    if await process.wait() != 0:
+        raise SystemExit(f"could not migrate {package}'s database (see the log above)")
 
 
 def _linkedin(

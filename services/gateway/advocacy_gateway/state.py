@@ -1,5 +1,7 @@
-"""What the gateway holds while it runs: database, outbox relay, NATS connection, RPC client, and
-the webhooks' event consumers (on a FastStream broker) and delivery worker."""
+"""What the gateway holds while it runs: database, outbox relay, NATS connection, RPC client.
+
+Webhook delivery runs in its own process (advocacy_gateway.webhooks.process); the gateway only
+wakes it when an API call makes a delivery due."""
 
 from __future__ import annotations
 
@@ -11,17 +13,13 @@ from typing import Any
 
 import httpx
 import nats
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
 from advocacy_gateway.settings import GatewaySettings
-from advocacy_gateway.webhooks.delivery import DeliveryPolicy, DeliveryWorker
-from advocacy_gateway.webhooks.handlers import consumers as webhook_consumers
-from advocacy_shared.consumers import EventConsumer, RetryPolicy
+from advocacy_gateway.webhooks.process import wake
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, session_factory
@@ -50,22 +48,7 @@ class GatewayState:
         )
         self.secrets = SecretBox(settings.secret_keys())
         self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))
-        self.webhooks = DeliveryWorker(
-            self.sessions,
-            DeliveryPolicy.of(settings),
-            self.secrets,
-            self.outbox,
-            after_commit=self.relay.wake,
-        )
-        self.consumers: list[EventConsumer] = webhook_consumers.build(
-            self.sessions,
-            messaging.inbox,
-            self.topology,
-            RetryPolicy.of(settings),
-            after_commit=self.webhooks.wake,
-        )
         self.nc: NatsClient | None = None
-        self.broker: NatsBroker | None = None
         self._rpc: RpcClient | None = None
         self._relay_task: asyncio.Task[None] | None = None
 
@@ -77,6 +60,11 @@ class GatewayState:
 
     def subject_of(self, operation: Operation[Any, Any]) -> str:
         return operation.subject(self.topology)
+
+    async def wake_webhooks(self) -> None:
+        """A delivery may be due now (a replay, an endpoint enabled): wake the delivery process."""
+        if self.nc is not None:
+            await wake(self.nc, self.topology)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -96,31 +84,9 @@ class GatewayState:
         self._rpc = RpcClient(self.nc, self.subject_of, self.settings.rpc_timeout_seconds)
         self.relay.js = js
         self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
-        await self.webhooks.start()
-        await self._start_consumers(js)
-
-    async def _start_consumers(self, js: JetStreamContext) -> None:
-        """The event consumers run on a FastStream broker, built as every service builds them."""
-        self.broker = NatsBroker(
-            self.settings.nats_servers(),
-            name="advocacy-gateway-events",
-            max_reconnect_attempts=-1,
-            graceful_timeout=10.0,
-            logger=logging.getLogger("advocacy.gateway.broker"),
-            log_level=logging.DEBUG,  # per-message INFO logs cost a quarter of throughput
-        )
-        broker_nc = await self.broker.connect()
-        for consumer in self.consumers:
-            await consumer.ensure(js)
-            consumer.attach(self.broker)
-        await self.broker.start()
-        await broker_nc.flush()  # the server knows every subscription before we report started
 
     async def stop(self) -> None:
         await within(self.oidc.http.aclose(), 5, "identity provider client")
-        if self.broker is not None:
-            await within(self.broker.stop(), 15, "event consumers")
-        await within(self.webhooks.stop(), 20, "webhook delivery worker")
         await cancel(self._relay_task)
         if self.nc is not None:
             await within(self.nc.drain(), 10, "NATS connection")

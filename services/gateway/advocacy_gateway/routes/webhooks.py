@@ -225,7 +225,7 @@ async def update_webhook(
             webhook_id,
             body.changes(),
         )
-    state.webhooks.wake()
+    await state.wake_webhooks()
     return WebhookOut.of(endpoint)
 
 
@@ -302,7 +302,7 @@ async def replay_delivery(
         replay = await service.replay_delivery(
             session, access.organisation.id, access.principal.actor, webhook_id, delivery_id
         )
-    state.webhooks.wake()
+    await state.wake_webhooks()
     return DeliveryOut.of(replay)
 
 

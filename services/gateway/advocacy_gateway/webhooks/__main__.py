@@ -1,0 +1,28 @@
+"""`python -m advocacy_gateway.webhooks [serve|migrate]`: the webhook delivery process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from advocacy_gateway.webhooks.process import NAME, WebhooksProcess, WebhooksSettings
+from advocacy_shared.logs import configure_logging
+from advocacy_shared.migrations import upgrade
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m advocacy_gateway.webhooks")
+    parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
+    parser.add_argument(
+        "--no-migrate", action="store_true", help="serve without upgrading the database first"
+    )
+    args = parser.parse_args(argv)
+    settings = WebhooksSettings()
+    configure_logging(NAME, settings.log_level, settings.log_json)
+    if args.command == "migrate" or not args.no_migrate:
+        upgrade("advocacy_gateway", settings.effective_database_url(), "gateway")
+    if args.command == "serve":
+        asyncio.run(WebhooksProcess(settings).serve_until_signalled())
+
+
+main()
