@@ -112,14 +112,7 @@ class ServiceRuntime:
 
         @rpc.handles(operation)
         async def answer_status(session: AsyncSession, _request: StatusRequest) -> ServiceStatus:
-            backlog, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(
-                        outbox.c.published_at.is_(None)
-                    )
-                )
-            ).one()
-            age = (utc_now() - oldest).total_seconds() if oldest is not None else None
+            backlog, age = await outbox_backlog(session, outbox)
             return ServiceStatus(
                 service=self.name,
                 version=version,
@@ -197,3 +190,15 @@ def _package_version(distribution: str) -> str:
         return version(distribution)
     except PackageNotFoundError:
         return "unknown"
+
+
+async def outbox_backlog(session: AsyncSession, outbox: Table) -> tuple[int, float | None]:
+    """How many events wait in an outbox, and the age in seconds of the oldest (None: none)."""
+    backlog, oldest = (
+        await session.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(
+                outbox.c.published_at.is_(None)
+            )
+        )
+    ).one()
+    return backlog, (utc_now() - oldest).total_seconds() if oldest is not None else None

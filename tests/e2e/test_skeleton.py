@@ -4,19 +4,21 @@ domain service as an event, and the planner's playbook comes back over request-r
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-from uuid import UUID
+from typing import Any, cast
+from uuid import UUID, uuid4
 
 import httpx
 from nats.aio.client import Client as NatsClient
+from nats.errors import ConnectionClosedError
+from nats.js import JetStreamContext
 
 from advocacy_planner.service.playbook import DEFAULT_MATRIX
 from advocacy_shared.contracts.organisations import OrganisationCreated
-from advocacy_shared.envelope import CloudEvent
+from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.tenancy import TenantRepository
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.shared.helpers import read_all
+from tests.shared.helpers import eventually, read_all
 
 
 async def create_organisation(platform: Platform, name: str, **extra: Any) -> dict[str, Any]:
@@ -112,21 +114,86 @@ async def test_the_playbook_of_an_unknown_organisation_is_a_404_problem(platform
     assert problem["status"] == 404
 
 
-async def test_readyz_is_ready_when_every_service_answers_and_names_the_one_that_does_not(
+async def test_readyz_stays_ready_with_a_service_stopped_and_status_names_it(
     platform: Platform,
 ) -> None:
+    """Readiness is the gateway's own (database, NATS): a stopped service must not take the API
+    out of its load balancer. `/status` is where operators see the service is gone."""
     ready = await platform.http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["services"] == dict.fromkeys(platform.runtimes, "ready")
+    assert ready.json() == {"status": "ready", "database": True, "nats": True}
 
     await platform.stop("metrics")
-    not_ready = await platform.http.get("/readyz")
-    assert not_ready.status_code == 503
-    assert not_ready.json()["services"]["metrics"] == "the metrics service is not running"
-    assert not_ready.json()["services"]["planner"] == "ready"
+    assert (await platform.http.get("/readyz")).status_code == 200
+    status = await platform.http.get("/status", headers=platform.auth)
+    assert status.status_code == 200, status.text
+    processes = status.json()["processes"]
+    assert processes["metrics"]["state"] == "the metrics service is not running"
+    assert {name: processes[name]["state"] for name in ("gateway", "planner", "webhooks")} == (
+        dict.fromkeys(("gateway", "planner", "webhooks"), "ready")
+    )
 
     await platform.start("metrics")
-    assert (await platform.http.get("/readyz")).status_code == 200
+    status = await platform.http.get("/status", headers=platform.auth)
+    assert status.json()["processes"]["metrics"]["state"] == "ready"
+
+
+async def test_status_shows_an_outbox_backlog_consumer_lag_and_dead_letters(
+    platform: Platform,
+) -> None:
+    content = platform.runtimes["content"]
+    js = content.relay.js
+    content.relay.js = cast(JetStreamContext, Unreachable())
+    try:
+        async with content.transaction() as session:
+            for _ in range(3):
+                await content.outbox.add(session, organisation_created(), uuid4())
+        body = (await platform.http.get("/status", headers=platform.auth)).json()
+    finally:
+        content.relay.js = js
+    assert body["processes"]["content"]["outbox_backlog"] == 3
+    assert body["processes"]["content"]["oldest_unsent_seconds"] >= 0
+    assert body["processes"]["planner"]["outbox_backlog"] == 0
+    assert body["processes"]["planner"]["oldest_unsent_seconds"] is None
+    assert body["nats"] is True
+    assert body["dead_letters"] == 0
+    lag = {(c["stream"], c["consumer"]): c for c in body["consumers"]}
+    assert any(consumer.startswith("gateway_webhook_intake_") for _, consumer in lag)
+    assert all(c["num_pending"] >= 0 and c["num_ack_pending"] >= 0 for c in lag.values())
+
+    content.relay.wake()
+
+    async def published() -> bool:
+        status = (await platform.http.get("/status", headers=platform.auth)).json()
+        return bool(status["processes"]["content"]["outbox_backlog"] == 0)
+
+    await eventually(published)
+
+
+async def test_status_is_for_platform_admins_only(platform: Platform) -> None:
+    assert (await platform.http.get("/status")).status_code == 401
+    organisation = await create_organisation(platform, "Nosy")
+    key = await platform.http.post(
+        f"/api/v1/orgs/{organisation['id']}/api-keys",
+        json={"name": "org admin", "scopes": ["admin"]},
+        headers=platform.auth,
+    )
+    assert key.status_code == 201, key.text
+    org_admin = {"Authorization": f"Bearer {key.json()['key']}"}
+    assert (await platform.http.get("/status", headers=org_admin)).status_code == 403
+
+
+def organisation_created() -> OrganisationCreated:
+    return OrganisationCreated(
+        organisation_id=uuid4(), name="Backlog", slug="backlog", created_at=utc_now()
+    )
+
+
+class Unreachable:
+    """A JetStream context whose every publish fails, as while NATS cannot be reached."""
+
+    async def publish(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise ConnectionClosedError
 
 
 async def test_a_planner_that_is_not_running_gives_a_503_problem(platform: Platform) -> None:
