@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import RunningPlatform, running_platform, wait_ready
+from tests.live import RunningPlatform, running_platform
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,11 +45,73 @@ def test_the_embedded_platform_serves_the_skeleton_restarts_a_crash_and_stops_cl
 
     ((planner_pid, _),) = running.processes("advocacy_planner serve")
     os.kill(planner_pid, signal.SIGKILL)
-    recovered_after = wait_ready(running.base_url, timeout=30)
-    print(f"a killed planner was restarted and /readyz was 200 again in {recovered_after:.1f} s")
+    started = time.monotonic()
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=10) as http:
+        while time.monotonic() - started < 60:
+            processes = http.get("/status").json()["processes"]
+            if processes["planner"]["state"] == "ready" and running.processes("advocacy_planner"):
+                break
+            time.sleep(0.1)
+    print(
+        f"a killed planner was restarted and answered again in {time.monotonic() - started:.1f} s"
+    )
+    assert processes["planner"]["state"] == "ready"
     assert "process exited; restarting" in running.log.read_text()
 
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(timeout=30) == 0
     assert "advocacy platform stopped" in running.log.read_text()
     assert running.processes() == []  # no service and no nats-server left behind
+
+
+def test_the_embedded_nats_server_is_supervised_locked_and_dies_with_the_run(
+    running: RunningPlatform,
+) -> None:
+    """Killed, nats-server is restarted on its store and the API recovers; a second run on the
+    same data folder is refused; `kill -9` of `advocacy run` leaves nothing behind."""
+    auth = {"Authorization": f"Bearer {running.admin_key()}"}
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=10) as http:
+        organisation = http.post("/api/v1/orgs", json={"name": "Before"}).json()
+        ((nats_pid, _),) = running.processes("nats-server")
+        os.kill(nats_pid, signal.SIGKILL)
+        started = time.monotonic()
+        playbook = f"/api/v1/orgs/{organisation['id']}/playbook"
+        while time.monotonic() - started < 60:
+            if http.get(playbook).status_code == 200:  # gateway -> NATS -> planner and back
+                break
+            time.sleep(0.1)
+        print(f"the API answered again {time.monotonic() - started:.1f} s after nats-server died")
+        assert http.get(playbook).status_code == 200
+        after = http.post("/api/v1/orgs", json={"name": "After"}).json()
+        assert _playbook(http, after["id"]).status_code == 200  # its event went through
+    ((restarted, _),) = running.processes("nats-server")
+    assert restarted != nats_pid
+    assert "nats-server exited; restarting it on its store" in running.log.read_text()
+
+    env = {key: value for key, value in os.environ.items() if key != "NATS_URL"}
+    second = subprocess.run(
+        [str(Path(sys.executable).parent / "advocacy"), "run"],
+        env={**env, "ADVOCACY_DATA_DIR": str(running.data_dir)},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"{running.data_dir} is in use by another process" in second.stderr.decode()
+    assert len(running.processes("nats-server")) == 1
+
+    running.process.kill()
+    running.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while running.processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert running.processes() == []  # nats-server and every service died with it
+
+
+def _playbook(http: httpx.Client, organisation_id: str) -> httpx.Response:
+    for _ in range(200):
+        response = http.get(f"/api/v1/orgs/{organisation_id}/playbook")
+        if response.status_code == 200:
+            break
+        time.sleep(0.05)
+    return response

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from advocacy_devtools.embedded_nats import EmbeddedNats, free_port
+from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
+from advocacy_devtools.locks import FolderInUseError, FolderLock
 from advocacy_devtools.roster_import import RowError, import_roster, print_report
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
@@ -32,7 +33,7 @@ PACKAGES = {"gateway": "advocacy_gateway", **{name: f"advocacy_{name}" for name 
 """The processes that own a database; each migrates it."""
 
 WEBHOOKS = "advocacy_gateway.webhooks"
-"""The webhook delivery process: on the gateway's database, migrated by the gateway first."""
+"""The webhook delivery process: on the gateway's database, which the gateway migrates."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,58 +97,94 @@ def migrate_all() -> None:
 
 
 async def run_platform(settings: GatewaySettings) -> int:
-    env: dict[str, str] = {"ADVOCACY_DATA_DIR": str(settings.data_dir.resolve())}
+    data_dir = settings.data_dir.resolve()
+    try:
+        # Two platforms on one data folder would share SQLite files and a JetStream store.
+        data_lock = FolderLock.acquire(data_dir, "`advocacy run`")
+    except FolderInUseError as exc:
+        print(f"advocacy run: {exc}", file=sys.stderr)
+        return 1
+    env: dict[str, str] = {"ADVOCACY_DATA_DIR": str(data_dir)}
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     if admin_key is None:
         admin_key = secrets.token_urlsafe(32)
     env["ADVOCACY_ADMIN_API_KEY"] = admin_key
     nats_server: EmbeddedNats | None = None
     if settings.nats_url is None:
-        nats_server = EmbeddedNats(store_dir=settings.data_dir.resolve() / "nats").start()
+        nats_server = EmbeddedNats(store_dir=data_dir / "nats").start()
         env["NATS_URL"] = nats_server.url
         log.info("embedded nats-server started", extra={"url": nats_server.url})
     specs: list[ProcessSpec] = []
     sandbox_url = _linkedin(settings, env, specs)
     try:
-        # The gateway's database is shared by the gateway and the webhook delivery process: it is
-        # migrated before either starts. Each domain service migrates its own database as it
-        # starts (one replica each here, so no race); a restarted one finds it at head.
-        await _migrate("advocacy_gateway", env)
-        supervisor = Supervisor(
-            specs
-            + [
-                ProcessSpec(name, [sys.executable, "-m", package, "serve", *_no_migrate(name)], env)
-                for name, package in PACKAGES.items()
-            ]
-            + [
-                ProcessSpec(
-                    "webhooks", [sys.executable, "-m", WEBHOOKS, "serve", "--no-migrate"], env
-                )
-            ]
-        )
+        # Each process migrates its own database as it starts (one replica each here, so no race);
+        # a restarted process finds its schema at head and goes straight on.
+        specs += [
+            ProcessSpec(name, [sys.executable, "-m", package, "serve"], env)
+            for name, package in PACKAGES.items()
+        ]
+        supervisor = Supervisor(specs)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, supervisor.stop)
-        announcer = asyncio.create_task(_announce_when_ready(settings, admin_key, sandbox_url))
+        announcer = asyncio.create_task(
+            _when_ready(settings, admin_key, sandbox_url, supervisor, env)
+        )
+        watcher = _supervise_nats(nats_server, supervisor)
         await supervisor.run()
         announcer.cancel()
+        failed = await _outcome(watcher)
     finally:
         if nats_server is not None:
-            nats_server.stop()
+            nats_server.release()
+        data_lock.release()
+    if failed:
+        print(f"advocacy platform stopped: {failed}", file=sys.stderr)
+        return 1
     print("advocacy platform stopped", file=sys.stderr)
     return 0
 
 
-def _no_migrate(name: str) -> list[str]:
-    return ["--no-migrate"] if name == "gateway" else []
+def _supervise_nats(
+    nats_server: EmbeddedNats | None, supervisor: Supervisor
+) -> asyncio.Task[None] | None:
+    """Keep the embedded nats-server running; when it cannot be, stop the whole platform."""
+    if nats_server is None:
+        return None
+    watcher = asyncio.create_task(nats_server.keep_running(supervisor.stopping))
+
+    def on_done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("nats-server is down for good: stopping the platform")
+            supervisor.stop()
+
+    watcher.add_done_callback(on_done)
+    return watcher
 
 
-async def _migrate(package: str, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", package, "migrate", env={**os.environ, **env}
-    )
-    if await process.wait() != 0:
-        raise SystemExit(f"could not migrate {package}'s database (see the log above)")
+async def _outcome(watcher: asyncio.Task[None] | None) -> str | None:
+    """Why the platform stopped, when it was not asked to."""
+    if watcher is None:
+        return None
+    try:
+        await watcher
+    except EmbeddedNatsError as exc:
+        return str(exc)
+    return None
+
+
+async def _when_ready(
+    settings: GatewaySettings,
+    admin_key: str,
+    sandbox_url: str | None,
+    supervisor: Supervisor,
+    env: dict[str, str],
+) -> None:
+    """Once the gateway answers, it has migrated its database: the webhook delivery process, on
+    the same database, starts then."""
+    await _announce_when_ready(settings, admin_key, sandbox_url)
+    webhooks = [sys.executable, "-m", WEBHOOKS, "serve", "--no-migrate"]
+    supervisor.add([ProcessSpec("webhooks", webhooks, env)])
 
 
 def _linkedin(

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """On Linux, have the kernel stop a child if the supervisor itself is killed."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -57,22 +57,32 @@ class Supervisor:
         self.backoff_max = backoff_max
         self.stable_after = stable_after
         self.stop_timeout = stop_timeout
-        self._stopping = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self._watchers: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
-        watchers = [asyncio.create_task(self._keep_running(child)) for child in self.children]
-        await self._stopping.wait()
+        self._watchers += [asyncio.create_task(self._keep_running(c)) for c in self.children]
+        await self.stopping.wait()
         await asyncio.gather(*(self._terminate(child) for child in self.children))
-        for watcher in watchers:
+        for watcher in self._watchers:
             watcher.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+    def add(self, specs: Sequence[ProcessSpec]) -> None:
+        """Start more processes under a running supervisor (once what they need is ready)."""
+        if self.stopping.is_set():
+            return
+        for spec in specs:
+            child = Supervised(spec)
+            self.children.append(child)
+            self._watchers.append(asyncio.create_task(self._keep_running(child)))
 
     def stop(self) -> None:
-        self._stopping.set()
+        self.stopping.set()
 
     async def _keep_running(self, child: Supervised) -> None:
         delay = self.backoff_initial
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 await self._start(child)
                 assert child.process is not None
@@ -80,7 +90,7 @@ class Supervisor:
             except Exception:
                 log.exception("could not start process", extra={"child": child.spec.name})
                 code = None
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 return
             if time.monotonic() - child.started_at > self.stable_after:
                 delay = self.backoff_initial
@@ -90,7 +100,7 @@ class Supervisor:
                 extra={"child": child.spec.name, "exit_code": code, "in_seconds": delay},
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
             delay = min(delay * 2, self.backoff_max)
 
     async def _start(self, child: Supervised) -> None:
@@ -100,7 +110,7 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             # Ctrl-C reaches the supervisor only, which stops the rest in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         child.started_at = time.monotonic()
         log.info("process started", extra={"child": child.spec.name, "pid": child.process.pid})
