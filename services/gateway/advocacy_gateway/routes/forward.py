@@ -97,10 +97,6 @@ class Forward:
     response_model: Any = None
 
     @property
-    def path_params(self) -> list[str]:
-        return [name for name in re.findall(r"{(\w+)}", self.path) if name != "org_id"]
-
-    @property
     def idempotent(self) -> bool:
         return self.method == "POST" and self.status_code == 201
 
@@ -138,7 +134,7 @@ def mount(router: APIRouter, routes: Iterable[Forward]) -> APIRouter:
     for route in routes:
         router.add_api_route(
             route.path,
-            _endpoint(route),
+            _endpoint(route, _path_params(router.prefix + route.path)),
             methods=[route.method],
             name=route.name,
             summary=route.summary,
@@ -149,7 +145,12 @@ def mount(router: APIRouter, routes: Iterable[Forward]) -> APIRouter:
     return router
 
 
-def _endpoint(route: Forward) -> Callable[..., Any]:
+def _path_params(path: str) -> list[str]:
+    """The path's parameters but the organisation's (which the permission's dependency reads)."""
+    return [name for name in re.findall(r"{(\w+)}", path) if name != "org_id"]
+
+
+def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
     operation, paging = route.operation, route.paging
 
     async def endpoint(**values: Any) -> Any:
@@ -179,17 +180,15 @@ def _endpoint(route: Forward) -> Callable[..., Any]:
             return _page(route.answer_model, reply, paging)
         return reply
 
-    endpoint.__signature__ = _signature(route)  # type: ignore[attr-defined]
+    endpoint.__signature__ = _signature(route, path_params)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     endpoint.forward = route  # type: ignore[attr-defined]
     return endpoint
 
 
-def _signature(route: Forward) -> inspect.Signature:
+def _signature(route: Forward, path_params: list[str]) -> inspect.Signature:
     """The parameters FastAPI reads, in the order a hand-written route would declare them."""
-    kinds: list[tuple[str, Any]] = [
-        (name, route.params.get(name, UUID)) for name in route.path_params
-    ]
+    kinds: list[tuple[str, Any]] = [(name, route.params.get(name, UUID)) for name in path_params]
     if route.body is not None:
         kinds.append(("body", route.body))
     if route.permission is not None:
@@ -199,7 +198,7 @@ def _signature(route: Forward) -> inspect.Signature:
         kinds.append(("response", Response))
     if route.paging is not None:
         kinds += [("limit", Limit), ("cursor", CursorParam)]
-    kinds += [(n, t) for n, t in route.params.items() if n not in route.path_params]
+    kinds += [(n, t) for n, t in route.params.items() if n not in path_params]
     if route.idempotent:
         kinds.append(("idempotency_key", IdempotencyKey))
     defaults = {"limit": 50}
