@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from fastapi import APIRouter, FastAPI, Response
 
 from advocacy_gateway.access import Permission
@@ -134,3 +135,20 @@ def test_every_forwarding_route_names_a_distinct_operation_id() -> None:
 def test_docs_routes_md_is_the_current_route_table() -> None:
     """Regenerate with `python -m advocacy_gateway.routes.table > docs/routes.md`."""
     assert (ROOT / "docs" / "routes.md").read_text("utf-8") == markdown(rows(ROUTERS))
+
+
+def test_a_route_the_service_could_not_answer_is_refused_when_mounted() -> None:
+    router = APIRouter(prefix=PREFIX)
+    readiness = "/programs/{program_id}/readiness"
+    no_actor = post(readiness, ASSESS_READINESS, Permission.PLANNER_MANAGE, "a", "A",
+                    body=ReadinessFields, body_as="assessment")  # fmt: skip
+    with pytest.raises(ValueError, match=r"nothing supplies \['assessed_by'\]"):
+        mount(router, [no_actor])
+    unknown = get("/programs", LIST_PROGRAMS, Permission.PLANNER_READ, "b", "B", paging=BY_ID,
+                  params={"colour": str | None})  # fmt: skip
+    with pytest.raises(ValueError, match=r"has no field \['colour'\]"):
+        mount(router, [unknown])
+    reserved = get("/programs", LIST_PROGRAMS, Permission.PLANNER_READ, "c", "C", paging=BY_ID,
+                   params={"state": str | None})  # fmt: skip
+    with pytest.raises(ValueError, match="reserved"):
+        mount(router, [reserved])

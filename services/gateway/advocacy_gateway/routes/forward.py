@@ -132,9 +132,11 @@ def delete(path: str, operation: Operation[Any, Any], *args: Any, **kwargs: Any)
 def mount(router: APIRouter, routes: Iterable[Forward]) -> APIRouter:
     """Add each forwarding route to `router` (whose prefix, tags and responses apply)."""
     for route in routes:
+        path_params = _path_params(router.prefix + route.path)
+        _check(route, path_params)
         router.add_api_route(
             route.path,
-            _endpoint(route, _path_params(router.prefix + route.path)),
+            _endpoint(route, path_params),
             methods=[route.method],
             name=route.name,
             summary=route.summary,
@@ -150,8 +152,34 @@ def _path_params(path: str) -> list[str]:
     return [name for name in re.findall(r"{(\w+)}", path) if name != "org_id"]
 
 
+RESERVED = frozenset({"access", "state", "response", "body", "limit", "cursor", "idempotency_key"})
+
+
+def _check(route: Forward, path_params: list[str]) -> None:
+    """Refuse, when the module is imported, a route whose request the service could not accept:
+    a field it does not have, a required one left out, a parameter named as a reserved one."""
+    clash = RESERVED & set(route.params)
+    if clash:
+        raise ValueError(f"{route.name}: parameters named {sorted(clash)} are reserved")
+    supplied = {*path_params, *route.params, *route.fixed, *route.from_caller}
+    if route.permission is not None:
+        supplied.add("organisation_id")
+    if route.paging is not None:
+        supplied |= {"limit", route.paging.request_field}
+    if route.body is not None:
+        supplied |= {route.body_as} if route.body_as else set(route.body.model_fields)
+    fields = route.operation.request.model_fields
+    unknown = supplied - set(fields)
+    missing = {name for name, info in fields.items() if info.is_required()} - supplied
+    if unknown or missing:
+        raise ValueError(
+            f"{route.name}: {route.operation.request.__name__} has no field {sorted(unknown)}; "
+            f"nothing supplies {sorted(missing)}"
+        )
+
+
 def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
-    operation, paging = route.operation, route.paging
+    operation, paging, answer = route.operation, route.paging, route.answer_model
 
     async def endpoint(**values: Any) -> Any:
         access: Access | None = values.pop("access", None)
@@ -177,7 +205,7 @@ def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
         if route.present is not None:
             return route.present(reply, access, state)
         if paging is not None:
-            return _page(route.answer_model, reply, paging)
+            return _page(answer, reply, paging)
         return reply
 
     endpoint.__signature__ = _signature(route, path_params)  # type: ignore[attr-defined]
