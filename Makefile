@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check lock clean
+.PHONY: run test lint imports typecheck check lock clean
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The architecture's rules (pyproject.toml, [tool.importlinter]): shared/ imports no service, the
+# gateway no domain service, services not each other.
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -5,23 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
-from advocacy_gateway.routes.common import (
-    COMMON_PROBLEMS,
-    CONFLICT,
-    SERVICE_PROBLEMS,
-    CursorParam,
-    Email,
-    IdempotencyKey,
-    Limit,
-    Page,
-    State,
-    after_id,
-    cursor_of,
-)
+from advocacy_gateway.access import Permission
+from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS, Email
+from advocacy_gateway.routes.forward import BY_ID, delete, get, mount, post, put, reference
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
     CONSENT_HISTORY,
@@ -34,29 +23,13 @@ from advocacy_shared.contracts.ambassadors import (
     RECORD_TRAINING,
     REVOKE_CONSENT,
     UPDATE_PROFILE,
-    Ambassador,
     AmbassadorProfile,
-    ChangeActivity,
-    ConsentHistory,
-    ConsentHistoryRequest,
     EnablementFormat,
-    EraseAmbassador,
-    Erased,
-    GetAmbassador,
-    GrantConsent,
-    InviteAmbassador,
-    ListAmbassadors,
-    OffboardAmbassador,
-    RecordTraining,
-    RevokeConsent,
-    UpdateProfile,
 )
 
-router = APIRouter(
-    prefix="/api/v1/orgs/{org_id}/ambassadors",
-    tags=["ambassadors"],
-    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
-)
+MANAGE, READ = Permission.AMBASSADORS_MANAGE, Permission.AMBASSADORS_READ
+ONE = "/{ambassador_id}"
+BY_CALLER = {"recorded_by": reference}
 
 
 class Invitation(BaseModel):
@@ -98,176 +71,44 @@ class Training(BaseModel):
     enablement_format: EnablementFormat
 
 
-@router.post("", status_code=201, summary="Invite an employee into the program")
-async def invite(
-    body: Invitation,
-    access: AmbassadorsManager,
-    state: State,
-    response: Response,
-    _idempotency_key: IdempotencyKey = None,
-) -> Ambassador:
-    ambassador = await state.rpc.call(
-        INVITE, InviteAmbassador(organisation_id=access.organisation.id, **body.model_dump())
-    )
-    response.headers["Location"] = (
-        f"/api/v1/orgs/{access.organisation.id}/ambassadors/{ambassador.id}"
-    )
-    return ambassador
+# One route a line (or three): a table reads better unformatted.
+# fmt: off
+ROUTES = [
+    post("", INVITE, MANAGE, "invite", "Invite an employee into the program", body=Invitation,
+         status_code=201, location="/api/v1/orgs/{org_id}/ambassadors/{reply.id}"),
+    get("", LIST, READ, "list_ambassadors",
+        "The program's ambassadors; `leadership` filters the leadership track",
+        paging=BY_ID, params={"leadership": Annotated[bool | None, Query()]}),
+    get(ONE, GET, READ, "get_ambassador", "One ambassador, with consent and trainings"),
+    post(ONE + "/consent", GRANT_CONSENT, MANAGE, "grant_consent",
+         "Record the explicit consent an ambassador gave elsewhere (the invitation link is "
+         "the usual way)", body=Consent, from_caller=BY_CALLER),
+    get(ONE + "/consents", CONSENT_HISTORY, READ, "consent_history",
+        "Every consent change: who recorded it, when, which text, what it allowed"),
+    delete(ONE + "/consent", REVOKE_CONSENT, MANAGE, "revoke_consent",
+           "Revoke consent: posting and collection stop at once", from_caller=BY_CALLER),
+    post(ONE + "/trainings", RECORD_TRAINING, MANAGE, "record_training",
+         "Record a training in one of the playbook's enablement formats", body=Training,
+         status_code=201),
+    post(ONE + "/offboard", OFFBOARD, MANAGE, "offboard",
+         "Take the ambassador out of the program (they left it, or the organisation)",
+         body=Offboarding),
+    delete(ONE, ERASE, MANAGE, "erase",
+           "Erase the person (GDPR art. 17): this service's data now, every other service's "
+           "from the AmbassadorErased event"),
+    put(ONE + "/profile", UPDATE_PROFILE, MANAGE, "update_profile",
+        "Replace the profile: segments, topics, languages, cadence, the leadership track",
+        body=AmbassadorProfile, body_as="profile"),
+    post(ONE + "/activity", CHANGE_ACTIVITY, MANAGE, "change_activity",
+         "Mark a trained ambassador active, or an active one quiet (and back)", body=Activity),
+]
+# fmt: on
 
-
-@router.get("", summary="The program's ambassadors; `leadership` filters the leadership track")
-async def list_ambassadors(
-    access: AmbassadorsReader,
-    state: State,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
-    leadership: Annotated[bool | None, Query()] = None,
-) -> Page[Ambassador]:
-    page = await state.rpc.call(
-        LIST,
-        ListAmbassadors(
-            organisation_id=access.organisation.id,
-            limit=limit,
-            after=after_id(cursor),
-            leadership=leadership,
-        ),
-    )
-    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
-
-
-@router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")
-async def get_ambassador(
-    ambassador_id: UUID, access: AmbassadorsReader, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        GET, GetAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
-    )
-
-
-@router.post(
-    "/{ambassador_id}/consent",
-    summary="Record the explicit consent an ambassador gave elsewhere (the invitation link is "
-    "the usual way)",
+router = mount(
+    APIRouter(
+        prefix="/api/v1/orgs/{org_id}/ambassadors",
+        tags=["ambassadors"],
+        responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
+    ),
+    ROUTES,
 )
-async def grant_consent(
-    ambassador_id: UUID, body: Consent, access: AmbassadorsManager, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        GRANT_CONSENT,
-        GrantConsent(
-            organisation_id=access.organisation.id,
-            ambassador_id=ambassador_id,
-            recorded_by=access.principal.reference,
-            **body.model_dump(),
-        ),
-    )
-
-
-@router.get(
-    "/{ambassador_id}/consents",
-    summary="Every consent change: who recorded it, when, which text, what it allowed",
-)
-async def consent_history(
-    ambassador_id: UUID, access: AmbassadorsReader, state: State
-) -> ConsentHistory:
-    return await state.rpc.call(
-        CONSENT_HISTORY,
-        ConsentHistoryRequest(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
-    )
-
-
-@router.delete(
-    "/{ambassador_id}/consent",
-    summary="Revoke consent: posting and collection stop at once",
-)
-async def revoke_consent(
-    ambassador_id: UUID, access: AmbassadorsManager, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        REVOKE_CONSENT,
-        RevokeConsent(
-            organisation_id=access.organisation.id,
-            ambassador_id=ambassador_id,
-            recorded_by=access.principal.reference,
-        ),
-    )
-
-
-@router.post(
-    "/{ambassador_id}/trainings",
-    status_code=201,
-    summary="Record a training in one of the playbook's enablement formats",
-)
-async def record_training(
-    ambassador_id: UUID,
-    body: Training,
-    access: AmbassadorsManager,
-    state: State,
-    _idempotency_key: IdempotencyKey = None,
-) -> Ambassador:
-    return await state.rpc.call(
-        RECORD_TRAINING,
-        RecordTraining(
-            organisation_id=access.organisation.id,
-            ambassador_id=ambassador_id,
-            enablement_format=body.enablement_format,
-        ),
-    )
-
-
-@router.post(
-    "/{ambassador_id}/offboard",
-    summary="Take the ambassador out of the program (they left it, or the organisation)",
-)
-async def offboard(
-    ambassador_id: UUID, body: Offboarding, access: AmbassadorsManager, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        OFFBOARD,
-        OffboardAmbassador(
-            organisation_id=access.organisation.id,
-            ambassador_id=ambassador_id,
-            reason=body.reason,
-        ),
-    )
-
-
-@router.delete(
-    "/{ambassador_id}",
-    summary="Erase the person (GDPR art. 17): this service's data now, every other service's "
-    "from the AmbassadorErased event",
-)
-async def erase(ambassador_id: UUID, access: AmbassadorsManager, state: State) -> Erased:
-    return await state.rpc.call(
-        ERASE, EraseAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
-    )
-
-
-@router.put(
-    "/{ambassador_id}/profile",
-    summary="Replace the profile: segments, topics, languages, cadence, the leadership track",
-)
-async def update_profile(
-    ambassador_id: UUID, body: AmbassadorProfile, access: AmbassadorsManager, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        UPDATE_PROFILE,
-        UpdateProfile(
-            organisation_id=access.organisation.id, ambassador_id=ambassador_id, profile=body
-        ),
-    )
-
-
-@router.post(
-    "/{ambassador_id}/activity",
-    summary="Mark a trained ambassador active, or an active one quiet (and back)",
-)
-async def change_activity(
-    ambassador_id: UUID, body: Activity, access: AmbassadorsManager, state: State
-) -> Ambassador:
-    return await state.rpc.call(
-        CHANGE_ACTIVITY,
-        ChangeActivity(
-            organisation_id=access.organisation.id, ambassador_id=ambassador_id, state=body.state
-        ),
-    )

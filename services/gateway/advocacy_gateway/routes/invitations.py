@@ -12,23 +12,14 @@ from importlib.resources import files
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
-from advocacy_gateway.routes.common import (
-    COMMON_PROBLEMS,
-    CONFLICT,
-    SERVICE_PROBLEMS,
-    CursorParam,
-    IdempotencyKey,
-    Limit,
-    Page,
-    State,
-    after_id,
-    cursor_of,
-)
+from advocacy_gateway.access import Permission
+from advocacy_gateway.auth import Access
+from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS
+from advocacy_gateway.routes.forward import BY_ID, delete, get, mount, post
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
@@ -39,36 +30,13 @@ from advocacy_shared.contracts.invitations import (
     OPEN_INVITATION,
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
-    AnswerInvitation,
-    ConnectLinkedInByInvitation,
-    ConsentText,
-    ConsentTexts,
-    Invitation,
-    InvitationForEmployee,
     InvitationStatus,
     IssuedInvitation,
-    IssueInvitation,
-    ListConsentTexts,
-    ListInvitations,
-    OpenInvitation,
-    PublishConsentText,
-    RevokeInvitation,
 )
-from advocacy_shared.contracts.linkedin import LinkedInAuthorization
 
 PAGE_PATH = "/invitation"
-
-router = APIRouter(
-    prefix="/api/v1/orgs/{org_id}",
-    tags=["invitations"],
-    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
-)
-employee_router = APIRouter(
-    prefix="/api/v1/invitation",
-    tags=["invitations"],
-    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
-)
-page_router = APIRouter()
+MANAGE, READ = Permission.AMBASSADORS_MANAGE, Permission.AMBASSADORS_READ
+PROBLEMS = {**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT}
 
 
 class InvitationRequest(BaseModel):
@@ -114,107 +82,56 @@ def invitation_url(state: GatewayState, token: str) -> str:
     return f"{state.settings.public_url.rstrip('/')}{PAGE_PATH}#{token}"
 
 
-@router.post(
-    "/invitations",
-    status_code=201,
-    summary="Issue an invitation link for an invited ambassador; an earlier pending one is revoked",
-)
-async def issue_invitation(
-    body: InvitationRequest,
-    access: AmbassadorsManager,
-    state: State,
-    response: Response,
-    _idempotency_key: IdempotencyKey = None,
+def _with_url(
+    issued: IssuedInvitation, _access: Access | None, state: GatewayState
 ) -> IssuedInvitationOut:
-    issued = await state.rpc.call(
-        ISSUE_INVITATION,
-        IssueInvitation(organisation_id=access.organisation.id, **body.model_dump()),
-    )
-    response.headers["Location"] = (
-        f"/api/v1/orgs/{access.organisation.id}/invitations?status=pending"
-    )
     return IssuedInvitationOut(**issued.model_dump(), url=invitation_url(state, issued.token))
 
 
-@router.get("/invitations", summary="Invitations and their answers")
-async def list_invitations(
-    access: AmbassadorsReader,
-    state: State,
-    limit: Limit = 50,
-    cursor: CursorParam = None,
-    status: Annotated[InvitationStatus | None, Query()] = None,
-) -> Page[Invitation]:
-    page = await state.rpc.call(
-        LIST_INVITATIONS,
-        ListInvitations(
-            organisation_id=access.organisation.id,
-            limit=limit,
-            after=after_id(cursor),
-            status=status,
-        ),
-    )
-    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
+TOKEN = {"token": InvitationToken}
 
+# One route a line (or three): a table reads better unformatted.
+# fmt: off
+ROUTES = [
+    post("/invitations", ISSUE_INVITATION, MANAGE, "issue_invitation",
+         "Issue an invitation link for an invited ambassador; an earlier pending one is revoked",
+         body=InvitationRequest, status_code=201,
+         location="/api/v1/orgs/{org_id}/invitations?status=pending",
+         present=_with_url, response_model=IssuedInvitationOut),
+    get("/invitations", LIST_INVITATIONS, READ, "list_invitations",
+        "Invitations and their answers",
+        paging=BY_ID, params={"status": Annotated[InvitationStatus | None, Query()]}),
+    delete("/invitations/{invitation_id}", REVOKE_INVITATION, MANAGE, "revoke_invitation",
+           "Revoke a pending invitation"),
+    get("/consent-texts", LIST_CONSENT_TEXTS, READ, "list_consent_texts",
+        "Every published consent text; the newest is current"),
+    post("/consent-texts", PUBLISH_CONSENT_TEXT, MANAGE, "publish_consent_text",
+         "Publish a new consent text version; it becomes current, earlier ones are kept",
+         body=ConsentTextIn, status_code=201),
+]
+# The employee's own routes: the invitation token is the credential.
+EMPLOYEE_ROUTES = [
+    get("", OPEN_INVITATION, None, "open_invitation",
+        "The invitation the employee holds, with the consent text", params=TOKEN),
+    post("/accept", ANSWER_INVITATION, None, "accept_invitation",
+         "Accept: explicit consent to the text that was shown, exactly as kept",
+         body=Answer, params=TOKEN, fixed={"accept": True}),
+    post("/linkedin", CONNECT_LINKEDIN, None, "connect_linkedin",
+         "After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
+         params=TOKEN),
+    post("/decline", ANSWER_INVITATION, None, "decline_invitation", "Decline the invitation",
+         params=TOKEN, fixed={"accept": False}),
+]
+# fmt: on
 
-@router.delete("/invitations/{invitation_id}", summary="Revoke a pending invitation")
-async def revoke_invitation(
-    invitation_id: UUID, access: AmbassadorsManager, state: State
-) -> Invitation:
-    return await state.rpc.call(
-        REVOKE_INVITATION,
-        RevokeInvitation(organisation_id=access.organisation.id, invitation_id=invitation_id),
-    )
-
-
-@router.get("/consent-texts", summary="Every published consent text; the newest is current")
-async def list_consent_texts(access: AmbassadorsReader, state: State) -> ConsentTexts:
-    return await state.rpc.call(
-        LIST_CONSENT_TEXTS, ListConsentTexts(organisation_id=access.organisation.id)
-    )
-
-
-@router.post(
-    "/consent-texts",
-    status_code=201,
-    summary="Publish a new consent text version; it becomes current, earlier ones are kept",
+router = mount(
+    APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["invitations"], responses=PROBLEMS), ROUTES
 )
-async def publish_consent_text(
-    body: ConsentTextIn,
-    access: AmbassadorsManager,
-    state: State,
-    _idempotency_key: IdempotencyKey = None,
-) -> ConsentText:
-    return await state.rpc.call(
-        PUBLISH_CONSENT_TEXT,
-        PublishConsentText(organisation_id=access.organisation.id, **body.model_dump()),
-    )
-
-
-@employee_router.get("", summary="The invitation the employee holds, with the consent text")
-async def open_invitation(token: InvitationToken, state: State) -> InvitationForEmployee:
-    return await state.rpc.call(OPEN_INVITATION, OpenInvitation(token=token))
-
-
-@employee_router.post(
-    "/accept", summary="Accept: explicit consent to the text that was shown, exactly as kept"
+employee_router = mount(
+    APIRouter(prefix="/api/v1/invitation", tags=["invitations"], responses=PROBLEMS),
+    EMPLOYEE_ROUTES,
 )
-async def accept_invitation(token: InvitationToken, body: Answer, state: State) -> Invitation:
-    return await state.rpc.call(
-        ANSWER_INVITATION, AnswerInvitation(token=token, accept=True, **body.model_dump())
-    )
-
-
-@employee_router.post(
-    "/linkedin",
-    summary="After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
-)
-async def connect_linkedin(token: InvitationToken, state: State) -> LinkedInAuthorization:
-    return await state.rpc.call(CONNECT_LINKEDIN, ConnectLinkedInByInvitation(token=token))
-
-
-@employee_router.post("/decline", summary="Decline the invitation")
-async def decline_invitation(token: InvitationToken, state: State) -> Invitation:
-    return await state.rpc.call(ANSWER_INVITATION, AnswerInvitation(token=token, accept=False))
+page_router = APIRouter()
 
 
 @page_router.get(PAGE_PATH, include_in_schema=False, response_class=HTMLResponse)

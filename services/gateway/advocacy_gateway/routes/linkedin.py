@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import html
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
+from advocacy_gateway.access import Permission
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
     SERVICE_PROBLEMS,
     State,
 )
+from advocacy_gateway.routes.forward import delete, get, mount, post
 from advocacy_shared.contracts.errors import (
     Conflict,
     Invalid,
@@ -32,60 +32,34 @@ from advocacy_shared.contracts.linkedin import (
     COMPLETE,
     DISCONNECT,
     GET_CONNECTION,
-    AuthorizeLinkedIn,
     CompleteLinkedIn,
-    LinkedInAuthorization,
-    LinkedInConnection,
-    LinkedInConnectionRequest,
 )
 
 CALLBACK_PATH = "/api/v1/linkedin/callback"
 COMPLETE_TIMEOUT_SECONDS = 30.0  # a code exchange and a userinfo call, with retries
 
-router = APIRouter(
-    prefix="/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin",
-    tags=["linkedin"],
-    responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
+MANAGE, READ = Permission.AMBASSADORS_MANAGE, Permission.AMBASSADORS_READ
+
+# fmt: off
+ROUTES = [
+    post("/authorize", AUTHORIZE, MANAGE, "authorize",
+         "Start connecting the ambassador's LinkedIn profile: a single-use link that works "
+         "for about 10 minutes; send the ambassador's browser there"),
+    get("", GET_CONNECTION, READ, "connection",
+        "The LinkedIn connection's status and expiry (never the token)"),
+    delete("", DISCONNECT, MANAGE, "disconnect", "Disconnect LinkedIn: the token is deleted"),
+]
+# fmt: on
+
+router = mount(
+    APIRouter(
+        prefix="/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin",
+        tags=["linkedin"],
+        responses={**COMMON_PROBLEMS, **SERVICE_PROBLEMS, **CONFLICT},
+    ),
+    ROUTES,
 )
 callback_router = APIRouter(tags=["linkedin"])
-
-
-@router.post(
-    "/authorize",
-    summary="Start connecting the ambassador's LinkedIn profile: a single-use link that works "
-    "for about 10 minutes; send the ambassador's browser there",
-)
-async def authorize(
-    ambassador_id: UUID, access: AmbassadorsManager, state: State
-) -> LinkedInAuthorization:
-    return await state.rpc.call(
-        AUTHORIZE,
-        AuthorizeLinkedIn(organisation_id=access.organisation.id, ambassador_id=ambassador_id),
-    )
-
-
-@router.get("", summary="The LinkedIn connection's status and expiry (never the token)")
-async def connection(
-    ambassador_id: UUID, access: AmbassadorsReader, state: State
-) -> LinkedInConnection:
-    return await state.rpc.call(
-        GET_CONNECTION,
-        LinkedInConnectionRequest(
-            organisation_id=access.organisation.id, ambassador_id=ambassador_id
-        ),
-    )
-
-
-@router.delete("", summary="Disconnect LinkedIn: the token is deleted")
-async def disconnect(
-    ambassador_id: UUID, access: AmbassadorsManager, state: State
-) -> LinkedInConnection:
-    return await state.rpc.call(
-        DISCONNECT,
-        LinkedInConnectionRequest(
-            organisation_id=access.organisation.id, ambassador_id=ambassador_id
-        ),
-    )
 
 
 def _html(description: str) -> dict[str, Any]:
