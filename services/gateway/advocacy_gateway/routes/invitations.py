@@ -8,6 +8,7 @@ and to accept (with explicit choices) or decline it. No account is needed for th
 
 from __future__ import annotations
 
+import secrets
 from importlib.resources import files
 from typing import Annotated
 from uuid import UUID
@@ -29,6 +30,7 @@ from advocacy_gateway.routes.common import (
     after_id,
     cursor_of,
 )
+from advocacy_gateway.routes.linkedin import CALLBACK_PATH, FLOW_COOKIE, flow_binding
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
@@ -55,6 +57,7 @@ from advocacy_shared.contracts.invitations import (
     RevokeInvitation,
 )
 from advocacy_shared.contracts.linkedin import LinkedInAuthorization
+from advocacy_shared.envelope import utc_now
 
 PAGE_PATH = "/invitation"
 
@@ -207,9 +210,29 @@ async def accept_invitation(token: InvitationToken, body: Answer, state: State) 
 @employee_router.post(
     "/linkedin",
     summary="After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
+    description="Works for an hour after accepting and until a connection is made; each call "
+    "voids the previous link. The flow is bound to this browser by a cookie: LinkedIn's "
+    "callback completes only in the browser that called this.",
 )
-async def connect_linkedin(token: InvitationToken, state: State) -> LinkedInAuthorization:
-    return await state.rpc.call(CONNECT_LINKEDIN, ConnectLinkedInByInvitation(token=token))
+async def connect_linkedin(
+    token: InvitationToken, state: State, response: Response
+) -> LinkedInAuthorization:
+    nonce = secrets.token_urlsafe(32)
+    authorization = await state.rpc.call(
+        CONNECT_LINKEDIN,
+        ConnectLinkedInByInvitation(token=token, browser_binding=flow_binding(nonce)),
+    )
+    response.set_cookie(
+        FLOW_COOKIE,
+        nonce,
+        max_age=max(1, int((authorization.expires_at - utc_now()).total_seconds())),
+        httponly=True,
+        secure=state.settings.secure_cookies,
+        samesite="lax",  # LinkedIn's redirect back is a cross-site top-level navigation
+        path=CALLBACK_PATH,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return authorization
 
 
 @employee_router.post("/decline", summary="Decline the invitation")
