@@ -49,7 +49,8 @@ async def test_the_session_cookie_is_http_only_and_strict(gateway: Gateway) -> N
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "analyst")
     response = await gateway.http.post(
-        "/api/v1/auth/login", json={"organisation": org, "email": "ada@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"organisation": org, "email": "ada@example.com", "password": PASSWORD},
     )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie
@@ -293,7 +294,8 @@ async def test_changing_the_password_ends_every_other_session(gateway: Gateway) 
     assert (await here.http.get("/api/v1/auth/me")).status_code == 200
     assert (await elsewhere.http.get("/api/v1/auth/me")).status_code == 401
     old = await gateway.http.post(
-        "/api/v1/auth/login", json={"organisation": org, "email": "ada@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"organisation": org, "email": "ada@example.com", "password": PASSWORD},
     )
     assert old.status_code == 401
     await sign_in(gateway, "ada@example.com", new, organisation=org)
