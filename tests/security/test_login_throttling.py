@@ -63,13 +63,14 @@ async def test_bogus_logins_do_not_stall_other_requests(live: Live) -> None:
         )
 
     started = time.monotonic()
-    logins = asyncio.gather(*(bogus(n) for n in range(8)))
-    await asyncio.sleep(0)  # the logins are on their way
-    health_started = time.monotonic()
-    health = await live.http.get("/healthz")
-    health_took = time.monotonic() - health_started
+    logins = asyncio.ensure_future(asyncio.gather(*(bogus(n) for n in range(8))))
+    latencies = []
+    while not logins.done():
+        asked = time.monotonic()
+        health = await live.http.get("/healthz")
+        latencies.append(time.monotonic() - asked)
+        assert health.status_code == 200
     await logins
     logins_took = time.monotonic() - started
-    assert health.status_code == 200
-    # On the event loop the health check queues behind every Argon2 verification.
-    assert health_took < logins_took / 2, (health_took, logins_took)
+    # On the event loop, a health check queues behind every Argon2 verification before it.
+    assert max(latencies) < logins_took / 3, (latencies, logins_took)
