@@ -40,17 +40,34 @@ def upgrade() -> None:
     with op.batch_alter_table('login_throttles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_throttles_last_failure_at'), ['last_failure_at'], unique=False)
 
+    # SQLite rebuilds `users` to change its constraints, and may not drop a table that rows
+    # still reference: sessions end anyway, memberships are set aside and come back split.
+    op.execute(sa.text('DELETE FROM user_sessions'))
+    memberships = _memberships()
+    held = op.get_bind().execute(sa.select(memberships)).mappings().all()
+    op.execute(memberships.delete())
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('organisation_id', sa.Uuid(), nullable=True))
         batch_op.drop_constraint(batch_op.f('uq_users_email'), type_='unique')
         batch_op.create_index(batch_op.f('ix_users_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_users_organisation_id_organisations'), 'organisations', ['organisation_id'], ['id'])
         batch_op.create_unique_constraint(batch_op.f('uq_users_organisation_id'), ['organisation_id', 'email'])
-    _split_accounts()
+    _split_accounts(held)
     op.create_index('uq_users_platform_email', 'users', ['email'], unique=True, sqlite_where=_PLATFORM, postgresql_where=_PLATFORM)
 
 
-def _split_accounts() -> None:
+def _memberships() -> sa.TableClause:
+    return sa.table(
+        'memberships',
+        sa.column('organisation_id', sa.Uuid()),
+        sa.column('user_id', sa.Uuid()),
+        sa.column('role', sa.String()),
+        sa.column('created_at', sa.DateTime(timezone=True)),
+    )
+
+
+def _split_accounts(held: Sequence[sa.RowMapping]) -> None:
+    """Give back every membership, each on an account of its own organisation."""
     bind = op.get_bind()
     users = sa.table(
         'users',
@@ -63,31 +80,17 @@ def _split_accounts() -> None:
         sa.column('disabled', sa.Boolean()),
         sa.column('created_at', sa.DateTime(timezone=True)),
     )
-    memberships = sa.table(
-        'memberships',
-        sa.column('organisation_id', sa.Uuid()),
-        sa.column('user_id', sa.Uuid()),
-        sa.column('role', sa.String()),
-        sa.column('created_at', sa.DateTime(timezone=True)),
-    )
-    op.execute(sa.text('DELETE FROM user_sessions'))
-    for user in bind.execute(sa.select(users)).mappings().all():
-        rows = bind.execute(
-            sa.select(memberships.c.organisation_id, memberships.c.created_at)
-            .where(memberships.c.user_id == user['id'])
-            .order_by(memberships.c.created_at)
-        ).all()
-        keep = [] if user['is_platform_admin'] else rows[:1]
-        for organisation_id, _ in keep:
-            bind.execute(
-                users.update().where(users.c.id == user['id']).values(organisation_id=organisation_id)
-            )
-        for organisation_id, _ in rows[len(keep):]:
+    accounts = {row['id']: row for row in bind.execute(sa.select(users)).mappings().all()}
+    placed: set[object] = set()
+    for membership in sorted(held, key=lambda m: (m['created_at'], str(m['organisation_id']))):
+        user = accounts[membership['user_id']]
+        account_id = user['id']
+        if user['is_platform_admin'] or account_id in placed:
             account_id = uuid4()
             bind.execute(
                 users.insert().values(
                     id=account_id,
-                    organisation_id=organisation_id,
+                    organisation_id=membership['organisation_id'],
                     email=user['email'],
                     display_name=user['display_name'],
                     password_hash=user['password_hash'],
@@ -96,14 +99,14 @@ def _split_accounts() -> None:
                     created_at=user['created_at'],
                 )
             )
+        else:
+            placed.add(account_id)
             bind.execute(
-                memberships.update()
-                .where(
-                    memberships.c.user_id == user['id'],
-                    memberships.c.organisation_id == organisation_id,
-                )
-                .values(user_id=account_id)
+                users.update()
+                .where(users.c.id == account_id)
+                .values(organisation_id=membership['organisation_id'])
             )
+        bind.execute(_memberships().insert().values(**{**membership, 'user_id': account_id}))
 
 
 def downgrade() -> None:
