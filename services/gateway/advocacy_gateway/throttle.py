@@ -15,6 +15,7 @@ When an existing organisation account starts waiting, `AccountThrottled` goes th
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ from advocacy_gateway.repository import LoginThrottleRepository
 from advocacy_shared.contracts.identity import AccountThrottled
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,16 @@ async def failed(
 ) -> None:
     """The attempt was counted already; if it made an organisation's account wait, say so."""
     now = now or utc_now()
-    account = await LoginThrottleRepository(session).locked(keys.account)
-    if user is None or user.organisation_id is None or not _waiting(account, now):
+    throttles = LoginThrottleRepository(session)
+    account = await throttles.locked(keys.account)
+    source = await throttles.locked(keys.source)
+    if _waiting(source, now):
+        log.warning("sign-ins from a source wait until %s", source.blocked_until)
+    if not _waiting(account, now) or user is None:
         return
-    assert account.blocked_until is not None
+    if user.organisation_id is None:  # a platform admin: no organisation to tell
+        log.warning("sign-ins to platform admin %s wait until %s", user.id, account.blocked_until)
+        return
     await _announce(session, outbox, user.organisation_id, user.id, account, now)
 
 
