@@ -89,7 +89,7 @@ async def credentials(gateway: Gateway, org_id: str) -> list[Credential]:
     for role in Role:
         email = f"{role.value}@example.com"
         await add_member(gateway, org_id, email, role.value)
-        browser = await sign_in(gateway, email)
+        browser = await sign_in(gateway, email, organisation=org_id)
         found.append(Credential(f"role {role}", browser.http, browser.unsafe(), role=role))
     for scope in Scope:
         key = await new_key(gateway, org_id, scope.value)

@@ -24,7 +24,7 @@ async def test_a_member_signs_in_and_unsafe_requests_need_the_csrf_token(
 ) -> None:
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "org_admin")
-    browser = await sign_in(gateway, "ada@example.com")
+    browser = await sign_in(gateway, "ada@example.com", organisation=org)
 
     me = (await browser.http.get("/api/v1/auth/me")).json()
     assert me["kind"] == "user"
@@ -49,7 +49,8 @@ async def test_the_session_cookie_is_http_only_and_strict(gateway: Gateway) -> N
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "analyst")
     response = await gateway.http.post(
-        "/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"organisation": org, "email": "ada@example.com", "password": PASSWORD},
     )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie
@@ -67,7 +68,7 @@ async def test_a_wrong_password_and_an_unknown_email_fail_alike(
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "analyst")
     response = await gateway.http.post(
-        "/api/v1/auth/login", json={"email": email, "password": password}
+        "/api/v1/auth/login", json={"organisation": org, "email": email, "password": password}
     )
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong email or password"
@@ -93,7 +94,7 @@ async def test_a_role_may_do_what_its_grants_say_and_nothing_more(
 ) -> None:
     org = await new_organisation(gateway)
     await add_member(gateway, org, "someone@example.com", role)
-    browser = await sign_in(gateway, "someone@example.com")
+    browser = await sign_in(gateway, "someone@example.com", organisation=org)
     response = await browser.http.get(f"/api/v1/orgs/{org}{path}")
     assert response.status_code == (200 if allowed else 403), response.text
 
@@ -104,7 +105,7 @@ async def test_a_member_of_one_organisation_sees_another_as_unknown(gateway: Gat
         await new_organisation(gateway, "Theirs"),
     )
     await add_member(gateway, mine, "ada@example.com", "org_admin")
-    browser = await sign_in(gateway, "ada@example.com")
+    browser = await sign_in(gateway, "ada@example.com", organisation=mine)
     for path in ["", "/members", "/api-keys", "/audit-log"]:
         response = await browser.http.get(f"/api/v1/orgs/{theirs}{path}")
         assert response.status_code == 404, path
@@ -116,7 +117,7 @@ async def test_a_member_of_one_organisation_sees_another_as_unknown(gateway: Gat
 async def test_only_platform_admins_create_organisations(gateway: Gateway) -> None:
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "org_admin")
-    browser = await sign_in(gateway, "ada@example.com")
+    browser = await sign_in(gateway, "ada@example.com", organisation=org)
     response = await browser.http.post(
         "/api/v1/orgs", json={"name": "Mine now"}, headers=browser.unsafe()
     )
@@ -223,7 +224,7 @@ async def test_secrets_are_unreadable_in_a_database_dump(gateway: Gateway) -> No
     org = await new_organisation(gateway)
     key = await new_key(gateway, org, "admin")
     await add_member(gateway, org, "ada@example.com", "org_admin")
-    browser = await sign_in(gateway, "ada@example.com")
+    browser = await sign_in(gateway, "ada@example.com", organisation=org)
     cookie = browser.http.cookies["advocacy_session"]
     everything = await dump_database(gateway.app.state.gateway.sessions)
     assert key["key"].split("_")[-1] not in everything
@@ -255,7 +256,7 @@ async def test_administrative_actions_are_in_the_audit_log_for_org_admins(
     )
     await gateway.http.delete(f"/api/v1/orgs/{org}/api-keys/{key['id']}", headers=gateway.auth)
 
-    browser = await sign_in(gateway, "ada@example.com")
+    browser = await sign_in(gateway, "ada@example.com", organisation=org)
     entries = (await browser.http.get(f"/api/v1/orgs/{org}/audit-log")).json()["items"]
     assert [e["action"] for e in entries] == [
         "organisation.created",
@@ -274,8 +275,8 @@ async def test_administrative_actions_are_in_the_audit_log_for_org_admins(
 async def test_changing_the_password_ends_every_other_session(gateway: Gateway) -> None:
     org = await new_organisation(gateway)
     await add_member(gateway, org, "ada@example.com", "analyst")
-    here = await sign_in(gateway, "ada@example.com")
-    elsewhere = await sign_in(gateway, "ada@example.com")
+    here = await sign_in(gateway, "ada@example.com", organisation=org)
+    elsewhere = await sign_in(gateway, "ada@example.com", organisation=org)
     new = "a much longer new passphrase"
 
     wrong = await here.http.post(
@@ -293,7 +294,8 @@ async def test_changing_the_password_ends_every_other_session(gateway: Gateway) 
     assert (await here.http.get("/api/v1/auth/me")).status_code == 200
     assert (await elsewhere.http.get("/api/v1/auth/me")).status_code == 401
     old = await gateway.http.post(
-        "/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"organisation": org, "email": "ada@example.com", "password": PASSWORD},
     )
     assert old.status_code == 401
-    await sign_in(gateway, "ada@example.com", new)
+    await sign_in(gateway, "ada@example.com", new, organisation=org)

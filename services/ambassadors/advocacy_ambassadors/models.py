@@ -101,6 +101,7 @@ class InvitationRecord(AmbassadorsModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     responded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    linkedin_connected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class LinkedInConnectionRecord(AmbassadorsModel, table=True):
@@ -122,13 +123,18 @@ class LinkedInConnectionRecord(AmbassadorsModel, table=True):
 
 
 class LinkedInAuthorizationRecord(AmbassadorsModel, table=True):
-    """A started LinkedIn authorization: its state, hashed, single use, short-lived."""
+    """A started LinkedIn authorization: its state, hashed, single use, short-lived.
+
+    One started through an invitation names it, and is bound to the employee's browser by the
+    SHA-256 of a nonce kept in that browser's cookie (`browser_hash`)."""
 
     __tablename__ = "linkedin_authorizations"
 
     state_hash: str = Field(primary_key=True, max_length=64)
     organisation_id: UUID = Field(index=True)
     ambassador_id: UUID = Field(foreign_key="ambassadors.id", index=True)
+    invitation_id: UUID | None = Field(default=None, index=True)
+    browser_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
 

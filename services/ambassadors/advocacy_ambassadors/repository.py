@@ -172,6 +172,15 @@ class AmbassadorRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def drop_invitation_linkedin_authorizations(self, invitation_id: UUID) -> None:
+        """An invitation's earlier LinkedIn states: a new start leaves only its own valid."""
+        await self.session.execute(
+            delete(LinkedInAuthorizationRecord).where(
+                col(LinkedInAuthorizationRecord.organisation_id) == self.organisation_id,
+                col(LinkedInAuthorizationRecord.invitation_id) == invitation_id,
+            )
+        )
+
     async def drop_stale_linkedin_authorizations(self, now: datetime) -> None:
         await self.session.execute(
             delete(LinkedInAuthorizationRecord).where(

@@ -233,7 +233,9 @@ async def revoke_invitation(session: AsyncSession, request: RevokeInvitation) ->
 async def connect_linkedin(
     session: AsyncSession, request: ConnectLinkedInByInvitation
 ) -> LinkedInAuthorization:
-    return await invitations.connect_linkedin(session, linkedin_wiring(), request.token)
+    return await invitations.connect_linkedin(
+        session, linkedin_wiring(), request.token, request.browser_binding
+    )
 
 
 @server.handles(OPEN_INVITATION)

@@ -148,12 +148,18 @@ async def _from_session(state: GatewayState, request: Request, token: str) -> Pr
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), user_session.csrf_token.encode()):
             raise ProblemError(403, "csrf", f"send the session's CSRF token in {CSRF_HEADER}")
+    # An account belongs to one organisation (or, as a platform admin's, to none): a session
+    # carries that organisation's role only, whatever rows a migration or a bug left behind.
     return Principal(
         kind="user",
         id=str(user.id),
         name=user.email,
-        is_platform_admin=user.is_platform_admin,
-        roles={m.organisation_id: Role(m.role) for m in memberships},
+        is_platform_admin=user.is_platform_admin and user.organisation_id is None,
+        roles={
+            m.organisation_id: Role(m.role)
+            for m in memberships
+            if m.organisation_id == user.organisation_id
+        },
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import JSON, Text
+from sqlalchemy import JSON, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from advocacy_shared.db import UtcDateTime, service_registry
@@ -37,12 +37,29 @@ class Organisation(GatewayModel, table=True):
 
 
 class User(GatewayModel, table=True):
-    """A person who signs in; their roles live in memberships, one per organisation."""
+    """An account: it belongs to ONE organisation, or to none (a platform admin).
+
+    Accounts are organisation-scoped (docs/security.md): the same address in two organisations
+    is two accounts, each with its own password and its one membership, so nothing one
+    organisation does to its accounts (create, set a password, sign in through its SSO) can reach
+    another organisation's, or a platform admin's.
+    """
 
     __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "email"),
+        Index(
+            "uq_users_platform_email",
+            "email",
+            unique=True,
+            sqlite_where=text("organisation_id IS NULL"),
+            postgresql_where=text("organisation_id IS NULL"),
+        ),
+    )
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    email: str = Field(max_length=320, unique=True)
+    organisation_id: UUID | None = Field(default=None, foreign_key="organisations.id", index=True)
+    email: str = Field(max_length=320)
     display_name: str = Field(max_length=200)
     password_hash: str | None = Field(default=None, max_length=200)
     is_platform_admin: bool = False
@@ -142,3 +159,18 @@ class OidcLoginAttempt(GatewayModel, table=True):
     verifier_sealed: str = Field(sa_type=Text)
     return_to: str = Field(max_length=500)
     expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class LoginThrottle(GatewayModel, table=True):
+    """Recent failed sign-ins of one account or one source address, and until when they wait.
+
+    The key is a SHA-256 of "account:<organisation>:<email>" or "source:<address>": no address
+    is readable here, and an unknown account is throttled exactly like a known one.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key_hash: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)
+    blocked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
@@ -15,6 +17,7 @@ from advocacy_gateway.models import (
     ApiKey,
     AuditEntry,
     IdempotencyRecord,
+    LoginThrottle,
     Membership,
     OidcLoginAttempt,
     OidcProvider,
@@ -22,6 +25,7 @@ from advocacy_gateway.models import (
     User,
     UserSession,
 )
+from advocacy_shared.envelope import utc_now
 
 Cursor = tuple[datetime, UUID]
 T = TypeVar("T")
@@ -45,6 +49,12 @@ class OrganisationRepository:
     async def by_slug(self, slug: str) -> Organisation | None:
         query = select(Organisation).where(Organisation.slug == slug)
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_slug_or_id(self, reference: str) -> Organisation | None:
+        try:
+            return await self.get(UUID(reference))
+        except ValueError:
+            return await self.by_slug(reference)
 
     async def slug_taken(self, slug: str) -> bool:
         query = select(Organisation.id).where(Organisation.slug == slug)
@@ -72,12 +82,26 @@ class UserRepository:
     async def get(self, user_id: UUID) -> User | None:
         return await self.session.get(User, user_id)
 
-    async def by_email(self, email: str) -> User | None:
-        query = select(User).where(User.email == email.lower())
+    async def by_email(self, organisation_id: UUID | None, email: str) -> User | None:
+        """The account with this address in this organisation (None: the platform admins').
+        Accounts are organisation-scoped: there is no lookup across organisations."""
+        owner = (
+            col(User.organisation_id).is_(None)
+            if organisation_id is None
+            else col(User.organisation_id) == organisation_id
+        )
+        query = select(User).where(owner, User.email == email.lower())
         return (await self.session.execute(query)).scalar_one_or_none()
 
     def add(self, user: User) -> None:
         self.session.add(user)
+
+    async def remove(self, organisation_id: UUID, user_id: UUID) -> None:
+        await self.session.execute(
+            delete(User).where(
+                col(User.organisation_id) == organisation_id, col(User.id) == user_id
+            )
+        )
 
     async def memberships(self, user_id: UUID) -> list[Membership]:
         query = select(Membership).where(Membership.user_id == user_id)
@@ -127,6 +151,13 @@ class ApiKeyRepository:
         query = select(ApiKey).where(ApiKey.organisation_id == organisation_id, ApiKey.id == key_id)
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def successor(self, organisation_id: UUID, key_id: UUID) -> ApiKey | None:
+        """The key that replaced this one in a rotation, if any."""
+        query = select(ApiKey).where(
+            ApiKey.organisation_id == organisation_id, ApiKey.rotated_from == key_id
+        )
+        return (await self.session.execute(query.limit(1))).scalars().first()
+
     def add(self, key: ApiKey) -> None:
         self.session.add(key)
 
@@ -161,6 +192,44 @@ class SessionRepository:
             delete(UserSession).where(
                 col(UserSession.user_id) == user_id,
                 col(UserSession.token_hash) != keep_token_hash,
+            )
+        )
+
+
+class LoginThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def locked(self, key_hash: str) -> LoginThrottle:
+        """The key's row, created when missing, locked for this transaction (PostgreSQL), so
+        parallel attempts on one key count one after the other."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(LoginThrottle)
+            .values(key_hash=key_hash, failures=0, last_failure_at=utc_now())
+            .on_conflict_do_nothing(index_elements=["key_hash"])
+        )
+        query = select(LoginThrottle).where(LoginThrottle.key_hash == key_hash).with_for_update()
+        return (await self.session.execute(query)).scalar_one()
+
+    def save(self, row: LoginThrottle) -> None:
+        self.session.add(row)
+
+    async def forget(self, key_hash: str) -> None:
+        await self.session.execute(
+            delete(LoginThrottle).where(col(LoginThrottle.key_hash) == key_hash)
+        )
+
+    async def purge_before(self, moment: datetime) -> None:
+        """Rows whose last failure is older than `moment` and that no longer wait."""
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                col(LoginThrottle.last_failure_at) < moment,
+                or_(
+                    col(LoginThrottle.blocked_until).is_(None),
+                    col(LoginThrottle.blocked_until) < moment,
+                ),
             )
         )
 

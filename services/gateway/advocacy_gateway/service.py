@@ -37,11 +37,11 @@ from advocacy_gateway.repository import (
     UserRepository,
 )
 from advocacy_gateway.security import (
-    hash_password,
+    hash_password_off_loop,
     hash_secret,
     new_api_key,
     new_token,
-    verify_password,
+    verify_password_off_loop,
 )
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
 from advocacy_shared.contracts.organisations import OrganisationCreated
@@ -116,20 +116,24 @@ async def add_member(
     role: Role,
     password: str | None,
 ) -> tuple[Membership, User]:
-    """Give a person a role in the organisation, creating their user when they have none."""
+    """Give a person a role in the organisation: a new account of this organisation's own.
+
+    Accounts are organisation-scoped: only this organisation's accounts are looked at, so the
+    answer is the same whether or not the address has an account anywhere else, and nothing done
+    here (the password above all) reaches another organisation's account or a platform admin.
+    """
     users = UserRepository(session)
-    user = await users.by_email(email)
-    if user is None:
-        user = User(
-            email=email.lower(),
-            display_name=display_name,
-            password_hash=hash_password(password) if password else None,
-        )
-        users.add(user)
-        await session.flush()
+    if await users.by_email(organisation_id, email) is not None:
+        raise Conflict(f"{email} is a member already")
+    user = User(
+        organisation_id=organisation_id,
+        email=email.lower(),
+        display_name=display_name,
+        password_hash=await hash_password_off_loop(password) if password else None,
+    )
+    users.add(user)
+    await session.flush()
     members = MembershipRepository(session, organisation_id)
-    if await members.get(user.id) is not None:
-        raise Conflict(f"{email} is a member already", {"user_id": str(user.id)})
     membership = Membership(organisation_id=organisation_id, user_id=user.id, role=role.value)
     members.add(membership)
     audit(session, organisation_id, actor, "member.added", f"user:{user.id}", role=role.value)
@@ -168,6 +172,9 @@ async def remove_member(
     if membership.role == Role.ORG_ADMIN:
         await _keep_an_admin(members)
     await members.remove(membership)
+    # The account exists for this membership only: it goes with it, and so do its sessions.
+    await SessionRepository(session).remove_all_but(user_id, "")
+    await UserRepository(session).remove(organisation_id, user_id)
     audit(session, organisation_id, actor, "member.removed", f"user:{user_id}")
 
 
@@ -217,18 +224,30 @@ async def create_api_key(
 async def rotate_api_key(
     session: AsyncSession, organisation_id: UUID, actor: str, key_id: UUID, overlap: timedelta
 ) -> tuple[ApiKey, str]:
-    """A new key with the same name and scopes; the old one keeps working for `overlap`."""
+    """A new key with the same name, scopes and expiry; the old one keeps working for `overlap`.
+
+    Only a live key that has not been rotated before can be rotated: rotation renews the secret,
+    never the lifetime, so an expired or retired key cannot be turned into one that never expires.
+    """
+    keys = ApiKeyRepository(session)
     old = await _live_key(session, organisation_id, key_id)
+    now = utc_now()
+    if old.expires_at is not None and old.expires_at <= now:
+        raise Conflict("this key has expired: create a new one", {"key_id": str(key_id)})
+    if await keys.successor(organisation_id, old.id) is not None:
+        raise Conflict(
+            "this key was rotated already: rotate its successor", {"key_id": str(key_id)}
+        )
     new, secret = await create_api_key(
         session,
         organisation_id,
         actor,
         old.name,
         [Scope(s) for s in old.scopes],
-        old.expires_at if old.expires_at and old.expires_at > utc_now() + overlap else None,
+        old.expires_at,
         rotated_from=old.id,
     )
-    retire_at = utc_now() + overlap
+    retire_at = now + overlap
     if old.expires_at is None or old.expires_at > retire_at:
         old.expires_at = retire_at
     session.add(old)
@@ -263,28 +282,44 @@ async def _live_key(session: AsyncSession, organisation_id: UUID, key_id: UUID) 
 async def create_platform_admin(
     session: AsyncSession, email: str, display_name: str, password: str
 ) -> User:
+    """A platform admin's account belongs to no organisation, so no organisation can reach it:
+    an organisation's address book and single sign-on only ever see their own accounts."""
     users = UserRepository(session)
-    if await users.by_email(email) is not None:
-        raise Conflict(f"a user {email} exists already")
+    if await users.by_email(None, email) is not None:
+        raise Conflict(f"a platform admin {email} exists already")
     user = User(
+        organisation_id=None,
         email=email.lower(),
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
         is_platform_admin=True,
     )
     users.add(user)
     return user
 
 
-async def log_in(
-    session: AsyncSession, email: str, password: str, lifetime: timedelta
-) -> tuple[User, str, UserSession]:
-    """Check the password and open a session; returns the user, the cookie token and the session."""
-    user = await UserRepository(session).by_email(email)
+async def account_for_login(
+    session: AsyncSession, organisation: str | None, email: str
+) -> User | None:
+    """The one account a login names: `organisation` (slug or id) and email for an
+    organisation's member, the email alone for a platform admin."""
+    organisation_id: UUID | None = None
+    if organisation is not None:
+        found = await OrganisationRepository(session).by_slug_or_id(organisation)
+        if found is None:
+            return None
+        organisation_id = found.id
+    return await UserRepository(session).by_email(organisation_id, email)
+
+
+async def check_password(user: User | None, password: str) -> User:
+    """The account, if the password is its own and it may sign in; time alike otherwise."""
     password_hash = user.password_hash if user is not None else None
-    if not verify_password(password_hash, password) or user is None or user.disabled:
+    if not await verify_password_off_loop(password_hash, password):
         raise LoginFailed
-    return user, *await open_session(session, user, lifetime)
+    if user is None or user.disabled:
+        raise LoginFailed
+    return user
 
 
 async def open_session(
@@ -306,9 +341,9 @@ async def change_password(
 ) -> None:
     """Check the current password, set the new one, and end every other session of the user."""
     user = await UserRepository(session).get(user_id)
-    if user is None or not verify_password(user.password_hash, current):
+    if user is None or not await verify_password_off_loop(user.password_hash, current):
         raise LoginFailed
-    user.password_hash = hash_password(new)
+    user.password_hash = await hash_password_off_loop(new)
     session.add(user)
     await SessionRepository(session).remove_all_but(user.id, hash_secret(keep_token or ""))
 
@@ -439,10 +474,12 @@ async def finish_sso(
     domain = identity.email.rpartition("@")[2]
     if provider.email_domains and domain not in provider.email_domains:
         raise SsoFailed(f"addresses at {domain} may not sign in to this organisation")
-    user = await UserRepository(session).by_email(identity.email)
+    # Only this organisation's own accounts: never another organisation's, never a platform
+    # admin's (theirs belong to no organisation), whatever the provider vouches for.
+    user = await UserRepository(session).by_email(attempt.organisation_id, identity.email)
     membership = (
         await MembershipRepository(session, attempt.organisation_id).get(user.id) if user else None
     )
-    if user is None or membership is None or user.disabled:
+    if user is None or membership is None or user.disabled or user.is_platform_admin:
         raise SsoFailed(f"{identity.email} is not a member of this organisation")
     return await open_session(session, user, lifetime)

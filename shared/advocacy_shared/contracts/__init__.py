@@ -5,6 +5,7 @@ Importing this package imports every contract module, so `EVENT_TYPES` is comple
 
 from advocacy_shared.contracts import (
     ambassadors,
+    identity,
     invitations,
     linkedin,
     metrics,
@@ -19,6 +20,7 @@ from advocacy_shared.contracts.base import EVENT_TYPES
 __all__ = [
     "EVENT_TYPES",
     "ambassadors",
+    "identity",
     "invitations",
     "linkedin",
     "metrics",

@@ -126,9 +126,13 @@ class AnswerInvitation(RpcRequest):
 
 
 class ConnectLinkedInByInvitation(RpcRequest):
-    """The employee, holding an accepted invitation's token, connects their own LinkedIn."""
+    """The employee, holding an accepted invitation's token, connects their own LinkedIn.
+
+    `browser_binding` is the SHA-256 (hex) of a nonce the gateway set as a cookie in the
+    employee's browser: only a callback from that browser completes the flow."""
 
     token: str = Field(min_length=1, max_length=200)
+    browser_binding: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 PUBLISH_CONSENT_TEXT: Operation[PublishConsentText, ConsentText] = Operation(

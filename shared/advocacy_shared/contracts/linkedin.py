@@ -73,6 +73,11 @@ class CompleteLinkedIn(RpcRequest):
     state: str = Field(min_length=1, max_length=200)
     code: str | None = Field(default=None, max_length=2000, repr=False)
     error: str | None = Field(default=None, max_length=200)
+    browser_binding: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the flow cookie the callback's browser sent, if any",
+    )
 
 
 class LinkedInConnectionRequest(RpcRequest):

@@ -43,6 +43,7 @@ from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
 DEFAULT_CONSENT_VERSION = "1"
+CONNECT_WINDOW = timedelta(hours=1)  # after accepting, to connect LinkedIn with the same link
 DEFAULT_CONSENT_TEXT = (
     "I want to take part in my employer's advocacy program. I allow the program to publish, "
     "on my LinkedIn profile and only after I approve each post, content I have chosen "
@@ -226,10 +227,14 @@ async def answer_invitation(
 
 
 async def connect_linkedin(
-    session: AsyncSession, linkedin: LinkedInWiring, token: str
+    session: AsyncSession, linkedin: LinkedInWiring, token: str, browser_binding: str
 ) -> LinkedInAuthorization:
-    """The employee connects their own LinkedIn with the link they accepted, until it expires:
-    no account needed, and nobody else holds their LinkedIn session."""
+    """The employee connects their own LinkedIn with the link they accepted: no account needed,
+    and nobody else holds their LinkedIn session.
+
+    The accepted link is not a lasting credential: it starts connection flows only for
+    `CONNECT_WINDOW` after the acceptance, only one at a time (each start voids the previous
+    state), each bound to the browser that started it, and none once a connection is made."""
     organisation_id, invitation = await invitation_by_token(session, token)
     if invitation.status != "accepted":
         raise Conflict(
@@ -237,9 +242,21 @@ async def connect_linkedin(
             "LinkedIn",
             {"status": invitation_status(invitation)},
         )
-    if invitation.expires_at <= utc_now():
+    now = utc_now()
+    if invitation.linkedin_connected_at is not None:
+        raise Conflict("this invitation has connected LinkedIn already: it is used up")
+    accepted_at = invitation.responded_at or now
+    if invitation.expires_at <= now or accepted_at + CONNECT_WINDOW <= now:
         raise Conflict("this invitation link has expired: ask the program for a new link")
-    return await authorize_linkedin(session, linkedin, organisation_id, invitation.ambassador_id)
+    return await authorize_linkedin(
+        session,
+        linkedin,
+        organisation_id,
+        invitation.ambassador_id,
+        now,
+        invitation_id=invitation.id,
+        browser_hash=browser_binding,
+    )
 
 
 async def invitation_by_token(session: AsyncSession, token: str) -> tuple[UUID, InvitationRecord]:

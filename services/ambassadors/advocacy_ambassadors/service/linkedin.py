@@ -1,15 +1,19 @@
 """The LinkedIn connection.
 
 authorize: a random state (the organisation's id, then 256 random bits), stored hashed, single
-use, short-lived. complete (LinkedIn's redirect, through the gateway's public callback): the
-state is checked, the code exchanged for a token, the member read from userinfo, the token sealed
-and stored, the ambassador moved to connected (a trained, active or quiet one keeps its state).
+use, short-lived. A state started through an invitation is also bound to the employee's browser
+(the hash of a nonce in its cookie must come back with the callback) and, once it connects, the
+invitation mints no more states. complete (LinkedIn's redirect, through the gateway's public
+callback): the state is checked, the code exchanged for a token, the member read from userinfo,
+the token sealed and stored, the ambassador moved to connected (a trained, active or quiet one
+keeps its state).
 The sweep asks for reconnection ahead of expiry (once) and marks the connection expired (once).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,7 +27,11 @@ from advocacy_ambassadors.models import (
     LinkedInAuthorizationRecord,
     LinkedInConnectionRecord,
 )
-from advocacy_ambassadors.repository import AmbassadorRepository, organisation_ids
+from advocacy_ambassadors.repository import (
+    AmbassadorRepository,
+    InvitationRepository,
+    organisation_ids,
+)
 from advocacy_ambassadors.service.states import existing, move
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotReady
 from advocacy_shared.contracts.linkedin import (
@@ -82,8 +90,12 @@ async def authorize_linkedin(
     organisation_id: UUID,
     ambassador_id: UUID,
     now: datetime | None = None,
+    *,
+    invitation_id: UUID | None = None,
+    browser_hash: str | None = None,
 ) -> LinkedInAuthorization:
-    """Start connecting: a single-use authorization link for this ambassador."""
+    """Start connecting: a single-use authorization link for this ambassador; one started by an
+    invitation replaces that invitation's earlier ones and is bound to the browser's nonce."""
     now = now or utc_now()
     ambassadors = AmbassadorRepository(session, organisation_id)
     record = await existing(ambassadors, ambassador_id)
@@ -91,6 +103,8 @@ async def authorize_linkedin(
     if not linkedin.client.configured:
         raise NotReady("no LinkedIn app is configured")
     await ambassadors.drop_stale_linkedin_authorizations(now)
+    if invitation_id is not None:
+        await ambassadors.drop_invitation_linkedin_authorizations(invitation_id)
     state = organisation_id.hex + secrets.token_urlsafe(32)
     expires_at = now + linkedin.state_lifetime
     ambassadors.save(
@@ -98,6 +112,8 @@ async def authorize_linkedin(
             state_hash=_state_hash(state),
             organisation_id=organisation_id,
             ambassador_id=record.id,
+            invitation_id=invitation_id,
+            browser_hash=browser_hash,
             created_at=now,
             expires_at=expires_at,
         )
@@ -115,6 +131,7 @@ class LinkedInCallback:
     ambassador_id: UUID
     state_hash: str
     code: str
+    invitation_id: UUID | None = None
 
 
 async def check_callback(
@@ -128,6 +145,10 @@ async def check_callback(
     started = await ambassadors.linkedin_authorization(state_hash)
     if started is None or started.expires_at <= now:
         raise Invalid(_REFUSED_STATE)
+    if started.browser_hash is not None and not hmac.compare_digest(
+        (request.browser_binding or "").encode(), started.browser_hash.encode()
+    ):
+        raise Invalid(_REFUSED_STATE)  # started in another browser
     if request.error is not None:
         reason = request.error if re.fullmatch(r"[a-z_]{1,60}", request.error) else "error"
         raise Invalid(f"LinkedIn did not authorize the connection ({reason})", {"error": reason})
@@ -135,7 +156,9 @@ async def check_callback(
         raise Invalid("LinkedIn sent no authorization code")
     record = await existing(ambassadors, started.ambassador_id)
     await _require_consent(ambassadors, record)
-    return LinkedInCallback(organisation_id, record.id, state_hash, request.code)
+    return LinkedInCallback(
+        organisation_id, record.id, state_hash, request.code, started.invitation_id
+    )
 
 
 async def exchange_code(
@@ -168,6 +191,8 @@ async def store_connection(
         raise Invalid(_REFUSED_STATE)  # another callback used it meanwhile
     record = await existing(ambassadors, callback.ambassador_id)
     await _require_consent(ambassadors, record)
+    if callback.invitation_id is not None:
+        await _spend_invitation(session, callback, now)
     connection = await ambassadors.linkedin_connection(record.id)
     if connection is None:
         connection = LinkedInConnectionRecord(
@@ -200,6 +225,19 @@ async def store_connection(
         subject=str(record.id),
     )
     return connection_view(callback.organisation_id, record.id, connection, now)
+
+
+async def _spend_invitation(
+    session: AsyncSession, callback: LinkedInCallback, now: datetime
+) -> None:
+    """The invitation has made its connection: from now on its token mints no more links."""
+    invitations = InvitationRepository(session, callback.organisation_id)
+    assert callback.invitation_id is not None
+    invitation = await invitations.get(callback.invitation_id)
+    if invitation is None or invitation.linkedin_connected_at is not None:
+        raise Invalid(_REFUSED_STATE)
+    invitation.linkedin_connected_at = now
+    invitations.save(invitation)
 
 
 async def linkedin_connection(

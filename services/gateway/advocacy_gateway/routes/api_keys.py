@@ -15,6 +15,7 @@ from advocacy_gateway.models import ApiKey
 from advocacy_gateway.repository import ApiKeyRepository
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
+    CONFLICT,
     CursorParam,
     IdempotencyKey,
     Limit,
@@ -118,7 +119,8 @@ async def list_api_keys(
 @router.post(
     "/{key_id}/rotate",
     status_code=201,
-    summary="Replace a key: a new one now, the old one retired after the overlap",
+    summary="Replace a key: a new one now (same expiry), the old one retired after the overlap",
+    responses=CONFLICT,
 )
 async def rotate_api_key(
     key_id: UUID,

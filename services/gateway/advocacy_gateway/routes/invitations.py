@@ -8,18 +8,20 @@ and to accept (with explicit choices) or decline it. No account is needed for th
 
 from __future__ import annotations
 
+import secrets
 from importlib.resources import files
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway.access import Permission
 from advocacy_gateway.auth import Access
-from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS
+from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS, State
 from advocacy_gateway.routes.forward import BY_ID, delete, get, mount, post
+from advocacy_gateway.routes.linkedin import CALLBACK_PATH, FLOW_COOKIE, flow_binding
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
@@ -30,9 +32,12 @@ from advocacy_shared.contracts.invitations import (
     OPEN_INVITATION,
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
+    ConnectLinkedInByInvitation,
     InvitationStatus,
     IssuedInvitation,
 )
+from advocacy_shared.contracts.linkedin import LinkedInAuthorization
+from advocacy_shared.envelope import utc_now
 
 PAGE_PATH = "/invitation"
 MANAGE, READ = Permission.AMBASSADORS_MANAGE, Permission.AMBASSADORS_READ
@@ -116,9 +121,6 @@ EMPLOYEE_ROUTES = [
     post("/accept", ANSWER_INVITATION, None, "accept_invitation",
          "Accept: explicit consent to the text that was shown, exactly as kept",
          body=Answer, params=TOKEN, fixed={"accept": True}),
-    post("/linkedin", CONNECT_LINKEDIN, None, "connect_linkedin",
-         "After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
-         params=TOKEN),
     post("/decline", ANSWER_INVITATION, None, "decline_invitation", "Decline the invitation",
          params=TOKEN, fixed={"accept": False}),
 ]
@@ -132,6 +134,35 @@ employee_router = mount(
     EMPLOYEE_ROUTES,
 )
 page_router = APIRouter()
+
+
+@employee_router.post(
+    "/linkedin",
+    operation_id="connect_linkedin",
+    summary="After accepting: connect one's own LinkedIn (answers the URL to send the browser to)",
+    description="Works for an hour after accepting and until a connection is made; each call "
+    "voids the previous link. The flow is bound to this browser by a cookie: LinkedIn's "
+    "callback completes only in the browser that called this.",
+)
+async def connect_linkedin(
+    token: InvitationToken, state: State, response: Response
+) -> LinkedInAuthorization:
+    nonce = secrets.token_urlsafe(32)
+    authorization = await state.rpc.call(
+        CONNECT_LINKEDIN,
+        ConnectLinkedInByInvitation(token=token, browser_binding=flow_binding(nonce)),
+    )
+    response.set_cookie(
+        FLOW_COOKIE,
+        nonce,
+        max_age=max(1, int((authorization.expires_at - utc_now()).total_seconds())),
+        httponly=True,
+        secure=state.settings.secure_cookies,
+        samesite="lax",  # LinkedIn's redirect back is a cross-site top-level navigation
+        path=CALLBACK_PATH,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return authorization
 
 
 @page_router.get(PAGE_PATH, include_in_schema=False, response_class=HTMLResponse)

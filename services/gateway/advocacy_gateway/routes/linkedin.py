@@ -6,10 +6,11 @@ the LinkedIn adapter and keeps the token sealed. No token ever reaches this API.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Cookie, Query
 from fastapi.responses import HTMLResponse
 
 from advocacy_gateway.access import Permission
@@ -37,6 +38,13 @@ from advocacy_shared.contracts.linkedin import (
 
 CALLBACK_PATH = "/api/v1/linkedin/callback"
 COMPLETE_TIMEOUT_SECONDS = 30.0  # a code exchange and a userinfo call, with retries
+FLOW_COOKIE = "advocacy_linkedin_flow"
+
+
+def flow_binding(nonce: str) -> str:
+    """What the ambassadors service keeps of the browser's flow cookie: its SHA-256."""
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
 
 MANAGE, READ = Permission.AMBASSADORS_MANAGE, Permission.AMBASSADORS_READ
 
@@ -85,12 +93,14 @@ async def callback(
     code: Annotated[str | None, Query(min_length=1, max_length=2000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=1000)] = None,
+    flow_cookie: Annotated[str | None, Cookie(alias=FLOW_COOKIE, max_length=100)] = None,
 ) -> HTMLResponse:
     del error_description  # LinkedIn's own words; the page names the error code only
+    binding = flow_binding(flow_cookie) if flow_cookie else None
     try:
         connected = await state.rpc.call(
             COMPLETE,
-            CompleteLinkedIn(state=state_param, code=code, error=error),
+            CompleteLinkedIn(state=state_param, code=code, error=error, browser_binding=binding),
             timeout=COMPLETE_TIMEOUT_SECONDS,
         )
     except (Invalid, Conflict, NotFound) as exc:

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Cookie, Response
+from fastapi import APIRouter, Cookie, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_gateway import service
+from advocacy_gateway import service, throttle
 from advocacy_gateway.access import Role
 from advocacy_gateway.auth import SESSION_COOKIE, Caller, PlatformAdmin
 from advocacy_gateway.problems import ProblemError
@@ -17,10 +17,21 @@ from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, Email, Ide
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=COMMON_PROBLEMS)
 
+LOGIN_THROTTLE = throttle.ThrottlePolicy()
+
 
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    organisation: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="The organisation's slug (or id) for its members; left out by platform "
+        "admins. Accounts belong to one organisation: the same address elsewhere is another "
+        "account.",
+        examples=["acme"],
+    )
     email: Email
     password: str = Field(min_length=1, max_length=256)
 
@@ -65,16 +76,35 @@ class UserOut(BaseModel):
     is_platform_admin: bool
 
 
-@router.post("/auth/login", summary="Sign in with email and password; sets the session cookie")
-async def log_in(body: Login, state: State, response: Response) -> SignedIn:
+@router.post(
+    "/auth/login",
+    summary="Sign in with email and password; sets the session cookie",
+    responses={429: COMMON_PROBLEMS[429]},
+)
+async def log_in(body: Login, request: Request, state: State, response: Response) -> SignedIn:
     lifetime = timedelta(hours=state.settings.session_hours)
+    source = request.client.host if request.client is not None else "unknown"
+    keys = throttle.LoginKeys.of(body.organisation, body.email, source)
     try:
         async with state.transaction() as session:
-            user, token, user_session = await service.log_in(
-                session, body.email, body.password, lifetime
-            )
+            await throttle.begin_attempt(session, LOGIN_THROTTLE, keys)
+            account = await service.account_for_login(session, body.organisation, body.email)
+    except throttle.Throttled as exc:
+        raise ProblemError(
+            429,
+            "login-throttled",
+            "too many failed sign-ins: wait before trying again",
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
+    try:
+        user = await service.check_password(account, body.password)  # off the event loop
     except service.LoginFailed as exc:
+        async with state.transaction() as session:
+            await throttle.failed(session, state.outbox, LOGIN_THROTTLE, keys, account)
         raise ProblemError(401, "login-failed", "wrong email or password") from exc
+    async with state.transaction() as session:
+        await throttle.succeeded(session, LOGIN_THROTTLE, keys)
+        token, user_session = await service.open_session(session, user, lifetime)
     response.set_cookie(
         SESSION_COOKIE,
         token,

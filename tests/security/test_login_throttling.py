@@ -1,0 +1,76 @@
+"""Finding 3: guessing passwords costs the guesser, not the platform.
+
+After a few wrong passwords the right one no longer signs in at once (429 with Retry-After), the
+account's organisation hears of it (an event through the outbox), and Argon2 runs off the event
+loop, so a burst of bogus logins does not stall everybody else's requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import text
+
+from tests.security.attackers import add_member, admin_key, organisation
+from tests.security.conftest import Live
+
+PASSWORD = "the right passphrase"
+
+
+async def test_after_many_wrong_passwords_the_right_one_waits(live: Live) -> None:
+    org = await organisation(live, "Guessed")
+    key = await admin_key(live, org["id"])
+    added = await add_member(
+        live, org["id"], key, "ada@guessed.example", "analyst", password=PASSWORD
+    )
+    assert added.status_code == 201, added.text
+
+    def login(password: str) -> dict[str, str]:
+        # The organisation is named the way each version of the API accepts, so the attack
+        # reaches the account on either.
+        return {"email": "ada@guessed.example", "password": password}
+
+    organisation_field = {"organisation": org["slug"]}
+    probe = await live.http.post("/api/v1/auth/login", json={**login("x"), **organisation_field})
+    scoped = probe.status_code != 422
+    extra = organisation_field if scoped else {}
+    refusals = [probe.status_code] if scoped else []
+    for attempt in range(20):
+        response = await live.http.post(
+            "/api/v1/auth/login", json={**login(f"guess number {attempt}"), **extra}
+        )
+        refusals.append(response.status_code)
+    assert set(refusals) <= {401, 429}
+    assert 429 in refusals
+
+    right = await live.http.post("/api/v1/auth/login", json={**login(PASSWORD), **extra})
+    assert right.status_code == 429, right.text
+    assert int(right.headers["Retry-After"]) >= 1
+    assert "set-cookie" not in right.headers
+
+    async with live.platform.gateway.app.state.gateway.sessions() as session:
+        payloads = (await session.execute(text("SELECT payload FROM outbox"))).scalars().all()
+    throttled = [p for p in payloads if "advocacy.gateway.account.throttled.v1" in p]
+    assert throttled, "no AccountThrottled event in the outbox"
+    assert added.json()["user_id"] in throttled[0]
+
+
+async def test_bogus_logins_do_not_stall_other_requests(live: Live) -> None:
+    async def bogus(n: int) -> None:
+        await live.http.post(
+            "/api/v1/auth/login",
+            json={"email": f"nobody-{n}@example.com", "password": "not a password at all"},
+        )
+
+    started = time.monotonic()
+    logins = asyncio.ensure_future(asyncio.gather(*(bogus(n) for n in range(8))))
+    latencies = []
+    while not logins.done():
+        asked = time.monotonic()
+        health = await live.http.get("/healthz")
+        latencies.append(time.monotonic() - asked)
+        assert health.status_code == 200
+    await logins
+    logins_took = time.monotonic() - started
+    # On the event loop, a health check queues behind every Argon2 verification before it.
+    assert max(latencies) < logins_took / 3, (latencies, logins_took)
