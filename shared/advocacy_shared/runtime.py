@@ -20,7 +20,7 @@ from advocacy_shared.contracts.system import PingRequest, Pong, ping
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
-from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.outbox import Outbox, OutboxRelay, Retention
 from advocacy_shared.rpc import RpcServer
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
@@ -55,6 +55,7 @@ class ServiceRuntime:
             tables.outbox,
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
+            retention=Retention.of(settings, tables.inbox),
         )
         self.consumers: list[EventConsumer] = consumers.build(
             self.sessions,
