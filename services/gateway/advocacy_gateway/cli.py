@@ -21,6 +21,7 @@ from advocacy_gateway.roster_import import RowError, import_roster, print_report
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.supervisor import ProcessSpec, Supervisor
+from advocacy_shared import deadletters
 from advocacy_shared.contracts.system import SERVICES
 from advocacy_shared.embedded_nats import EmbeddedNats, free_port
 from advocacy_shared.linkedin.settings import LinkedInSettings
@@ -37,7 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run", help="start every service and the gateway (embedded default)")
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
     _add_roster_commands(commands)
+    deadletters.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "deadletters":
+        sys.exit(deadletters.run_command(args))
     if args.command == "roster":
         sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
     settings = GatewaySettings()
