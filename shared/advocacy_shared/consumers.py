@@ -99,6 +99,8 @@ class EventConsumer:
     js: JetStreamContext | None = field(default=None)
     skip_unknown_types: bool = False
     """A consumer of a whole domain acks a type it does not know instead of dead-lettering it."""
+    batch_size: int = 1
+    """Over 1: run by `batch_consumers.BatchConsumer`, that many messages per transaction."""
 
     def consumer_config(self) -> Any:
         # Built with nats-py's own ConsumerConfig, which is what FastStream re-exports.
@@ -263,6 +265,7 @@ class _Declared:
     domain: str
     model: type[EventData] | None  # None: every event type of the domain
     handler: Handler
+    batch_size: int = 1
 
     def subject(self, topology: Topology) -> str:
         if self.model is None:
@@ -282,12 +285,13 @@ class EventConsumers:
         self.service = service
         self._declared: list[_Declared] = []
 
-    def on(self, model: type[EventData]) -> Callable[[Handler], Handler]:
-        """Subscribe a handler to one event type."""
+    def on(self, model: type[EventData], batch_size: int = 1) -> Callable[[Handler], Handler]:
+        """Subscribe a handler to one event type; `batch_size` > 1 for high-volume subjects
+        applies up to that many messages in one transaction (`batch_consumers`)."""
 
         def register(handler: Handler) -> Handler:
             durable = f"{self.service}_{handler.__name__}"
-            self._declared.append(_Declared(durable, model.spec.domain, model, handler))
+            self._declared.append(_Declared(durable, model.spec.domain, model, handler, batch_size))
             return handler
 
         return register
@@ -327,6 +331,7 @@ class EventConsumers:
                 policy=policy,
                 after_commit=after_commit,
                 skip_unknown_types=declared.model is None,
+                batch_size=declared.batch_size,
             )
             for declared in self._declared
         ]

@@ -14,6 +14,7 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared.batch_consumers import start_batch_consumer
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import PingRequest, Pong, ping
@@ -105,7 +106,8 @@ class ServiceRuntime:
         await ensure_streams(self.js, self.topology, self.settings)
         for consumer in self.consumers:
             await consumer.ensure(self.js)
-            consumer.attach(self.broker)
+            if consumer.batch_size == 1:
+                consumer.attach(self.broker)
         self.rpc.attach(
             self.broker,
             self.subject_of,
@@ -121,6 +123,10 @@ class ServiceRuntime:
         self._background_tasks = [
             asyncio.create_task(task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}")
             for task in self.background
+        ] + [
+            start_batch_consumer(consumer, self.js, consumer.batch_size)
+            for consumer in self.consumers
+            if consumer.batch_size > 1
         ]
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 
