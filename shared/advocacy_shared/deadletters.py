@@ -1,4 +1,5 @@
-"""Dead letters for an operator: list them, show one, replay it (`advocacy deadletters ...`).
+"""Dead letters for an operator: list them, show one, replay it (`advocacy deadletters ...`); and
+`advocacy deadletters parked SERVICE`, the outbox rows a service's relay could never publish.
 
 A consumer dead-letters a message onto `<namespace>.deadletter.<consumer>` with headers that name
 the reason, the consumer, the original subject, the deliveries and the stream sequence
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 
@@ -21,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
+from sqlalchemy import MetaData
 
 from advocacy_shared.consumers import (
     CONSUMER_HEADER,
@@ -29,8 +32,10 @@ from advocacy_shared.consumers import (
     SEQUENCE_HEADER,
     SUBJECT_HEADER,
 )
+from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
-from advocacy_shared.outbox import MSG_ID_HEADER
+from advocacy_shared.messaging_tables import messaging_tables
+from advocacy_shared.outbox import MSG_ID_HEADER, parked_events
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
@@ -126,6 +131,30 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for name, text in [("show", "one dead letter and its message"), ("replay", "replay one")]:
         action = actions.add_parser(name, help=text)
         action.add_argument("sequence", type=int, help="its sequence, as `list` shows it")
+    parked = actions.add_parser(
+        "parked", help="a service's outbox rows that can never be published, with the reason"
+    )
+    parked.add_argument("service", help="gateway, planner, ambassadors, content or metrics")
+    parked.add_argument("--limit", type=int, default=100)
+
+
+def _service_database_url(service: str, settings: ServiceSettings) -> str:
+    """The service's database as its own settings would find it (`ADVOCACY_<SERVICE>_...`)."""
+    configured = os.environ.get(f"ADVOCACY_{service.upper()}_DATABASE_URL")
+    if configured:
+        return configured
+    return f"sqlite+aiosqlite:///{(settings.data_dir / f'{service}.db').resolve()}"
+
+
+async def _print_parked(service: str, settings: ServiceSettings, limit: int) -> int:
+    engine = create_engine(_service_database_url(service, settings))
+    try:
+        outbox = messaging_tables(MetaData()).outbox
+        for row in await parked_events(session_factory(engine), outbox, limit):
+            print(json.dumps(asdict(row), default=str))
+    finally:
+        await engine.dispose()
+    return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -134,6 +163,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    if args.deadletters_command == "parked":
+        return await _print_parked(args.service, settings, args.limit)
     nc = await nats.connect(settings.nats_servers())
     try:
         letters = DeadLetters(nc.jetstream(), Topology(settings.namespace))

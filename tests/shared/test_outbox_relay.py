@@ -6,6 +6,7 @@ Against a real nats-server and a real database (PostgreSQL when `DATABASE_URL` i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.deadletters import _print_parked
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.outbox import (
     EventTooLarge,
@@ -27,6 +29,7 @@ from advocacy_shared.outbox import (
     prune,
     unpark,
 )
+from advocacy_shared.settings import ServiceSettings
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
 
@@ -76,7 +79,11 @@ async def test_an_oversized_event_is_refused_in_the_writing_transaction(probe: P
 
 
 async def test_a_row_that_can_never_be_published_is_parked_and_the_rest_go_on(
-    probe: Probe, nats_client: NatsClient, caplog: pytest.LogCaptureFixture
+    probe: Probe,
+    nats_client: NatsClient,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await probe.emit(organisation_created("before"))
     too_big = await write_row(probe, "x" * (nats_client.max_payload + 1))
@@ -95,6 +102,10 @@ async def test_a_row_that_can_never_be_published_is_parked_and_the_rest_go_on(
     assert (status.backlog, status.parked, status.oldest_pending_at) == (0, 1, None)
 
     assert await probe.relay.publish_pending() == 0  # a parked row is not tried again
+    monkeypatch.setenv("ADVOCACY_PROBE_DATABASE_URL", probe.url)  # `advocacy deadletters parked`
+    assert await _print_parked("probe", ServiceSettings(), limit=10) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["id"] == too_big
     assert await unpark(probe.sessions, tables.outbox, too_big)
     assert (await outbox_status(probe.sessions, tables.outbox)).backlog == 1
 
