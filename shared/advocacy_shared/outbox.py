@@ -202,6 +202,9 @@ class OutboxRelay:
         if self.js is None:
             raise RuntimeError("the relay has no JetStream context yet")
         published: list[str] = []
+        async with self.sessions() as session:  # an idle outbox costs one query, not a lock
+            if (await session.execute(self._pending_query().limit(1))).first() is None:
+                return 0
         async with self._turn() as mine:
             if not mine:
                 return 0
