@@ -35,7 +35,8 @@ from advocacy_shared.consumers import (
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.messaging_tables import messaging_tables
-from advocacy_shared.outbox import MSG_ID_HEADER, parked_events
+from advocacy_shared.outbox import MSG_ID_HEADER
+from advocacy_shared.outbox_records import parked_events
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 

@@ -1,7 +1,7 @@
 """The outbox and inbox tables, added to each service's own metadata.
 
-Sent outbox rows and inbox rows are pruned after the retention period (`outbox.prune`); parked
-outbox rows stay until an operator deals with them.
+Sent outbox rows and inbox rows are pruned after the retention period (`outbox_records.prune`);
+parked outbox rows stay until an operator deals with them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Relaying, in order and without holding a transaction across the network:
 A row that fails for a reason that affects everything (NATS down, a timeout) stops the pass, so
 order holds, and is tried again. A row that can never be published (`MaxPayloadError`, or
 `park_after` refusals by the server) is *parked*: kept with its reason, logged at ERROR, counted,
-listed by `parked_events`, and skipped, so the rows behind it go on.
+listed by `outbox_records.parked_events`, and skipped, so the rows behind it go on.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-from sqlalchemy import Row, Select, Table, delete, func, select, text, update
+from sqlalchemy import Row, Select, Table, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared.contracts.base import EventData
@@ -40,6 +40,7 @@ from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.logs import correlation_id_var, traceparent_var
+from advocacy_shared.outbox_records import prune
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
@@ -356,113 +357,3 @@ def _local_lock(engine: AsyncEngine, table: Table) -> asyncio.Lock:
     """Relays of one SQLite outbox in one process (and event loop) take turns."""
     key = (engine.url.render_as_string(), table.name, id(asyncio.get_running_loop()))
     return _LOCAL_LOCKS.setdefault(key, asyncio.Lock())
-
-
-# --- What an operator and /status read ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    backlog: int
-    """Rows not yet published (parked ones excluded)."""
-    oldest_pending_at: datetime | None
-    parked: int
-
-
-@dataclass(frozen=True)
-class ParkedEvent:
-    id: str
-    organisation_id: str
-    subject: str
-    bytes: int
-    attempts: int
-    reason: str | None
-    created_at: datetime
-    parked_at: datetime
-
-
-async def outbox_status(sessions: async_sessionmaker[AsyncSession], table: Table) -> OutboxStatus:
-    """The outbox's backlog, its oldest unsent row and the number of parked rows."""
-    async with sessions() as session:
-        pending = (
-            await session.execute(
-                select(func.count(), func.min(table.c.created_at)).where(
-                    table.c.published_at.is_(None), table.c.parked_at.is_(None)
-                )
-            )
-        ).one()
-        parked = (
-            await session.execute(select(func.count()).where(table.c.parked_at.is_not(None)))
-        ).scalar_one()
-    return OutboxStatus(backlog=int(pending[0]), oldest_pending_at=pending[1], parked=int(parked))
-
-
-async def parked_events(
-    sessions: async_sessionmaker[AsyncSession], table: Table, limit: int = 100
-) -> list[ParkedEvent]:
-    """Parked rows, oldest first, with their reason: what an operator must look at."""
-    async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(table)
-                .where(table.c.parked_at.is_not(None))
-                .order_by(table.c.parked_at, table.c.id)
-                .limit(limit)
-            )
-        ).all()
-    return [
-        ParkedEvent(
-            id=row.id,
-            organisation_id=row.organisation_id,
-            subject=row.subject,
-            bytes=len(row.payload.encode()),
-            attempts=row.attempts,
-            reason=row.last_error,
-            created_at=row.created_at,
-            parked_at=row.parked_at,
-        )
-        for row in rows
-    ]
-
-
-async def unpark(sessions: async_sessionmaker[AsyncSession], table: Table, event_id: str) -> bool:
-    """Put a parked row back in line (after the cause was mended, e.g. NATS' max_payload)."""
-    async with sessions() as session, session.begin():
-        result = await session.execute(
-            update(table)
-            .where(table.c.id == event_id, table.c.parked_at.is_not(None))
-            .values(parked_at=None, attempts=0)
-        )
-    return bool(getattr(result, "rowcount", 0))
-
-
-@dataclass(frozen=True)
-class Pruned:
-    outbox: int
-    inbox: int
-
-
-async def prune(
-    sessions: async_sessionmaker[AsyncSession],
-    outbox: Table,
-    inbox: Table,
-    older_than: timedelta,
-) -> Pruned:
-    """Delete sent outbox rows and inbox rows older than `older_than`; parked rows stay.
-
-    `older_than` must exceed the stream's duplicate window: inside it JetStream drops a second
-    publish of an event, beyond it only the inbox row recognises a copy.
-    """
-    cutoff = utc_now() - older_than
-    async with sessions() as session, session.begin():
-        sent = await session.execute(
-            delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
-        )
-        received = await session.execute(delete(inbox).where(inbox.c.received_at < cutoff))
-    pruned = Pruned(
-        outbox=int(getattr(sent, "rowcount", 0) or 0),
-        inbox=int(getattr(received, "rowcount", 0) or 0),
-    )
-    if pruned.outbox or pruned.inbox:
-        log.info("messaging rows pruned", extra={"outbox": pruned.outbox, "inbox": pruned.inbox})
-    return pruned

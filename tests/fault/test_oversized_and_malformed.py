@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.deadletters import DeadLetters
-from advocacy_shared.outbox import parked_events
+from advocacy_shared.outbox_records import parked_events
 from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 from tests.fault.backbone import applied_counts, probe_service, start_consumer

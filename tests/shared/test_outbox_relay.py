@@ -21,14 +21,8 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.deadletters import _print_parked
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
-from advocacy_shared.outbox import (
-    EventTooLarge,
-    OutboxRelay,
-    outbox_status,
-    parked_events,
-    prune,
-    unpark,
-)
+from advocacy_shared.outbox import EventTooLarge, OutboxRelay
+from advocacy_shared.outbox_records import outbox_status, parked_events, prune, unpark
 from advocacy_shared.settings import ServiceSettings
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
