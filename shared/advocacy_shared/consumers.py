@@ -6,7 +6,8 @@ is sent only after that transaction commits. A redelivery, or a second publish o
 finds the inbox row and changes nothing. A handler that fails is negatively acknowledged with a
 backoff delay; after `max_attempts` deliveries the message goes to the dead-letter stream with its
 reason, and is acknowledged so that later messages keep flowing. A message that cannot be decoded is
-dead-lettered at once: retrying cannot mend it.
+dead-lettered at once: retrying cannot mend it. A consumer of a whole domain skips (logs and acks)
+an event type it does not know, as a newer publisher's type during a rolling deploy.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class MalformedEvent(Exception):
     """The message is not a valid event of the subscribed type."""
 
 
+class UnknownEventType(MalformedEvent):
+    """A type this consumer's registry does not know (a newer publisher during a rolling deploy)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
@@ -92,6 +97,10 @@ class EventConsumer:
     policy: RetryPolicy
     after_commit: Callable[[], None] = lambda: None
     js: JetStreamContext | None = field(default=None)
+    skip_unknown_types: bool = False
+    """A consumer of a whole domain acks a type it does not know instead of dead-lettering it."""
+    batch_size: int = 1
+    """Over 1: run by `batch_consumers.BatchConsumer`, that many messages per transaction."""
 
     def consumer_config(self) -> Any:
         # Built with nats-py's own ConsumerConfig, which is what FastStream re-exports.
@@ -146,6 +155,16 @@ class EventConsumer:
         delivered = raw.metadata.num_delivered
         try:
             outcome = await self.apply(raw)
+        except UnknownEventType as exc:
+            if not self.skip_unknown_types:
+                await self.dead_letter(raw, f"malformed event: {exc}")
+            else:
+                log.warning(
+                    "skipping an event type this consumer does not know",
+                    extra={"consumer": self.durable, "reason": str(exc)},
+                )
+            await raw.ack()
+            return
         except MalformedEvent as exc:
             await self.dead_letter(raw, f"malformed event: {exc}")
             await raw.ack()
@@ -193,7 +212,7 @@ class EventConsumer:
             raise MalformedEvent(_summary(exc)) from exc
         model = self.models.get(envelope.type)
         if model is None:
-            raise MalformedEvent(f"type {envelope.type!r} is not one this consumer accepts")
+            raise UnknownEventType(f"type {envelope.type!r} is not one this consumer accepts")
         try:
             data = model.model_validate(envelope.data)
         except ValidationError as exc:
@@ -246,6 +265,7 @@ class _Declared:
     domain: str
     model: type[EventData] | None  # None: every event type of the domain
     handler: Handler
+    batch_size: int = 1
 
     def subject(self, topology: Topology) -> str:
         if self.model is None:
@@ -265,12 +285,13 @@ class EventConsumers:
         self.service = service
         self._declared: list[_Declared] = []
 
-    def on(self, model: type[EventData]) -> Callable[[Handler], Handler]:
-        """Subscribe a handler to one event type."""
+    def on(self, model: type[EventData], batch_size: int = 1) -> Callable[[Handler], Handler]:
+        """Subscribe a handler to one event type; `batch_size` > 1 for high-volume subjects
+        applies up to that many messages in one transaction (`batch_consumers`)."""
 
         def register(handler: Handler) -> Handler:
             durable = f"{self.service}_{handler.__name__}"
-            self._declared.append(_Declared(durable, model.spec.domain, model, handler))
+            self._declared.append(_Declared(durable, model.spec.domain, model, handler, batch_size))
             return handler
 
         return register
@@ -279,7 +300,7 @@ class EventConsumers:
         """Subscribe a handler to every event type a domain publishes (webhooks, audit trails).
 
         The handler gets each event's validated data model; a type the registry does not know is
-        dead-lettered with its reason.
+        skipped with a log line (and acked): a newer service may publish it before this one knows.
         """
 
         def register(handler: Handler) -> Handler:
@@ -309,6 +330,8 @@ class EventConsumers:
                 topology=topology,
                 policy=policy,
                 after_commit=after_commit,
+                skip_unknown_types=declared.model is None,
+                batch_size=declared.batch_size,
             )
             for declared in self._declared
         ]

@@ -1,4 +1,8 @@
-"""The outbox and inbox tables, added to each service's own metadata."""
+"""The outbox and inbox tables, added to each service's own metadata.
+
+Sent outbox rows and inbox rows are pruned after the retention period (`outbox_records.prune`);
+parked outbox rows stay until an operator deals with them.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,12 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("published_at", UtcDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
+        Column(
+            "parked_at",
+            UtcDateTime,
+            nullable=True,
+            comment="set when the row can never be published; last_error says why",
+        ),
         Index("ix_outbox_unpublished", "published_at", "created_at"),
     )
     inbox = Table(
@@ -46,5 +56,6 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("organisation_id", String(64), nullable=False),
         Column("received_at", UtcDateTime, nullable=False),
         PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
+        Index("ix_inbox_received_at", "received_at"),
     )
     return MessagingTables(outbox=outbox, inbox=inbox)

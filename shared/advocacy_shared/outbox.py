@@ -1,8 +1,21 @@
 """The transactional outbox: events are written with the state change and published by a relay.
 
-The relay publishes each row with `Nats-Msg-Id` set to the event id, so JetStream drops a second
-publish of the same event inside the stream's duplicate window; consumers' inboxes cover the rest.
-A row that fails to publish (NATS down, timeout) stays unsent and is swept again later, in order.
+Writing: `Outbox.add` refuses an event larger than `MAX_EVENT_BYTES` inside the caller's
+transaction (`EventTooLarge`, answered as a 422), so a row that NATS could never carry is never
+written.
+
+Relaying, in order and without holding a transaction across the network:
+1. take the service's relay turn (a PostgreSQL advisory lock on the outbox table, so any number of
+   replicas publish one outbox one pass at a time; within one process an asyncio lock);
+2. read the oldest unsent, unparked rows in a short transaction;
+3. publish them one by one with `Nats-Msg-Id` = event id (JetStream drops a second publish inside
+   the duplicate window; consumers' inboxes cover the rest), no transaction open;
+4. mark the published ones sent in a second short transaction, then give the turn back.
+
+A row that fails for a reason that affects everything (NATS down, a timeout) stops the pass, so
+order holds, and is tried again. A row that can never be published (`MaxPayloadError`, or
+`park_after` refusals by the server) is *parked*: kept with its reason, logged at ERROR, counted,
+listed by `outbox_records.parked_events`, and skipped, so the rows behind it go on.
 """
 
 from __future__ import annotations
@@ -10,30 +23,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
+import nats.errors
 from nats.js import JetStreamContext
-from sqlalchemy import Select, Table, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from nats.js.errors import APIError, ServiceUnavailableError
+from sqlalchemy import Row, Select, Table, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.errors import Invalid
+from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.logs import correlation_id_var, traceparent_var
+from advocacy_shared.outbox_records import prune
+from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
+UNPUBLISHABLE: tuple[type[Exception], ...] = (
+    nats.errors.MaxPayloadError,
+    nats.errors.BadSubjectError,
+    nats.errors.BadHeaderError,
+)
+"""Errors that no retry can mend: the row is parked at the first one."""
+
+RELAY_LOCK_CLASS = 0x0AD0
+"""The first key of the relay's advisory lock; the second is the outbox table's oid."""
+
+
+class EventTooLarge(Invalid):
+    """The event would not fit in one message: refused where it is written, never relayed."""
+
 
 class Outbox:
     """Writes events into the outbox table inside the caller's transaction."""
 
-    def __init__(self, table: Table, topology: Topology, source: str) -> None:
+    def __init__(
+        self, table: Table, topology: Topology, source: str, max_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
         self.table = table
         self.topology = topology
         self.source = source
+        self.max_bytes = max_bytes
 
     async def add(
         self,
@@ -51,12 +90,23 @@ class Outbox:
             correlationid=correlation_id_var.get() or new_id(),
             traceparent=traceparent_var.get(),
         )
+        payload = envelope.to_bytes()
+        if len(payload) > self.max_bytes:
+            log.error(
+                "event refused: too large for the outbox",
+                extra={"event_type": data.spec.type, "bytes": len(payload), "max": self.max_bytes},
+            )
+            raise EventTooLarge(
+                f"the {data.spec.type} event would be {len(payload)} bytes; "
+                f"at most {self.max_bytes} are allowed",
+                {"event_type": data.spec.type, "bytes": len(payload), "max_bytes": self.max_bytes},
+            )
         await session.execute(
             self.table.insert().values(
                 id=envelope.id,
                 organisation_id=envelope.orgid,
                 subject=data.spec.subject(self.topology),
-                payload=envelope.to_bytes().decode(),
+                payload=payload.decode(),
                 created_at=envelope.time,
                 attempts=0,
             )
@@ -83,6 +133,21 @@ class RelayStats:
     published: int = 0
     duplicates: int = 0
     failures: int = 0
+    parked: int = 0
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the relay prunes between passes: sent outbox rows and inbox rows older than
+    `older_than` (which must exceed the stream's duplicate window), every `every` seconds."""
+
+    inbox: Table
+    older_than: timedelta
+    every: float = 3600.0
+
+    @classmethod
+    def of(cls, settings: ServiceSettings, inbox: Table) -> Retention:
+        return cls(inbox=inbox, older_than=timedelta(seconds=settings.messaging_retention_seconds))
 
 
 class OutboxRelay:
@@ -96,15 +161,20 @@ class OutboxRelay:
         interval: float = 1.0,
         batch_size: int = 200,
         publish_timeout: float = 5.0,
+        park_after: int = 5,
+        retention: Retention | None = None,
     ) -> None:
         self.sessions = sessions
         self.table = table
         self.interval = interval
         self.batch_size = batch_size
         self.publish_timeout = publish_timeout
+        self.park_after = park_after
+        self.retention = retention
         self.stats = RelayStats()
         self.js: JetStreamContext | None = None
         self._wake = asyncio.Event()
+        self._pruned_at = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,6 +184,7 @@ class OutboxRelay:
         while True:
             try:
                 sent = await self.publish_pending()
+                await self._prune_when_due()
             except Exception:
                 log.exception("outbox relay pass failed; unsent rows stay for the next pass")
                 sent = 0
@@ -124,55 +195,165 @@ class OutboxRelay:
             self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish up to a batch of unsent rows; stop at the first failure, to keep their order."""
+        """Publish up to a batch of unsent rows in order, when this relay has the turn.
+
+        Parked rows are skipped; a row that fails for a passing reason ends the pass, to keep
+        the order of the rows behind it.
+        """
         if self.js is None:
             raise RuntimeError("the relay has no JetStream context yet")
-        published = 0
-        async with self.sessions() as session, session.begin():
-            rows = (await session.execute(self._pending_query())).all()
-            for row in rows:
-                try:
-                    ack = await self.js.publish(
-                        row.subject,
-                        row.payload.encode(),
-                        timeout=self.publish_timeout,
-                        headers={MSG_ID_HEADER: row.id},
-                    )
-                except Exception as exc:
-                    self.stats.failures += 1
-                    await self._record_failure(session, row.id, exc)
-                    log.warning(
-                        "outbox publish failed, will retry",
-                        extra={"event_id": row.id, "error": type(exc).__name__},
-                    )
-                    break
-                if ack.duplicate:
-                    self.stats.duplicates += 1
-                await session.execute(
-                    update(self.table)
-                    .where(self.table.c.id == row.id)
-                    .values(published_at=utc_now(), attempts=self.table.c.attempts + 1)
-                )
-                published += 1
-        self.stats.published += published
-        return published
+        published: list[str] = []
+        async with self.sessions() as session:  # an idle outbox costs one query, not a lock
+            if (await session.execute(self._pending_query().limit(1))).first() is None:
+                return 0
+        async with self._turn() as mine:
+            if not mine:
+                return 0
+            async with self.sessions() as session, session.begin():
+                rows = (await session.execute(self._pending_query())).all()
+            try:
+                for row in rows:
+                    outcome = await self._publish(row)
+                    if outcome == "sent":
+                        published.append(row.id)
+                    elif outcome == "failed":
+                        break
+            finally:
+                await self._mark_sent(published)
+        self.stats.published += len(published)
+        return len(published)
 
-    def _pending_query(self) -> Select[tuple[str, str, str]]:
+    async def _publish(self, row: Row[Any]) -> str:
+        assert self.js is not None
+        try:
+            ack = await self.js.publish(
+                row.subject,
+                row.payload.encode(),
+                timeout=self.publish_timeout,
+                headers={MSG_ID_HEADER: row.id},
+            )
+        except Exception as exc:
+            self.stats.failures += 1
+            if isinstance(exc, UNPUBLISHABLE) or (
+                _refused_by_server(exc) and row.attempts + 1 >= self.park_after
+            ):
+                await self._park(row, exc)
+                return "parked"
+            await self._record_failure(row.id, exc)
+            return "failed"
+        if ack.duplicate:
+            self.stats.duplicates += 1
+        return "sent"
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[bool]:
+        """This relay's turn at the outbox: one relay at a time per outbox table.
+
+        On PostgreSQL a session-level advisory lock, held by a connection that is idle (not in a
+        transaction) while the pass publishes; a relay that dies loses it with its connection.
+        SQLite serves one process: relays in it take turns with an asyncio lock.
+        """
+        engine = _engine_of(self.sessions)
+        if engine.dialect.name != "postgresql":
+            async with _local_lock(engine, self.table):
+                yield True
+            return
+        key = "SELECT {}(:cls, CAST(CAST(:tbl AS regclass) AS oid)::int)"
+        params = {"cls": RELAY_LOCK_CLASS, "tbl": self.table.name}
+        async with engine.connect() as connection:
+            result = await connection.execute(text(key.format("pg_try_advisory_lock")), params)
+            locked = bool(result.scalar())
+            await connection.commit()
+            try:
+                yield locked
+            finally:
+                if locked:
+                    await connection.execute(text(key.format("pg_advisory_unlock")), params)
+                    await connection.commit()
+
+    def _pending_query(self) -> Select[Any]:
         table = self.table
         return (
-            select(table.c.id, table.c.subject, table.c.payload)
-            .where(table.c.published_at.is_(None))
+            select(table.c.id, table.c.subject, table.c.payload, table.c.attempts)
+            .where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
             .order_by(table.c.created_at, table.c.id)
             .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
         )
 
-    async def _record_failure(self, session: AsyncSession, row_id: str, exc: Exception) -> None:
-        await session.execute(
-            update(self.table)
-            .where(self.table.c.id == row_id)
-            .values(
-                attempts=self.table.c.attempts + 1,
-                last_error=f"{type(exc).__name__}: {exc}"[:500],
+    async def _mark_sent(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.id.in_(ids))
+                .values(published_at=utc_now(), attempts=self.table.c.attempts + 1)
             )
+
+    async def _record_failure(self, row_id: str, exc: Exception) -> None:
+        log.warning(
+            "outbox publish failed, will retry",
+            extra={"event_id": row_id, "error": type(exc).__name__},
         )
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.id == row_id)
+                .values(attempts=self.table.c.attempts + 1, last_error=_reason(exc))
+            )
+
+    async def _park(self, row: Row[Any], exc: Exception) -> None:
+        self.stats.parked += 1
+        log.error(
+            "outbox event parked: it can never be published; the rows after it go on",
+            extra={
+                "event_id": row.id,
+                "subject": row.subject,
+                "bytes": len(row.payload.encode()),
+                "reason": _reason(exc),
+            },
+        )
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.id == row.id)
+                .values(
+                    attempts=self.table.c.attempts + 1,
+                    last_error=_reason(exc),
+                    parked_at=utc_now(),
+                )
+            )
+
+    async def _prune_when_due(self) -> None:
+        if self.retention is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at and now - self._pruned_at < self.retention.every:
+            return
+        self._pruned_at = now
+        await prune(self.sessions, self.table, self.retention.inbox, self.retention.older_than)
+
+
+def _refused_by_server(exc: Exception) -> bool:
+    """JetStream answered with an error about this message (not "unavailable, try later")."""
+    return isinstance(exc, APIError) and not isinstance(exc, ServiceUnavailableError)
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("the relay's session factory must be bound to an engine")
+    return engine
+
+
+_LOCAL_LOCKS: dict[tuple[str, str, int], asyncio.Lock] = {}
+
+
+def _local_lock(engine: AsyncEngine, table: Table) -> asyncio.Lock:
+    """Relays of one SQLite outbox in one process (and event loop) take turns."""
+    key = (engine.url.render_as_string(), table.name, id(asyncio.get_running_loop()))
+    return _LOCAL_LOCKS.setdefault(key, asyncio.Lock())

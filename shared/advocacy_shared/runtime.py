@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared.batch_consumers import start_batch_consumer
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import (
@@ -29,7 +30,7 @@ from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
-from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.outbox import Outbox, OutboxRelay, Retention
 from advocacy_shared.rpc import RpcServer
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
@@ -69,6 +70,7 @@ class ServiceRuntime:
             tables.outbox,
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
+            retention=Retention.of(settings, tables.inbox),
         )
         self.consumers: list[EventConsumer] = consumers.build(
             self.sessions,
@@ -146,7 +148,8 @@ class ServiceRuntime:
         await ensure_streams(self.js, self.topology, self.settings)
         for consumer in self.consumers:
             await consumer.ensure(self.js)
-            consumer.attach(self.broker)
+            if consumer.batch_size == 1:
+                consumer.attach(self.broker)
         self.rpc.attach(
             self.broker,
             self.subject_of,
@@ -162,6 +165,10 @@ class ServiceRuntime:
         self._background_tasks = [
             asyncio.create_task(task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}")
             for task in self.background
+        ] + [
+            start_batch_consumer(consumer, self.js, consumer.batch_size)
+            for consumer in self.consumers
+            if consumer.batch_size > 1
         ]
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 

@@ -47,8 +47,22 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     stream_duplicate_window_seconds: float = Field(default=900.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    messaging_retention_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Sent outbox rows and inbox rows older than this are pruned; it must exceed "
+        "the duplicate window, inside which JetStream alone drops a second publish",
+    )
 
     database_url: str | None = None
+
+    @model_validator(mode="after")
+    def _retention_outlives_the_duplicate_window(self) -> ServiceSettings:
+        if self.messaging_retention_seconds <= self.stream_duplicate_window_seconds:
+            raise ValueError(
+                "messaging_retention_seconds must exceed stream_duplicate_window_seconds"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> ServiceSettings:

@@ -47,6 +47,7 @@ class Probe:
     topology: Topology
     outbox: Outbox
     relay: OutboxRelay
+    url: str = ""
     calls: list[str] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
 
@@ -62,6 +63,7 @@ class Probe:
             topology=topology,
             outbox=Outbox(tables.outbox, topology, source="/advocacy/probe"),
             relay=OutboxRelay(sessions, tables.outbox, interval=0.1, publish_timeout=1.0),
+            url=url,
         )
 
     @asynccontextmanager

@@ -23,6 +23,7 @@ from advocacy_devtools.roster_import import RowError, import_roster, print_repor
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
+from advocacy_shared import deadletters
 from advocacy_shared.contracts.system import SERVICES
 from advocacy_shared.linkedin.settings import LinkedInSettings
 from advocacy_shared.logs import configure_logging
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run", help="start every service and the gateway (embedded default)")
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
     _add_roster_commands(commands)
+    deadletters.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "deadletters":
+        sys.exit(deadletters.run_command(args))
     if args.command == "roster":
         sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
     settings = GatewaySettings()

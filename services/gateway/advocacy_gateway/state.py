@@ -24,7 +24,7 @@ from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.lifecycle import cancel, within
-from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.outbox import Outbox, OutboxRelay, Retention
 from advocacy_shared.rpc import RpcClient
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
@@ -45,6 +45,7 @@ class GatewayState:
             messaging.outbox,
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
+            retention=Retention.of(settings, messaging.inbox),
         )
         self.secrets = SecretBox(settings.secret_keys())
         self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))

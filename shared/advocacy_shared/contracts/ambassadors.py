@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.limits import ExternalId, Language, Topic
 
 EnablementFormat = Literal["workshop", "one_to_one", "guide"]
 
@@ -22,7 +23,7 @@ class AmbassadorOnboarded(EventData):
     """An employee accepted the invitation and gave consent: they are in the program."""
 
     ambassador_id: UUID
-    external_id: str | None = Field(description="The HR system's id (SCIM externalId)")
+    external_id: ExternalId | None = Field(description="The HR system's id (SCIM externalId)")
     employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     program_id: UUID | None
     leadership: bool
@@ -32,7 +33,7 @@ class AmbassadorOnboarded(EventData):
 @event("ambassadors", "ambassador", "trained", 1)
 class AmbassadorTrained(EventData):
     ambassador_id: UUID
-    external_id: str | None
+    external_id: ExternalId | None
     enablement_format: EnablementFormat
     trained_at: datetime
 
@@ -42,15 +43,15 @@ class ConsentRevoked(EventData):
     """From now on nothing may be posted on the ambassador's behalf nor collected about them."""
 
     ambassador_id: UUID
-    external_id: str | None
-    consent_version: str
+    external_id: ExternalId | None
+    consent_version: str = Field(max_length=40)
     revoked_at: datetime
 
 
 @event("ambassadors", "ambassador", "offboarded", 1)
 class AmbassadorOffboarded(EventData):
     ambassador_id: UUID
-    external_id: str | None
+    external_id: ExternalId | None
     reason: Literal["left_organisation", "deactivated_in_hr", "left_program"]
     offboarded_at: datetime
 
@@ -76,9 +77,9 @@ class AmbassadorProfileChanged(EventData):
 
     ambassador_id: UUID
     leadership: bool
-    segments: list[Segment]
-    topics: list[str]
-    languages: list[str]
+    segments: list[Segment] = Field(max_length=4)
+    topics: list[Topic] = Field(max_length=30)
+    languages: list[Language] = Field(max_length=10)
     posts_per_week: float
     changed_at: datetime
 
@@ -106,9 +107,9 @@ class AmbassadorProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    segments: list[Segment] = Field(default_factory=_everyone, min_length=1)
-    topics: list[str] = Field(default_factory=list, max_length=30)
-    languages: list[str] = Field(default_factory=lambda: ["da"], min_length=1, max_length=10)
+    segments: list[Segment] = Field(default_factory=_everyone, min_length=1, max_length=4)
+    topics: list[Topic] = Field(default_factory=list, max_length=30)
+    languages: list[Language] = Field(default_factory=lambda: ["da"], min_length=1, max_length=10)
     leadership: bool = False
     posts_per_week: float = Field(default=1.0, ge=0, le=21)
 

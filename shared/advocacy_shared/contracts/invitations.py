@@ -20,6 +20,7 @@ from advocacy_shared.contracts.base import (
     RpcRequest,
     event,
 )
+from advocacy_shared.contracts.limits import ExternalId
 from advocacy_shared.contracts.linkedin import LinkedInAuthorization
 
 InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expired"]
@@ -29,7 +30,7 @@ InvitationStatus = Literal["pending", "accepted", "declined", "revoked", "expire
 class InvitationIssued(EventData):
     invitation_id: UUID
     ambassador_id: UUID
-    external_id: str | None = Field(default=None, description="The HR system's id, if known")
+    external_id: ExternalId | None = Field(default=None, description="The HR system's id, if known")
     employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     expires_at: datetime
 
@@ -40,7 +41,7 @@ class InvitationDeclined(EventData):
 
     invitation_id: UUID
     ambassador_id: UUID
-    external_id: str | None = Field(default=None, description="The HR system's id, if known")
+    external_id: ExternalId | None = Field(default=None, description="The HR system's id, if known")
     employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     declined_at: datetime
 

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from advocacy_shared.contracts.ambassadors import EnablementFormat, Segment
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.limits import AnglePrompt, Challenge, Key, LongText, Topic
 
 PhaseKind = Literal["pilot", "targeted_recruitment", "organisation_wide"]
 PHASE_ORDER: tuple[PhaseKind, ...] = ("pilot", "targeted_recruitment", "organisation_wide")
 """A program grows in this order, one step at a time."""
 
-DisciplineKey = str
+DisciplineKey = Key
 KEY_PATTERN = r"^[a-z][a-z0-9_]{1,59}$"
 
 
@@ -46,18 +47,12 @@ class PlaybookRowFields(_Model):
         max_length=3,
         description="The enablement formats, the main one first: the fit check costs it",
     )
-    angle_prompts: list[str] = Field(
+    angle_prompts: list[AnglePrompt] = Field(
         default_factory=list,
         max_length=20,
-        description="Prompts for the ambassador's own angle, e.g. "
+        description="Prompts for the ambassador's own angle (1 to 300 characters each), e.g. "
         "'talk about the customer problems you solve'",
     )
-
-    @model_validator(mode="after")
-    def _prompts_are_short(self) -> PlaybookRowFields:
-        if any(not 1 <= len(prompt) <= 300 for prompt in self.angle_prompts):
-            raise ValueError("each angle prompt has 1 to 300 characters")
-        return self
 
 
 class PlaybookRowInput(PlaybookRowFields):
@@ -77,7 +72,7 @@ class PlaybookRowChanges(_Model):
     enablement_format: str | None = Field(default=None, min_length=1, max_length=300)
     segments: list[Segment] | None = Field(default=None, min_length=1, max_length=4)
     formats: list[EnablementFormat] | None = Field(default=None, min_length=1, max_length=3)
-    angle_prompts: list[str] | None = Field(default=None, max_length=20)
+    angle_prompts: list[AnglePrompt] | None = Field(default=None, max_length=20)
 
 
 class PlaybookRow(RpcReply):
@@ -128,7 +123,7 @@ class PlaybookRevised(EventData):
 
     version: int
     change: Literal["added", "edited", "retired"]
-    discipline_key: str
+    discipline_key: Key
     revised_at: datetime
 
 
@@ -189,7 +184,7 @@ class Capacity(_Model):
 class ProgramFields(_Model):
     name: str = Field(min_length=1, max_length=200)
     owner: str = Field(min_length=1, max_length=200, description="Who runs the program")
-    objectives: list[str] = Field(
+    objectives: list[Challenge] = Field(
         min_length=1,
         max_length=10,
         description="Challenges from the playbook, highest priority first",
@@ -199,7 +194,7 @@ class ProgramFields(_Model):
     )
     capacity: Capacity
     start_date: date
-    awareness_topics: list[str] = Field(
+    awareness_topics: list[Topic] = Field(
         default_factory=list,
         max_length=30,
         description="Topics whose awareness must rise: targeted recruitment seeks specialists",
@@ -248,7 +243,7 @@ class ProgramPage(RpcReply):
 class ProgramCreated(EventData):
     program_id: UUID
     playbook_version: int
-    disciplines: list[str]
+    disciplines: list[Key] = Field(max_length=10)
     fte_share: float
     start_date: date
     created_at: datetime
@@ -563,7 +558,7 @@ class PhaseAdvanced(EventData):
     from_phase: PhaseKind
     to_phase: PhaseKind
     decided_by: Literal["targets_met", "override"]
-    override_reason: str | None
+    override_reason: LongText | None
     advanced_at: datetime
 
 

@@ -12,23 +12,31 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.limits import (
+    FILTER_VALUE_CHARS,
+    ExternalId,
+    Language,
+    Topic,
+)
+
+FilterValue = Annotated[str, StringConstraints(max_length=FILTER_VALUE_CHARS)]
 
 
 class RosterFacts(EventData):
     """What planning may know of an employee on the roster."""
 
     employee_id: UUID
-    external_id: str | None = Field(description="The HR system's id (SCIM externalId)")
+    external_id: ExternalId | None = Field(description="The HR system's id (SCIM externalId)")
     active: bool
-    department: str | None
-    job_family: str | None
+    department: str | None = Field(max_length=200)
+    job_family: str | None = Field(max_length=100)
     hard_to_recruit: bool
     leadership: bool
-    languages: list[str]
-    topics: list[str]
+    languages: list[Language] = Field(max_length=20)
+    topics: list[Topic] = Field(max_length=50)
 
 
 @event("ambassadors", "employee", "joined_roster", 1)
@@ -50,7 +58,7 @@ class EmployeeLeftRoster(EventData):
     """The HR system deleted the employee: their roster record is gone; copies must go too."""
 
     employee_id: UUID
-    external_id: str | None
+    external_id: ExternalId | None
     left_at: datetime
 
 
@@ -100,8 +108,8 @@ class EmployeeAttributes(BaseModel):
     job_family: str | None = Field(default=None, max_length=100)
     hard_to_recruit: bool = False
     leadership: bool = False
-    languages: list[str] = Field(default_factory=list, max_length=20)
-    topics: list[str] = Field(default_factory=list, max_length=50)
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    topics: list[Topic] = Field(default_factory=list, max_length=50)
 
 
 class Comparison(BaseModel):
@@ -112,7 +120,7 @@ class Comparison(BaseModel):
     kind: Literal["comparison"] = "comparison"
     attribute: FilterAttribute
     operator: Literal["eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"]
-    value: str | bool | None = None
+    value: FilterValue | bool | None = None
 
 
 class Logical(BaseModel):
@@ -120,7 +128,7 @@ class Logical(BaseModel):
 
     kind: Literal["logical"] = "logical"
     operator: Literal["and", "or"]
-    operands: list[RosterFilter] = Field(min_length=2)
+    operands: list[RosterFilter] = Field(min_length=2, max_length=50)
 
 
 class Negation(BaseModel):
@@ -143,7 +151,7 @@ class AttributeChange(BaseModel):
 
     op: Literal["set", "add", "remove"]
     attribute: RosterAttribute
-    value: str | bool | list[str] | None = None
+    value: FilterValue | bool | Annotated[list[FilterValue], Field(max_length=50)] | None = None
 
 
 class ProvisionEmployee(RpcRequest):

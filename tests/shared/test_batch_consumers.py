@@ -1,0 +1,107 @@
+"""The batch consumer: N messages in one transaction with their inbox rows, acked after commit; a
+failing batch falls back to one at a time so the bad message alone is retried and dead-lettered.
+Real NATS, real database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_shared.batch_consumers import BatchConsumer, fetch_batch
+from advocacy_shared.consumers import EventConsumer, EventConsumers
+from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.deadletters import DeadLetters
+from advocacy_shared.envelope import CloudEvent
+from tests.shared.helpers import eventually
+from tests.shared.probe import Probe, organisation_created, tables
+from tests.shared.test_consumers import FAST_RETRIES
+
+
+def batch_consumer(probe: Probe, transactions: list[int]) -> EventConsumer:
+    consumers = EventConsumers("probe")
+
+    async def record_in_batches(session: AsyncSession, fact: Any, envelope: CloudEvent) -> None:
+        transactions.append(id(session.get_transaction()))
+        await probe.record(session, fact, envelope)
+
+    consumers.on(OrganisationCreated, batch_size=50)(record_in_batches)
+    (consumer,) = consumers.build(
+        probe.sessions, tables.inbox, probe.topology, FAST_RETRIES, after_commit=lambda: None
+    )
+    return consumer
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[list[asyncio.Task[None]]]:
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_batch_is_applied_in_one_transaction_and_acked_after_it(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    facts = [organisation_created(f"org {n}") for n in range(20)]
+    for fact in facts:
+        await probe.emit(fact)
+    await probe.relay.publish_pending()
+    transactions: list[int] = []
+    consumer = batch_consumer(probe, transactions)
+    runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=0.5)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+
+    async def all_acked() -> bool:
+        if consumer.js is None:
+            return False
+        info = await nats_client.jetstream().consumer_info(consumer.stream, consumer.durable)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+    await eventually(all_acked)
+    assert [await probe.applications(f.organisation_id) for f in facts] == [1] * 20
+    assert len(transactions) == 20
+    assert len(set(transactions)) == 1  # one transaction for the whole batch
+    assert (runner.stats.batches, runner.stats.applied, runner.stats.fallbacks) == (1, 20, 0)
+
+
+async def test_a_poison_message_in_a_batch_is_isolated_and_dead_lettered(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    facts = [organisation_created(f"org {n}") for n in range(10)]
+    poison = facts[4]
+    probe.failing.add(str(poison.organisation_id))
+    for fact in facts:
+        await probe.emit(fact)
+    await probe.relay.publish_pending()
+    consumer = batch_consumer(probe, [])
+    runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=0.5)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+    letters = DeadLetters(nats_client.jetstream(), probe.topology)
+
+    async def dead_lettered() -> bool:
+        return len(await letters.list()) == 1
+
+    await eventually(dead_lettered, timeout=20)
+    good = [f for f in facts if f is not poison]
+    assert [await probe.applications(f.organisation_id) for f in good] == [1] * 9
+    assert await probe.applications(poison.organisation_id) == 0
+    assert runner.stats.fallbacks >= 1
+
+
+async def test_an_empty_batch_fetch_returns_nothing_instead_of_raising(
+    probe: Probe, nats_client: NatsClient
+) -> None:
+    consumer = batch_consumer(probe, [])
+    js = nats_client.jetstream()
+    await consumer.ensure(js)
+    subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
+    try:
+        assert await fetch_batch(subscription, 50, timeout=0.2) == []
+    finally:
+        await subscription.unsubscribe()
