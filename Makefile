@@ -6,7 +6,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/content -e ./services/metrics -e ./services/gateway
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check lock clean
+.PHONY: run test lint typecheck check lock clean bench
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# The gateway next to a bare FastAPI handler (docs/performance.md); PostgreSQL when DATABASE_URL
+# is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.
+bench: $(STAMP)
+	$(BIN)/python bench/gateway.py $(BENCH_ARGS)
 
 # Re-resolve the pinned third-party dependencies: the development environment, and the runtime
 # subset that container images install (deploy/requirements.runtime.lock).
