@@ -5,11 +5,11 @@ the server stack's own cost."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI, Response
+
+from advocacy_gateway.serving import serve
 
 
 def bare_app(body: bytes) -> FastAPI:
@@ -32,10 +32,7 @@ def main() -> None:
     parser.add_argument("--body-file", required=True)
     args = parser.parse_args()
     app = bare_app(Path(args.body_file).read_bytes())
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=args.port, log_config=None, access_log=False
-    )
-    asyncio.run(uvicorn.Server(config).serve())
+    serve(app, "127.0.0.1", args.port)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,13 @@ class _Failure(BaseModel):
     error: RpcErrorBody
 
 
+_SUCCESS_PREFIX = b'{"ok":true,"reply":'
+"""How every successful reply starts: `encode_reply` writes the envelope around the reply's own
+JSON, and `decode_reply` validates the reply straight from those bytes, with no dict in between."""
+
+
 def encode_reply(reply: RpcReply) -> bytes:
-    return _Success(reply=reply.model_dump(mode="json")).model_dump_json().encode()
+    return _SUCCESS_PREFIX + reply.__pydantic_serializer__.to_json(reply) + b"}"
 
 
 def encode_error(error: RpcError) -> bytes:
@@ -61,6 +66,8 @@ def encode_error(error: RpcError) -> bytes:
 
 def decode_reply(operation: Operation[Any, Rep], payload: bytes) -> Rep:
     """Return the typed reply, or raise the typed error the service answered with."""
+    if payload.startswith(_SUCCESS_PREFIX) and payload.endswith(b"}"):
+        return operation.reply.model_validate_json(payload[len(_SUCCESS_PREFIX) : -1])
     try:
         outcome = _Success.model_validate_json(payload)
     except ValidationError:
@@ -80,6 +87,7 @@ class RpcServer:
         self.service = service
         self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, bool]] = []
         self._outbox: Outbox | None = None
+        self._read: Transaction = _not_attached
 
     @property
     def outbox(self) -> Outbox:
@@ -101,6 +109,29 @@ class RpcServer:
             fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
         ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
             self._handlers.append((operation, fn, False))
+            return fn
+
+        return register
+
+    def reads(
+        self, operation: Operation[Req, Rep]
+    ) -> Callable[
+        [Callable[[AsyncSession, Req], Awaitable[Rep]]],
+        Callable[[AsyncSession, Req], Awaitable[Rep]],
+    ]:
+        """A handler that only reads: its session runs without a transaction (no BEGIN, no
+        COMMIT) and refuses to write (`advocacy_shared.db.read_session_factory`)."""
+        if operation.service != self.service:
+            raise ValueError(f"{operation.subject} belongs to {operation.service}")
+
+        def register(
+            fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
+        ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
+            async def in_read_session(_transaction: Transaction, request: Req) -> Rep:
+                async with self._read() as session:
+                    return await fn(session, request)
+
+            self._handlers.append((operation, in_read_session, True))
             return fn
 
         return register
@@ -137,13 +168,20 @@ class RpcServer:
         transaction: Transaction,
         max_workers: int,
         outbox: Outbox | None = None,
+        read: Transaction | None = None,
     ) -> None:
+        """`read` opens a session for `reads` handlers; without one they use `transaction`."""
         self._outbox = outbox
+        self._read = read or transaction
         for operation, handler, in_steps in self._handlers:
             responder = _Responder(operation, handler, transaction, in_steps)
             broker.subscriber(
                 subject_of(operation), queue=queue, max_workers=max_workers, title=operation.name
             )(responder.on_message)
+
+
+def _not_attached() -> Any:
+    raise RuntimeError("the request handlers are not attached yet")
 
 
 class _Responder:

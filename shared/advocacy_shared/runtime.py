@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import PingRequest, Pong, ping
-from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay
@@ -49,6 +49,7 @@ class ServiceRuntime:
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
         self.sessions = session_factory(self.engine)
+        self.read_sessions = read_session_factory(self.engine)
         self.outbox = Outbox(tables.outbox, self.topology, source=f"/advocacy/{self.name}")
         self.relay = OutboxRelay(
             self.sessions,
@@ -112,6 +113,7 @@ class ServiceRuntime:
             transaction=self.transaction,
             max_workers=self.settings.rpc_max_workers,
             outbox=self.outbox,
+            read=self.read_sessions,
         )
         await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started

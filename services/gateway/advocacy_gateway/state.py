@@ -15,7 +15,9 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from advocacy_gateway.lookups import Lookups
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
 from advocacy_gateway.settings import GatewaySettings
@@ -24,7 +26,7 @@ from advocacy_gateway.webhooks.handlers import consumers as webhook_consumers
 from advocacy_shared.consumers import EventConsumer, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
-from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.outbox import Outbox, OutboxRelay
 from advocacy_shared.rpc import RpcClient
@@ -40,7 +42,12 @@ class GatewayState:
         self.admin_api_key = admin_api_key
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
-        self.sessions = session_factory(self.engine)
+        # A session class of this state's own, so that its listeners evict only its lookups.
+        session_class = type("GatewaySession", (Session,), {})
+        self.lookups = Lookups(settings.auth_cache_seconds)
+        self.lookups.watch(session_class)
+        self.sessions = session_factory(self.engine, session_class)
+        self.read_sessions = read_session_factory(self.engine)
         self.outbox = Outbox(messaging.outbox, self.topology, source="/advocacy/gateway")
         self.relay = OutboxRelay(
             self.sessions,
