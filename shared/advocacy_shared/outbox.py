@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
+_ADDED_EVENTS = "advocacy_outbox_added"
+
+
+def added_events(session: AsyncSession) -> bool:
+    """Whether this session wrote outbox rows: only then is the relay worth waking at commit (a
+    wake costs the relay a query, which every read would otherwise pay for)."""
+    return bool(session.info.get(_ADDED_EVENTS))
+
+
 class Outbox:
     """Writes events into the outbox table inside the caller's transaction."""
 
@@ -51,6 +60,7 @@ class Outbox:
             correlationid=correlation_id_var.get() or new_id(),
             traceparent=traceparent_var.get(),
         )
+        session.info[_ADDED_EVENTS] = True
         await session.execute(
             self.table.insert().values(
                 id=envelope.id,

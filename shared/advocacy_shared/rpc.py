@@ -6,14 +6,15 @@ timeout, so the server side catches everything and answers with a typed error in
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast
 
 import nats.errors
-from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,12 +89,15 @@ class RpcServer:
         self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, bool]] = []
         self._outbox: Outbox | None = None
         self._read: Transaction = _not_attached
+        self._workers = asyncio.Semaphore(1)
+        self._subscriptions: list[Subscription] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
     def outbox(self) -> Outbox:
         """The service's outbox, for handlers whose command emits events (same transaction)."""
         if self._outbox is None:
-            raise RuntimeError(f"the {self.service} request handlers are not attached yet")
+            raise RuntimeError(f"the {self.service} request handlers are not serving yet")
         return self._outbox
 
     def handles(
@@ -160,9 +164,9 @@ class RpcServer:
     def operations(self) -> list[Operation[Any, Any]]:
         return [operation for operation, _, _ in self._handlers]
 
-    def attach(
+    async def serve(
         self,
-        broker: NatsBroker,
+        nc: NatsClient,
         subject_of: Callable[[Operation[Any, Any]], str],
         queue: str,
         transaction: Transaction,
@@ -170,18 +174,54 @@ class RpcServer:
         outbox: Outbox | None = None,
         read: Transaction | None = None,
     ) -> None:
-        """`read` opens a session for `reads` handlers; without one they use `transaction`."""
+        """Subscribe every operation on a plain nats-py connection, `max_workers` requests at a
+        time; `read` opens a session for `reads` handlers (without one they use `transaction`).
+
+        Plain nats-py, not a FastStream subscriber: FastStream's concurrent subscriber
+        (`max_workers` > 1) added about 8 ms to every request here (docs/performance.md).
+        """
         self._outbox = outbox
         self._read = read or transaction
+        self._workers = asyncio.Semaphore(max_workers)
         for operation, handler, in_steps in self._handlers:
             responder = _Responder(operation, handler, transaction, in_steps)
-            broker.subscriber(
-                subject_of(operation), queue=queue, max_workers=max_workers, title=operation.name
-            )(responder.on_message)
+            subscription = await nc.subscribe(
+                subject_of(operation), queue=queue, cb=self._dispatcher(responder)
+            )
+            self._subscriptions.append(subscription)
+
+    def _dispatcher(self, responder: _Responder) -> Callable[[Msg], Awaitable[None]]:
+        async def dispatch(msg: Msg) -> None:
+            # nats-py calls this once per message, in order: waiting for a free worker here holds
+            # the next message back; answering runs in a task of its own.
+            await self._workers.acquire()
+            task = asyncio.create_task(self._answer(responder, msg))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+        return dispatch
+
+    async def _answer(self, responder: _Responder, msg: Msg) -> None:
+        try:
+            answer = await responder.on_message(msg.headers or {}, msg.data)
+            if msg.reply:
+                await msg.respond(answer)
+        except Exception:
+            log.exception("could not answer a request", extra={"subject": msg.subject})
+        finally:
+            self._workers.release()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Take no more requests, then give those in hand up to `timeout` seconds to finish."""
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions.clear()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
 
 
 def _not_attached() -> Any:
-    raise RuntimeError("the request handlers are not attached yet")
+    raise RuntimeError("the request handlers are not serving yet")
 
 
 class _Responder:
@@ -197,11 +237,10 @@ class _Responder:
         self.transaction = transaction
         self.in_steps = in_steps
 
-    async def on_message(self, msg: NatsMessage) -> bytes:
-        headers = msg.headers or {}
+    async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
         correlation_id_var.set(headers.get(CORRELATION_HEADER) or new_id())
         try:
-            request = self.operation.request.model_validate_json(msg.body)
+            request = self.operation.request.model_validate_json(body)
         except ValidationError as exc:
             return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)

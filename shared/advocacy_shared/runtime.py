@@ -20,7 +20,7 @@ from advocacy_shared.contracts.system import PingRequest, Pong, ping
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
-from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.outbox import Outbox, OutboxRelay, added_events
 from advocacy_shared.rpc import RpcServer
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
@@ -94,7 +94,8 @@ class ServiceRuntime:
         """One unit of work: commits on success, then wakes the relay for any outbox rows."""
         async with self.sessions() as session, session.begin():
             yield session
-        self.relay.wake()
+        if added_events(session):
+            self.relay.wake()
 
     def subject_of(self, operation: Operation[Any, Any]) -> str:
         return operation.subject(self.topology)
@@ -106,8 +107,8 @@ class ServiceRuntime:
         for consumer in self.consumers:
             await consumer.ensure(self.js)
             consumer.attach(self.broker)
-        self.rpc.attach(
-            self.broker,
+        await self.rpc.serve(
+            nc,
             self.subject_of,
             queue=self.topology.rpc_queue(self.name),
             transaction=self.transaction,
@@ -129,6 +130,7 @@ class ServiceRuntime:
         for task in self._background_tasks:
             await cancel(task)
         await cancel(self._relay_task)
+        await within(self.rpc.stop(), 15, "request handlers")
         await within(self.broker.stop(), 15, "broker")
         await within(self.engine.dispose(), 10, "database pool")
         log.info("service stopped")

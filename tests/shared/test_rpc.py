@@ -60,15 +60,16 @@ async def no_transaction() -> AsyncIterator[Any]:
 
 async def serve(nats_server_url: str, topology: Topology, replica: str) -> NatsBroker:
     broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    echo_server(replica).attach(
-        broker,
+    nc = await broker.connect()
+    await echo_server(replica).serve(
+        nc,
         lambda op: op.subject(topology),
         queue=topology.rpc_queue("probe"),
         transaction=no_transaction,
         max_workers=4,
     )
     await broker.start()
-    await (await broker.connect()).flush()  # subscriptions are known to the server
+    await nc.flush()  # subscriptions are known to the server
     return broker
 
 

@@ -28,7 +28,7 @@ from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
-from advocacy_shared.outbox import Outbox, OutboxRelay
+from advocacy_shared.outbox import Outbox, OutboxRelay, added_events
 from advocacy_shared.rpc import RpcClient
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
@@ -89,7 +89,8 @@ class GatewayState:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
-        self.relay.wake()
+        if added_events(session):
+            self.relay.wake()
 
     async def start(self) -> None:
         self.nc = await nats.connect(
