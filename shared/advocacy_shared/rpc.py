@@ -38,6 +38,8 @@ CORRELATION_HEADER = "Advocacy-Correlation-Id"
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
 Transaction = Callable[[], Any]
 SteppedHandler = Callable[[Transaction, Any], Awaitable[RpcReply]]
+Mode = Literal["transaction", "read", "steps"]
+"""How a handler gets its session: in a transaction, in a read session, or opening its own."""
 
 
 class _Success(BaseModel):
@@ -86,12 +88,8 @@ class RpcServer:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, bool]] = []
+        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, Mode]] = []
         self._outbox: Outbox | None = None
-        self._read: Transaction = _not_attached
-        self._workers = asyncio.Semaphore(1)
-        self._subscriptions: list[Subscription] = []
-        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
     def outbox(self) -> Outbox:
@@ -112,7 +110,7 @@ class RpcServer:
         def register(
             fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
         ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
-            self._handlers.append((operation, fn, False))
+            self._handlers.append((operation, fn, "transaction"))
             return fn
 
         return register
@@ -131,11 +129,7 @@ class RpcServer:
         def register(
             fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
         ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
-            async def in_read_session(_transaction: Transaction, request: Req) -> Rep:
-                async with self._read() as session:
-                    return await fn(session, request)
-
-            self._handlers.append((operation, in_read_session, True))
+            self._handlers.append((operation, fn, "read"))
             return fn
 
         return register
@@ -155,7 +149,7 @@ class RpcServer:
         def register(
             fn: Callable[[Transaction, Req], Awaitable[Rep]],
         ) -> Callable[[Transaction, Req], Awaitable[Rep]]:
-            self._handlers.append((operation, fn, True))
+            self._handlers.append((operation, fn, "steps"))
             return fn
 
         return register
@@ -173,24 +167,32 @@ class RpcServer:
         max_workers: int,
         outbox: Outbox | None = None,
         read: Transaction | None = None,
-    ) -> None:
+    ) -> RpcServing:
         """Subscribe every operation on a plain nats-py connection, `max_workers` requests at a
         time; `read` opens a session for `reads` handlers (without one they use `transaction`).
 
         Plain nats-py, not a FastStream subscriber: FastStream's concurrent subscriber
-        (`max_workers` > 1) added about 8 ms to every request here (docs/performance.md).
+        (`max_workers` > 1) added milliseconds to every request here (docs/performance.md).
         """
         self._outbox = outbox
-        self._read = read or transaction
-        self._workers = asyncio.Semaphore(max_workers)
-        for operation, handler, in_steps in self._handlers:
-            responder = _Responder(operation, handler, transaction, in_steps)
-            subscription = await nc.subscribe(
-                subject_of(operation), queue=queue, cb=self._dispatcher(responder)
-            )
-            self._subscriptions.append(subscription)
+        serving = RpcServing(max_workers)
+        for operation, handler, mode in self._handlers:
+            responder = _Responder(operation, handler, transaction, read or transaction, mode)
+            await serving.subscribe(nc, subject_of(operation), queue, responder)
+        return serving
 
-    def _dispatcher(self, responder: _Responder) -> Callable[[Msg], Awaitable[None]]:
+
+class RpcServing:
+    """One process's subscriptions to its request subjects, and the requests it has in hand."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._workers = asyncio.Semaphore(max_workers)
+        self._subscriptions: list[Subscription] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def subscribe(
+        self, nc: NatsClient, subject: str, queue: str, responder: _Responder
+    ) -> None:
         async def dispatch(msg: Msg) -> None:
             # nats-py calls this once per message, in order: waiting for a free worker here holds
             # the next message back; answering runs in a task of its own.
@@ -199,7 +201,7 @@ class RpcServer:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
-        return dispatch
+        self._subscriptions.append(await nc.subscribe(subject, queue=queue, cb=dispatch))
 
     async def _answer(self, responder: _Responder, msg: Msg) -> None:
         try:
@@ -220,22 +222,20 @@ class RpcServer:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
 
 
-def _not_attached() -> Any:
-    raise RuntimeError("the request handlers are not serving yet")
-
-
 class _Responder:
     def __init__(
         self,
         operation: Operation[Any, Any],
         handler: RpcHandler | SteppedHandler,
         transaction: Transaction,
-        in_steps: bool,
+        read: Transaction,
+        mode: Mode,
     ) -> None:
         self.operation = operation
         self.handler = handler
         self.transaction = transaction
-        self.in_steps = in_steps
+        self.read = read
+        self.mode = mode
 
     async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
         correlation_id_var.set(headers.get(CORRELATION_HEADER) or new_id())
@@ -254,9 +254,10 @@ class _Responder:
         return encode_reply(reply)
 
     async def _handle(self, request: RpcRequest) -> RpcReply:
-        if self.in_steps:
+        if self.mode == "steps":
             return await cast(SteppedHandler, self.handler)(self.transaction, request)
-        async with self.transaction() as session:
+        opened = self.read if self.mode == "read" else self.transaction
+        async with opened() as session:
             return await cast(RpcHandler, self.handler)(session, request)
 
 

@@ -21,7 +21,7 @@ from advocacy_shared.db import create_engine, read_session_factory, session_fact
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay, added_events
-from advocacy_shared.rpc import RpcServer
+from advocacy_shared.rpc import RpcServer, RpcServing
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
@@ -76,6 +76,7 @@ class ServiceRuntime:
         )
         self.js: JetStreamContext | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._rpc_serving: RpcServing | None = None
         self._background_tasks: list[asyncio.Task[None]] = []
 
     def _add_ping(self, rpc: RpcServer) -> None:
@@ -107,7 +108,7 @@ class ServiceRuntime:
         for consumer in self.consumers:
             await consumer.ensure(self.js)
             consumer.attach(self.broker)
-        await self.rpc.serve(
+        self._rpc_serving = await self.rpc.serve(
             nc,
             self.subject_of,
             queue=self.topology.rpc_queue(self.name),
@@ -130,7 +131,8 @@ class ServiceRuntime:
         for task in self._background_tasks:
             await cancel(task)
         await cancel(self._relay_task)
-        await within(self.rpc.stop(), 15, "request handlers")
+        if self._rpc_serving is not None:
+            await within(self._rpc_serving.stop(), 15, "request handlers")
         await within(self.broker.stop(), 15, "broker")
         await within(self.engine.dispose(), 10, "database pool")
         log.info("service stopped")
