@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from advocacy_gateway.lookups import TtlCache
 from advocacy_gateway.models import ApiKey
@@ -40,7 +41,7 @@ async def test_a_key_revoked_by_another_replica_stops_working_within_the_bound(
     engine = create_engine(gateway.settings.effective_database_url())
     async with session_factory(engine)() as session, session.begin():
         await session.execute(
-            update(ApiKey).where(ApiKey.id == UUID(key["id"])).values(revoked_at=utc_now())
+            update(ApiKey).where(col(ApiKey.id) == UUID(key["id"])).values(revoked_at=utc_now())
         )
     await engine.dispose()
     revoked_at = asyncio.get_running_loop().time()
