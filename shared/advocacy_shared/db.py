@@ -144,6 +144,12 @@ def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     At READ COMMITTED (PostgreSQL's default) every statement sees its own snapshot inside a
     transaction too, so a read made of several statements loses nothing by running without one.
     """
+    if engine.dialect.name == "sqlite":
+        # pysqlite begins no transaction before a SELECT, and switching the isolation level would
+        # cost aiosqlite two trips to its thread per session.
+        return async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=ReadOnlySession
+        )
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(
         autocommit, expire_on_commit=False, sync_session_class=ReadOnlySession

@@ -34,7 +34,8 @@ async def test_a_read_session_runs_each_statement_in_its_own_transaction(
     engine = create_engine(url)
     try:
         async with read_session_factory(engine)() as session:
-            assert await isolation_of(session) == "AUTOCOMMIT"
+            # SQLite (pysqlite) begins no transaction before a SELECT anyway: nothing to switch.
+            assert await isolation_of(session) == (None if is_sqlite(url) else "AUTOCOMMIT")
             if not is_sqlite(url):  # PostgreSQL: no BEGIN, so every statement has its own
                 first = (await session.execute(text("SELECT txid_current()"))).scalar_one()
                 second = (await session.execute(text("SELECT txid_current()"))).scalar_one()
