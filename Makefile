@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean
+.PHONY: run test lint imports typecheck check lock clean bench
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,20 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The gateway next to a bare FastAPI handler (docs/performance.md); PostgreSQL when DATABASE_URL
+# is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.
+bench: $(STAMP)
+	$(BIN)/python bench/gateway.py $(BENCH_ARGS)
+
 # Re-resolve the pinned third-party dependencies: the development environment, and the runtime
-# subset that container images install (deploy/requirements.runtime.lock).
+# subset that container images install (deploy/requirements.runtime.lock). The current lock seeds
+# the output, so uv keeps its pins and changes only what the inputs ask for.
 lock: $(STAMP)
+	cp requirements.lock requirements.lock.tmp
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 --universal \
 		--generate-hashes --no-header --quiet -o requirements.lock.tmp
 	grep -v '^-e ' requirements.lock.tmp > requirements.lock && rm requirements.lock.tmp
+	cp deploy/requirements.runtime.lock requirements.lock.tmp
 	$(BIN)/uv pip compile deploy/requirements.runtime.in --python-version 3.11 --universal \
 		--generate-hashes --no-header --quiet -o requirements.lock.tmp
 	grep -v '^-e ' requirements.lock.tmp > deploy/requirements.runtime.lock && rm requirements.lock.tmp

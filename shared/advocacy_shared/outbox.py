@@ -63,6 +63,15 @@ class EventTooLarge(Invalid):
     """The event would not fit in one message: refused where it is written, never relayed."""
 
 
+_ADDED_EVENTS = "advocacy_outbox_added"
+
+
+def added_events(session: AsyncSession) -> bool:
+    """Whether this session wrote outbox rows: only then is the relay worth waking at commit (a
+    wake costs the relay a query, which every read would otherwise pay for)."""
+    return bool(session.info.get(_ADDED_EVENTS))
+
+
 class Outbox:
     """Writes events into the outbox table inside the caller's transaction."""
 
@@ -90,6 +99,7 @@ class Outbox:
             correlationid=correlation_id_var.get() or new_id(),
             traceparent=traceparent_var.get(),
         )
+        session.info[_ADDED_EVENTS] = True
         payload = envelope.to_bytes()
         if len(payload) > self.max_bytes:
             log.error(

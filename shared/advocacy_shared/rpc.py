@@ -6,14 +6,15 @@ timeout, so the server side catches everything and answers with a typed error in
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast
 
 import nats.errors
-from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,8 @@ _CONNECTION_ERRORS = (
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
 Transaction = Callable[[], Any]
 SteppedHandler = Callable[[Transaction, Any], Awaitable[RpcReply]]
+Mode = Literal["transaction", "read", "steps"]
+"""How a handler gets its session: in a transaction, in a read session, or opening its own."""
 
 
 class _Success(BaseModel):
@@ -63,8 +66,13 @@ class _Failure(BaseModel):
     error: RpcErrorBody
 
 
+_SUCCESS_PREFIX = b'{"ok":true,"reply":'
+"""How every successful reply starts: `encode_reply` writes the envelope around the reply's own
+JSON, and `decode_reply` validates the reply straight from those bytes, with no dict in between."""
+
+
 def encode_reply(reply: RpcReply) -> bytes:
-    return _Success(reply=reply.model_dump(mode="json")).model_dump_json().encode()
+    return _SUCCESS_PREFIX + reply.__pydantic_serializer__.to_json(reply) + b"}"
 
 
 def encode_error(error: RpcError) -> bytes:
@@ -73,6 +81,8 @@ def encode_error(error: RpcError) -> bytes:
 
 def decode_reply(operation: Operation[Any, Rep], payload: bytes) -> Rep:
     """Return the typed reply, or raise the typed error the service answered with."""
+    if payload.startswith(_SUCCESS_PREFIX) and payload.endswith(b"}"):
+        return operation.reply.model_validate_json(payload[len(_SUCCESS_PREFIX) : -1])
     try:
         outcome = _Success.model_validate_json(payload)
     except ValidationError:
@@ -90,14 +100,14 @@ class RpcServer:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, bool]] = []
+        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, Mode]] = []
         self._outbox: Outbox | None = None
 
     @property
     def outbox(self) -> Outbox:
         """The service's outbox, for handlers whose command emits events (same transaction)."""
         if self._outbox is None:
-            raise RuntimeError(f"the {self.service} request handlers are not attached yet")
+            raise RuntimeError(f"the {self.service} request handlers are not serving yet")
         return self._outbox
 
     def handles(
@@ -112,7 +122,26 @@ class RpcServer:
         def register(
             fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
         ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
-            self._handlers.append((operation, fn, False))
+            self._handlers.append((operation, fn, "transaction"))
+            return fn
+
+        return register
+
+    def reads(
+        self, operation: Operation[Req, Rep]
+    ) -> Callable[
+        [Callable[[AsyncSession, Req], Awaitable[Rep]]],
+        Callable[[AsyncSession, Req], Awaitable[Rep]],
+    ]:
+        """A handler that only reads: its session runs without a transaction (no BEGIN, no
+        COMMIT) and refuses to write (`advocacy_shared.db.read_session_factory`)."""
+        if operation.service != self.service:
+            raise ValueError(f"{operation.subject} belongs to {operation.service}")
+
+        def register(
+            fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
+        ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
+            self._handlers.append((operation, fn, "read"))
             return fn
 
         return register
@@ -132,7 +161,7 @@ class RpcServer:
         def register(
             fn: Callable[[Transaction, Req], Awaitable[Rep]],
         ) -> Callable[[Transaction, Req], Awaitable[Rep]]:
-            self._handlers.append((operation, fn, True))
+            self._handlers.append((operation, fn, "steps"))
             return fn
 
         return register
@@ -141,21 +170,68 @@ class RpcServer:
     def operations(self) -> list[Operation[Any, Any]]:
         return [operation for operation, _, _ in self._handlers]
 
-    def attach(
+    async def serve(
         self,
-        broker: NatsBroker,
+        nc: NatsClient,
         subject_of: Callable[[Operation[Any, Any]], str],
         queue: str,
         transaction: Transaction,
         max_workers: int,
         outbox: Outbox | None = None,
-    ) -> None:
+        read: Transaction | None = None,
+    ) -> RpcServing:
+        """Subscribe every operation on a plain nats-py connection, `max_workers` requests at a
+        time; `read` opens a session for `reads` handlers (without one they use `transaction`).
+
+        Plain nats-py, not a FastStream subscriber: FastStream's concurrent subscriber
+        (`max_workers` > 1) added milliseconds to every request here (docs/performance.md).
+        """
         self._outbox = outbox
-        for operation, handler, in_steps in self._handlers:
-            responder = _Responder(operation, handler, transaction, in_steps)
-            broker.subscriber(
-                subject_of(operation), queue=queue, max_workers=max_workers, title=operation.name
-            )(responder.on_message)
+        serving = RpcServing(max_workers)
+        for operation, handler, mode in self._handlers:
+            responder = _Responder(operation, handler, transaction, read or transaction, mode)
+            await serving.subscribe(nc, subject_of(operation), queue, responder)
+        return serving
+
+
+class RpcServing:
+    """One process's subscriptions to its request subjects, and the requests it has in hand."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._workers = asyncio.Semaphore(max_workers)
+        self._subscriptions: list[Subscription] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def subscribe(
+        self, nc: NatsClient, subject: str, queue: str, responder: _Responder
+    ) -> None:
+        async def dispatch(msg: Msg) -> None:
+            # nats-py calls this once per message, in order: waiting for a free worker here holds
+            # the next message back; answering runs in a task of its own.
+            await self._workers.acquire()
+            task = asyncio.create_task(self._answer(responder, msg))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+        self._subscriptions.append(await nc.subscribe(subject, queue=queue, cb=dispatch))
+
+    async def _answer(self, responder: _Responder, msg: Msg) -> None:
+        try:
+            answer = await responder.on_message(msg.headers or {}, msg.data)
+            if msg.reply:
+                await msg.respond(answer)
+        except Exception:
+            log.exception("could not answer a request", extra={"subject": msg.subject})
+        finally:
+            self._workers.release()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Take no more requests, then give those in hand up to `timeout` seconds to finish."""
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions.clear()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
 
 
 class _Responder:
@@ -164,18 +240,19 @@ class _Responder:
         operation: Operation[Any, Any],
         handler: RpcHandler | SteppedHandler,
         transaction: Transaction,
-        in_steps: bool,
+        read: Transaction,
+        mode: Mode,
     ) -> None:
         self.operation = operation
         self.handler = handler
         self.transaction = transaction
-        self.in_steps = in_steps
+        self.read = read
+        self.mode = mode
 
-    async def on_message(self, msg: NatsMessage) -> bytes:
-        headers = msg.headers or {}
+    async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
         correlation_id_var.set(headers.get(CORRELATION_HEADER) or new_id())
         try:
-            request = self.operation.request.model_validate_json(msg.body)
+            request = self.operation.request.model_validate_json(body)
         except ValidationError as exc:
             return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)
@@ -189,9 +266,10 @@ class _Responder:
         return encode_reply(reply)
 
     async def _handle(self, request: RpcRequest) -> RpcReply:
-        if self.in_steps:
+        if self.mode == "steps":
             return await cast(SteppedHandler, self.handler)(self.transaction, request)
-        async with self.transaction() as session:
+        opened = self.read if self.mode == "read" else self.transaction
+        async with opened() as session:
             return await cast(RpcHandler, self.handler)(session, request)
 
 

@@ -26,12 +26,12 @@ from advocacy_shared.contracts.system import (
     ping,
     status,
 )
-from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
-from advocacy_shared.outbox import Outbox, OutboxRelay, Retention
-from advocacy_shared.rpc import RpcServer
+from advocacy_shared.outbox import Outbox, OutboxRelay, Retention, added_events
+from advocacy_shared.rpc import RpcServer, RpcServing
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
@@ -64,6 +64,7 @@ class ServiceRuntime:
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
         self.sessions = session_factory(self.engine)
+        self.read_sessions = read_session_factory(self.engine)
         self.outbox = Outbox(tables.outbox, self.topology, source=f"/advocacy/{self.name}")
         self.relay = OutboxRelay(
             self.sessions,
@@ -92,6 +93,7 @@ class ServiceRuntime:
         )
         self.js: JetStreamContext | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._rpc_serving: RpcServing | None = None
         self._background_tasks: list[asyncio.Task[None]] = []
 
     def _add_ping(self, rpc: RpcServer) -> None:
@@ -137,7 +139,8 @@ class ServiceRuntime:
         """One unit of work: commits on success, then wakes the relay for any outbox rows."""
         async with self.sessions() as session, session.begin():
             yield session
-        self.relay.wake()
+        if added_events(session):
+            self.relay.wake()
 
     def subject_of(self, operation: Operation[Any, Any]) -> str:
         return operation.subject(self.topology)
@@ -150,13 +153,14 @@ class ServiceRuntime:
             await consumer.ensure(self.js)
             if consumer.batch_size == 1:
                 consumer.attach(self.broker)
-        self.rpc.attach(
-            self.broker,
+        self._rpc_serving = await self.rpc.serve(
+            nc,
             self.subject_of,
             queue=self.topology.rpc_queue(self.name),
             transaction=self.transaction,
             max_workers=self.settings.rpc_max_workers,
             outbox=self.outbox,
+            read=self.read_sessions,
         )
         await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started
@@ -176,6 +180,8 @@ class ServiceRuntime:
         for task in self._background_tasks:
             await cancel(task)
         await cancel(self._relay_task)
+        if self._rpc_serving is not None:
+            await within(self._rpc_serving.stop(), 15, "request handlers")
         await within(self.broker.stop(), 15, "broker")
         await within(self.engine.dispose(), 10, "database pool")
         log.info("service stopped")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
@@ -29,4 +30,15 @@ def service_main(
     if args.command == "migrate" or not args.no_migrate:
         upgrade(package, settings.effective_database_url(), settings.service_name)
     if args.command == "serve":
-        asyncio.run(create_runtime(settings).serve_until_signalled())
+        run(create_runtime(settings).serve_until_signalled())
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (Linux, macOS): the request-reply path and the
+    database driver spend a good share of their time in the event loop (docs/performance.md)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)

@@ -60,15 +60,16 @@ async def no_transaction() -> AsyncIterator[Any]:
 
 async def serve(nats_server_url: str, topology: Topology, replica: str) -> NatsBroker:
     broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    echo_server(replica).attach(
-        broker,
+    nc = await broker.connect()
+    await echo_server(replica).serve(
+        nc,
         lambda op: op.subject(topology),
         queue=topology.rpc_queue("probe"),
         transaction=no_transaction,
         max_workers=4,
     )
     await broker.start()
-    await (await broker.connect()).flush()  # subscriptions are known to the server
+    await nc.flush()  # subscriptions are known to the server
     return broker
 
 
@@ -166,3 +167,40 @@ async def test_replicas_in_a_queue_group_share_requests_and_each_is_answered_onc
     assert sorted(int(r.text) for r in replies) == list(range(60))
     replicas = {r.replica for r in replies}
     assert replicas == {"a", "b"}
+
+
+async def test_a_read_handler_gets_a_read_session_and_a_command_a_transaction(
+    nats_server_url: str, topology: Topology, client: RpcClient
+) -> None:
+    server = RpcServer("probe")
+    looked_up: Operation[Echo, Echoed] = Operation("probe", "look", Echo, Echoed)
+
+    @server.reads(looked_up)
+    async def look(session: Any, request: Echo) -> Echoed:
+        return Echoed(text=request.text, replica=session)
+
+    @server.handles(ECHO)
+    async def echo(session: Any, request: Echo) -> Echoed:
+        return Echoed(text=request.text, replica=session)
+
+    @contextlib.asynccontextmanager
+    async def opening(name: str) -> AsyncIterator[str]:
+        yield name
+
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=lambda: opening("transaction"),
+        max_workers=2,
+        read=lambda: opening("read"),
+    )
+    await nc.flush()
+    try:
+        assert (await client.call(looked_up, Echo(text="x"))).replica == "read"
+        assert (await client.call(ECHO, Echo(text="x"))).replica == "transaction"
+    finally:
+        await serving.stop()
+        await broker.stop()

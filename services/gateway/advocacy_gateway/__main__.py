@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-
-import uvicorn
 
 from advocacy_gateway.app import create_app
+from advocacy_gateway.serving import serve
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
@@ -26,10 +24,7 @@ def main(argv: list[str] | None = None) -> None:
         if settings.admin_api_key is None:
             raise SystemExit("ADVOCACY_ADMIN_API_KEY is not set: start with `advocacy run`")
         app = create_app(settings, settings.admin_api_key.get_secret_value())
-        config = uvicorn.Config(
-            app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-        )
-        asyncio.run(uvicorn.Server(config).serve())
+        serve(app, settings.http_host, settings.http_port)
 
 
 main()

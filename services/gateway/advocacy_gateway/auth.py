@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from advocacy_gateway.access import Permission, Role, Scope, role_allows, scopes_allow
-from advocacy_gateway.models import Organisation
+from advocacy_gateway.models import ApiKey, Organisation
 from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.repository import (
     ApiKeyRepository,
@@ -113,8 +113,7 @@ async def _from_api_key(state: GatewayState, token: str) -> Principal:
         )
     prefix = parse_api_key(token)
     if prefix is not None:
-        async with state.sessions() as session:
-            key = await ApiKeyRepository(session).by_prefix(prefix)
+        key = await state.lookups.api_keys.get_or_load(prefix, lambda: _api_key(state, prefix))
         now = utc_now()
         if (
             key is not None
@@ -137,8 +136,23 @@ async def _from_api_key(state: GatewayState, token: str) -> Principal:
     )
 
 
+async def _api_key(state: GatewayState, prefix: str) -> ApiKey | None:
+    async with state.read_sessions() as session:
+        return await ApiKeyRepository(session).by_prefix(prefix)
+
+
+async def _organisation(state: GatewayState, organisation_id: UUID) -> Organisation | None:
+    """The organisation, kept for a few seconds (advocacy_gateway.lookups)."""
+
+    async def load() -> Organisation | None:
+        async with state.read_sessions() as session:
+            return await OrganisationRepository(session).get(organisation_id)
+
+    return await state.lookups.organisations.get_or_load(organisation_id, load)
+
+
 async def _from_session(state: GatewayState, request: Request, token: str) -> Principal:
-    async with state.sessions() as session:
+    async with state.read_sessions() as session:
         user_session = await SessionRepository(session).get(hash_secret(token))
         user = await UserRepository(session).get(user_session.user_id) if user_session else None
         memberships = await UserRepository(session).memberships(user.id) if user else []
@@ -184,8 +198,7 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Access]
         state: GatewayState = request.app.state.gateway
         organisation = None
         if caller.belongs_to(org_id):
-            async with state.sessions() as session:
-                organisation = await OrganisationRepository(session).get(org_id)
+            organisation = await _organisation(state, org_id)
         if organisation is None:
             raise ProblemError(404, "unknown-organisation", f"no organisation {org_id}")
         if not caller.may(org_id, permission):
@@ -228,8 +241,7 @@ def require_key_organisation(
         if not caller.may(organisation_id, permission):
             raise ProblemError(403, "forbidden", f"this API key may not {permission.value}")
         state: GatewayState = request.app.state.gateway
-        async with state.sessions() as session:
-            organisation = await OrganisationRepository(session).get(organisation_id)
+        organisation = await _organisation(state, organisation_id)
         if organisation is None:
             raise _unauthenticated("the API key's organisation no longer exists")
         return Access(principal=caller, organisation=organisation)

@@ -25,6 +25,13 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     idempotency_hours: float = Field(default=24.0, gt=0)
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a replica keeps a looked-up API key or organisation: a key "
+        "revoked on another replica stops working here within this time (0: not kept)",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Where browsers reach the gateway (for single sign-on redirects); "

@@ -15,16 +15,18 @@ import httpx
 import nats
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from advocacy_gateway.lookups import Lookups
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.process import wake
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
-from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
-from advocacy_shared.outbox import Outbox, OutboxRelay, Retention
+from advocacy_shared.outbox import Outbox, OutboxRelay, Retention, added_events
 from advocacy_shared.rpc import RpcClient
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
@@ -38,7 +40,12 @@ class GatewayState:
         self.admin_api_key = admin_api_key
         self.topology = Topology(settings.namespace)
         self.engine = create_engine(settings.effective_database_url())
-        self.sessions = session_factory(self.engine)
+        # A session class of this state's own, so that its listeners evict only its lookups.
+        session_class = type("GatewaySession", (Session,), {})
+        self.lookups = Lookups(settings.auth_cache_seconds)
+        self.lookups.watch(session_class)
+        self.sessions = session_factory(self.engine, session_class)
+        self.read_sessions = read_session_factory(self.engine)
         self.outbox = Outbox(messaging.outbox, self.topology, source="/advocacy/gateway")
         self.relay = OutboxRelay(
             self.sessions,
@@ -71,7 +78,8 @@ class GatewayState:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
-        self.relay.wake()
+        if added_events(session):
+            self.relay.wake()
 
     async def start(self) -> None:
         self.nc = await nats.connect(

@@ -66,7 +66,7 @@ RECRUITMENT_NOTE = (
 )
 
 
-@server.handles(GET_PLAYBOOK)
+@server.reads(GET_PLAYBOOK)
 async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
     return await playbook.playbook(session, request.organisation_id, request.version)
 
@@ -99,14 +99,14 @@ async def create_program(session: AsyncSession, request: CreateProgram) -> Progr
     )
 
 
-@server.handles(GET_PROGRAM)
+@server.reads(GET_PROGRAM)
 async def get_program(session: AsyncSession, request: GetProgram) -> Program:
     return programs.program_view(
         await programs.existing_program(session, request.organisation_id, request.program_id)
     )
 
 
-@server.handles(LIST_PROGRAMS)
+@server.reads(LIST_PROGRAMS)
 async def list_programs(session: AsyncSession, request: ListPrograms) -> ProgramPage:
     rows = await ProgramRepository(session, request.organisation_id).page(
         request.limit, request.after

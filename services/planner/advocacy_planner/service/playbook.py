@@ -104,6 +104,13 @@ async def playbook(
     session: AsyncSession, organisation_id: UUID, version: int | None = None
 ) -> Playbook:
     playbooks = PlaybookRepository(session)
+    if version is None and (rows := await playbooks.latest_entries(organisation_id)):
+        return Playbook(
+            organisation_id=organisation_id,
+            version=rows[0].version,
+            latest=True,
+            rows=[_row(entry) for entry in rows],
+        )
     latest = await _latest_version(playbooks, organisation_id)
     wanted = latest if version is None else version
     if wanted > latest:

@@ -1,0 +1,61 @@
+"""Read sessions (advocacy_shared.db.read_session_factory): no BEGIN, no COMMIT, no writes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import registry
+
+from advocacy_shared.db import create_engine, is_sqlite, read_session_factory, session_factory
+from advocacy_shared.testing import MakeDatabase
+
+mapper = registry()
+
+
+class Thing:
+    """A mapped class: enough for a flush to have something to write."""
+
+
+mapper.map_imperatively(
+    Thing, Table("things", mapper.metadata, Column("id", Integer, primary_key=True))
+)
+
+
+async def isolation_of(session: AsyncSession) -> str | None:
+    options = (await session.connection()).sync_connection.get_execution_options()  # type: ignore[union-attr]
+    return options.get("isolation_level")
+
+
+async def test_a_read_session_runs_each_statement_in_its_own_transaction(
+    make_database: MakeDatabase,
+) -> None:
+    url = await make_database("reads", None)
+    engine = create_engine(url)
+    try:
+        async with read_session_factory(engine)() as session:
+            # SQLite (pysqlite) begins no transaction before a SELECT anyway: nothing to switch.
+            assert await isolation_of(session) == (None if is_sqlite(url) else "AUTOCOMMIT")
+            if not is_sqlite(url):  # PostgreSQL: no BEGIN, so every statement has its own
+                first = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+                second = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+                assert first != second
+        async with session_factory(engine)() as session, session.begin():
+            assert await isolation_of(session) is None
+            if not is_sqlite(url):
+                first = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+                second = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+                assert first == second
+    finally:
+        await engine.dispose()
+
+
+async def test_a_read_session_refuses_to_write(make_database: MakeDatabase) -> None:
+    engine = create_engine(await make_database("reads", None))
+    try:
+        async with read_session_factory(engine)() as session:
+            session.add(Thing())
+            with pytest.raises(RuntimeError, match="read-only session"):
+                await session.flush()
+    finally:
+        await engine.dispose()
