@@ -27,6 +27,7 @@ from advocacy_shared.contracts.errors import (
     RpcTimeout,
 )
 from advocacy_shared.envelope import new_id
+from advocacy_shared.idempotency import CommandKey, CommandRecords, command_key_headers
 from advocacy_shared.logs import correlation_id_var, organisation_id_var
 from advocacy_shared.outbox import Outbox
 
@@ -137,10 +138,11 @@ class RpcServer:
         transaction: Transaction,
         max_workers: int,
         outbox: Outbox | None = None,
+        commands: CommandRecords | None = None,
     ) -> None:
         self._outbox = outbox
         for operation, handler, in_steps in self._handlers:
-            responder = _Responder(operation, handler, transaction, in_steps)
+            responder = _Responder(operation, handler, transaction, in_steps, commands)
             broker.subscriber(
                 subject_of(operation), queue=queue, max_workers=max_workers, title=operation.name
             )(responder.on_message)
@@ -153,11 +155,13 @@ class _Responder:
         handler: RpcHandler | SteppedHandler,
         transaction: Transaction,
         in_steps: bool,
+        commands: CommandRecords | None = None,
     ) -> None:
         self.operation = operation
         self.handler = handler
         self.transaction = transaction
         self.in_steps = in_steps
+        self.commands = commands
 
     async def on_message(self, msg: NatsMessage) -> bytes:
         headers = msg.headers or {}
@@ -168,7 +172,7 @@ class _Responder:
             return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)
         try:
-            reply = await self._handle(request)
+            reply = await self._handle(request, CommandKey.from_headers(headers))
         except RpcError as exc:
             return encode_error(exc)
         except Exception:
@@ -176,9 +180,18 @@ class _Responder:
             return encode_error(RpcError("the service failed to handle the request"))
         return encode_reply(reply)
 
-    async def _handle(self, request: RpcRequest) -> RpcReply:
+    async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply:
         if self.in_steps:
             return await cast(SteppedHandler, self.handler)(self.transaction, request)
+        if key is not None and self.commands is not None:
+            handler = cast(RpcHandler, self.handler)
+            return await self.commands.run_once(
+                self.transaction,
+                key,
+                self.operation,
+                request,
+                lambda session: handler(session, request),
+            )
         async with self.transaction() as session:
             return await cast(RpcHandler, self.handler)(session, request)
 
@@ -209,7 +222,7 @@ class RpcClient:
                 self.subject_of(operation),
                 request.model_dump_json().encode(),
                 timeout=timeout or self.timeout,
-                headers={CORRELATION_HEADER: correlation_id},
+                headers={CORRELATION_HEADER: correlation_id, **command_key_headers()},
             )
         except nats.errors.NoRespondersError as exc:
             raise RpcNoResponders(f"the {operation.service} service is not running") from exc

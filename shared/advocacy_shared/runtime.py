@@ -18,6 +18,7 @@ from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import PingRequest, Pong, ping
 from advocacy_shared.db import create_engine, session_factory
+from advocacy_shared.idempotency import CommandRecords
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay
@@ -64,6 +65,9 @@ class ServiceRuntime:
             after_commit=self.relay.wake,
         )
         self.rpc = rpc
+        self.commands = (
+            CommandRecords(tables.rpc_idempotency) if tables.rpc_idempotency is not None else None
+        )
         self._add_ping(rpc)
         self.broker = NatsBroker(
             settings.nats_servers(),
@@ -112,6 +116,7 @@ class ServiceRuntime:
             transaction=self.transaction,
             max_workers=self.settings.rpc_max_workers,
             outbox=self.outbox,
+            commands=self.commands,
         )
         await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started

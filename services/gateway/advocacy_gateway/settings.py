@@ -25,6 +25,12 @@ class GatewaySettings(ServiceSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     idempotency_hours: float = Field(default=24.0, gt=0)
+    idempotency_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a request holds its Idempotency-Key before a retry may take it "
+        "over (a gateway that crashed mid-request); longer than any request runs",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Where browsers reach the gateway (for single sign-on redirects); "

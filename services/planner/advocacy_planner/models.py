@@ -158,6 +158,7 @@ class RosterEmployee(PlannerModel, table=True):
     leadership: bool
     languages: list[str] = Field(sa_type=JSON)
     topics: list[str] = Field(sa_type=JSON)
+    version: int | None = Field(default=None, description="Of the newest roster fact applied")
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
@@ -173,4 +174,18 @@ class EnrolledAmbassador(PlannerModel, table=True):
     program_id: UUID | None = None
     leadership: bool
     status: str = Field(max_length=20, description="invited, declined, enrolled or left_program")
+    version: int | None = Field(default=None, description="Of the newest ambassador fact applied")
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class Departure(PlannerModel, table=True):
+    """A tombstone: this employee left the roster, or this ambassador left the organisation or
+    was erased. Ids only. A later-arriving older fact about them is ignored, never applied."""
+
+    __tablename__ = "departures"
+
+    organisation_id: UUID = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=20, description="employee or ambassador")
+    entity_id: UUID = Field(primary_key=True)
+    reason: str = Field(max_length=40)
+    departed_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

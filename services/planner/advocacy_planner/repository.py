@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from advocacy_planner.models import (
     ActualsRecord,
+    Departure,
     EnrolledAmbassador,
     PhaseRecord,
     PlaybookEntry,
@@ -227,6 +228,22 @@ class RosterRepository(_Scoped):
                 col(EnrolledAmbassador.ambassador_id) == ambassador_id,
             )
         )
+
+    async def departed(self, kind: str, entity_id: UUID) -> bool:
+        return (
+            await self.session.get(Departure, (self.organisation_id, kind, entity_id))
+        ) is not None
+
+    async def mark_departed(self, kind: str, entity_id: UUID, reason: str) -> None:
+        if not await self.departed(kind, entity_id):
+            self.session.add(
+                Departure(
+                    organisation_id=self.organisation_id,
+                    kind=kind,
+                    entity_id=entity_id,
+                    reason=reason,
+                )
+            )
 
     async def count_leaders_enrolled(self, program_id: UUID) -> int:
         query = select(func.count()).where(

@@ -1,7 +1,10 @@
 """Facts about ambassadors, published by the ambassadors service.
 
 They carry ids and facts, never personal data (names, emails): a consumer that needs those asks
-the ambassadors service, so that erasure has one place to act.
+the ambassadors service, so that erasure has one place to act. Every fact that changes an
+ambassador carries the ambassador's `version` after the change (one sequence per ambassador, for
+all these facts): a consumer applies only newer facts. Offboarding for leaving the organisation
+and erasure are final: a consumer keeps a tombstone so nothing older brings the person back.
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.base import (
+    EntityVersion,
+    EventData,
+    Operation,
+    RpcReply,
+    RpcRequest,
+    event,
+)
 
 EnablementFormat = Literal["workshop", "one_to_one", "guide"]
 
@@ -27,6 +37,7 @@ class AmbassadorOnboarded(EventData):
     program_id: UUID | None
     leadership: bool
     onboarded_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "trained", 1)
@@ -35,6 +46,7 @@ class AmbassadorTrained(EventData):
     external_id: str | None
     enablement_format: EnablementFormat
     trained_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "consent", "revoked", 1)
@@ -45,6 +57,7 @@ class ConsentRevoked(EventData):
     external_id: str | None
     consent_version: str
     revoked_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "offboarded", 1)
@@ -53,6 +66,7 @@ class AmbassadorOffboarded(EventData):
     external_id: str | None
     reason: Literal["left_organisation", "deactivated_in_hr", "left_program"]
     offboarded_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "erased", 1)
@@ -81,6 +95,7 @@ class AmbassadorProfileChanged(EventData):
     languages: list[str]
     posts_per_week: float
     changed_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "activity_changed", 1)
@@ -90,6 +105,7 @@ class AmbassadorActivityChanged(EventData):
     ambassador_id: UUID
     state: Literal["active", "quiet"]
     changed_at: datetime
+    version: EntityVersion = None
 
 
 OnboardingState = Literal[
