@@ -48,13 +48,11 @@ class IdempotencyMiddleware:
             return
         body, receive = await _read_body(receive)
         credential = credential_of(scope)
-        fingerprint = hashlib.sha256(
-            b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
-        ).hexdigest()
+        request = fingerprint(scope["path"], scope.get("query_string", b""), body)
         state: GatewayState = scope["app"].state.gateway
-        record = await self._claim(state, credential, key.decode(), fingerprint)
+        record = await self._claim(state, credential, key.decode(), request)
         if record is not None:
-            await self._answer_again(state, scope, send, record, fingerprint)
+            await self._answer_again(state, scope, send, record, request)
             return
         await self._run_and_keep(state, scope, receive, send, credential, key.decode())
 
@@ -182,6 +180,11 @@ class IdempotencyMiddleware:
                     session.add(record)
         for message in held:
             await send(message)
+
+
+def fingerprint(path: str, query: bytes, body: bytes) -> str:
+    """What a retry must repeat exactly to be the same request."""
+    return hashlib.sha256(b"\0".join([path.encode(), query, body])).hexdigest()
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
