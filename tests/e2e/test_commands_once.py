@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from advocacy_gateway.idempotency import fingerprint
 from advocacy_gateway.models import IdempotencyRecord
@@ -30,7 +31,7 @@ def gateway_overrides() -> dict[str, Any]:
 
 async def programs_of(platform: Platform, org: str) -> int:
     async with platform.runtimes["planner"].sessions() as session:
-        query = select(func.count()).where(ProgramRecord.organisation_id == UUID(org))
+        query = select(func.count()).where(col(ProgramRecord.organisation_id) == UUID(org))
         return int((await session.execute(query)).scalar_one())
 
 
