@@ -180,12 +180,14 @@ class EnrolledAmbassador(PlannerModel, table=True):
 
 class Departure(PlannerModel, table=True):
     """A tombstone: this employee left the roster, or this ambassador left the organisation or
-    was erased. Ids only. A later-arriving older fact about them is ignored, never applied."""
+    was erased. A later-arriving older fact about them is ignored, never applied. The id is kept
+    only as its SHA-256 (enough to recognise a fact that names it): an erased person's id is not
+    kept in clear."""
 
     __tablename__ = "departures"
 
     organisation_id: UUID = Field(primary_key=True)
     kind: str = Field(primary_key=True, max_length=20, description="employee or ambassador")
-    entity_id: UUID = Field(primary_key=True)
+    entity_hash: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=40)
     departed_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -230,9 +231,8 @@ class RosterRepository(_Scoped):
         )
 
     async def departed(self, kind: str, entity_id: UUID) -> bool:
-        return (
-            await self.session.get(Departure, (self.organisation_id, kind, entity_id))
-        ) is not None
+        key = (self.organisation_id, kind, _hashed(entity_id))
+        return (await self.session.get(Departure, key)) is not None
 
     async def mark_departed(self, kind: str, entity_id: UUID, reason: str) -> None:
         if not await self.departed(kind, entity_id):
@@ -240,7 +240,7 @@ class RosterRepository(_Scoped):
                 Departure(
                     organisation_id=self.organisation_id,
                     kind=kind,
-                    entity_id=entity_id,
+                    entity_hash=_hashed(entity_id),
                     reason=reason,
                 )
             )
@@ -253,3 +253,7 @@ class RosterRepository(_Scoped):
             col(EnrolledAmbassador.program_id) == program_id,
         )
         return int((await self.session.execute(query)).scalar_one())
+
+
+def _hashed(entity_id: UUID) -> str:
+    return hashlib.sha256(entity_id.bytes).hexdigest()

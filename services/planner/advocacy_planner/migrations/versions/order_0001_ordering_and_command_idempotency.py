@@ -25,10 +25,10 @@ def upgrade() -> None:
     op.create_table('departures',
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('entity_id', sa.Uuid(), nullable=False),
+    sa.Column('entity_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('departed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('organisation_id', 'kind', 'entity_id', name=op.f('pk_departures'))
+    sa.PrimaryKeyConstraint('organisation_id', 'kind', 'entity_hash', name=op.f('pk_departures'))
     )
     op.create_table('rpc_idempotency',
     sa.Column('organisation_id', sa.String(length=64), nullable=False),
