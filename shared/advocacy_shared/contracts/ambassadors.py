@@ -78,6 +78,7 @@ class AmbassadorErased(EventData):
         default=None, description="The roster record erased with them, when there was one"
     )
     erased_at: datetime
+    version: EntityVersion = None
 
 
 Segment = Literal["sales_marketing", "specialist", "leadership", "everyone"]

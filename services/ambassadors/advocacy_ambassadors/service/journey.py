@@ -257,7 +257,8 @@ async def erase(
     """Erase everything this service holds about the person, and tell every other service to do
     the same with AmbassadorErased (ids only), in the same transaction."""
     ambassadors = AmbassadorRepository(session, organisation_id)
-    employee_id = (await locked(ambassadors, ambassador_id)).employee_id
+    record = await locked(ambassadors, ambassador_id)
+    employee_id, final_version = record.employee_id, record.version + 1
     await ambassadors.erase(ambassador_id)
     await outbox.forget_published(session, str(organisation_id), str(ambassador_id))
     if employee_id is not None:
@@ -266,7 +267,12 @@ async def erase(
     erased_at = utc_now()
     await outbox.add(
         session,
-        AmbassadorErased(ambassador_id=ambassador_id, employee_id=employee_id, erased_at=erased_at),
+        AmbassadorErased(
+            ambassador_id=ambassador_id,
+            employee_id=employee_id,
+            erased_at=erased_at,
+            version=final_version,
+        ),
         organisation_id=organisation_id,
         subject=str(ambassador_id),
     )
