@@ -257,6 +257,9 @@ async def erase(
     """Erase everything this service holds about the person, and tell every other service to do
     the same with AmbassadorErased (ids only), in the same transaction."""
     ambassadors = AmbassadorRepository(session, organisation_id)
+    linked = (await existing(ambassadors, ambassador_id)).employee_id
+    if linked is not None:  # the roster's commands lock the employee first, then the ambassador
+        await EmployeeRepository(session, organisation_id).locked(linked)
     record = await locked(ambassadors, ambassador_id)
     employee_id, final_version = record.employee_id, record.version + 1
     await ambassadors.erase(ambassador_id)
