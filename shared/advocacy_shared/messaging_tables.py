@@ -20,15 +20,18 @@ from sqlalchemy import (
 )
 
 from advocacy_shared.db import UtcDateTime
+from advocacy_shared.idempotency import rpc_idempotency_table
 
 
 @dataclass(frozen=True)
 class MessagingTables:
     outbox: Table
     inbox: Table
+    rpc_idempotency: Table | None = None
+    """The Idempotency-Keys of the commands a service answers (advocacy_shared.idempotency)."""
 
 
-def messaging_tables(metadata: MetaData) -> MessagingTables:
+def messaging_tables(metadata: MetaData, *, serves_requests: bool = True) -> MessagingTables:
     outbox = Table(
         "outbox",
         metadata,
@@ -58,4 +61,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
         Index("ix_inbox_received_at", "received_at"),
     )
-    return MessagingTables(outbox=outbox, inbox=inbox)
+    return MessagingTables(
+        outbox=outbox,
+        inbox=inbox,
+        rpc_idempotency=rpc_idempotency_table(metadata) if serves_requests else None,
+    )

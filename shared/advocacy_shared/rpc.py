@@ -29,6 +29,7 @@ from advocacy_shared.contracts.errors import (
     RpcTimeout,
 )
 from advocacy_shared.envelope import new_id
+from advocacy_shared.idempotency import CommandKey, CommandRecords, command_key_headers
 from advocacy_shared.logs import correlation_id_var, organisation_id_var
 from advocacy_shared.outbox import Outbox
 
@@ -179,9 +180,11 @@ class RpcServer:
         max_workers: int,
         outbox: Outbox | None = None,
         read: Transaction | None = None,
+        commands: CommandRecords | None = None,
     ) -> RpcServing:
         """Subscribe every operation on a plain nats-py connection, `max_workers` requests at a
-        time; `read` opens a session for `reads` handlers (without one they use `transaction`).
+        time; `read` opens a session for `reads` handlers (without one they use `transaction`);
+        `commands` records idempotency keys in a command's own transaction.
 
         Plain nats-py, not a FastStream subscriber: FastStream's concurrent subscriber
         (`max_workers` > 1) added milliseconds to every request here (docs/performance.md).
@@ -189,7 +192,9 @@ class RpcServer:
         self._outbox = outbox
         serving = RpcServing(max_workers)
         for operation, handler, mode in self._handlers:
-            responder = _Responder(operation, handler, transaction, read or transaction, mode)
+            responder = _Responder(
+                operation, handler, transaction, read or transaction, mode, commands
+            )
             await serving.subscribe(nc, subject_of(operation), queue, responder)
         return serving
 
@@ -242,12 +247,14 @@ class _Responder:
         transaction: Transaction,
         read: Transaction,
         mode: Mode,
+        commands: CommandRecords | None = None,
     ) -> None:
         self.operation = operation
         self.handler = handler
         self.transaction = transaction
         self.read = read
         self.mode = mode
+        self.commands = commands
 
     async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
         correlation_id_var.set(headers.get(CORRELATION_HEADER) or new_id())
@@ -257,7 +264,7 @@ class _Responder:
             return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)
         try:
-            reply = await self._handle(request)
+            reply = await self._handle(request, CommandKey.from_headers(headers))
         except RpcError as exc:
             return encode_error(exc)
         except Exception:
@@ -265,9 +272,18 @@ class _Responder:
             return encode_error(RpcError("the service failed to handle the request"))
         return encode_reply(reply)
 
-    async def _handle(self, request: RpcRequest) -> RpcReply:
+    async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply:
         if self.mode == "steps":
             return await cast(SteppedHandler, self.handler)(self.transaction, request)
+        if key is not None and self.commands is not None and self.mode == "transaction":
+            handler = cast(RpcHandler, self.handler)
+            return await self.commands.run_once(
+                self.transaction,
+                key,
+                self.operation,
+                request,
+                lambda session: handler(session, request),
+            )
         opened = self.read if self.mode == "read" else self.transaction
         async with opened() as session:
             return await cast(RpcHandler, self.handler)(session, request)
@@ -302,7 +318,7 @@ class RpcClient:
                 self.subject_of(operation),
                 request.model_dump_json().encode(),
                 timeout=timeout or self.timeout,
-                headers={CORRELATION_HEADER: correlation_id},
+                headers={CORRELATION_HEADER: correlation_id, **command_key_headers()},
             )
         except nats.errors.NoRespondersError as exc:
             raise RpcNoResponders(f"the {operation.service} service is not running") from exc

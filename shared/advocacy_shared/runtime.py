@@ -28,6 +28,7 @@ from advocacy_shared.contracts.system import (
 )
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.idempotency import CommandRecords
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
 from advocacy_shared.outbox import Outbox, OutboxRelay, Retention, added_events
@@ -81,6 +82,9 @@ class ServiceRuntime:
             after_commit=self._after_commit(after_commit),
         )
         self.rpc = rpc
+        self.commands = (
+            CommandRecords(tables.rpc_idempotency) if tables.rpc_idempotency is not None else None
+        )
         self._add_ping(rpc)
         self._add_status(rpc, tables.outbox)
         self.broker = NatsBroker(
@@ -161,6 +165,7 @@ class ServiceRuntime:
             max_workers=self.settings.rpc_max_workers,
             outbox=self.outbox,
             read=self.read_sessions,
+            commands=self.commands,
         )
         await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started

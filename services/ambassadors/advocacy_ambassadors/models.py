@@ -44,6 +44,9 @@ class AmbassadorRecord(AmbassadorsModel, table=True):
     state: str = Field(max_length=20)
     leadership: bool = Field(default=False, index=True, description="The leadership track")
     profile: dict[str, Any] = Field(sa_type=JSON)
+    version: int = Field(
+        default=1, description="Raised by every change that publishes a fact (ordering)"
+    )
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 

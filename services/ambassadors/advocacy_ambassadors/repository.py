@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -38,6 +38,28 @@ class AmbassadorRepository:
         query = select(AmbassadorRecord).where(
             AmbassadorRecord.organisation_id == self.organisation_id,
             AmbassadorRecord.id == ambassador_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def locked(self, ambassador_id: UUID) -> AmbassadorRecord | None:
+        """The ambassador, read after taking their row's write lock until the transaction ends:
+        a second command on them waits, then reads what the first committed."""
+        await self.session.execute(
+            update(AmbassadorRecord)
+            .where(
+                col(AmbassadorRecord.organisation_id) == self.organisation_id,
+                col(AmbassadorRecord.id) == ambassador_id,
+            )
+            .values(version=AmbassadorRecord.version)
+            .execution_options(synchronize_session=False)
+        )
+        query = (
+            select(AmbassadorRecord)
+            .where(
+                AmbassadorRecord.organisation_id == self.organisation_id,
+                AmbassadorRecord.id == ambassador_id,
+            )
+            .execution_options(populate_existing=True)
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
@@ -299,6 +321,28 @@ class EmployeeRepository:
         query = select(EmployeeRecord).where(
             EmployeeRecord.organisation_id == self.organisation_id,
             EmployeeRecord.id == employee_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def locked(self, employee_id: UUID) -> EmployeeRecord | None:
+        """The employee, read after taking their row's write lock until the transaction ends,
+        so that If-Match and the version raise are one atomic step."""
+        await self.session.execute(
+            update(EmployeeRecord)
+            .where(
+                col(EmployeeRecord.organisation_id) == self.organisation_id,
+                col(EmployeeRecord.id) == employee_id,
+            )
+            .values(version=EmployeeRecord.version)
+            .execution_options(synchronize_session=False)
+        )
+        query = (
+            select(EmployeeRecord)
+            .where(
+                EmployeeRecord.organisation_id == self.organisation_id,
+                EmployeeRecord.id == employee_id,
+            )
+            .execution_options(populate_existing=True)
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 

@@ -51,7 +51,11 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     # The last added runs first: correlation id, size limit, rate limit, then idempotency.
-    app.add_middleware(IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_hours))
+    app.add_middleware(
+        IdempotencyMiddleware,
+        ttl=timedelta(hours=settings.idempotency_hours),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     app.add_middleware(
         RateLimitMiddleware,
         per_minute=settings.rate_limit_per_minute,

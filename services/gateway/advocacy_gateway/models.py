@@ -22,7 +22,7 @@ class GatewayModel(SQLModel, registry=registry):
     pass
 
 
-messaging = messaging_tables(metadata)
+messaging = messaging_tables(metadata, serves_requests=False)
 
 
 class Organisation(GatewayModel, table=True):
@@ -133,6 +133,12 @@ class IdempotencyRecord(GatewayModel, table=True):
     response_body: str | None = Field(default=None, sa_type=Text)
     response_headers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)
+    lease_expires_at: datetime | None = Field(
+        default=None,
+        sa_type=UtcDateTime,
+        description="While no answer is kept: until when the request holding the key runs; "
+        "past it (a crashed gateway, a timed-out service) a retry may take the key over",
+    )
 
 
 class OidcProvider(GatewayModel, table=True):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete
+from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,6 +122,16 @@ class MembershipRepository:
 
     async def remove(self, membership: Membership) -> None:
         await self.session.delete(membership)
+
+    async def lock_organisation(self) -> None:
+        """Take the organisation row's write lock until the transaction ends: changes to its
+        admins are serialised, so two of them cannot each see another admin left."""
+        await self.session.execute(
+            update(Organisation)
+            .where(col(Organisation.id) == self.organisation_id)
+            .values(name=Organisation.name)
+            .execution_options(synchronize_session=False)
+        )
 
     async def page(self, limit: int, after: Cursor | None) -> list[tuple[Membership, User]]:
         query = (
@@ -287,6 +297,26 @@ class IdempotencyRepository:
 
     def add(self, record: IdempotencyRecord) -> None:
         self.session.add(record)
+
+    async def take_over(
+        self, credential_hash: str, key: str, now: datetime, lease_expires_at: datetime
+    ) -> bool:
+        """Lease a record with no kept answer whose lease has run out; one caller wins."""
+        taken = await self.session.execute(
+            update(IdempotencyRecord)
+            .where(
+                col(IdempotencyRecord.credential_hash) == credential_hash,
+                col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.status_code).is_(None),
+                or_(
+                    col(IdempotencyRecord.lease_expires_at).is_(None),
+                    col(IdempotencyRecord.lease_expires_at) <= now,
+                ),
+            )
+            .values(lease_expires_at=lease_expires_at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(taken, "rowcount", 0))
 
     async def remove(self, credential_hash: str, key: str) -> None:
         await self.session.execute(

@@ -144,6 +144,7 @@ async def change_role(
     session: AsyncSession, organisation_id: UUID, actor: str, user_id: UUID, role: Role
 ) -> tuple[Membership, User]:
     members = MembershipRepository(session, organisation_id)
+    await members.lock_organisation()
     membership = await _membership(members, user_id)
     if membership.role == Role.ORG_ADMIN and role != Role.ORG_ADMIN:
         await _keep_an_admin(members)
@@ -168,6 +169,7 @@ async def remove_member(
     session: AsyncSession, organisation_id: UUID, actor: str, user_id: UUID
 ) -> None:
     members = MembershipRepository(session, organisation_id)
+    await members.lock_organisation()
     membership = await _membership(members, user_id)
     if membership.role == Role.ORG_ADMIN:
         await _keep_an_admin(members)
@@ -186,6 +188,8 @@ async def _membership(members: MembershipRepository, user_id: UUID) -> Membershi
 
 
 async def _keep_an_admin(members: MembershipRepository) -> None:
+    """Refuse to take away the last admin. The caller holds the organisation's lock, taken
+    before it read anything, so the count and the change are one step."""
     admins = [m for m, _ in await members.page(10_000, None) if m.role == Role.ORG_ADMIN]
     if len(admins) <= 1:
         raise Conflict("the organisation would have no admin left: name another one first")

@@ -32,6 +32,12 @@ class GatewaySettings(ServiceSettings):
         description="How long a replica keeps a looked-up API key or organisation: a key "
         "revoked on another replica stops working here within this time (0: not kept)",
     )
+    idempotency_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a request holds its Idempotency-Key before a retry may take it "
+        "over (a gateway that crashed mid-request); longer than any request runs",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Where browsers reach the gateway (for single sign-on redirects); "

@@ -158,6 +158,7 @@ class RosterEmployee(PlannerModel, table=True):
     leadership: bool
     languages: list[str] = Field(sa_type=JSON)
     topics: list[str] = Field(sa_type=JSON)
+    version: int | None = Field(default=None, description="Of the newest roster fact applied")
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
@@ -173,4 +174,20 @@ class EnrolledAmbassador(PlannerModel, table=True):
     program_id: UUID | None = None
     leadership: bool
     status: str = Field(max_length=20, description="invited, declined, enrolled or left_program")
+    version: int | None = Field(default=None, description="Of the newest ambassador fact applied")
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class Departure(PlannerModel, table=True):
+    """A tombstone: this employee left the roster, or this ambassador left the organisation or
+    was erased. A later-arriving older fact about them is ignored, never applied. The id is kept
+    only as its SHA-256 (enough to recognise a fact that names it): an erased person's id is not
+    kept in clear."""
+
+    __tablename__ = "departures"
+
+    organisation_id: UUID = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=20, description="employee or ambassador")
+    entity_hash: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=40)
+    departed_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

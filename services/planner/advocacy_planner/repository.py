@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from sqlmodel import col, select
 
 from advocacy_planner.models import (
     ActualsRecord,
+    Departure,
     EnrolledAmbassador,
     PhaseRecord,
     PlaybookEntry,
@@ -243,6 +245,21 @@ class RosterRepository(_Scoped):
             )
         )
 
+    async def departed(self, kind: str, entity_id: UUID) -> bool:
+        key = (self.organisation_id, kind, _hashed(entity_id))
+        return (await self.session.get(Departure, key)) is not None
+
+    async def mark_departed(self, kind: str, entity_id: UUID, reason: str) -> None:
+        if not await self.departed(kind, entity_id):
+            self.session.add(
+                Departure(
+                    organisation_id=self.organisation_id,
+                    kind=kind,
+                    entity_hash=_hashed(entity_id),
+                    reason=reason,
+                )
+            )
+
     async def count_leaders_enrolled(self, program_id: UUID) -> int:
         query = select(func.count()).where(
             col(EnrolledAmbassador.organisation_id) == self.organisation_id,
@@ -251,3 +268,7 @@ class RosterRepository(_Scoped):
             col(EnrolledAmbassador.program_id) == program_id,
         )
         return int((await self.session.execute(query)).scalar_one())
+
+
+def _hashed(entity_id: UUID) -> str:
+    return hashlib.sha256(entity_id.bytes).hexdigest()

@@ -1,7 +1,10 @@
 """Facts about ambassadors, published by the ambassadors service.
 
 They carry ids and facts, never personal data (names, emails): a consumer that needs those asks
-the ambassadors service, so that erasure has one place to act.
+the ambassadors service, so that erasure has one place to act. Every fact that changes an
+ambassador carries the ambassador's `version` after the change (one sequence per ambassador, for
+all these facts): a consumer applies only newer facts. Offboarding for leaving the organisation
+and erasure are final: a consumer keeps a tombstone so nothing older brings the person back.
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.base import (
+    EntityVersion,
+    EventData,
+    Operation,
+    RpcReply,
+    RpcRequest,
+    event,
+)
 from advocacy_shared.contracts.limits import ExternalId, Language, Topic
 
 EnablementFormat = Literal["workshop", "one_to_one", "guide"]
@@ -28,6 +38,7 @@ class AmbassadorOnboarded(EventData):
     program_id: UUID | None
     leadership: bool
     onboarded_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "trained", 1)
@@ -36,6 +47,7 @@ class AmbassadorTrained(EventData):
     external_id: ExternalId | None
     enablement_format: EnablementFormat
     trained_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "consent", "revoked", 1)
@@ -46,6 +58,7 @@ class ConsentRevoked(EventData):
     external_id: ExternalId | None
     consent_version: str = Field(max_length=40)
     revoked_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "offboarded", 1)
@@ -54,6 +67,7 @@ class AmbassadorOffboarded(EventData):
     external_id: ExternalId | None
     reason: Literal["left_organisation", "deactivated_in_hr", "left_program"]
     offboarded_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "erased", 1)
@@ -65,6 +79,7 @@ class AmbassadorErased(EventData):
         default=None, description="The roster record erased with them, when there was one"
     )
     erased_at: datetime
+    version: EntityVersion = None
 
 
 Segment = Literal["sales_marketing", "specialist", "leadership", "everyone"]
@@ -82,6 +97,7 @@ class AmbassadorProfileChanged(EventData):
     languages: list[Language] = Field(max_length=10)
     posts_per_week: float
     changed_at: datetime
+    version: EntityVersion = None
 
 
 @event("ambassadors", "ambassador", "activity_changed", 1)
@@ -91,6 +107,7 @@ class AmbassadorActivityChanged(EventData):
     ambassador_id: UUID
     state: Literal["active", "quiet"]
     changed_at: datetime
+    version: EntityVersion = None
 
 
 OnboardingState = Literal[

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_shared.topology import DOMAINS, Topology
 
@@ -42,6 +42,18 @@ class EventSpec:
 EVENT_TYPES: dict[str, type[EventData]] = {}
 
 E = TypeVar("E", bound=type[EventData])
+
+EntityVersion = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description=(
+            "The entity's version after this fact, raised by one with each change in the "
+            "transaction that made it: a consumer applies a fact only when it is newer than the "
+            "one it holds. None on facts published before versions were carried."
+        ),
+    ),
+]
 
 
 def event(domain: str, entity: str, fact: str, version: int) -> Callable[[E], E]:

@@ -4,6 +4,9 @@ The events carry the employee's id and the facts recruitment planning needs (job
 hard-to-recruit flag, the leadership flag, languages, topics of expertise, department); never a
 name, an email, an employee number or a manager. Consumers that keep a copy delete it on
 `EmployeeLeftRoster` and on `AmbassadorErased` (which names the employee id when there is one).
+Each fact carries the employee's `version` (the SCIM version after it): a consumer applies only
+facts newer than its copy and keeps a tombstone for an employee who left, so that a late or
+redelivered older fact never brings them back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
+from advocacy_shared.contracts.base import (
+    EntityVersion,
+    EventData,
+    Operation,
+    RpcReply,
+    RpcRequest,
+    event,
+)
 from advocacy_shared.contracts.limits import (
     FILTER_VALUE_CHARS,
     ExternalId,
@@ -37,6 +47,7 @@ class RosterFacts(EventData):
     leadership: bool
     languages: list[Language] = Field(max_length=20)
     topics: list[Topic] = Field(max_length=50)
+    version: EntityVersion = None
 
 
 @event("ambassadors", "employee", "joined_roster", 1)
@@ -60,6 +71,7 @@ class EmployeeLeftRoster(EventData):
     employee_id: UUID
     external_id: ExternalId | None
     left_at: datetime
+    version: EntityVersion = None
 
 
 # Requests of the roster (the gateway's SCIM endpoints and the CSV import go through them). They

@@ -22,7 +22,7 @@ from advocacy_ambassadors.repository import (
 )
 from advocacy_ambassadors.service.journey import grant_consent
 from advocacy_ambassadors.service.linkedin import LinkedInWiring, authorize_linkedin
-from advocacy_ambassadors.service.states import existing
+from advocacy_ambassadors.service.states import existing, locked
 from advocacy_shared.contracts.ambassadors import GrantConsent
 from advocacy_shared.contracts.errors import Conflict, NotFound, NotReady
 from advocacy_shared.contracts.invitations import (
@@ -105,7 +105,7 @@ async def issue_invitation(
     """A link for the employee to click through; it replaces any earlier pending one."""
     ambassadors = AmbassadorRepository(session, request.organisation_id)
     invitations = InvitationRepository(session, request.organisation_id)
-    ambassador = await existing(ambassadors, request.ambassador_id)
+    ambassador = await locked(ambassadors, request.ambassador_id)
     if ambassador.state != "invited":
         raise Conflict(
             f"an ambassador who is {ambassador.state} has answered already; "

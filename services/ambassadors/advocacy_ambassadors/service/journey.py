@@ -18,7 +18,7 @@ from advocacy_ambassadors.repository import (
     tenant_repository,
 )
 from advocacy_ambassadors.service.linkedin import disconnected
-from advocacy_ambassadors.service.states import existing, move
+from advocacy_ambassadors.service.states import existing, locked, move, touch
 from advocacy_shared.contracts.ambassadors import (
     Ambassador,
     AmbassadorActivityChanged,
@@ -85,12 +85,12 @@ async def update_profile(
     session: AsyncSession, outbox: Outbox, request: UpdateProfile
 ) -> Ambassador:
     ambassadors = AmbassadorRepository(session, request.organisation_id)
-    record = await existing(ambassadors, request.ambassador_id)
+    record = await locked(ambassadors, request.ambassador_id)
     if record.state == "offboarded":
         raise Conflict("an offboarded ambassador's profile is closed", {"state": record.state})
     record.leadership = leads(request.profile)
     record.profile = stored_profile(request.profile)
-    record.updated_at = utc_now()
+    touch(record)
     ambassadors.save(record)
     await outbox.add(
         session,
@@ -102,6 +102,7 @@ async def update_profile(
             languages=request.profile.languages,
             posts_per_week=request.profile.posts_per_week,
             changed_at=record.updated_at,
+            version=record.version,
         ),
         organisation_id=record.organisation_id,
         subject=str(record.id),
@@ -114,13 +115,16 @@ async def change_activity(
 ) -> Ambassador:
     """trained → active when they start sharing; active ⇄ quiet as momentum comes and goes."""
     ambassadors = AmbassadorRepository(session, request.organisation_id)
-    record = await existing(ambassadors, request.ambassador_id)
+    record = await locked(ambassadors, request.ambassador_id)
     move(record, request.state)
     ambassadors.save(record)
     await outbox.add(
         session,
         AmbassadorActivityChanged(
-            ambassador_id=record.id, state=request.state, changed_at=record.updated_at
+            ambassador_id=record.id,
+            state=request.state,
+            changed_at=record.updated_at,
+            version=record.version,
         ),
         organisation_id=record.organisation_id,
         subject=str(record.id),
@@ -131,7 +135,7 @@ async def change_activity(
 async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantConsent) -> Ambassador:
     """Explicit, versioned consent: the text as shown is kept with what it allows."""
     ambassadors = AmbassadorRepository(session, request.organisation_id)
-    record = await existing(ambassadors, request.ambassador_id)
+    record = await locked(ambassadors, request.ambassador_id)
     move(record, "consented")
     ambassadors.save(record)
     ambassadors.save(
@@ -155,6 +159,7 @@ async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantCon
             program_id=record.program_id,
             leadership=record.leadership,
             onboarded_at=utc_now(),
+            version=record.version,
         ),
         organisation_id=record.organisation_id,
         subject=str(record.id),
@@ -171,7 +176,7 @@ async def revoke_consent(
 ) -> Ambassador:
     """Takes effect at once: the event tells every service to stop posting and collecting."""
     ambassadors = AmbassadorRepository(session, organisation_id)
-    record = await existing(ambassadors, ambassador_id)
+    record = await locked(ambassadors, ambassador_id)
     latest = await ambassadors.latest_consent(record.id)
     if latest is None or latest.action != "granted":
         raise Conflict("there is no consent to revoke")
@@ -198,6 +203,7 @@ async def revoke_consent(
             external_id=record.external_id,
             consent_version=latest.consent_version,
             revoked_at=now,
+            version=record.version,
         ),
         organisation_id=organisation_id,
         subject=str(record.id),
@@ -215,9 +221,11 @@ async def record_training(
     enablement_format: EnablementFormat,
 ) -> Ambassador:
     ambassadors = AmbassadorRepository(session, organisation_id)
-    record = await existing(ambassadors, ambassador_id)
+    record = await locked(ambassadors, ambassador_id)
     if record.state != "trained":
         move(record, "trained")
+    else:
+        touch(record)
     ambassadors.save(record)
     now = utc_now()
     ambassadors.save(
@@ -235,6 +243,7 @@ async def record_training(
             external_id=record.external_id,
             enablement_format=enablement_format,
             trained_at=now,
+            version=record.version,
         ),
         organisation_id=organisation_id,
         subject=str(record.id),
@@ -248,7 +257,11 @@ async def erase(
     """Erase everything this service holds about the person, and tell every other service to do
     the same with AmbassadorErased (ids only), in the same transaction."""
     ambassadors = AmbassadorRepository(session, organisation_id)
-    employee_id = (await existing(ambassadors, ambassador_id)).employee_id
+    linked = (await existing(ambassadors, ambassador_id)).employee_id
+    if linked is not None:  # the roster's commands lock the employee first, then the ambassador
+        await EmployeeRepository(session, organisation_id).locked(linked)
+    record = await locked(ambassadors, ambassador_id)
+    employee_id, final_version = record.employee_id, record.version + 1
     await ambassadors.erase(ambassador_id)
     await outbox.forget_published(session, str(organisation_id), str(ambassador_id))
     if employee_id is not None:
@@ -257,7 +270,12 @@ async def erase(
     erased_at = utc_now()
     await outbox.add(
         session,
-        AmbassadorErased(ambassador_id=ambassador_id, employee_id=employee_id, erased_at=erased_at),
+        AmbassadorErased(
+            ambassador_id=ambassador_id,
+            employee_id=employee_id,
+            erased_at=erased_at,
+            version=final_version,
+        ),
         organisation_id=organisation_id,
         subject=str(ambassador_id),
     )
@@ -305,7 +323,7 @@ async def offboard(
 ) -> Ambassador:
     """A program manager takes someone out of the program (they left it, or the organisation)."""
     ambassadors = AmbassadorRepository(session, organisation_id)
-    record = await existing(ambassadors, ambassador_id)
+    record = await locked(ambassadors, ambassador_id)
     await offboard_record(session, outbox, ambassadors, record, reason)
     return await view(ambassadors, record)
 
@@ -329,6 +347,7 @@ async def offboard_record(
             external_id=record.external_id,
             reason=reason,
             offboarded_at=utc_now(),
+            version=record.version,
         ),
         organisation_id=record.organisation_id,
         subject=str(record.id),

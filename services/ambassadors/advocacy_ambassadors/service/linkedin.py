@@ -32,7 +32,7 @@ from advocacy_ambassadors.repository import (
     InvitationRepository,
     organisation_ids,
 )
-from advocacy_ambassadors.service.states import existing, move
+from advocacy_ambassadors.service.states import existing, locked, move
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotReady
 from advocacy_shared.contracts.linkedin import (
     CompleteLinkedIn,
@@ -189,7 +189,7 @@ async def store_connection(
     ambassadors = AmbassadorRepository(session, callback.organisation_id)
     if not await ambassadors.claim_linkedin_authorization(callback.state_hash):
         raise Invalid(_REFUSED_STATE)  # another callback used it meanwhile
-    record = await existing(ambassadors, callback.ambassador_id)
+    record = await locked(ambassadors, callback.ambassador_id)
     await _require_consent(ambassadors, record)
     if callback.invitation_id is not None:
         await _spend_invitation(session, callback, now)
@@ -254,7 +254,7 @@ async def disconnect_linkedin(
 ) -> LinkedInConnection:
     """Forget the connection and its token. A connected ambassador is consented again."""
     ambassadors = AmbassadorRepository(session, organisation_id)
-    record = await existing(ambassadors, ambassador_id)
+    record = await locked(ambassadors, ambassador_id)
     if not await ambassadors.forget_linkedin(record.id):
         raise Conflict("the ambassador has no LinkedIn connection")
     if record.state == "connected":

@@ -20,6 +20,7 @@ from advocacy_ambassadors.repository import (
     tenant_repository,
 )
 from advocacy_ambassadors.service.journey import OffboardingReason, offboard_record
+from advocacy_ambassadors.service.states import locked
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound, NotReady
 from advocacy_shared.contracts.roster import (
     LIST_ATTRIBUTES,
@@ -86,13 +87,13 @@ async def replace_employee(
     session: AsyncSession, outbox: Outbox, request: ReplaceEmployee
 ) -> Employee:
     employees = EmployeeRepository(session, request.organisation_id)
-    record = await _existing_employee(employees, request.employee_id, request.expected_version)
+    record = await _locked_employee(employees, request.employee_id, request.expected_version)
     return await _change_employee(session, outbox, employees, record, request.attributes)
 
 
 async def patch_employee(session: AsyncSession, outbox: Outbox, request: PatchEmployee) -> Employee:
     employees = EmployeeRepository(session, request.organisation_id)
-    record = await _existing_employee(employees, request.employee_id, request.expected_version)
+    record = await _locked_employee(employees, request.employee_id, request.expected_version)
     current = employee_view(record).attributes.model_dump()
     for change in request.changes:
         current[change.attribute] = _changed_value(change, current[change.attribute])
@@ -112,10 +113,11 @@ async def delete_employee(
     """The HR system deleted the employee: the roster row (their personal data) goes, and the
     linked ambassador, if any, is offboarded as having left the organisation."""
     employees = EmployeeRepository(session, organisation_id)
-    record = await _existing_employee(employees, employee_id)
+    record = await _locked_employee(employees, employee_id)
     ambassadors = AmbassadorRepository(session, organisation_id)
     ambassador = await ambassadors.by_employee(employee_id)
     if ambassador is not None:
+        ambassador = await locked(ambassadors, ambassador.id)
         if ambassador.state != "offboarded":
             await offboard_record(session, outbox, ambassadors, ambassador, "left_organisation")
         ambassador.employee_id = None
@@ -124,7 +126,10 @@ async def delete_employee(
     await outbox.add(
         session,
         EmployeeLeftRoster(
-            employee_id=employee_id, external_id=record.external_id, left_at=utc_now()
+            employee_id=employee_id,
+            external_id=record.external_id,
+            left_at=utc_now(),
+            version=record.version + 1,
         ),
         organisation_id=organisation_id,
         subject=str(employee_id),
@@ -170,6 +175,8 @@ async def _offboard_linked(
 ) -> None:
     ambassadors = AmbassadorRepository(session, employee.organisation_id)
     ambassador = await ambassadors.by_employee(employee.id)
+    if ambassador is not None:
+        ambassador = await locked(ambassadors, ambassador.id)
     if ambassador is not None and ambassador.state != "offboarded":
         await offboard_record(session, outbox, ambassadors, ambassador, reason)
 
@@ -207,10 +214,19 @@ async def _refuse_taken_user_name(employees: EmployeeRepository, user_name: str)
         raise Conflict("userName is taken in this organisation", {"attribute": "userName"})
 
 
-async def _existing_employee(
+async def _existing_employee(employees: EmployeeRepository, employee_id: UUID) -> EmployeeRecord:
+    record = await employees.get(employee_id)
+    if record is None:
+        raise NotFound(f"no employee {employee_id} in this organisation")
+    return record
+
+
+async def _locked_employee(
     employees: EmployeeRepository, employee_id: UUID, expected_version: int | None = None
 ) -> EmployeeRecord:
-    record = await employees.get(employee_id)
+    """The employee, locked for this transaction, so that the If-Match comparison and the
+    change it guards are atomic (a second PUT naming the same version waits, then fails)."""
+    record = await employees.locked(employee_id)
     if record is None:
         raise NotFound(f"no employee {employee_id} in this organisation")
     if expected_version is not None and record.version != expected_version:
@@ -240,6 +256,7 @@ def _roster_facts(record: EmployeeRecord) -> dict[str, Any]:
         "leadership": record.leadership,
         "languages": list(record.languages),
         "topics": list(record.topics),
+        "version": record.version,
     }
 
 

@@ -1,7 +1,10 @@
 """The onboarding state machine, and finding the ambassador whose state it moves.
 
-Every other module of the package moves ambassadors with `move` and finds them with `existing`;
-this module imports none of them.
+Every other module of the package moves ambassadors with `move` (or `touch` for a change that
+keeps the state) and finds them with `existing`, or with `locked` before changing them: the row
+lock makes a command's read-check-write atomic (two concurrent consent grants: the second waits,
+then sees the first's state and is refused), and the version it raises orders the facts
+published about the ambassador. This module imports none of the others.
 """
 
 from __future__ import annotations
@@ -34,11 +37,25 @@ def move(ambassador: AmbassadorRecord, to: OnboardingState) -> None:
             {"state": ambassador.state, "requested": to},
         )
     ambassador.state = to
+    touch(ambassador)
+
+
+def touch(ambassador: AmbassadorRecord) -> None:
+    """A change that publishes a fact: the next version, which the fact carries."""
+    ambassador.version += 1
     ambassador.updated_at = utc_now()
 
 
 async def existing(ambassadors: AmbassadorRepository, ambassador_id: UUID) -> AmbassadorRecord:
-    record = await ambassadors.get(ambassador_id)
+    return _found(await ambassadors.get(ambassador_id), ambassador_id)
+
+
+async def locked(ambassadors: AmbassadorRepository, ambassador_id: UUID) -> AmbassadorRecord:
+    """The ambassador, locked for this transaction: for every command that changes them."""
+    return _found(await ambassadors.locked(ambassador_id), ambassador_id)
+
+
+def _found(record: AmbassadorRecord | None, ambassador_id: UUID) -> AmbassadorRecord:
     if record is None:
         raise NotFound(f"no ambassador {ambassador_id} in this organisation")
     return record

@@ -27,13 +27,30 @@ EMPLOYER_BRANDING_SEGMENT = "everyone"
 
 
 # --- Roster and enrolment copies -----------------------------------------------------------------
+# Facts may arrive late or twice (a nak'ed message is redelivered after later ones; two replicas
+# race). Each copy keeps the version of the newest fact applied and takes only newer ones; a
+# person who left or was erased leaves a tombstone (`departures`), and no fact brings them back.
+
+EMPLOYEE = "employee"
+AMBASSADOR = "ambassador"
+
+
+def newer(held: int | None, incoming: int | None) -> bool:
+    """Whether a fact is newer than the copy: facts published before versions were carried
+    (None) apply in arrival order, as they always did."""
+    return held is None or incoming is None or incoming > held
 
 
 async def keep_roster_facts(
     session: AsyncSession, organisation_id: UUID, fact: RosterFacts
 ) -> None:
     roster = RosterRepository(session, organisation_id)
-    record = await roster.employee(fact.employee_id) or RosterEmployee(
+    if await roster.departed(EMPLOYEE, fact.employee_id):
+        return
+    record = await roster.employee(fact.employee_id)
+    if record is not None and not newer(record.version, fact.version):
+        return
+    record = record or RosterEmployee(
         employee_id=fact.employee_id,
         organisation_id=organisation_id,
         active=fact.active,
@@ -50,6 +67,7 @@ async def keep_roster_facts(
     record.leadership = fact.leadership
     record.languages = list(fact.languages)
     record.topics = [t.strip().lower() for t in fact.topics if t.strip()]
+    record.version = fact.version or record.version
     record.updated_at = utc_now()
     roster.save(record)
 
@@ -57,12 +75,19 @@ async def keep_roster_facts(
 async def forget_employee(
     session: AsyncSession, organisation_id: UUID, fact: EmployeeLeftRoster
 ) -> None:
-    await RosterRepository(session, organisation_id).forget_employee(fact.employee_id)
+    roster = RosterRepository(session, organisation_id)
+    await roster.forget_employee(fact.employee_id)
+    await roster.mark_departed(EMPLOYEE, fact.employee_id, "left_roster")
 
 
 async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOnboarded) -> None:
     roster = RosterRepository(session, organisation_id)
-    record = await roster.ambassador(fact.ambassador_id) or EnrolledAmbassador(
+    if await roster.departed(AMBASSADOR, fact.ambassador_id):
+        return
+    record = await roster.ambassador(fact.ambassador_id)
+    if record is not None and not newer(record.version, fact.version):
+        return
+    record = record or EnrolledAmbassador(
         ambassador_id=fact.ambassador_id,
         organisation_id=organisation_id,
         leadership=fact.leadership,
@@ -73,6 +98,7 @@ async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOn
     record.program_id = fact.program_id
     record.leadership = fact.leadership
     record.status = "enrolled"
+    record.version = fact.version or record.version
     record.updated_at = utc_now()
     roster.save(record)
 
@@ -80,6 +106,8 @@ async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOn
 async def invited(session: AsyncSession, organisation_id: UUID, fact: InvitationIssued) -> None:
     """Someone invited (or invited again after declining) is not proposed; an answer follows."""
     roster = RosterRepository(session, organisation_id)
+    if await roster.departed(AMBASSADOR, fact.ambassador_id):
+        return
     record = await roster.ambassador(fact.ambassador_id) or EnrolledAmbassador(
         ambassador_id=fact.ambassador_id,
         organisation_id=organisation_id,
@@ -110,8 +138,9 @@ async def track_leadership(
     """Keep the leadership track of an enrolled ambassador current (the leadership report)."""
     roster = RosterRepository(session, organisation_id)
     record = await roster.ambassador(fact.ambassador_id)
-    if record is not None and record.leadership != fact.leadership:
+    if record is not None and newer(record.version, fact.version):
         record.leadership = fact.leadership
+        record.version = fact.version or record.version
         record.updated_at = utc_now()
         roster.save(record)
 
@@ -120,14 +149,26 @@ async def offboard(
     session: AsyncSession, organisation_id: UUID, fact: AmbassadorOffboarded
 ) -> None:
     """Someone who stepped out of the program is not proposed again; someone who left the
-    organisation (or HR deactivated) is forgotten: only the roster can bring them back."""
+    organisation (or HR deactivated) is forgotten: only the roster can bring them back.
+    Offboarding is final, so an enrolment that arrives after it (redelivered) changes nothing:
+    the record (or the tombstone) holds the offboarding's version."""
     roster = RosterRepository(session, organisation_id)
     if fact.reason != "left_program":
         await roster.forget_ambassador(fact.ambassador_id)
+        await roster.mark_departed(AMBASSADOR, fact.ambassador_id, fact.reason)
         return
-    record = await roster.ambassador(fact.ambassador_id)
-    if record is not None:
+    if await roster.departed(AMBASSADOR, fact.ambassador_id):
+        return
+    record = await roster.ambassador(fact.ambassador_id) or EnrolledAmbassador(
+        ambassador_id=fact.ambassador_id,
+        organisation_id=organisation_id,
+        external_id=fact.external_id,
+        leadership=False,
+        status="left_program",
+    )
+    if newer(record.version, fact.version):
         record.status = "left_program"
+        record.version = fact.version or record.version
         record.updated_at = utc_now()
         roster.save(record)
 
@@ -136,8 +177,10 @@ async def erase(session: AsyncSession, organisation_id: UUID, fact: AmbassadorEr
     """Delete every copy of the erased person: enrolment, roster facts, cohort membership."""
     roster = RosterRepository(session, organisation_id)
     await roster.forget_ambassador(fact.ambassador_id)
+    await roster.mark_departed(AMBASSADOR, fact.ambassador_id, "erased")
     if fact.employee_id is not None:
         await roster.forget_employee(fact.employee_id)
+        await roster.mark_departed(EMPLOYEE, fact.employee_id, "erased")
     erased = str(fact.ambassador_id)
     phases_repository = PhaseRepository(session, organisation_id)
     for program in await ProgramRepository(session, organisation_id).all():

@@ -1,7 +1,7 @@
 """a LinkedIn flow started by an invitation is bound to it and to the browser
 
 Revision ID: identity_0002
-Revises: 0006
+Revises: outbox_0001
 Create Date: 2026-12-02 11:50:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel column types)
 
 # revision identifiers, used by Alembic.
 revision: str = 'identity_0002'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = 'outbox_0001'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

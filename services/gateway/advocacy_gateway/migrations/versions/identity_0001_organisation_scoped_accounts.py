@@ -7,7 +7,7 @@ admin keeps an account of no organisation, and their memberships move to new acc
 session ends: they were opened under the old model.
 
 Revision ID: identity_0001
-Revises: 0004
+Revises: outbox_0001
 Create Date: 2026-12-02 11:40:00.000000
 
 """
@@ -21,7 +21,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel column types)
 
 # revision identifiers, used by Alembic.
 revision: str = 'identity_0001'
-down_revision: Union[str, Sequence[str], None] = '0004'
+down_revision: Union[str, Sequence[str], None] = 'outbox_0001'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
