@@ -28,6 +28,8 @@ from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 
+pytest_plugins = ["tests.fault.report"]
+
 ADMIN_KEY = "test-admin-key-0123456789"
 TEST_ENCRYPTION_KEY = new_key()
 

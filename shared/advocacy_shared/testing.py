@@ -25,6 +25,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from advocacy_shared.database_templates import DatabaseTemplates, run_script, schema_url
 from advocacy_shared.db import create_engine
@@ -87,7 +88,9 @@ async def _ensure_database(server_url: str, name: str) -> str:
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         )
         if not exists:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            # Another pytest-xdist worker (or another run) may create it at the same moment.
+            with contextlib.suppress(DBAPIError):
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
