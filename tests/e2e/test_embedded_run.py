@@ -17,6 +17,7 @@ from tests.shared.helpers import polls
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(600),  # five processes to start: minutes on a loaded machine
     pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc"),
 ]
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import text
 
@@ -32,6 +33,8 @@ from advocacy_shared.topology import Topology
 from tests.fault.conftest import FaultReport
 from tests.shared.helpers import eventually
 from tests.shared.probe import Probe
+
+pytestmark = pytest.mark.timeout(600)  # processes restarted under load
 
 EMPLOYEES = 30
 STEPS = 4  # facts per employee: joined, then changed three times

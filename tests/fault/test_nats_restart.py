@@ -29,6 +29,8 @@ from tests.fault.counts import count
 from tests.shared.helpers import eventually
 from tests.shared.probe import Probe, applied, organisation_created
 
+pytestmark = pytest.mark.timeout(600)  # processes restarted under load
+
 EVENTS = 150
 RETRIES = RetryPolicy(max_attempts=5, backoff=(0.1, 0.5), ack_wait=2.0)
 
