@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools.embedded_nats import free_port
 
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -30,6 +30,8 @@ from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
+pytest_plugins = ["tests.fault.report"]
+
 ADMIN_KEY = "test-admin-key-0123456789"
 TEST_ENCRYPTION_KEY = new_key()
 
@@ -42,13 +44,15 @@ SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[ServiceSettings], Ser
 
 
 def common_settings(nats_server_url: str, topology: Topology) -> dict[str, Any]:
+    """Fast retries and polls; time-outs generous enough for a loaded machine (a test of a time-out
+    sets its own, short one through `gateway_overrides`)."""
     return {
         "nats_url": nats_server_url,
         "namespace": topology.namespace,
         "relay_interval_seconds": 0.2,
         "consumer_backoff_seconds": (0.1, 0.5),
-        "rpc_timeout_seconds": 1.0,
-        "readiness_timeout_seconds": 0.5,
+        "rpc_timeout_seconds": 15.0,
+        "readiness_timeout_seconds": 5.0,
         "encryption_keys": TEST_ENCRYPTION_KEY,
     }
 

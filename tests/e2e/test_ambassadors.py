@@ -22,7 +22,7 @@ from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
-from tests.shared.helpers import dump_database, read_all
+from tests.shared.helpers import dump_database, polls, read_all
 
 CONSENT = {
     "consent_version": "2026-11",
@@ -33,7 +33,7 @@ CONSENT = {
 
 
 async def invite(platform: Platform, org_id: str, email: str, **extra: Any) -> dict[str, Any]:
-    for _ in range(100):  # the ambassadors service provisions the organisation from its event
+    for _ in polls():  # the ambassadors service provisions the organisation from its event
         response = await platform.http.post(
             f"/api/v1/orgs/{org_id}/ambassadors",
             json={"email": email, "display_name": email.split("@")[0], **extra},
@@ -57,9 +57,9 @@ async def events(nats_client: NatsClient, topology: Topology) -> list[CloudEvent
 async def published_until(
     nats_client: NatsClient, topology: Topology, done: Callable[[list[CloudEvent]], bool]
 ) -> list[CloudEvent]:
-    """The ambassadors stream's events, once `done` holds of them (fails after 10 s)."""
+    """The ambassadors stream's events, once `done` holds of them (fails after 30 s)."""
     published: list[CloudEvent] = []
-    for _ in range(200):
+    for _ in polls():
         published = await events(nats_client, topology)
         if done(published):
             return published
@@ -93,7 +93,7 @@ async def test_an_invited_employee_consents_is_trained_and_each_step_is_publishe
         published[:] = await events(nats_client, topology)
         return len(published) == 2
 
-    for _ in range(100):
+    for _ in polls():
         if await both_published():
             break
         await asyncio.sleep(0.05)
@@ -136,7 +136,7 @@ async def test_revoking_consent_stops_it_at_once_and_keeps_the_history(
     assert revoked.status_code == 200
     assert revoked.json()["state"] == "invited"
     assert revoked.json()["consent"] is None
-    for _ in range(100):
+    for _ in polls():
         kinds = [e.type for e in await events(nats_client, topology)]
         if ConsentRevoked.spec.type in kinds:
             break

@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from tests.live import RunningPlatform, running_platform
+from tests.shared.helpers import polls
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(600),  # five processes to start: minutes on a loaded machine
     pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc"),
 ]
 
@@ -35,7 +37,7 @@ def test_the_embedded_platform_serves_the_skeleton_restarts_a_crash_and_stops_cl
     auth = {"Authorization": f"Bearer {running.admin_key()}"}
     with httpx.Client(base_url=running.base_url, headers=auth, timeout=10) as http:
         organisation = http.post("/api/v1/orgs", json={"name": "Embedded"}).json()
-        for _ in range(100):
+        for _ in polls():
             playbook = http.get(f"/api/v1/orgs/{organisation['id']}/playbook")
             if playbook.status_code == 200:
                 break

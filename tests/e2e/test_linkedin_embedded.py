@@ -13,9 +13,11 @@ import pytest
 
 from tests.e2e.test_ambassadors import CONSENT
 from tests.live import running_platform
+from tests.shared.helpers import polls
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(600),  # five processes to start: minutes on a loaded machine
     pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc"),
 ]
 
@@ -28,7 +30,7 @@ def test_advocacy_run_connects_linkedin_through_its_sandbox(tmp_path: Path) -> N
         assert [name for _, name in platform.processes("advocacy_devtools.linkedin_sandbox")]
         with httpx.Client(base_url=platform.base_url, headers=auth, timeout=10) as api:
             org = api.post("/api/v1/orgs", json={"name": "Acme"}).json()["id"]
-            for _ in range(100):  # the ambassadors service provisions the organisation
+            for _ in polls():  # the ambassadors service provisions the organisation
                 invited = api.post(
                     f"/api/v1/orgs/{org}/ambassadors",
                     json={"email": "ada@acme.dk", "display_name": "Ada"},

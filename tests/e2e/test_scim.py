@@ -45,6 +45,7 @@ from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, events, invite
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.identity import new_key
+from tests.shared.helpers import polls
 
 SCIM_JSON = "application/scim+json"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -76,7 +77,7 @@ async def organisation_with_key(platform: Platform, name: str) -> tuple[str, str
     """An organisation the ambassadors service has provisioned, and an hr key of it."""
     org_id = (await create_organisation(platform, name))["id"]
     key = await hr_key(platform, org_id)
-    for _ in range(100):
+    for _ in polls():
         response = await platform.http.post(
             "/scim/v2/Users", json=user_json("probe@x.dk"), headers=auth(key)
         )
@@ -319,7 +320,7 @@ async def test_deactivation_offboards_the_ambassador_and_every_step_is_published
 async def _published(
     nats_client: NatsClient, topology: Topology, at_least: int
 ) -> list[CloudEvent]:
-    for _ in range(100):
+    for _ in polls():
         published = await events(nats_client, topology)
         if len(published) >= at_least and published[-1].type == EmployeeLeftRoster.spec.type:
             return published
@@ -373,7 +374,7 @@ async def test_deleting_the_employee_or_a_manager_offboards_and_erasure_takes_th
     assert erasure.status_code == 200
     gone = await platform.http.get(f"/scim/v2/Users/{erased.id}", headers=auth(key))
     assert gone.status_code == 404
-    for _ in range(100):
+    for _ in polls():
         published = await events(nats_client, topology)
         if published and published[-1].type == AmbassadorErased.spec.type:
             break

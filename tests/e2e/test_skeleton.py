@@ -8,6 +8,7 @@ from typing import Any, cast
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
@@ -18,7 +19,7 @@ from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.tenancy import TenantRepository
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.shared.helpers import eventually, read_all
+from tests.shared.helpers import eventually, polls, read_all
 
 
 async def create_organisation(platform: Platform, name: str, **extra: Any) -> dict[str, Any]:
@@ -32,7 +33,7 @@ async def create_organisation(platform: Platform, name: str, **extra: Any) -> di
 
 async def playbook_when_ready(platform: Platform, org_id: str) -> httpx.Response:
     """The planner provisions from the event, a moment after the gateway answered 201."""
-    for _ in range(100):
+    for _ in polls():
         response = await platform.http.get(f"/api/v1/orgs/{org_id}/playbook", headers=platform.auth)
         if response.status_code != 503:
             return response
@@ -209,6 +210,7 @@ async def test_a_planner_that_is_not_running_gives_a_503_problem(platform: Platf
     assert response.json()["detail"] == "the planner service is not running"
 
 
+@pytest.mark.parametrize("gateway_overrides", [{"rpc_timeout_seconds": 0.5}], ids=["timeout"])
 async def test_a_planner_that_hangs_gives_a_504_problem(
     platform: Platform, nats_client: NatsClient, topology: Topology
 ) -> None:

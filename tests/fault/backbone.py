@@ -13,10 +13,10 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.consumers import EventConsumer
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
-from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 from tests.shared.probe import Probe, applied
 

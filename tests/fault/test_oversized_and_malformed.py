@@ -8,10 +8,10 @@ import time
 
 from nats.aio.client import Client as NatsClient
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.outbox_records import parked_events
-from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 from tests.fault.backbone import applied_counts, probe_service, start_consumer
 from tests.fault.conftest import FaultReport

@@ -14,11 +14,11 @@ import time
 
 from nats.aio.client import Client as NatsClient
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.outbox import OutboxRelay
-from advocacy_shared.testing import MakeDatabase
 from advocacy_shared.topology import Topology
 from tests.fault.backbone import applied_counts, inversions, probe_service, start_consumer
 from tests.fault.conftest import FaultReport

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -21,6 +21,16 @@ async def eventually(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def polls(timeout: float = 30.0) -> Iterator[int]:
+    """The rounds of a polling loop, until `timeout` seconds have passed: a deadline in time, not
+    a number of rounds, whose worth would shrink as a loaded machine slows each round down."""
+    deadline = time.monotonic() + timeout
+    round_ = 0
+    while round_ == 0 or time.monotonic() < deadline:
+        yield round_
+        round_ += 1
 
 
 async def stream_messages(js: JetStreamContext, stream: str) -> int:

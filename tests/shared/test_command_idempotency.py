@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
 from advocacy_shared.contracts.errors import Conflict
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.idempotency import CommandKey, CommandRecords, rpc_idempotency_table
-from advocacy_shared.testing import MakeDatabase
 from tests.shared.helpers import dump_database
 
 

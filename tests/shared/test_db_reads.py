@@ -7,8 +7,8 @@ from sqlalchemy import Column, Integer, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 
+from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.db import create_engine, is_sqlite, read_session_factory, session_factory
-from advocacy_shared.testing import MakeDatabase
 
 mapper = registry()
 

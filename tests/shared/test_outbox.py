@@ -16,7 +16,7 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
-from tests.shared.helpers import eventually, read_all, stream_messages
+from tests.shared.helpers import eventually, polls, read_all, stream_messages
 from tests.shared.probe import Probe, organisation_created, tables
 
 
@@ -139,7 +139,7 @@ async def test_the_running_relay_is_woken_by_a_commit(
         probe.relay.wake()
         js = nats_client.jetstream()
         stream = probe.topology.stream_name("gateway")
-        for _ in range(100):
+        for _ in polls():
             if await stream_messages(js, stream) == 1:
                 break
             await asyncio.sleep(0.05)

@@ -23,6 +23,7 @@ from advocacy_shared.contracts.errors import (
 )
 from advocacy_shared.rpc import RpcClient, RpcServer, decode_reply
 from advocacy_shared.topology import Topology
+from tests.shared.helpers import polls
 
 
 class Echo(RpcRequest):
@@ -132,7 +133,7 @@ async def test_a_service_that_does_not_answer_in_time_fails_with_a_typed_timeout
 async def answered(client: RpcClient) -> Echoed:
     """The first reply of a service that just started: its subscription may reach the server a
     moment after `broker.start()` returns, so no responders is retried for up to two seconds."""
-    for _ in range(40):
+    for _ in polls(10):
         try:
             return await client.call(ECHO, Echo(text="up"))
         except RpcNoResponders:

@@ -6,7 +6,8 @@ consumers and subjects are its own; they are deleted afterwards.
 
 Database: `DATABASE_URL` when it names a PostgreSQL server, else a PostgreSQL container when a
 Docker engine answers, else SQLite. Each test and service gets a fresh schema (PostgreSQL) or file
-(SQLite) with the service's migrations applied.
+(SQLite) with the service's migrations applied: run once per session, then copied
+(`advocacy_devtools.database_templates`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from advocacy_devtools.database_templates import DatabaseTemplates, run_script, schema_url
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError
-from advocacy_shared.db import async_url, create_engine
-from advocacy_shared.migrations import upgrade
+from advocacy_shared.db import create_engine
 from advocacy_shared.topology import DOMAINS, Topology
 
 TEST_DATABASE = "advocacy_test"
@@ -86,7 +88,9 @@ async def _ensure_database(server_url: str, name: str) -> str:
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         )
         if not exists:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            # Another pytest-xdist worker (or another run) may create it at the same moment.
+            with contextlib.suppress(DBAPIError):
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -112,37 +116,51 @@ async def nats_client(nats_server_url: str, topology: Topology) -> AsyncIterator
     await nc.close()
 
 
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplates:
+    """Each service's migrations, run once per test session (per xdist worker) and then copied."""
+    return DatabaseTemplates(tmp_path_factory.mktemp("database-templates"))
+
+
+@pytest.fixture(scope="session")
+async def _schema_drops() -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Dropping a test's schemas runs in the background while the next test starts; the
+    session waits for every drop before it ends."""
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    await asyncio.gather(*tasks)
+
+
 @pytest.fixture
 async def make_database(
-    postgres_url: str | None, tmp_path: Path, namespace: str
+    postgres_url: str | None,
+    tmp_path: Path,
+    namespace: str,
+    database_templates: DatabaseTemplates,
+    _schema_drops: list[asyncio.Task[None]],
 ) -> AsyncIterator[MakeDatabase]:
     """`await make_database(service, package)`: a fresh database URL for one service.
 
-    With a package, that package's migrations are applied; without, the database is empty.
+    With a package, the database holds that package's migrations (copied from the session's
+    template, see `DatabaseTemplates`); without, it is empty.
     """
     schemas: list[str] = []
 
     async def make(service: str, package: str | None) -> str:
         if postgres_url is None:
-            url = f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}"
-        else:
-            schema = f"{namespace}_{service}"
-            await _execute(postgres_url, f'CREATE SCHEMA "{schema}"')
-            schemas.append(schema)
-            with_schema = make_url(async_url(postgres_url)).update_query_dict({"schema": schema})
-            url = with_schema.render_as_string(hide_password=False)
-        if package is not None:
-            await asyncio.to_thread(upgrade, package, url, service)
-        return url
+            path = tmp_path / f"{service}.db"
+            if package is not None:
+                await asyncio.to_thread(database_templates.copy_sqlite, service, package, path)
+            return f"sqlite+aiosqlite:///{path}"
+        schema = f"{namespace}_{service}"
+        schemas.append(schema)
+        await database_templates.create_schema(postgres_url, schema, service, package)
+        return schema_url(postgres_url, schema)
 
     yield make
-    for schema in schemas:
+    if schemas:
         assert postgres_url is not None
-        await _execute(postgres_url, f'DROP SCHEMA "{schema}" CASCADE')
-
-
-async def _execute(url: str, statement: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(statement))
-    await engine.dispose()
+        drop = ", ".join(f'"{schema}"' for schema in schemas)
+        _schema_drops.append(
+            asyncio.create_task(run_script(postgres_url, f"DROP SCHEMA IF EXISTS {drop} CASCADE"))
+        )
