@@ -27,7 +27,15 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("ADVOCACY_ADMIN_API_KEY is not set: start with `advocacy run`")
         app = create_app(settings, settings.admin_api_key.get_secret_value())
         config = uvicorn.Config(
-            app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            # The source address is the gateway's to work out, from ADVOCACY_TRUSTED_PROXIES
+            # (advocacy_gateway.ratelimit): uvicorn would otherwise trust X-Forwarded-For from
+            # 127.0.0.1 (or FORWARDED_ALLOW_IPS), a second, silent list.
+            proxy_headers=False,
         )
         asyncio.run(uvicorn.Server(config).serve())
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 import nats
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
@@ -18,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
+from advocacy_gateway.ratelimit import RateLimiter
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.delivery import DeliveryPolicy, DeliveryWorker
 from advocacy_gateway.webhooks.handlers import consumers as webhook_consumers
+from advocacy_gateway.webhooks.targets import policy_of
+from advocacy_shared import outbound
 from advocacy_shared.consumers import EventConsumer, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
@@ -49,7 +51,12 @@ class GatewayState:
             batch_size=settings.relay_batch_size,
         )
         self.secrets = SecretBox(settings.secret_keys())
-        self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))
+        self.rate_limiter = RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            trusted_proxies=settings.trusted_proxies,
+        )
+        self.oidc = OidcClient(outbound.guarded_client(10.0), policy_of(settings))
         self.webhooks = DeliveryWorker(
             self.sessions,
             DeliveryPolicy.of(settings),

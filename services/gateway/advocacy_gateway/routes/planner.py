@@ -236,7 +236,7 @@ async def list_readiness(
             organisation_id=access.organisation.id,
             program_id=program_id,
             limit=limit,
-            before=after_number(cursor),
+            before=after_number(cursor, minimum=1),
         ),
     )
     return Page(items=page.items, next_cursor=cursor_of(page.next_before))
