@@ -96,3 +96,30 @@ PROGRAM: dict[str, Any] = {
     "capacity": {"fte_share": 0.5},
     "start_date": "2027-01-04",
 }
+
+
+async def new_ambassador(
+    live: Live, org: str, email: str, headers: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An invited ambassador (retried while the service provisions the organisation)."""
+    for _ in range(200):
+        response = await live.http.post(
+            f"/api/v1/orgs/{org}/ambassadors",
+            json={"email": email, "display_name": email.split("@")[0], **extra},
+            headers=headers or live.admin,
+        )
+        if response.status_code != 503:
+            break
+        await asyncio.sleep(0.05)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def audit_log(live: Live, org: str) -> list[dict[str, Any]]:
+    response = await live.http.get(
+        f"/api/v1/orgs/{org}/audit-log", params={"limit": 200}, headers=live.admin
+    )
+    assert response.status_code == 200, response.text
+    entries: list[dict[str, Any]] = response.json()["items"]
+    return entries

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.security.actors import new_key, new_organisation
-from tests.security.conftest import Live
+from tests.security.conftest import SLOW_MACHINE, Live
 
 BURST = 6
 
@@ -18,6 +18,7 @@ BURST = 6
 def gateway_overrides() -> dict[str, Any]:
     # The test client reaches the gateway from 127.0.0.1, which is the trusted proxy here.
     return {
+        **SLOW_MACHINE,
         "rate_limit_burst": BURST,
         "rate_limit_per_minute": 1,
         "trusted_proxies": ["127.0.0.1/32"],

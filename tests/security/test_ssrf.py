@@ -16,7 +16,7 @@ from starlette.routing import Route
 from advocacy_shared.embedded_nats import free_port
 from tests.loopback import LoopbackServer
 from tests.security.actors import new_organisation
-from tests.security.conftest import Live
+from tests.security.conftest import SLOW_MACHINE, Live
 
 
 class Inside:
@@ -57,7 +57,7 @@ async def configure(live: Live, org: str, issuer: str) -> Any:
     )
 
 
-@pytest.mark.parametrize("gateway_overrides", [{"webhooks_allow_loopback": False}])
+@pytest.mark.parametrize("gateway_overrides", [{**SLOW_MACHINE, "webhooks_allow_loopback": False}])
 async def test_an_issuer_inside_is_refused_without_being_fetched(
     live: Live, inside: Inside
 ) -> None:
@@ -102,7 +102,13 @@ async def test_ipv6_spellings_of_inside_addresses_are_refused(live: Live, url: s
 
 @pytest.mark.parametrize(
     "gateway_overrides",
-    [{"webhooks_allow_loopback": False, "outbound_allowed_networks": ["127.0.0.1/32"]}],
+    [
+        {
+            **SLOW_MACHINE,
+            "webhooks_allow_loopback": False,
+            "outbound_allowed_networks": ["127.0.0.1/32"],
+        }
+    ],
 )
 async def test_a_network_the_settings_list_is_reachable_where_loopback_is_not(
     live: Live, inside: Inside

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from advocacy_gateway.auth import AmbassadorsManager, AmbassadorsReader
+from advocacy_gateway import service
+from advocacy_gateway.auth import Access, AmbassadorsManager, AmbassadorsReader
+from advocacy_gateway.routes import references
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
@@ -22,6 +24,7 @@ from advocacy_gateway.routes.common import (
     after_id,
     cursor_of,
 )
+from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
     CONSENT_HISTORY,
@@ -106,6 +109,7 @@ async def invite(
     response: Response,
     _idempotency_key: IdempotencyKey = None,
 ) -> Ambassador:
+    await references.check_program(state, access.organisation.id, body.program_id, "program_id")
     ambassador = await state.rpc.call(
         INVITE, InviteAmbassador(organisation_id=access.organisation.id, **body.model_dump())
     )
@@ -152,7 +156,7 @@ async def get_ambassador(
 async def grant_consent(
     ambassador_id: UUID, body: Consent, access: AmbassadorsManager, state: State
 ) -> Ambassador:
-    return await state.rpc.call(
+    ambassador = await state.rpc.call(
         GRANT_CONSENT,
         GrantConsent(
             organisation_id=access.organisation.id,
@@ -161,6 +165,16 @@ async def grant_consent(
             **body.model_dump(),
         ),
     )
+    await _audit(
+        state,
+        access,
+        "ambassador.consent_recorded",
+        ambassador_id,
+        consent_version=body.consent_version,
+        allows_posting=body.allows_posting,
+        allows_analytics=body.allows_analytics,
+    )
+    return ambassador
 
 
 @router.get(
@@ -183,7 +197,7 @@ async def consent_history(
 async def revoke_consent(
     ambassador_id: UUID, access: AmbassadorsManager, state: State
 ) -> Ambassador:
-    return await state.rpc.call(
+    ambassador = await state.rpc.call(
         REVOKE_CONSENT,
         RevokeConsent(
             organisation_id=access.organisation.id,
@@ -191,6 +205,8 @@ async def revoke_consent(
             recorded_by=access.principal.reference,
         ),
     )
+    await _audit(state, access, "ambassador.consent_revoked", ambassador_id)
+    return ambassador
 
 
 @router.post(
@@ -238,9 +254,27 @@ async def offboard(
     "from the AmbassadorErased event",
 )
 async def erase(ambassador_id: UUID, access: AmbassadorsManager, state: State) -> Erased:
-    return await state.rpc.call(
+    erased = await state.rpc.call(
         ERASE, EraseAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
     )
+    await _audit(state, access, "ambassador.erased", ambassador_id)
+    return erased
+
+
+async def _audit(
+    state: GatewayState, access: Access, action: str, ambassador_id: UUID, **detail: Any
+) -> None:
+    """An audit entry for a change done on a person's behalf, once the service has made it
+    (ids only: the audit log outlives an erasure)."""
+    async with state.transaction() as session:
+        service.audit(
+            session,
+            access.organisation.id,
+            access.principal.actor,
+            action,
+            f"ambassador:{ambassador_id}",
+            **detail,
+        )
 
 
 @router.put(

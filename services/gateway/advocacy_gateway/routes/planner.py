@@ -21,6 +21,7 @@ from advocacy_gateway.auth import (
     PlannerReader,
     PlaybookReader,
 )
+from advocacy_gateway.routes import references
 from advocacy_gateway.routes.common import (
     COMMON_PROBLEMS,
     CONFLICT,
@@ -286,6 +287,9 @@ async def list_phases(program_id: UUID, access: PlannerReader, state: State) -> 
 async def set_phase(
     program_id: UUID, kind: PhaseKind, body: PhaseFields, access: PlannerManager, state: State
 ) -> Phase:
+    await references.check_ambassadors(
+        state, access.organisation.id, body.cohort.ambassador_ids, "cohort.ambassador_ids"
+    )
     phase = await state.rpc.call(
         SET_PHASE,
         SetPhase(
