@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete
+from sqlalchemy import ColumnElement, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
@@ -156,6 +156,12 @@ class SessionRepository:
             delete(UserSession).where(col(UserSession.token_hash) == token_hash)
         )
 
+    async def purge_expired(self, now: datetime) -> int:
+        result = await self.session.execute(
+            delete(UserSession).where(col(UserSession.expires_at) < now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def remove_all_but(self, user_id: UUID, keep_token_hash: str) -> None:
         await self.session.execute(
             delete(UserSession).where(
@@ -180,6 +186,20 @@ class OidcRepository:
             delete(OidcProvider).where(col(OidcProvider.organisation_id) == organisation_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def pending_attempts(self, organisation_id: UUID, now: datetime) -> int:
+        """Sign-ins of the organisation begun and neither finished nor expired."""
+        query = select(func.count()).where(
+            col(OidcLoginAttempt.organisation_id) == organisation_id,
+            col(OidcLoginAttempt.expires_at) >= now,
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def purge_expired_attempts(self, now: datetime) -> int:
+        result = await self.session.execute(
+            delete(OidcLoginAttempt).where(col(OidcLoginAttempt.expires_at) < now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def take_attempt(self, state_hash: str) -> OidcLoginAttempt | None:
         """The attempt for this state, removed in the same step: a state works once."""
@@ -227,7 +247,8 @@ class IdempotencyRepository:
             )
         )
 
-    async def purge_before(self, moment: datetime) -> None:
-        await self.session.execute(
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
             delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < moment)
         )
+        return int(getattr(result, "rowcount", 0) or 0)

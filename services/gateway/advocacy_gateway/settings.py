@@ -30,6 +30,17 @@ class GatewaySettings(ServiceSettings):
         '(rate limits, login throttling), as JSON: ["10.0.0.0/8"]; none by default',
     )
     idempotency_hours: float = Field(default=24.0, gt=0)
+    retention_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often expired sessions, sign-in attempts and idempotency records go",
+    )
+    sso_max_pending_attempts: int = Field(
+        default=5000,
+        ge=1,
+        description="Per organisation: single sign-ons begun and not yet finished or expired; "
+        "past it a start is refused (each start writes a row, without a credential)",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Where browsers reach the gateway (for single sign-on redirects); "

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
 from advocacy_gateway.ratelimit import RateLimiter
+from advocacy_gateway.retention import RetentionSweeper
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.delivery import DeliveryPolicy, DeliveryWorker
 from advocacy_gateway.webhooks.handlers import consumers as webhook_consumers
@@ -57,6 +59,11 @@ class GatewayState:
             trusted_proxies=settings.trusted_proxies,
         )
         self.oidc = OidcClient(outbound.guarded_client(10.0), policy_of(settings))
+        self.retention = RetentionSweeper(
+            self.sessions,
+            settings.retention_interval_seconds,
+            timedelta(hours=settings.idempotency_hours),
+        )
         self.webhooks = DeliveryWorker(
             self.sessions,
             DeliveryPolicy.of(settings),
@@ -104,6 +111,7 @@ class GatewayState:
         self.relay.js = js
         self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
         await self.webhooks.start()
+        self.retention.start()
         await self._start_consumers(js)
 
     async def _start_consumers(self, js: JetStreamContext) -> None:
@@ -125,6 +133,7 @@ class GatewayState:
 
     async def stop(self) -> None:
         await within(self.oidc.http.aclose(), 5, "identity provider client")
+        await within(self.retention.stop(), 5, "retention sweeper")
         if self.broker is not None:
             await within(self.broker.stop(), 15, "event consumers")
         await within(self.webhooks.stop(), 20, "webhook delivery worker")
