@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway import service
+from advocacy_gateway.access import Permission
 from advocacy_gateway.auth import Access, AmbassadorsManager, AmbassadorsReader
 from advocacy_gateway.routes import references
 from advocacy_gateway.routes.common import (
@@ -95,6 +96,24 @@ class Offboarding(BaseModel):
     reason: Literal["left_program", "left_organisation"]
 
 
+PERSONAL = "null unless the caller may read personal data (`personal_data.read`)"
+
+
+class AmbassadorView(Ambassador):
+    """An ambassador as a reader sees them: who they are only with `personal_data.read`."""
+
+    email: str | None = Field(description=f"The work email; {PERSONAL}")  # type: ignore[assignment]
+    display_name: str | None = Field(description=PERSONAL)  # type: ignore[assignment]
+    external_id: str | None = Field(description=f"The HR system's id; {PERSONAL}")
+
+    @classmethod
+    def of(cls, access: Access, ambassador: Ambassador) -> AmbassadorView:
+        shown = ambassador.model_dump()
+        if not access.principal.may(access.organisation.id, Permission.PERSONAL_DATA_READ):
+            shown.update(email=None, display_name=None, external_id=None)
+        return cls.model_validate(shown)
+
+
 class Training(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,7 +145,7 @@ async def list_ambassadors(
     limit: Limit = 50,
     cursor: CursorParam = None,
     leadership: Annotated[bool | None, Query()] = None,
-) -> Page[Ambassador]:
+) -> Page[AmbassadorView]:
     page = await state.rpc.call(
         LIST,
         ListAmbassadors(
@@ -136,16 +155,20 @@ async def list_ambassadors(
             leadership=leadership,
         ),
     )
-    return Page(items=page.items, next_cursor=cursor_of(page.next_after))
+    return Page(
+        items=[AmbassadorView.of(access, a) for a in page.items],
+        next_cursor=cursor_of(page.next_after),
+    )
 
 
 @router.get("/{ambassador_id}", summary="One ambassador, with consent and trainings")
 async def get_ambassador(
     ambassador_id: UUID, access: AmbassadorsReader, state: State
-) -> Ambassador:
-    return await state.rpc.call(
+) -> AmbassadorView:
+    ambassador = await state.rpc.call(
         GET, GetAmbassador(organisation_id=access.organisation.id, ambassador_id=ambassador_id)
     )
+    return AmbassadorView.of(access, ambassador)
 
 
 @router.post(
