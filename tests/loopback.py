@@ -25,6 +25,7 @@ class LoopbackServer:
             log_config=None,
             log_level="warning",
             access_log=False,
+            proxy_headers=False,  # as the gateway serves: X-Forwarded-For is the app's to judge
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())

@@ -74,6 +74,7 @@ def service_overrides(sandbox: FastAPI) -> dict[str, dict[str, Any]]:
         oauth_base_url=f"{url}/oauth/v2",
         rest_base_url=f"{url}/rest",
         v2_base_url=f"{url}/v2",
+        allowed_networks=("127.0.0.1/32",),  # the sandbox, on loopback
         max_attempts=2,
         backoff_initial_seconds=0.01,
     )

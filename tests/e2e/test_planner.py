@@ -24,6 +24,7 @@ from advocacy_shared.contracts.roster import EmployeeJoinedRoster, EmployeeLeftR
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
+from tests.e2e.test_ambassadors import invite
 from tests.e2e.test_skeleton import create_organisation, playbook_when_ready
 from tests.gateway.identity import bearer, new_key
 from tests.shared.helpers import eventually, read_all
@@ -76,6 +77,15 @@ async def new_program(platform: Platform, **changes: Any) -> tuple[str, dict[str
     assert created.status_code == 201, created.text
     program: dict[str, Any] = created.json()
     return org, program
+
+
+async def pilot(platform: Platform, org: str) -> dict[str, Any]:
+    """The pilot phase with a cohort of five invited ambassadors (cohorts name real ones)."""
+    cohort = [
+        (await invite(platform, org, f"pilot{n}-{uuid4().hex[:6]}@acme.test"))["id"]
+        for n in range(5)
+    ]
+    return {**PILOT, "cohort": {**PILOT["cohort"], "ambassador_ids": cohort}}
 
 
 async def publish(platform: Platform, service: str, org: str, *facts: EventData) -> None:
@@ -143,7 +153,9 @@ async def test_a_pilot_is_planned_measured_and_graduates(
     assert plan["carries_per_format"]["workshop"] > plan["carries_per_format"]["one_to_one"]
     assert plan["explanation"][0].startswith("Objectives in priority order: 1. Sales")
 
-    targets = await platform.http.put(f"{base}/phases/pilot", json=PILOT, headers=platform.auth)
+    targets = await platform.http.put(
+        f"{base}/phases/pilot", json=await pilot(platform, org), headers=platform.auth
+    )
     assert targets.status_code == 200, targets.text
     assert targets.json()["targets"]["active_rate"] == 0.6
 
@@ -189,7 +201,9 @@ async def test_a_pilot_short_of_its_targets_is_refused_then_overridden_with_a_ke
     org, program = await new_program(platform)
     base = f"/api/v1/orgs/{org}/programs/{program['id']}"
     await platform.http.post(f"{base}/readiness", json=READINESS, headers=platform.auth)
-    await platform.http.put(f"{base}/phases/pilot", json=PILOT, headers=platform.auth)
+    await platform.http.put(
+        f"{base}/phases/pilot", json=await pilot(platform, org), headers=platform.auth
+    )
     await publish(
         platform,
         "metrics",
@@ -458,7 +472,9 @@ async def test_leadership_targets_are_shown_only_to_those_who_may_see_them(
 ) -> None:
     org, program = await new_program(platform)
     base = f"/api/v1/orgs/{org}/programs/{program['id']}"
-    await platform.http.put(f"{base}/phases/pilot", json=PILOT, headers=platform.auth)
+    await platform.http.put(
+        f"{base}/phases/pilot", json=await pilot(platform, org), headers=platform.auth
+    )
     await publish(platform, "metrics", org, actuals(program["id"], leadership_participation=0.6))
     await graduation_once_measured(platform, base)
     report = (await platform.http.get(f"{base}/leadership", headers=platform.auth)).json()

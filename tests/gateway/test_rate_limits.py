@@ -36,6 +36,10 @@ async def test_a_caller_past_its_burst_gets_429_with_retry_after_and_others_do_n
     assert other.headers["RateLimit-Remaining"] == "4"
 
 
-async def test_health_endpoints_are_not_rate_limited(gateway: Gateway) -> None:
-    statuses = {(await gateway.http.get("/healthz")).status_code for _ in range(20)}
-    assert statuses == {200}
+async def test_health_endpoints_are_limited_per_address_and_keys_keep_their_own(
+    gateway: Gateway,
+) -> None:
+    statuses = [(await gateway.http.get("/healthz")).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    org = await gateway.http.get("/api/v1/orgs", headers=gateway.auth)
+    assert org.status_code == 200

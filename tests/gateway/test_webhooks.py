@@ -268,7 +268,7 @@ async def test_a_delivery_is_a_standard_webhook_that_the_independent_library_ver
     assert delivery["message_id"] == event.id
     assert delivery["attempts"] == 1
     assert delivery["last_response_status"] == 200
-    assert delivery["last_response_excerpt"] == "thanks"
+    assert "last_response_excerpt" not in delivery
     assert delivery["next_attempt_at"] is None
 
 
@@ -472,7 +472,7 @@ async def test_a_delivery_fails_for_good_once_the_schedule_is_spent_without_foll
         (failed,) = await deliveries(gateway, org, broken)
         assert failed["attempts"] == 3
         assert failed["last_response_status"] == 500
-        assert failed["last_response_excerpt"] == "x" * 256
+        assert "last_response_excerpt" not in failed
         assert len(receiver.at("/moved")) == 3
         assert receiver.at("/elsewhere") == []
 

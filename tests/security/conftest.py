@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +26,15 @@ class Live:
     @property
     def admin(self) -> dict[str, str]:
         return self.platform.auth
+
+
+SLOW_MACHINE = {"rpc_timeout_seconds": 5.0}
+"""The attack suite drives whole flows; a shared machine under load answers slower than 1 s."""
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    return dict(SLOW_MACHINE)
 
 
 @pytest.fixture

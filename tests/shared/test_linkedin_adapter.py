@@ -48,6 +48,7 @@ class Sandbox:
             "oauth_base_url": f"{self.url}/oauth/v2",
             "rest_base_url": f"{self.url}/rest",
             "v2_base_url": f"{self.url}/v2",
+            "allowed_networks": ["127.0.0.1/32"],  # the sandbox, on loopback
             "backoff_initial_seconds": 0.01,
         }
         return LinkedInSettings(**{**values, **extra})
@@ -115,6 +116,18 @@ async def test_the_oauth_round_trip_through_the_official_client(sandbox: Sandbox
     member = await client.userinfo(grant.access_token)
     assert member.urn == "urn:li:person:782bbtaQ"
     assert member.email == "sandra.sandbox@example.com"
+
+
+async def test_the_fetch_guard_refuses_a_linkedin_on_a_network_not_allowed(
+    sandbox: Sandbox,
+) -> None:
+    """The base URLs go through the same guard as every server-side fetch: the sandbox on
+    loopback is reached only because the settings list its network."""
+    client = LinkedInClient(sandbox.settings(allowed_networks=(), max_attempts=1))
+    with pytest.raises(LinkedInUnavailable) as refused:
+        await client.userinfo("any-token")
+    assert "127.0.0.1" not in str(refused.value)
+    client.close()
 
 
 async def test_linkedin_refusals_become_typed_errors_without_secrets(

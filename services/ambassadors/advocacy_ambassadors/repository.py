@@ -63,6 +63,14 @@ class AmbassadorRepository:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def known(self, ambassador_ids: list[UUID]) -> set[UUID]:
+        """Which of these ids are the organisation's ambassadors."""
+        query = select(AmbassadorRecord.id).where(
+            AmbassadorRecord.organisation_id == self.organisation_id,
+            col(AmbassadorRecord.id).in_(ambassador_ids),
+        )
+        return set((await self.session.execute(query)).scalars())
+
     async def by_email(self, email: str) -> AmbassadorRecord | None:
         query = select(AmbassadorRecord).where(
             AmbassadorRecord.organisation_id == self.organisation_id,

@@ -10,6 +10,7 @@ from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
     CONSENT_HISTORY,
     ERASE,
+    FIND_UNKNOWN,
     GET,
     GRANT_CONSENT,
     INVITE,
@@ -25,6 +26,7 @@ from advocacy_shared.contracts.ambassadors import (
     ConsentHistoryRequest,
     EraseAmbassador,
     Erased,
+    FindUnknownAmbassadors,
     GetAmbassador,
     GrantConsent,
     InviteAmbassador,
@@ -32,6 +34,7 @@ from advocacy_shared.contracts.ambassadors import (
     OffboardAmbassador,
     RecordTraining,
     RevokeConsent,
+    UnknownAmbassadors,
     UpdateProfile,
 )
 from advocacy_shared.contracts.invitations import (
@@ -126,6 +129,17 @@ async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
     return await journey.view(
         ambassadors, await states.existing(ambassadors, request.ambassador_id)
     )
+
+
+@server.handles(FIND_UNKNOWN)
+async def find_unknown(
+    session: AsyncSession, request: FindUnknownAmbassadors
+) -> UnknownAmbassadors:
+    known = await AmbassadorRepository(session, request.organisation_id).known(
+        request.ambassador_ids
+    )
+    unknown = [i for i in dict.fromkeys(request.ambassador_ids) if i not in known]
+    return UnknownAmbassadors(ambassador_ids=unknown)
 
 
 @server.handles(LIST)

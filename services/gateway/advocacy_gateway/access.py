@@ -23,6 +23,7 @@ class Scope(StrEnum):
     HR = "hr"  # the HR system: roster, SCIM, webhooks about ambassadors
     BI = "bi"  # BI tools: read only
     COMMS = "comms"  # the comms platform: content and publishing
+    PERSONAL_DATA = "personal_data"  # added to another scope by an admin: names, emails, HR ids
 
 
 class Permission(StrEnum):
@@ -40,6 +41,9 @@ class Permission(StrEnum):
     PLANNER_READ = "planner.read"
     PLANNER_MANAGE = "planner.manage"
     PLANNER_LEADERSHIP_READ = "planner.leadership.read"
+    # Not an endpoint's permission: what decides whether readers of ambassadors see who they are
+    # (names, emails, the HR system's id) or only ids and aggregates.
+    PERSONAL_DATA_READ = "personal_data.read"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -47,9 +51,10 @@ _ALL_SCOPES = frozenset(Scope)
 
 GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.ORG_READ: (_ALL_ROLES, _ALL_SCOPES),
+    # Staff accounts, with their emails: not the HR system's (its people are the roster).
     Permission.MEMBERS_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
-        frozenset({Scope.ADMIN, Scope.HR}),
+        frozenset({Scope.ADMIN}),
     ),
     Permission.MEMBERS_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
     Permission.API_KEYS_MANAGE: (frozenset({Role.ORG_ADMIN}), frozenset({Scope.ADMIN})),
@@ -84,6 +89,12 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.PLANNER_LEADERSHIP_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER}),
         frozenset({Scope.ADMIN}),
+    ),
+    # Those who run the program and the HR system see people; analysts, leadership viewers and
+    # BI or comms integrations see ids and aggregates unless an admin adds `personal_data`.
+    Permission.PERSONAL_DATA_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN, Scope.HR, Scope.PERSONAL_DATA}),
     ),
 }
 

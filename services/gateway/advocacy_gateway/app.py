@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from advocacy_gateway.auth import document_permissions
 from advocacy_gateway.idempotency import IdempotencyMiddleware
 from advocacy_gateway.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware
 from advocacy_gateway.problems import install_problem_handlers
-from advocacy_gateway.ratelimit import RateLimitMiddleware
+from advocacy_gateway.ratelimit import RateLimitMiddleware, charge_route
 from advocacy_gateway.routes import ROUTERS
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
@@ -44,6 +44,7 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(charge_route)],
     )
     app.state.gateway = state
     install_problem_handlers(app)
@@ -56,11 +57,7 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         ttl=timedelta(hours=settings.idempotency_hours),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    app.add_middleware(
-        RateLimitMiddleware,
-        per_minute=settings.rate_limit_per_minute,
-        burst=settings.rate_limit_burst,
-    )
+    app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware)
     return app

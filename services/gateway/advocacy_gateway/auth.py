@@ -14,6 +14,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from advocacy_gateway import ratelimit
 from advocacy_gateway.access import Permission, Role, Scope, role_allows, scopes_allow
 from advocacy_gateway.models import ApiKey, Organisation
 from advocacy_gateway.problems import ProblemError
@@ -97,6 +98,22 @@ async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     cookie: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """The caller, charged to its own rate-limit bucket; a failure is charged to the source."""
+    try:
+        principal = await _resolve(request, credentials, cookie)
+    except ProblemError as exc:
+        if exc.status == 401:
+            ratelimit.charge_failure(request.scope)
+        raise
+    ratelimit.charge(request.scope, principal.reference)
+    return principal
+
+
+async def _resolve(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
 ) -> Principal:
     state: GatewayState = request.app.state.gateway
     if credentials is not None:

@@ -1,5 +1,10 @@
 """OpenID Connect single sign-on (authorization code flow with PKCE) against an organisation's
-identity provider: discovery, the authorization URL, the code exchange, and ID token checks."""
+identity provider: discovery, the authorization URL, the code exchange, and ID token checks.
+
+The issuer is an organisation admin's input, and the discovery document names the other endpoints:
+every fetch (discovery, key set, token endpoint) goes through the platform's fetch guard
+(`advocacy_shared.outbound`), and errors never echo the provider's status, body or URLs.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from urllib.parse import urlencode
 
 import httpx
 import jwt
+
+from advocacy_shared import outbound
+from advocacy_shared.outbound import FetchPolicy
 
 
 class OidcError(Exception):
@@ -48,8 +56,11 @@ class Pkce:
 class OidcClient:
     """Talks to identity providers; discovery documents and key sets are cached for a while."""
 
-    def __init__(self, http: httpx.AsyncClient, cache_seconds: float = 300.0) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, policy: FetchPolicy, cache_seconds: float = 300.0
+    ) -> None:
         self.http = http
+        self.policy = policy
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Any]] = {}
 
@@ -103,8 +114,9 @@ class OidcClient:
     ) -> Identity:
         """Exchange the code for an ID token and check it: signature, issuer, audience, expiry,
         nonce, and a verified email address."""
-        response = await self.http.post(
+        response = await self._fetch(
             metadata.token_endpoint,
+            "POST",
             data={
                 "grant_type": "authorization_code",
                 "code": code,
@@ -114,8 +126,9 @@ class OidcClient:
             auth=(client_id, client_secret),
         )
         if response.status_code != 200:
-            raise OidcError(f"the provider refused the code (HTTP {response.status_code})")
-        id_token = response.json().get("id_token")
+            raise OidcError("the provider refused the code")
+        answer = _json(response)
+        id_token = answer.get("id_token") if isinstance(answer, dict) else None
         if not isinstance(id_token, str):
             raise OidcError("the provider sent no ID token")
         claims = await self._verified_claims(metadata, id_token, client_id)
@@ -152,12 +165,25 @@ class OidcClient:
         cached = self._cache.get(url)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        try:
-            response = await self.http.get(url)
-        except httpx.HTTPError as exc:
-            raise OidcError(f"the provider cannot be reached ({type(exc).__name__})") from exc
+        response = await self._fetch(url, "GET")
         if response.status_code != 200:
-            raise OidcError(f"the provider answered HTTP {response.status_code} for {url}")
-        document = response.json()
+            raise OidcError("the provider did not answer as an OpenID provider does")
+        document = _json(response)
         self._cache[url] = (time.monotonic() + self.cache_seconds, document)
         return document
+
+    async def _fetch(self, url: str, method: str, **kwargs: Any) -> outbound.Fetched:
+        """One guarded fetch; its failures say nothing of the answer, nor of the address."""
+        try:
+            return await outbound.fetch(self.http, url, self.policy, method, **kwargs)
+        except outbound.FetchRefused as exc:
+            raise OidcError("the provider's address is not one this platform may reach") from exc
+        except outbound.FetchFailed as exc:
+            raise OidcError("the provider cannot be reached") from exc
+
+
+def _json(response: outbound.Fetched) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise OidcError("the provider did not answer as an OpenID provider does") from exc

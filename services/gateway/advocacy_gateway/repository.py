@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy import ColumnElement, delete, func, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,6 +197,12 @@ class SessionRepository:
             delete(UserSession).where(col(UserSession.token_hash) == token_hash)
         )
 
+    async def purge_expired(self, now: datetime) -> int:
+        result = await self.session.execute(
+            delete(UserSession).where(col(UserSession.expires_at) < now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def remove_all_but(self, user_id: UUID, keep_token_hash: str) -> None:
         await self.session.execute(
             delete(UserSession).where(
@@ -231,9 +237,9 @@ class LoginThrottleRepository:
             delete(LoginThrottle).where(col(LoginThrottle.key_hash) == key_hash)
         )
 
-    async def purge_before(self, moment: datetime) -> None:
+    async def purge_before(self, moment: datetime) -> int:
         """Rows whose last failure is older than `moment` and that no longer wait."""
-        await self.session.execute(
+        result = await self.session.execute(
             delete(LoginThrottle).where(
                 col(LoginThrottle.last_failure_at) < moment,
                 or_(
@@ -242,6 +248,7 @@ class LoginThrottleRepository:
                 ),
             )
         )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class OidcRepository:
@@ -259,6 +266,20 @@ class OidcRepository:
             delete(OidcProvider).where(col(OidcProvider.organisation_id) == organisation_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def pending_attempts(self, organisation_id: UUID, now: datetime) -> int:
+        """Sign-ins of the organisation begun and neither finished nor expired."""
+        query = select(func.count()).where(
+            col(OidcLoginAttempt.organisation_id) == organisation_id,
+            col(OidcLoginAttempt.expires_at) >= now,
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def purge_expired_attempts(self, now: datetime) -> int:
+        result = await self.session.execute(
+            delete(OidcLoginAttempt).where(col(OidcLoginAttempt.expires_at) < now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def take_attempt(self, state_hash: str) -> OidcLoginAttempt | None:
         """The attempt for this state, removed in the same step: a state works once."""
@@ -326,7 +347,8 @@ class IdempotencyRepository:
             )
         )
 
-    async def purge_before(self, moment: datetime) -> None:
-        await self.session.execute(
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
             delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < moment)
         )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -360,6 +360,10 @@ class SsoFailed(Exception):
     """Single sign-on did not prove who the person is; the message says why."""
 
 
+class SsoBusy(Exception):
+    """Too many sign-ins of the organisation are under way to begin another."""
+
+
 @dataclass(frozen=True)
 class SsoStart:
     redirect_to: str
@@ -412,12 +416,17 @@ async def start_sso(
     redirect_uri: str,
     return_to: str,
     lifetime: timedelta,
+    max_pending: int,
 ) -> SsoStart:
-    """Remember a sign-in attempt (state, nonce, PKCE verifier) and send the browser to the IdP."""
+    """Remember a sign-in attempt (state, nonce, PKCE verifier) and send the browser to the IdP.
+    At most `max_pending` unfinished attempts per organisation: each start writes a row without
+    a credential."""
     organisation = await OrganisationRepository(session).by_slug(slug)
     provider = await OidcRepository(session).provider(organisation.id) if organisation else None
     if organisation is None or provider is None:
         raise NotFound(f"no single sign-on for organisation {slug!r}")
+    if await OidcRepository(session).pending_attempts(organisation.id, utc_now()) >= max_pending:
+        raise SsoBusy("too many sign-ins are under way for this organisation: try again shortly")
     try:
         metadata = await oidc.metadata(provider.issuer)
     except OidcError as exc:

@@ -22,5 +22,9 @@ def serve(app: ASGIApp, host: str, port: int) -> None:
         http="auto",
         log_config=None,
         access_log=False,
+        # The source address is the gateway's to work out, from ADVOCACY_TRUSTED_PROXIES
+        # (advocacy_gateway.ratelimit): uvicorn would otherwise trust X-Forwarded-For from
+        # 127.0.0.1 (or FORWARDED_ALLOW_IPS), a second, silent list.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 
 from advocacy_shared.crypto import development_key
 from advocacy_shared.settings import ServiceSettings, database_url_field, encryption_keys_field
@@ -24,6 +24,11 @@ class GatewaySettings(ServiceSettings):
     )
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Networks of reverse proxies whose X-Forwarded-For names the source address "
+        '(rate limits, login throttling), as JSON: ["10.0.0.0/8"]; none by default',
+    )
     idempotency_hours: float = Field(default=24.0, gt=0)
     auth_cache_seconds: float = Field(
         default=2.0,
@@ -37,6 +42,17 @@ class GatewaySettings(ServiceSettings):
         gt=0,
         description="How long a request holds its Idempotency-Key before a retry may take it "
         "over (a gateway that crashed mid-request); longer than any request runs",
+    )
+    retention_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often expired sessions, sign-in attempts and idempotency records go",
+    )
+    sso_max_pending_attempts: int = Field(
+        default=5000,
+        ge=1,
+        description="Per organisation: single sign-ons begun and not yet finished or expired; "
+        "past it a start is refused (each start writes a row, without a credential)",
     )
     public_base_url: str | None = Field(
         default=None,
@@ -53,6 +69,12 @@ class GatewaySettings(ServiceSettings):
     )
     webhooks_allow_loopback: bool | None = Field(
         default=None, description="Deliver to loopback addresses; by default in development only"
+    )
+    outbound_allowed_networks: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Networks the gateway may fetch from although they are not public (an "
+        "internal identity provider, a webhook receiver on the private network), as JSON: "
+        '["10.20.0.0/16"]; webhooks and single sign-on share this guard',
     )
     webhooks_retry_delays_seconds: tuple[float, ...] = Field(
         default=(5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0),

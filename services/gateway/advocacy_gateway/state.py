@@ -9,9 +9,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
-import httpx
 import nats
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +20,12 @@ from sqlalchemy.orm import Session
 from advocacy_gateway.lookups import Lookups
 from advocacy_gateway.models import messaging
 from advocacy_gateway.oidc import OidcClient
+from advocacy_gateway.ratelimit import RateLimiter
+from advocacy_gateway.retention import RetentionSweeper
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.process import wake
+from advocacy_gateway.webhooks.targets import policy_of
+from advocacy_shared import outbound
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
@@ -55,7 +59,17 @@ class GatewayState:
             retention=Retention.of(settings, messaging.inbox),
         )
         self.secrets = SecretBox(settings.secret_keys())
-        self.oidc = OidcClient(httpx.AsyncClient(timeout=10.0, follow_redirects=False))
+        self.rate_limiter = RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            trusted_proxies=settings.trusted_proxies,
+        )
+        self.oidc = OidcClient(outbound.guarded_client(10.0), policy_of(settings))
+        self.retention = RetentionSweeper(
+            self.sessions,
+            settings.retention_interval_seconds,
+            timedelta(hours=settings.idempotency_hours),
+        )
         self.nc: NatsClient | None = None
         self._rpc: RpcClient | None = None
         self._relay_task: asyncio.Task[None] | None = None
@@ -93,9 +107,11 @@ class GatewayState:
         self._rpc = RpcClient(self.nc, self.subject_of, self.settings.rpc_timeout_seconds)
         self.relay.js = js
         self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
+        self.retention.start()
 
     async def stop(self) -> None:
         await within(self.oidc.http.aclose(), 5, "identity provider client")
+        await within(self.retention.stop(), 5, "retention sweeper")
         await cancel(self._relay_task)
         if self.nc is not None:
             await within(self.nc.drain(), 10, "NATS connection")

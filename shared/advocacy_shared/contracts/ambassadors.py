@@ -207,6 +207,17 @@ class GetAmbassador(RpcRequest):
     ambassador_id: UUID
 
 
+class FindUnknownAmbassadors(RpcRequest):
+    """Which of these ids name no ambassador of the organisation (references from elsewhere)."""
+
+    organisation_id: UUID
+    ambassador_ids: list[UUID] = Field(max_length=10_000)
+
+
+class UnknownAmbassadors(RpcReply):
+    ambassador_ids: list[UUID]
+
+
 class ListAmbassadors(RpcRequest):
     organisation_id: UUID
     limit: int = Field(default=50, ge=1, le=200)
@@ -245,6 +256,9 @@ INVITE: Operation[InviteAmbassador, Ambassador] = Operation(
 )
 GET: Operation[GetAmbassador, Ambassador] = Operation(
     "ambassadors", "ambassador.get", GetAmbassador, Ambassador
+)
+FIND_UNKNOWN: Operation[FindUnknownAmbassadors, UnknownAmbassadors] = Operation(
+    "ambassadors", "ambassador.find_unknown", FindUnknownAmbassadors, UnknownAmbassadors
 )
 LIST: Operation[ListAmbassadors, AmbassadorPage] = Operation(
     "ambassadors", "ambassador.list", ListAmbassadors, AmbassadorPage

@@ -31,7 +31,9 @@ from linkedin_api.clients.restli.client import RestliClient
 from linkedin_api.common.errors import ResponseFormattingError
 from requests.adapters import HTTPAdapter
 
+from advocacy_shared import outbound
 from advocacy_shared.linkedin.settings import LinkedInSettings
+from advocacy_shared.outbound import FetchPolicy
 
 log = logging.getLogger(__name__)
 
@@ -115,28 +117,70 @@ class _LastResponse(threading.local):
 
 
 class _TimeoutAdapter(HTTPAdapter):
-    """Applies a default timeout when the caller (the client) gives none, and notes each
-    response's status: the client's formatters raise on non-JSON bodies and lose it."""
+    """Applies a default timeout when the caller (the client) gives none, notes each response's
+    status (the client's formatters raise on non-JSON bodies and lose it), and passes every
+    request through the platform's fetch guard (`advocacy_shared.outbound`): the host must resolve
+    to addresses the policy allows, and the connection goes to the address that was checked
+    (the name kept in `Host`, SNI and the certificate check)."""
 
-    def __init__(self, timeout: tuple[float, float], seen: _LastResponse) -> None:
+    def __init__(
+        self, timeout: tuple[float, float], seen: _LastResponse, policy: FetchPolicy
+    ) -> None:
         super().__init__(max_retries=0)  # the adapter retries, with backoff, above this
         self.timeout = timeout
         self.seen = seen
+        self.policy = policy
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        response = super().send(request, **kwargs)
+        kwargs["proxies"] = {}  # we connect to the checked address, never through a proxy
+        target = _checked(str(request.url), self.policy)
+        request.url = str(target.pinned_url(target.addresses[0]))
+        request.headers["Host"] = target.host_header
+        _PINNED.name = target.url.host
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            _PINNED.name = None
         self.seen.status = response.status_code
         self.seen.retry_after = response.headers.get("Retry-After")
         return response
 
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """TLS to a pinned address still checks (and sends as SNI) the name asked for."""
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if _PINNED.name is not None and host_params.get("scheme") == "https":
+            pool_kwargs["server_hostname"] = _PINNED.name
+            pool_kwargs["assert_hostname"] = _PINNED.name
+        return host_params, pool_kwargs
+
+
+class _Pinned(threading.local):
+    name: str | None = None
+
+
+_PINNED = _Pinned()
+
+
+def _checked(url: str, policy: FetchPolicy) -> outbound.Target:
+    try:
+        return outbound.check_sync(url, policy)
+    except outbound.FetchRefused as exc:
+        raise requests.ConnectionError(f"the fetch guard refused the URL ({exc.reason})") from exc
+
 
 def _prepare(session: requests.Session, settings: LinkedInSettings, seen: _LastResponse) -> None:
+    session.trust_env = False
+    policy = FetchPolicy(allowed_networks=tuple(settings.allowed_networks))
     adapter = _TimeoutAdapter(
-        (settings.connect_timeout_seconds, settings.read_timeout_seconds), seen
+        (settings.connect_timeout_seconds, settings.read_timeout_seconds), seen, policy
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)

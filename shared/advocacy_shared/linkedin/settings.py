@@ -6,7 +6,7 @@ when no app is configured (no client id).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OAUTH_BASE_URL = "https://www.linkedin.com/oauth/v2"
@@ -39,6 +39,11 @@ class LinkedInSettings(BaseSettings):
     oauth_base_url: str = OAUTH_BASE_URL
     rest_base_url: str = REST_BASE_URL
     v2_base_url: str = V2_BASE_URL
+    allowed_networks: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Networks LinkedIn's base URLs may resolve to although not public (the "
+        'LinkedIn sandbox on loopback: ["127.0.0.1/32"]); every other such address is refused',
+    )
     api_version: str = Field(
         default="202506", pattern=r"^\d{6}(\.\d{2})?$", description="`LinkedIn-Version`"
     )

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from advocacy_gateway import service
 from advocacy_gateway.access import Scope
@@ -36,7 +36,9 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["HR system (Workday)"])
     scopes: list[Scope] = Field(min_length=1, examples=[["hr"]])
-    expires_at: datetime | None = Field(default=None, description="Never expires when left out")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="Never expires when left out (a time with its UTC offset)"
+    )
 
 
 class ApiKeyRotate(BaseModel):

@@ -103,9 +103,12 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return None
     try:
         at, ident = base64.urlsafe_b64decode(cursor).decode().split("|")
-        return datetime.fromisoformat(at), UUID(ident)
+        position = datetime.fromisoformat(at), UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise _bad_cursor() from exc
+    if position[0].utcoffset() is None:  # every cursor this API gives carries its UTC offset
+        raise _bad_cursor()
+    return position
 
 
 def _bad_cursor() -> ProblemError:
@@ -122,11 +125,18 @@ def after_id(cursor: str | None) -> UUID | None:
         raise _bad_cursor() from exc
 
 
-def after_number(cursor: str | None) -> int | None:
-    """The keyset position of a list ordered by a sequence number (assessments, transitions)."""
+def after_number(cursor: str | None, minimum: int = 0) -> int | None:
+    """The keyset position of a list ordered by a sequence number (assessments, transitions):
+    a number as `cursor_of` writes it (no sign, no leading zeros), at least `minimum`."""
     if cursor is None:
         return None
-    if not (cursor.isascii() and cursor.isdigit()) or not 0 <= int(cursor) <= 10**9:
+    if (
+        not (cursor.isascii() and cursor.isdigit())
+        or len(cursor) > 10
+        or cursor != str(int(cursor))
+    ):
+        raise _bad_cursor()
+    if not minimum <= int(cursor) <= 10**9:
         raise _bad_cursor()
     return int(cursor)
 

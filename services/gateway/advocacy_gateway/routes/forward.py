@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import re
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -47,6 +47,13 @@ Present = Callable[[Any, Access | None, GatewayState], Any]
 
 FromCaller = Callable[[Access], Any]
 
+Check = Callable[[Any, Access, GatewayState], Awaitable[None]]
+"""Runs on the built request before it is sent: `(request, access, state)`; raises to refuse
+(references to another service's records are checked so)."""
+
+After = Callable[[Any, Any, Access, GatewayState], Awaitable[None]]
+"""Runs once the service has answered: `(request, reply, access, state)` (an audit entry)."""
+
 
 def actor(access: Access) -> str:
     """The caller as the audit trail of another service names it (bounded)."""
@@ -70,7 +77,7 @@ class Paging:
 
 BY_ID = Paging("after", after_id, "next_after")
 BY_NUMBER = Paging("after", after_number, "next_after")
-NEWEST_FIRST = Paging("before", after_number, "next_before")
+NEWEST_FIRST = Paging("before", lambda cursor: after_number(cursor, minimum=1), "next_before")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class Forward:
     from_caller: Mapping[str, FromCaller] = field(default_factory=dict)
     present: Present | None = None
     response_model: Any = None
+    check: Check | None = None
+    after: After | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -197,7 +206,12 @@ def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
             fields[paging.request_field] = paging.position(values.pop("cursor"))
         fields.update(values)
         fields.update(route.fixed)
-        reply = await state.rpc.call(operation, operation.request(**fields))
+        request = operation.request(**fields)
+        if route.check is not None and access is not None:
+            await route.check(request, access, state)
+        reply = await state.rpc.call(operation, request)
+        if route.after is not None and access is not None:
+            await route.after(request, reply, access, state)
         if response is not None and route.location is not None and access is not None:
             response.headers["Location"] = route.location.format(
                 org_id=access.organisation.id, reply=reply

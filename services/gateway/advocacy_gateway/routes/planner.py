@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from advocacy_gateway.access import Permission
 from advocacy_gateway.auth import Access
+from advocacy_gateway.routes import references
 from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS, Page
 from advocacy_gateway.routes.forward import (
     BY_ID,
@@ -27,6 +28,7 @@ from advocacy_gateway.routes.forward import (
     post,
     put,
 )
+from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.planner import (
     ADD_PLAYBOOK_ROW,
     ADVANCE_PHASE,
@@ -56,6 +58,7 @@ from advocacy_shared.contracts.planner import (
     ProgramFields,
     Proposal,
     ReadinessFields,
+    SetPhase,
 )
 
 MANAGE, READ = Permission.PLANNER_MANAGE, Permission.PLANNER_READ
@@ -120,6 +123,12 @@ def _visible_check(check: GraduationCheck, access: Access | None, _state: Any) -
     )
 
 
+async def _known_cohort(request: SetPhase, access: Access, state: GatewayState) -> None:
+    await references.check_ambassadors(
+        state, access.organisation.id, request.phase.cohort.ambassador_ids, "cohort.ambassador_ids"
+    )
+
+
 # One route a line (or three): a table reads better unformatted.
 # fmt: off
 ROUTES = [
@@ -160,7 +169,7 @@ ROUTES = [
     put(PROGRAM + "/phases/{kind}", SET_PHASE, MANAGE, "set_phase",
         "Set a phase's cohort, targets (at least one number) and review date",
         body=PhaseFields, body_as="phase", params={"kind": PhaseKind}, responses=CONFLICT,
-        present=_visible_phase),
+        present=_visible_phase, check=_known_cohort),
     get(PROGRAM + "/graduation", CHECK_GRADUATION, READ, "check_graduation",
         "The graduation check: the current phase's targets against the latest actuals",
         present=_visible_check),

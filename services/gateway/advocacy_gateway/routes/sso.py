@@ -96,7 +96,10 @@ async def remove(access: SsoManager, state: State) -> Response:
     status_code=302,
     response_class=RedirectResponse,
     summary="Start single sign-on: redirects the browser to the organisation's provider",
-    responses={502: {"model": Problem, "description": "The provider cannot be reached"}},
+    responses={
+        502: {"model": Problem, "description": "The provider cannot be reached"},
+        503: {"model": Problem, "description": "Too many sign-ins under way"},
+    },
 )
 async def start(
     org_slug: str,
@@ -115,9 +118,12 @@ async def start(
                 callback_url(state),
                 return_to,
                 ATTEMPT_LIFETIME,
+                state.settings.sso_max_pending_attempts,
             )
         except service.SsoFailed as exc:
             raise ProblemError(502, "sso-provider", str(exc)) from exc
+        except service.SsoBusy as exc:
+            raise ProblemError(503, "sso-busy", str(exc), headers={"Retry-After": "60"}) from exc
     response = RedirectResponse(begun.redirect_to, status_code=302)
     # Binds the attempt to this browser, so nobody can complete a sign-in someone else began.
     response.set_cookie(

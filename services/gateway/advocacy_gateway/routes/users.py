@@ -13,6 +13,7 @@ from advocacy_gateway import service, throttle
 from advocacy_gateway.access import Role
 from advocacy_gateway.auth import SESSION_COOKIE, Caller, PlatformAdmin
 from advocacy_gateway.problems import ProblemError
+from advocacy_gateway.ratelimit import source_address
 from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, Email, IdempotencyKey, State
 
 router = APIRouter(prefix="/api/v1", tags=["users"], responses=COMMON_PROBLEMS)
@@ -83,7 +84,7 @@ class UserOut(BaseModel):
 )
 async def log_in(body: Login, request: Request, state: State, response: Response) -> SignedIn:
     lifetime = timedelta(hours=state.settings.session_hours)
-    source = request.client.host if request.client is not None else "unknown"
+    source = source_address(request.scope, state.settings.trusted_proxies)
     keys = throttle.LoginKeys.of(body.organisation, body.email, source)
     try:
         async with state.transaction() as session:

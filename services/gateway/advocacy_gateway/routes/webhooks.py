@@ -24,7 +24,7 @@ from advocacy_gateway.routes.common import (
 from advocacy_gateway.webhooks import service
 from advocacy_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from advocacy_gateway.webhooks.repository import DeliveryRepository, EndpointRepository
-from advocacy_gateway.webhooks.targets import TargetPolicy
+from advocacy_gateway.webhooks.targets import TargetPolicy, policy_of
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import utc_now
@@ -132,7 +132,6 @@ class DeliveryOut(BaseModel):
     attempts: int
     last_attempt_at: datetime | None
     last_response_status: int | None
-    last_response_excerpt: str | None
     last_error: str | None
     next_attempt_at: datetime | None
     delivered_at: datetime | None
@@ -154,7 +153,7 @@ class EventTypeOut(BaseModel):
 
 
 def _policy(state: State) -> TargetPolicy:
-    return TargetPolicy.of(state.settings)
+    return policy_of(state.settings)
 
 
 def _location(org_id: UUID, endpoint_id: UUID) -> str:

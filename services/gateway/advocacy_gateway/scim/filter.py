@@ -24,6 +24,8 @@ ComparisonOperator = Literal["eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt
 OPERATORS = frozenset(get_args(ComparisonOperator))
 BOOLEAN_ATTRIBUTES = frozenset({"active", "hard_to_recruit", "leadership"})
 MAX_FILTER_LENGTH = 1000
+MAX_NESTING = 16
+"""Parentheses and `not`s deeper than this are refused: the parser recurses once per level."""
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -63,6 +65,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.position = 0
+        self.depth = 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -101,16 +104,22 @@ class _Parser:
     def factor(self) -> RosterFilter:
         if self.keyword("not"):
             self.expect_paren("(")
-            inner = self.filter()
-            self.expect_paren(")")
-            return Negation(operand=inner)
+            return Negation(operand=self.nested())
         token = self.peek()
         if token is not None and token.kind == "paren" and token.text == "(":
             self.take()
-            inner = self.filter()
-            self.expect_paren(")")
-            return inner
+            return self.nested()
         return self.comparison()
+
+    def nested(self) -> RosterFilter:
+        """The filter inside an opened parenthesis, up to its closing one."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise invalid_filter(f"the filter nests deeper than {MAX_NESTING} levels")
+        inner = self.filter()
+        self.expect_paren(")")
+        self.depth -= 1
+        return inner
 
     def comparison(self) -> Comparison:
         path = self.take()
@@ -141,7 +150,8 @@ def _value(token: Token) -> str | bool | None:
     if token.kind == "string":
         try:
             decoded: str = json.loads(token.text)
-        except json.JSONDecodeError as exc:
+            decoded.encode("utf-8")  # a lone surrogate ("\\ud800") is no text
+        except (json.JSONDecodeError, UnicodeEncodeError) as exc:
             raise invalid_filter("a string in the filter is malformed") from exc
         return decoded
     if token.kind == "word":

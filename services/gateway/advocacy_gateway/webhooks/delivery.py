@@ -3,9 +3,10 @@
 A background task of the gateway, woken after the intake commits and polling otherwise. Each pass
 claims a batch of due deliveries (several replicas share them, see `DeliveryQueue.claim`), sends
 them concurrently, and records each outcome in its own transaction. An attempt checks its target
-again, connects to the address it checked, does not follow redirects, and keeps no more of the
-answer than a short excerpt. 2xx is delivered; anything else is retried after the next delay of
-the schedule (or a longer `Retry-After`), and once the schedule is spent the delivery has failed.
+again, connects to the address it checked, does not follow redirects, and keeps the answer's status
+and time, never its body (the subscriber could otherwise read whatever an allowed target answers).
+2xx is delivered; anything else is retried after the next delay of the schedule (or a longer
+`Retry-After`), and once the schedule is spent the delivery has failed.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from advocacy_gateway.webhooks import service, signing, targets
 from advocacy_gateway.webhooks.models import WebhookDelivery, WebhookEndpoint
 from advocacy_gateway.webhooks.repository import DeliveryQueue
 from advocacy_gateway.webhooks.service import AttemptResult, DisableRule
+from advocacy_shared import outbound
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-EXCERPT_CHARS = 256
 LEASE_MARGIN_SECONDS = 30.0
 
 
@@ -61,7 +62,7 @@ class DeliveryPolicy:
                 after=timedelta(seconds=settings.webhooks_disable_after_seconds),
                 min_failures=settings.webhooks_disable_min_failures,
             ),
-            targets=targets.TargetPolicy.of(settings),
+            targets=targets.policy_of(settings),
         )
 
     @property
@@ -86,7 +87,6 @@ class DeliveryPolicy:
 @dataclass(frozen=True)
 class Answer:
     status_code: int
-    excerpt: str | None
     retry_after: float | None
 
 
@@ -115,15 +115,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            transport=self.transport,
-            timeout=self.policy.timeout,
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment: we connect to checked addresses
-            # Connections are keyed by address: one kept open for a host name could otherwise carry
-            # another name's request that resolves to the same address, without its TLS check.
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        self._client = outbound.guarded_client(self.policy.timeout, transport=self.transport)
         self._task = asyncio.create_task(self.run(), name="gateway-webhook-delivery")
 
     async def stop(self) -> None:
@@ -218,42 +210,20 @@ class DeliveryWorker:
                 answer = await self._post(target, headers, body)
         except (httpx.HTTPError, OSError, TimeoutError) as exc:
             return AttemptResult(at=now, error=_describe(exc)), None
-        result = AttemptResult(at=now, status_code=answer.status_code, excerpt=answer.excerpt)
+        result = AttemptResult(at=now, status_code=answer.status_code)
         return result, answer.retry_after
 
     async def _post(self, target: targets.Target, headers: dict[str, str], body: bytes) -> Answer:
-        """Try the checked addresses in the resolver's order until one accepts the connection."""
+        """POST to the checked addresses; the answer's body is never read (it is not ours)."""
         if self._client is None:
             raise RuntimeError("the delivery worker is not started")
-        refused: httpx.ConnectError | None = None
-        for address in target.addresses:
-            try:
-                async with self._client.stream(
-                    "POST",
-                    target.pinned_url(address),
-                    content=body,
-                    headers={**headers, "host": target.host_header},
-                    extensions={"sni_hostname": target.url.host},
-                ) as response:
-                    return Answer(
-                        status_code=response.status_code,
-                        excerpt=await _excerpt(response),
-                        retry_after=_seconds_until(response.headers.get("retry-after")),
-                    )
-            except httpx.ConnectError as exc:
-                refused = exc
-        assert refused is not None
-        raise refused
-
-
-async def _excerpt(response: httpx.Response) -> str | None:
-    """The start of the answer's body, for the deliveries list; the rest is never read."""
-    received = b""
-    async for chunk in response.aiter_bytes():
-        received += chunk
-        if len(received) >= EXCERPT_CHARS * 4:
-            break
-    return received.decode("utf-8", errors="replace")[:EXCERPT_CHARS] or None
+        answer = await outbound.send(
+            self._client, target, "POST", max_bytes=0, content=body, headers=headers
+        )
+        return Answer(
+            status_code=answer.status_code,
+            retry_after=_seconds_until(answer.headers.get("retry-after")),
+        )
 
 
 def _seconds_until(retry_after: str | None) -> float | None:

@@ -84,7 +84,6 @@ class WebhookDelivery(GatewayModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_response_status: int | None = None
-    last_response_excerpt: str | None = Field(default=None, max_length=256)
     last_error: str | None = Field(default=None, max_length=500)
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     replay_of: UUID | None = None

@@ -307,7 +307,6 @@ class AttemptResult:
 
     at: datetime
     status_code: int | None = None
-    excerpt: str | None = None
     error: str | None = None
 
     @property
@@ -345,7 +344,6 @@ async def record_success(
         attempts=delivery.attempts + 1,
         last_attempt_at=result.at,
         last_response_status=result.status_code,
-        last_response_excerpt=result.excerpt,
         last_error=None,
         next_attempt_at=None,
         delivered_at=result.at,
@@ -369,7 +367,6 @@ async def record_failure(
         attempts=delivery.attempts + 1,
         last_attempt_at=result.at,
         last_response_status=result.status_code,
-        last_response_excerpt=result.excerpt,
         last_error=result.error[:500] if result.error else None,
         next_attempt_at=next_attempt_at,
     )
