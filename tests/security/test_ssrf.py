@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from advocacy_shared.embedded_nats import free_port
+from advocacy_devtools.embedded_nats import free_port
 from tests.loopback import LoopbackServer
 from tests.security.actors import new_organisation
 from tests.security.conftest import SLOW_MACHINE, Live
