@@ -61,9 +61,15 @@ class Browser:
         return {"X-CSRF-Token": self.csrf}
 
 
-async def sign_in(live: Live, email: str, password: str = PASSWORD) -> Browser:
+async def sign_in(
+    live: Live, email: str, password: str = PASSWORD, *, organisation: str | None
+) -> Browser:
+    """Sign in to an organisation's account (its id or slug), or, with None, a platform admin's."""
     client = httpx.AsyncClient(base_url=live.base_url, timeout=30)
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"organisation": organisation, "email": email, "password": password},
+    )
     assert response.status_code == 200, response.text
     return Browser(http=client, csrf=response.json()["csrf_token"])
 

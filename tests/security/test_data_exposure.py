@@ -46,7 +46,7 @@ async def test_bi_comms_analysts_and_leadership_see_ids_not_people(live: Live) -
         readers.append((scope, live.http, bearer(await new_key(live, org, scope))))
     for role in ("analyst", "leadership_viewer"):
         await add_member(live, org, f"{role}@acme.test", role)
-        browser = await sign_in(live, f"{role}@acme.test")
+        browser = await sign_in(live, f"{role}@acme.test", organisation=org)
         readers.append((role, browser.http, {}))
     for who, http, headers in readers:
         for shown in await _seen(live, org, ambassador, http, headers):
@@ -58,7 +58,7 @@ async def test_bi_comms_analysts_and_leadership_see_ids_not_people(live: Live) -
         assert shown["email"] == "ada@acme.test"
         assert shown["external_id"] == "HR-77"
     await add_member(live, org, "pm@acme.test", "program_manager")
-    manager = await sign_in(live, "pm@acme.test")
+    manager = await sign_in(live, "pm@acme.test", organisation=org)
     for shown in await _seen(live, org, ambassador, manager.http, {}):
         assert shown["display_name"] == "ada"
 

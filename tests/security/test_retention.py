@@ -83,7 +83,7 @@ async def test_expired_sessions_are_purged(live: Live) -> None:
     org = await new_organisation(live)
     await add_member(live, org, "ada@acme.test", "analyst")
     for _ in range(2):
-        await sign_in(live, "ada@acme.test")
+        await sign_in(live, "ada@acme.test", organisation=org)
     assert await count(live, UserSession) == 2
     async with inside(live).sessions() as session, session.begin():
         first = (await session.execute(select(UserSession).limit(1))).scalar_one()
