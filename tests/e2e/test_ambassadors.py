@@ -22,7 +22,7 @@ from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
-from tests.shared.helpers import dump_database, polls, read_all
+from tests.shared.helpers import dump_database, eventually, polls, read_all
 
 CONSENT = {
     "consent_version": "2026-11",
@@ -227,8 +227,12 @@ async def test_erasure_leaves_nothing_personal_in_any_services_database(
 
     assert erased.status_code == 200, erased.text
     assert (await platform.http.get(base, headers=platform.auth)).status_code == 404
-    published = [e.type for e in await events(nats_client, topology)]
-    assert published[-1] == AmbassadorErased.spec.type
+
+    async def erasure_published() -> bool:  # the relay publishes after the answer
+        published = [e.type for e in await events(nats_client, topology)]
+        return bool(published) and published[-1] == AmbassadorErased.spec.type
+
+    await eventually(erasure_published)
     await receiver.wait_until(
         lambda: AmbassadorErased.spec.type in {r.payload["type"] for r in receiver.succeeded()}
     )

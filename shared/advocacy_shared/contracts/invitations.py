@@ -133,7 +133,7 @@ class ConnectLinkedInByInvitation(RpcRequest):
     employee's browser: only a callback from that browser completes the flow."""
 
     token: str = Field(min_length=1, max_length=200)
-    browser_binding: str = Field(pattern=r"^[0-9a-f]{64}$")
+    browser_binding: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
 
 
 PUBLISH_CONSENT_TEXT: Operation[PublishConsentText, ConsentText] = Operation(

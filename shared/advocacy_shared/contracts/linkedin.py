@@ -76,6 +76,7 @@ class CompleteLinkedIn(RpcRequest):
     browser_binding: str | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{64}$",
+        max_length=64,
         description="SHA-256 of the flow cookie the callback's browser sent, if any",
     )
 
