@@ -141,8 +141,10 @@ _DROPS = asyncio.Semaphore(4)
 
 
 async def _drop_schemas(postgres_url: str, script: str) -> None:
+    """A drop waits at most 10 s for the locks of a connection left open (a killed process's,
+    until PostgreSQL notices): the schema is then left behind, never the session held up."""
     async with _DROPS:
-        await run_script(postgres_url, script)
+        await asyncio.wait_for(run_script(postgres_url, f"SET lock_timeout = '10s'; {script}"), 30)
 
 
 @pytest.fixture
