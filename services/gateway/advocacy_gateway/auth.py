@@ -270,7 +270,7 @@ def require_key_organisation(
 RosterManager = Annotated[Access, Depends(require_key_organisation(Permission.ROSTER_MANAGE))]
 
 
-def require_platform_admin(caller: Caller) -> Principal:
+async def require_platform_admin(caller: Caller) -> Principal:
     if not caller.is_platform_admin:
         raise ProblemError(403, "forbidden", "only a platform admin may do this")
     return caller

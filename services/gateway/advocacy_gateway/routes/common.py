@@ -42,7 +42,9 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def gateway_state(request: Request) -> GatewayState:
+async def gateway_state(request: Request) -> GatewayState:
+    """`async` although it awaits nothing: FastAPI runs a plain function dependency in a worker
+    thread, a hop that every request would pay for."""
     state: GatewayState = request.app.state.gateway
     return state
 
