@@ -6,6 +6,7 @@ itself is recorded."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,7 +23,7 @@ from tests.e2e.test_linkedin import service_overrides as service_overrides  # a 
 from tests.e2e.test_scim import auth, hr_key
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
-from tests.shared.helpers import dump_database, eventually
+from tests.shared.helpers import dump_database, eventually, polls
 
 PERSON: dict[str, Any] = {
     "schemas": [
@@ -75,11 +76,15 @@ async def test_one_request_erases_the_person_from_every_service(
         headers=platform.auth,
     )
     key = await hr_key(platform, org)
-    provisioned = await platform.http.post(
-        "/scim/v2/Users",
-        json=PERSON,
-        headers={**auth(key), "Content-Type": "application/scim+json"},
-    )
+    for _ in polls():  # 503 until the ambassadors service has the organisation (from its event)
+        provisioned = await platform.http.post(
+            "/scim/v2/Users",
+            json=PERSON,
+            headers={**auth(key), "Content-Type": "application/scim+json"},
+        )
+        if provisioned.status_code != 503:
+            break
+        await asyncio.sleep(0.05)
     assert provisioned.status_code == 201, provisioned.text
     employee_id = provisioned.json()["id"]
     ada = await invite(platform, org, "ada.lovelace@acme.dk", display_name="Augusta Ada Lovelace")
