@@ -5,6 +5,7 @@ Importing this package imports every contract module, so `EVENT_TYPES` is comple
 
 from advocacy_shared.contracts import (
     ambassadors,
+    content,
     identity,
     invitations,
     linkedin,
@@ -20,6 +21,7 @@ from advocacy_shared.contracts.base import EVENT_TYPES
 __all__ = [
     "EVENT_TYPES",
     "ambassadors",
+    "content",
     "identity",
     "invitations",
     "linkedin",

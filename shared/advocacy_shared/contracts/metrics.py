@@ -40,3 +40,24 @@ class CohortActualsMeasured(EventData):
         if self.period_end < self.period_start:
             raise ValueError("period_end is before period_start")
         return self
+
+
+@event("metrics", "post_engagement", "measured", 1)
+class PostEngagementMeasured(EventData):
+    """The latest observed analytics of one post, published when they change materially.
+
+    The content service learns from these which items engaged for which ambassadors. Counts are
+    as LinkedIn last reported them (a count may go down); `engagement_rate` is engagements
+    (reactions, comments, reshares) per impression, 0 when there were no impressions.
+    """
+
+    post_id: UUID
+    ambassador_id: UUID
+    content_item_id: UUID | None = None
+    impressions: int = Field(ge=0)
+    members_reached: int | None = Field(default=None, ge=0)
+    reactions: int = Field(ge=0)
+    comments: int = Field(ge=0)
+    reshares: int = Field(ge=0)
+    engagement_rate: float = Field(ge=0)
+    observed_at: datetime
