@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
+from advocacy_shared.db import read_session_factory
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.logs import correlation_id_var, traceparent_var
 from advocacy_shared.outbox_records import prune
@@ -185,6 +187,7 @@ class OutboxRelay:
         self.js: JetStreamContext | None = None
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
+        self._read_sessions: async_sessionmaker[AsyncSession] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -213,13 +216,13 @@ class OutboxRelay:
         if self.js is None:
             raise RuntimeError("the relay has no JetStream context yet")
         published: list[str] = []
-        async with self.sessions() as session:  # an idle outbox costs one query, not a lock
+        async with self._reads() as session:  # an idle outbox costs one query, not a lock
             if (await session.execute(self._pending_query().limit(1))).first() is None:
                 return 0
         async with self._turn() as mine:
             if not mine:
                 return 0
-            async with self.sessions() as session, session.begin():
+            async with self._reads() as session:
                 rows = (await session.execute(self._pending_query())).all()
             try:
                 for row in rows:
@@ -270,16 +273,23 @@ class OutboxRelay:
             return
         key = "SELECT {}(:cls, CAST(CAST(:tbl AS regclass) AS oid)::int)"
         params = {"cls": RELAY_LOCK_CLASS, "tbl": self.table.name}
-        async with engine.connect() as connection:
+        # Autocommit: a session-level lock needs no transaction, and none is left open.
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        async with autocommit.connect() as connection:
             result = await connection.execute(text(key.format("pg_try_advisory_lock")), params)
             locked = bool(result.scalar())
-            await connection.commit()
             try:
                 yield locked
             finally:
                 if locked:
                     await connection.execute(text(key.format("pg_advisory_unlock")), params)
-                    await connection.commit()
+
+    def _reads(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for the relay's reads: no transaction (`read_session_factory`); under the
+        relay's turn no other relay changes the rows it reads."""
+        if self._read_sessions is None:
+            self._read_sessions = read_session_factory(_engine_of(self.sessions))
+        return self._read_sessions()
 
     def _pending_query(self) -> Select[Any]:
         table = self.table
@@ -291,9 +301,14 @@ class OutboxRelay:
         )
 
     async def _mark_sent(self, ids: Sequence[str]) -> None:
+        """Mark rows sent without waiting for the disk: if the database loses this commit in a
+        crash, the rows are published again, and JetStream's duplicate window (`Nats-Msg-Id`)
+        and the consumers' inboxes drop the second copy. One fsync fewer per relayed write."""
         if not ids:
             return
         async with self.sessions() as session, session.begin():
+            if _engine_of(self.sessions).dialect.name == "postgresql":
+                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             await session.execute(
                 update(self.table)
                 .where(self.table.c.id.in_(ids))

@@ -50,21 +50,6 @@ class PlaybookRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def latest_entries(self, organisation_id: UUID) -> list[PlaybookEntry]:
-        """The latest version's rows in one round trip (the hot read of the playbook)."""
-        latest = (
-            select(func.max(PlaybookEntry.version))
-            .where(PlaybookEntry.organisation_id == organisation_id)
-            .scalar_subquery()
-        )
-        query = (
-            select(PlaybookEntry)
-            .where(PlaybookEntry.organisation_id == organisation_id)
-            .where(PlaybookEntry.version == latest)
-            .order_by(col(PlaybookEntry.position))
-        )
-        return list((await self.session.execute(query)).scalars())
-
     def add_all(self, entries: list[PlaybookEntry]) -> None:
         self.session.add_all(entries)
 

@@ -68,7 +68,9 @@ RECRUITMENT_NOTE = (
 
 @server.reads(GET_PLAYBOOK)
 async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
-    return await playbook.playbook(session, request.organisation_id, request.version)
+    return await playbook.playbook(
+        session, request.organisation_id, request.version, committed_view=True
+    )
 
 
 @server.handles(ADD_PLAYBOOK_ROW)
