@@ -120,6 +120,7 @@ class Forward:
             and self.paging is None
             and self.after is None
             and self.location is None
+            and self.status_code != 204  # an answer without a body
         )
 
     @property
