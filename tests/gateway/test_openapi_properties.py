@@ -19,6 +19,9 @@ from tests.live import running_platform
 
 pytestmark = [
     pytest.mark.slow,
+    # Every operation of the API, up to 20 requests each, over real HTTP: minutes on a loaded
+    # machine, and the default limit, firing inside hypothesis, reads as a flaky test.
+    pytest.mark.timeout(900),
     pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc"),
 ]
 
