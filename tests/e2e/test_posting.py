@@ -24,12 +24,12 @@ from advocacy_devtools.embedded_nats import free_port
 from advocacy_devtools.linkedin_sandbox import SandboxSettings, create_sandbox
 from advocacy_devtools.linkedin_sandbox_posts import PostsState
 from advocacy_shared.contracts.base import EventData
-from advocacy_shared.contracts.content import PostPublished
+from advocacy_shared.contracts.content import PostPublished, PostWithdrawn
 from advocacy_shared.contracts.linkedin import LinkedInConnectionExpired
 from advocacy_shared.contracts.posts import PostReminderRaised, ReconnectRequested
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
-from advocacy_shared.linkedin import LinkedInSettings
+from advocacy_shared.linkedin import MEMBER_SCOPES, LinkedInSettings
 from advocacy_shared.linkedin.posts import escape_little_text
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
@@ -60,9 +60,18 @@ async def sandbox() -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-def service_overrides(sandbox: FastAPI) -> dict[str, dict[str, Any]]:
+def member_scopes() -> tuple[str, ...]:
+    """The scopes ambassadors grant when they connect (a test parametrizes this)."""
+    return MEMBER_SCOPES
+
+
+@pytest.fixture
+def service_overrides(
+    sandbox: FastAPI, member_scopes: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
     url = sandbox.state.url
     linkedin = LinkedInSettings(
+        scopes=member_scopes,
         client_id="e2e-app",
         client_secret=CLIENT_SECRET,
         redirect_url=CALLBACK,
@@ -214,8 +223,19 @@ async def test_a_scheduled_post_is_published_through_the_client_and_consumed_by_
     assert [p["id"] for p in listed.json()["items"]] == [post["id"]]
 
 
+@pytest.mark.parametrize(
+    ("member_scopes", "reconciled"),
+    [
+        (MEMBER_SCOPES, "duplicate"),  # sent again: LinkedIn's duplicate check names the post
+        ((*MEMBER_SCOPES, "r_member_social"), "found"),  # found among the author's posts
+    ],
+)
 async def test_a_crash_between_linkedins_answer_and_the_commit_posts_once(
-    platform: Platform, sandbox: FastAPI, nats_client: NatsClient, topology: Topology
+    platform: Platform,
+    sandbox: FastAPI,
+    nats_client: NatsClient,
+    topology: Topology,
+    reconciled: str,
 ) -> None:
     org = (await create_organisation(platform, "Acme"))["id"]
     base = await connected(platform, org, "ada@acme.dk")
@@ -242,7 +262,7 @@ async def test_a_crash_between_linkedins_answer_and_the_commit_posts_once(
     (on_linkedin,) = sandbox_posts(sandbox).posts.values()  # still exactly one post
     assert published["linkedin_post_urn"] == on_linkedin.urn
     outcomes = await rows(platform, "SELECT number, outcome FROM post_attempts ORDER BY number")
-    assert [tuple(r) for r in outcomes] == [(1, "unknown"), (2, "duplicate")]
+    assert [tuple(r) for r in outcomes] == [(1, "unknown"), (2, reconciled)]
     facts = await content_events_until(nats_client, topology, PostPublished)
     await asyncio.sleep(0.5)  # a second fact would come from the same relay pass
     facts = await content_events(nats_client, topology, PostPublished)
@@ -403,9 +423,9 @@ async def test_the_manual_path_share_link_reminder_and_reported_url(
     (reminder,) = await content_events_until(nats_client, topology, PostReminderRaised)
     raised = PostReminderRaised.model_validate(reminder.data)
     assert (raised.post_id, raised.kind) == (UUID(post["id"]), "manual_post_due")
-    assert raised.share_url == post["share_url"]
+    assert raised.due_at == datetime.fromisoformat(post["scheduled_at"])
     async with httpx.AsyncClient() as browser:  # the ambassador shares it on LinkedIn
-        page = await browser.get(raised.share_url)
+        page = await browser.get(post["share_url"])
         assert "læs mere_her" in page.text
         shared = await browser.post(f"{sandbox.state.url}/sandbox/share", data={"text": TEXT})
     permalink = f"{sandbox.state.url}{shared.headers['location']}"
@@ -485,3 +505,44 @@ async def test_bad_input_is_refused_with_the_rule_named_and_nothing_posted(
     assert cross.status_code == 404
     await asyncio.sleep(0.5)
     assert sandbox_posts(sandbox).posts == {}
+
+
+@pytest.mark.parametrize("member_scopes", [("openid", "profile", "email")])
+async def test_a_connection_without_posting_permission_takes_the_manual_path(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await connected(platform, org, "ada@acme.dk")
+    status = (await platform.http.get(f"{ada}/linkedin", headers=platform.auth)).json()
+    assert "w_member_social" not in status["scopes"]
+
+    written = await write(platform, ada, scheduled_at=soon(0))
+    assert written.status_code == 201, written.text
+    assert written.json()["path"] == "manual"
+    insisted = await write(platform, ada, text="Through the API", path="api")
+    assert insisted.status_code == 409
+    assert "w_member_social" in insisted.json()["detail"]
+    await asyncio.sleep(0.5)
+    assert sandbox_posts(sandbox).posts == {}
+
+
+async def test_erasure_withdraws_published_posts_and_deletes_the_authors_posts(
+    platform: Platform, sandbox: FastAPI, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await connected(platform, org, "ada@acme.dk")
+    post = (await write(platform, ada, scheduled_at=soon(0))).json()
+    await post_when(platform, org, post["id"], "published")
+    (await write(platform, ada, text="A draft")).json()
+
+    assert (await platform.http.delete(ada, headers=platform.auth)).status_code == 200
+
+    (withdrawn,) = await content_events_until(nats_client, topology, PostWithdrawn)
+    fact = PostWithdrawn.model_validate(withdrawn.data)
+    assert (fact.post_id, fact.reason) == (UUID(post["id"]), "author_erased")
+    for _ in polls():
+        if not await rows(platform, "SELECT id FROM posts"):
+            break
+        await asyncio.sleep(0.05)
+    assert await rows(platform, "SELECT id FROM posts") == []
+    assert await rows(platform, "SELECT id FROM post_attempts") == []

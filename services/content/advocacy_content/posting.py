@@ -65,7 +65,6 @@ from advocacy_shared.linkedin.posts import (
     LinkedInPosts,
     LinkedInThrottled,
     escape_little_text,
-    share_url,
 )
 from advocacy_shared.outbox import Outbox
 from advocacy_shared.rpc import RpcClient
@@ -412,7 +411,6 @@ class Publisher:
                     ambassador_id=record.ambassador_id,
                     kind="manual_post_due",
                     due_at=record.scheduled_at or now,
-                    share_url=share_url(self.settings.linkedin.web_base_url, record.text),
                     raised_at=now,
                 ),
                 organisation_id,

@@ -24,8 +24,6 @@ from advocacy_shared.contracts.limits import Key, Language, ShortText, Topic
 MAX_POST_TEXT = 3000
 """LinkedIn's limit on a post's commentary."""
 MAX_URL = 2000
-MAX_SHARE_URL = 40_000
-"""A share link carries the text percent-encoded: up to 12 characters for each of 3000."""
 
 PostState = Literal["draft", "scheduled", "posting", "published", "cancelled", "failed"]
 PostPath = Literal["api", "manual"]
@@ -165,12 +163,12 @@ class ReconnectRequested(EventData):
 
 @event("content", "post", "reminder_raised", 1)
 class PostReminderRaised(EventData):
-    """A post on the manual path is due: remind the ambassador to post it with the share link and
-    report its URL."""
+    """A post on the manual path is due: remind the ambassador to post it with its share link and
+    report its URL. The link carries the post's text, so it is not in the event: the comms
+    platform reads it from the post (`GET /api/v1/orgs/{org}/posts/{post_id}`, `share_url`)."""
 
     post_id: UUID
     ambassador_id: UUID
     kind: Literal["manual_post_due"]
     due_at: datetime
-    share_url: str = Field(max_length=MAX_SHARE_URL)
     raised_at: datetime
