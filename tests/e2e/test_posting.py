@@ -499,10 +499,24 @@ async def test_bad_input_is_refused_with_the_rule_named_and_nothing_posted(
 
     assert await rows(platform, "SELECT id FROM posts") == []
     draft = (await write(platform, ada)).json()
-    cross = await platform.http.get(
-        f"/api/v1/orgs/{other}/posts/{draft['id']}", headers=platform.auth
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PATCH", "", {"text": "Changed"}),
+        ("POST", "/schedule", {"scheduled_at": soon(5)}),
+        ("POST", "/cancel", None),
+        ("POST", "/published", {"url": "https://www.linkedin.com/feed/update/urn:li:share:1/"}),
+    ):
+        cross = await platform.http.request(
+            method,
+            f"/api/v1/orgs/{other}/posts/{draft['id']}{suffix}",
+            json=body,
+            headers=platform.auth,
+        )
+        assert cross.status_code == 404, (method, suffix, cross.text)
+    unchanged = await platform.http.get(
+        f"/api/v1/orgs/{org}/posts/{draft['id']}", headers=platform.auth
     )
-    assert cross.status_code == 404
+    assert (unchanged.json()["state"], unchanged.json()["text"]) == ("draft", TEXT)
     await asyncio.sleep(0.5)
     assert sandbox_posts(sandbox).posts == {}
 

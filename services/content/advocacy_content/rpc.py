@@ -78,6 +78,21 @@ async def _author(organisation_id: UUID, ambassador_id: UUID) -> posts.Author:
     return posts.Author.of(ambassador, connection)
 
 
+async def _known_ambassador(organisation_id: UUID, ambassador_id: UUID) -> None:
+    unknown = (
+        await posting_wiring()
+        .rpc()
+        .call(
+            ambassador_contracts.FIND_UNKNOWN,
+            ambassador_contracts.FindUnknownAmbassadors(
+                organisation_id=organisation_id, ambassador_ids=[ambassador_id]
+            ),
+        )
+    )
+    if unknown.ambassador_ids:
+        raise NotFound(f"no ambassador {ambassador_id} in this organisation")
+
+
 # --- Posts ---------------------------------------------------------------------------------------
 
 
@@ -99,6 +114,8 @@ async def get_post(session: AsyncSession, request: PostRequest) -> Post:
 
 @server.reads(LIST_POSTS)
 async def list_posts(session: AsyncSession, request: ListPosts) -> PostPage:
+    if request.ambassador_id is not None:  # another organisation's ambassador: 404, not []
+        await _known_ambassador(request.organisation_id, request.ambassador_id)
     rows = await PostRepository(session, request.organisation_id).page(
         request.ambassador_id, request.post_state, request.limit, request.after
     )
