@@ -31,7 +31,14 @@ def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
             )
         return clients[0]
 
-    linkedin = LinkedInPosts(LinkedInClient(settings.linkedin))
+    adapters: list[LinkedInPosts] = []
+
+    def linkedin() -> LinkedInPosts:
+        """The LinkedIn adapter, made when the first post is due (see `Publisher`)."""
+        if not adapters:
+            adapters.append(LinkedInPosts(LinkedInClient(settings.linkedin)))
+        return adapters[0]
+
     posting_wiring.wiring = PostingWiring(Publisher(settings, linkedin, rpc), rpc)
     return runtime
 

@@ -116,9 +116,11 @@ class Publisher:
     def __init__(
         self,
         settings: ContentSettings,
-        linkedin: LinkedInPosts,
+        linkedin: Callable[[], LinkedInPosts],
         rpc: Callable[[], RpcClient],
     ) -> None:
+        """`linkedin` makes the adapter when first needed: it sets the official client's base
+        URLs process-wide, which a process that never posts should leave alone."""
         self.settings = settings
         self.linkedin = linkedin
         self.rpc = rpc
@@ -285,7 +287,7 @@ class Publisher:
             if found is not None:
                 return Answer("found", urn=found)
         try:
-            urn = await self.linkedin.create(token.access_token, token.member_urn, claim.text)
+            urn = await self.linkedin().create(token.access_token, token.member_urn, claim.text)
         except LinkedInDuplicate as exc:
             if exc.urn is None:
                 return Answer("unknown", error=str(exc), failure="outcome_unknown")
@@ -323,7 +325,7 @@ class Publisher:
         wanted = escape_little_text(claim.text)
         since = claim.doubt_since - timedelta(minutes=1)
         try:
-            found = await self.linkedin.find_by_author(token.access_token, token.member_urn)
+            found = await self.linkedin().find_by_author(token.access_token, token.member_urn)
         except LinkedInError as exc:
             log.warning("could not look the post up on LinkedIn", extra={"error": str(exc)})
             return None
