@@ -122,7 +122,8 @@ def path_for(author: Author, choice: PathChoice) -> PostPath:
     return "manual"  # connected without the posting scope: a share link
 
 
-def _not_past(scheduled_at: datetime | None, now: datetime) -> datetime | None:
+def not_in_past(scheduled_at: datetime | None, now: datetime) -> datetime | None:
+    """The time to schedule at (now for one a round trip late), or an Invalid naming the rule."""
     if scheduled_at is None:
         return None
     if scheduled_at.tzinfo is None:
@@ -166,7 +167,7 @@ async def create(
     """Write a post (a draft, or scheduled when a time is given)."""
     now = utc_now()
     path = path_for(author, request.path)
-    scheduled_at = _not_past(request.scheduled_at, now)
+    scheduled_at = not_in_past(request.scheduled_at, now)
     await _compliant(session, request.organisation_id, request.text)
     record = PostRecord(
         organisation_id=request.organisation_id,
@@ -210,7 +211,7 @@ async def edit(session: AsyncSession, request: EditPost, web_base_url: str) -> P
         await _compliant(session, request.organisation_id, request.text)
         record.text = request.text
     if request.scheduled_at is not None:
-        _schedule(record, _not_past(request.scheduled_at, now), now)
+        _schedule(record, not_in_past(request.scheduled_at, now), now)
     record.updated_at = now
     return view(record, web_base_url)
 
@@ -229,7 +230,7 @@ async def schedule(
     """Schedule a draft, move a scheduled post, or schedule a failed one again (after the
     ambassador reconnected): consent and connection are checked again."""
     now = utc_now()
-    at = _not_past(request.scheduled_at, now)
+    at = not_in_past(request.scheduled_at, now)
     record = await existing(PostRepository(session, request.organisation_id), request.post_id)
     path = path_for(author, "api" if record.path == "api" else "manual")
     record.path = path
