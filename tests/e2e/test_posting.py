@@ -560,3 +560,34 @@ async def test_erasure_withdraws_published_posts_and_deletes_the_authors_posts(
         await asyncio.sleep(0.05)
     assert await rows(platform, "SELECT id FROM posts") == []
     assert await rows(platform, "SELECT id FROM post_attempts") == []
+
+
+async def test_an_outcome_unknown_too_long_is_not_resent_until_a_person_schedules_it_again(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await connected(platform, org, "ada@acme.dk")
+    publisher = posting_wiring().publisher
+    publisher.settings = publisher.settings.model_copy(update={"posting_resend_within_hours": 1e-6})
+    async with httpx.AsyncClient() as http:  # LinkedIn fails: did it post or not?
+        await http.post(
+            f"{sandbox.state.url}/sandbox/faults", json={"path": "/rest/posts", "status": 503}
+        )
+    post = (await write(platform, ada, scheduled_at=soon(0))).json()
+
+    failed = await post_when(platform, org, post["id"], "failed", "published")
+    assert (failed["state"], failed["failure"]) == ("failed", "outcome_unknown")
+    assert sandbox_posts(sandbox).posts == {}  # not sent again on a guess
+
+    again = await platform.http.post(
+        f"/api/v1/orgs/{org}/posts/{post['id']}/schedule",
+        json={"scheduled_at": soon(0)},
+        headers=platform.auth,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["attempts"] == 0  # a new round
+    published = await post_when(platform, org, post["id"], "published", "failed")
+    assert published["state"] == "published", published
+    assert len(sandbox_posts(sandbox).posts) == 1
+    outcomes = await rows(platform, "SELECT outcome FROM post_attempts ORDER BY number")
+    assert [r[0] for r in outcomes] == ["dismissed", "created"]

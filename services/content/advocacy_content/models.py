@@ -81,7 +81,7 @@ class PostAttemptRecord(ContentModel, table=True):
     outcome: str = Field(
         max_length=20,
         description="pending | created | duplicate | found | throttled | refused | "
-        "token_rejected | not_sent | unknown",
+        "token_rejected | not_sent | unknown | dismissed (unknown, then a person checked)",
     )
     linkedin_post_urn: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=500)

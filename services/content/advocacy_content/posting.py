@@ -96,6 +96,7 @@ class Claim:
     ambassador_id: UUID
     attempt_id: UUID
     number: int
+    """The post's calls in this round (since it was last scheduled by a person)."""
     text: str
     doubt_since: datetime | None
 
@@ -210,7 +211,7 @@ class Publisher:
             organisation_id=organisation_id,
             post_id=post_id,
             ambassador_id=record.ambassador_id,
-            number=record.attempts,
+            number=await repository.attempt_count(post_id) + 1,
             started_at=now,
             outcome="pending",
         )
@@ -220,7 +221,7 @@ class Publisher:
             post_id=post_id,
             ambassador_id=record.ambassador_id,
             attempt_id=attempt.id,
-            number=attempt.number,
+            number=record.attempts,
             text=record.text,
             doubt_since=doubt_since,
         )

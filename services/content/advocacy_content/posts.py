@@ -202,7 +202,8 @@ async def existing(posts: PostRepository, post_id: UUID) -> PostRecord:
 
 async def edit(session: AsyncSession, request: EditPost, web_base_url: str) -> Post:
     now = utc_now()
-    record = await existing(PostRepository(session, request.organisation_id), request.post_id)
+    repository = PostRepository(session, request.organisation_id)
+    record = await existing(repository, request.post_id)
     if record.state not in EDITABLE:
         raise Conflict(
             f"a {record.state} post cannot be edited", {"rule": "post_state", "state": record.state}
@@ -211,12 +212,20 @@ async def edit(session: AsyncSession, request: EditPost, web_base_url: str) -> P
         await _compliant(session, request.organisation_id, request.text)
         record.text = request.text
     if request.scheduled_at is not None:
-        _schedule(record, not_in_past(request.scheduled_at, now), now)
+        await _schedule(repository, record, not_in_past(request.scheduled_at, now), now)
     record.updated_at = now
     return view(record, web_base_url)
 
 
-def _schedule(record: PostRecord, at: datetime | None, now: datetime) -> None:
+async def _schedule(
+    posts: PostRepository, record: PostRecord, at: datetime | None, now: datetime
+) -> None:
+    """Schedule (again). A failed post scheduled again by a person starts a new round of
+    attempts, and its attempts whose outcome was unknown are `dismissed`: the person checked
+    that the post is not on LinkedIn (docs/posting.md)."""
+    if record.state == "failed":
+        record.attempts = 0
+        await posts.dismiss_doubtful(record.id)
     move(record, "scheduled", now)
     record.scheduled_at = at
     record.next_attempt_at = at if record.path == "api" else None
@@ -231,10 +240,11 @@ async def schedule(
     ambassador reconnected): consent and connection are checked again."""
     now = utc_now()
     at = not_in_past(request.scheduled_at, now)
-    record = await existing(PostRepository(session, request.organisation_id), request.post_id)
+    repository = PostRepository(session, request.organisation_id)
+    record = await existing(repository, request.post_id)
     path = path_for(author, "api" if record.path == "api" else "manual")
     record.path = path
-    _schedule(record, at, now)
+    await _schedule(repository, record, at, now)
     return view(record, web_base_url)
 
 

@@ -105,6 +105,26 @@ class PostRepository:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def attempt_count(self, post_id: UUID) -> int:
+        query = select(func.count()).where(
+            PostAttemptRecord.organisation_id == self.organisation_id,
+            PostAttemptRecord.post_id == post_id,
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def dismiss_doubtful(self, post_id: UUID) -> None:
+        """Attempts whose outcome is unknown become `dismissed` (a person checked)."""
+        await self.session.execute(
+            update(PostAttemptRecord)
+            .where(
+                col(PostAttemptRecord.organisation_id) == self.organisation_id,
+                col(PostAttemptRecord.post_id) == post_id,
+                col(PostAttemptRecord.outcome).in_(("pending", "unknown")),
+            )
+            .values(outcome="dismissed")
+            .execution_options(synchronize_session=False)
+        )
+
     async def attempt(self, attempt_id: UUID) -> PostAttemptRecord | None:
         query = select(PostAttemptRecord).where(
             PostAttemptRecord.organisation_id == self.organisation_id,
