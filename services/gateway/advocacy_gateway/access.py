@@ -41,6 +41,8 @@ class Permission(StrEnum):
     PLANNER_READ = "planner.read"
     PLANNER_MANAGE = "planner.manage"
     PLANNER_LEADERSHIP_READ = "planner.leadership.read"
+    POSTS_READ = "posts.read"
+    POSTS_MANAGE = "posts.manage"
     # Not an endpoint's permission: what decides whether readers of ambassadors see who they are
     # (names, emails, the HR system's id) or only ids and aggregates.
     PERSONAL_DATA_READ = "personal_data.read"
@@ -89,6 +91,16 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.PLANNER_LEADERSHIP_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER}),
         frozenset({Scope.ADMIN}),
+    ),
+    # Posts: the program's staff and the comms platform write and schedule them; readers of the
+    # program see them.
+    Permission.POSTS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.ANALYST}),
+        frozenset({Scope.ADMIN, Scope.COMMS, Scope.BI}),
+    ),
+    Permission.POSTS_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN, Scope.COMMS}),
     ),
     # Those who run the program and the HR system see people; analysts, leadership viewers and
     # BI or comms integrations see ids and aggregates unless an admin adds `personal_data`.

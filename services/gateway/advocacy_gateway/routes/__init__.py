@@ -12,6 +12,7 @@ from advocacy_gateway.routes import (
     members,
     organisations,
     planner,
+    posts,
     scim,
     sso,
     users,
@@ -33,6 +34,8 @@ ROUTERS = [
     invitations.page_router,
     linkedin.router,
     linkedin.callback_router,
+    posts.ambassador_router,
+    posts.router,
     webhooks.router,
     scim.router,
 ]
