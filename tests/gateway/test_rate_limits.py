@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.actors import bearer, new_key, new_organisation
 from tests.conftest import Gateway
-from tests.gateway.identity import bearer, new_key, new_organisation
 
 
 @pytest.fixture
