@@ -18,8 +18,12 @@ $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 run: $(STAMP)
 	$(BIN)/advocacy run
 
+# Two pytest-xdist workers: most of a test's time is spent waiting (on nats-server, the databases,
+# child processes), so two workers keep both cores busy. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) imports
 	$(BIN)/ruff check .
