@@ -18,12 +18,13 @@ $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 run: $(STAMP)
 	$(BIN)/advocacy run
 
-# Two pytest-xdist workers: most of a test's time is spent waiting (on nats-server, the databases,
-# child processes), so two workers keep both cores busy. PYTEST_WORKERS=0 runs in one process.
-PYTEST_WORKERS ?= 2
+# One process by default; PYTEST_WORKERS=2 runs two pytest-xdist workers (each with its own
+# nats-server, database templates and schemas). On this shared 2-core machine two workers were not
+# faster: the suite is CPU-bound there (docs/backbone.md, "The suite").
+PYTEST_WORKERS ?=
 
 test: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 lint: $(STAMP) imports
 	$(BIN)/ruff check .
