@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -264,12 +266,15 @@ class OutboxRelay:
 
         On PostgreSQL a session-level advisory lock, held by a connection that is idle (not in a
         transaction) while the pass publishes; a relay that dies loses it with its connection.
-        SQLite serves one process: relays in it take turns with an asyncio lock.
+        On SQLite, relays in one process take turns with an asyncio lock, and processes sharing
+        the file (the gateway's HTTP and webhook processes under `advocacy run`) with a lock file
+        beside it (`flock`, released by the kernel when a process dies).
         """
         engine = _engine_of(self.sessions)
         if engine.dialect.name != "postgresql":
             async with _local_lock(engine, self.table):
-                yield True
+                with _file_lock(engine, self.table) as locked:
+                    yield locked
             return
         key = "SELECT {}(:cls, CAST(CAST(:tbl AS regclass) AS oid)::int)"
         params = {"cls": RELAY_LOCK_CLASS, "tbl": self.table.name}
@@ -373,6 +378,30 @@ def _engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     if not isinstance(engine, AsyncEngine):
         raise TypeError("the relay's session factory must be bound to an engine")
     return engine
+
+
+@contextlib.contextmanager
+def _file_lock(engine: AsyncEngine, table: Table) -> Iterator[bool]:
+    """Whether this process holds the relay's lock file of a SQLite database (True without a
+    file: an in-memory database belongs to one process)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield True
+        return
+    path = f"{database}.{table.name}.relay-lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 _LOCAL_LOCKS: dict[tuple[str, str, int], asyncio.Lock] = {}
