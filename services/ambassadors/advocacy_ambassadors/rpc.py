@@ -355,5 +355,9 @@ async def patch_employee(session: AsyncSession, request: PatchEmployee) -> Emplo
 @server.handles(DELETE_EMPLOYEE)
 async def delete_employee(session: AsyncSession, request: DeleteEmployee) -> EmployeeDeleted:
     return await roster.delete_employee(
-        session, server.outbox, request.organisation_id, request.employee_id
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.employee_id,
+        expected_version=request.expected_version,
     )

@@ -200,6 +200,7 @@ class PatchEmployee(RpcRequest):
 class DeleteEmployee(RpcRequest):
     organisation_id: UUID
     employee_id: UUID
+    expected_version: int | None = Field(default=None, description="From If-Match, when sent")
 
 
 class Employee(RpcReply):

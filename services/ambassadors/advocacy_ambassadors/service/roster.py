@@ -108,12 +108,18 @@ async def patch_employee(session: AsyncSession, outbox: Outbox, request: PatchEm
 
 
 async def delete_employee(
-    session: AsyncSession, outbox: Outbox, organisation_id: UUID, employee_id: UUID
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    employee_id: UUID,
+    *,
+    expected_version: int | None = None,
 ) -> EmployeeDeleted:
     """The HR system deleted the employee: the roster row (their personal data) goes, and the
-    linked ambassador, if any, is offboarded as having left the organisation."""
+    linked ambassador, if any, is offboarded as having left the organisation. With If-Match, only
+    the version named is deleted."""
     employees = EmployeeRepository(session, organisation_id)
-    record = await _locked_employee(employees, employee_id)
+    record = await _locked_employee(employees, employee_id, expected_version)
     ambassadors = AmbassadorRepository(session, organisation_id)
     ambassador = await ambassadors.by_employee(employee_id)
     if ambassador is not None:

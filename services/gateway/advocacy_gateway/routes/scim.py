@@ -7,6 +7,7 @@ answers in SCIM's format for every path under `/scim/v2`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,7 +26,9 @@ from advocacy_gateway.scim.discovery import (
 )
 from advocacy_gateway.scim.errors import ERROR_SCHEMA, SCIM_JSON, SCIM_PREFIX, ScimError
 from advocacy_gateway.scim.filter import parse_filter
+from advocacy_gateway.scim.projection import paths_of, project
 from advocacy_gateway.scim.users import (
+    USER_SCHEMA,
     attributes_of,
     changes_of,
     etag,
@@ -80,6 +83,8 @@ SCIM_ERRORS: dict[int | str, dict[str, Any]] = {
     504: _scim_error("The roster service did not answer in time"),
 }
 
+MAX_START_INDEX = 2**31
+
 router = APIRouter(
     prefix=SCIM_PREFIX,
     tags=["scim"],
@@ -96,6 +101,23 @@ PatchBody = Annotated[
     Body(media_type=SCIM_JSON, description="A PatchOp message (RFC 7644 §3.5.2)"),
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=100)]
+Attributes = Annotated[
+    str | None,
+    Query(max_length=2000, description="Comma-separated attribute paths to return only these"),
+]
+ExcludedAttributes = Annotated[
+    str | None,
+    Query(
+        alias="excludedAttributes",
+        max_length=2000,
+        description="Comma-separated attribute paths to leave out",
+    ),
+]
+SearchBody = Annotated[
+    dict[str, Any],
+    Body(media_type=SCIM_JSON, description="A SearchRequest (RFC 7644 §3.4.3)"),
+]
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 def _base_url(request: Request, state: State) -> str:
@@ -123,10 +145,9 @@ async def create_user(
     return _user_response(request, state, employee, 201)
 
 
-MAX_START_INDEX = 2**31
 
 
-@router.get("/Users", summary="List employees: `filter`, `startIndex`, `count`")
+@router.get("/Users", summary="List employees: `filter`, `startIndex`, `count`, `attributes`")
 async def list_users(
     access: RosterManager,
     state: State,
@@ -134,34 +155,108 @@ async def list_users(
     filter: Annotated[str | None, Query(max_length=1000)] = None,
     start_index: Annotated[int, Query(alias="startIndex")] = 1,
     count: Annotated[int, Query()] = 100,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ) -> ScimResponse:
-    # RFC 7644 §3.4.2.4: below 1 is read as 1; far past the end is an empty page, and is kept
-    # within what a database offset can hold.
-    start_index = min(max(start_index, 1), MAX_START_INDEX)
-    count = min(max(count, 0), MAX_RESULTS)
+    query = ListQuery.of(filter, start_index, count, attributes, excluded_attributes)
+    return ScimResponse(await _user_page(access, state, request, query))
+
+
+@router.post("/Users/.search", summary="List employees, the query in the body (SearchRequest)")
+async def search_users(
+    body: SearchBody, access: RosterManager, state: State, request: Request
+) -> ScimResponse:
+    return ScimResponse(await _user_page(access, state, request, ListQuery.of_search(body)))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list or a search asks for, from query parameters or a SearchRequest body."""
+
+    filter: str | None
+    start_index: int
+    count: int
+    attributes: list[str] | None
+    excluded: list[str] | None
+
+    @classmethod
+    def of(
+        cls,
+        filter: str | None,
+        start_index: Any,
+        count: Any,
+        attributes: str | list[str] | None,
+        excluded: str | list[str] | None,
+    ) -> ListQuery:
+        if not isinstance(start_index, int) or not isinstance(count, int):
+            raise ScimError(400, "startIndex and count must be integers", "invalidValue")
+        if filter is not None and (not isinstance(filter, str) or len(filter) > 1000):
+            raise ScimError(400, "filter must be a string of at most 1000 characters", "invalidFilter")
+        # RFC 7644 §3.4.2.4: below 1 is read as 1; far past the end is an empty page, and is
+        # kept within what a database offset can hold.
+        return cls(
+            filter=filter,
+            start_index=min(max(start_index, 1), MAX_START_INDEX),
+            count=min(max(count, 0), MAX_RESULTS),
+            attributes=paths_of(attributes),
+            excluded=paths_of(excluded),
+        )
+
+    @classmethod
+    def of_search(cls, body: Any) -> ListQuery:
+        if not isinstance(body, dict):
+            raise ScimError(400, "the body must be a SearchRequest", "invalidSyntax")
+        if SEARCH_SCHEMA.lower() not in {str(s).lower() for s in body.get("schemas") or []}:
+            raise ScimError(400, f"schemas must be [{SEARCH_SCHEMA!r}]", "invalidSyntax")
+        return cls.of(
+            body.get("filter"),
+            body.get("startIndex", 1),
+            body.get("count", 100),
+            body.get("attributes"),
+            body.get("excludedAttributes"),
+        )
+
+
+async def _user_page(
+    access: Any, state: Any, request: Request, query: ListQuery
+) -> dict[str, Any]:
     page = await state.rpc.call(
         LIST_EMPLOYEES,
         ListEmployees(
             organisation_id=access.organisation.id,
-            filter=parse_filter(filter) if filter is not None else None,
-            start_index=start_index,
-            count=count,
+            filter=parse_filter(query.filter) if query.filter is not None else None,
+            start_index=query.start_index,
+            count=query.count,
         ),
     )
     base_url = _base_url(request, state)
-    users = [user_of(employee, base_url) for employee in page.items]
-    return ScimResponse(list_response(users, page.total_results, start_index))
+    users = [
+        project(user_of(employee, base_url), USER_SCHEMA, query.attributes, query.excluded)
+        for employee in page.items
+    ]
+    return list_response(users, page.total_results, query.start_index)
 
 
-@router.get("/Users/{user_id}", summary="One employee")
+@router.get("/Users/{user_id}", summary="One employee; `attributes`, `excludedAttributes`")
 async def get_user(
-    user_id: str, access: RosterManager, state: State, request: Request
+    user_id: str,
+    access: RosterManager,
+    state: State,
+    request: Request,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
 ) -> ScimResponse:
     employee = await state.rpc.call(
         GET_EMPLOYEE,
         GetEmployee(organisation_id=access.organisation.id, employee_id=_employee_id(user_id)),
     )
-    return _user_response(request, state, employee)
+    user = project(
+        user_of(employee, _base_url(request, state)),
+        USER_SCHEMA,
+        paths_of(attributes),
+        paths_of(excluded_attributes),
+    )
+    return ScimResponse(user, headers={"ETag": etag(employee.version)})
 
 
 @router.put("/Users/{user_id}", summary="Replace an employee; `active: false` offboards")
@@ -212,10 +307,16 @@ async def patch_user(
     response_class=Response,
     summary="Delete an employee: their roster data goes, the ambassador is offboarded",
 )
-async def delete_user(user_id: str, access: RosterManager, state: State) -> Response:
+async def delete_user(
+    user_id: str, access: RosterManager, state: State, if_match: IfMatch = None
+) -> Response:
     await state.rpc.call(
         DELETE_EMPLOYEE,
-        DeleteEmployee(organisation_id=access.organisation.id, employee_id=_employee_id(user_id)),
+        DeleteEmployee(
+            organisation_id=access.organisation.id,
+            employee_id=_employee_id(user_id),
+            expected_version=version_of(if_match),
+        ),
     )
     return Response(status_code=204)
 

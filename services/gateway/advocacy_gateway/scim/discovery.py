@@ -25,6 +25,7 @@ def _attribute(
     case_exact: bool = False,
     returned: str = "default",
     sub: list[dict[str, Any]] | None = None,
+    canonical: list[str] | None = None,
     description: str = "",
 ) -> dict[str, Any]:
     attribute: dict[str, Any] = {
@@ -41,7 +42,13 @@ def _attribute(
         attribute["caseExact"] = case_exact
     if sub is not None:
         attribute["subAttributes"] = sub
+    if canonical is not None:
+        attribute["canonicalValues"] = canonical
     return attribute
+
+
+LANGUAGES = ["en", "da", "de", "sv", "nb", "fi", "fr", "nl", "es", "it", "pl", "en-GB", "en-US"]
+"""Examples of the BCP 47 tags `languages` takes (any tag of at most 35 characters is kept)."""
 
 
 def _user_attributes() -> list[dict[str, Any]]:
@@ -64,8 +71,12 @@ def _user_attributes() -> list[dict[str, Any]]:
             "emails",
             "complex",
             multi=True,
-            sub=[_attribute("value"), _attribute("type"), _attribute("primary", "boolean")],
-            description="Only the primary (else work, else first) email is kept",
+            sub=[
+                _attribute("value"),
+                _attribute("type", canonical=["work"], description="Always work"),
+            ],
+            description="One email is kept: the primary one (else the work one, else the first) "
+            "sent, as the work email; `primary` is accepted, to choose it",
         ),
     ]
 
@@ -83,7 +94,12 @@ def _advocacy_attributes() -> list[dict[str, Any]]:
         _attribute("jobFamily"),
         _attribute("hardToRecruit", "boolean"),
         _attribute("leadership", "boolean", description="On the leadership track"),
-        _attribute("languages", multi=True, description="Languages the employee posts in"),
+        _attribute(
+            "languages",
+            multi=True,
+            canonical=LANGUAGES,
+            description="Languages the employee posts in: BCP 47 tags of at most 35 characters",
+        ),
         _attribute("topics", multi=True, description="Topics of expertise"),
     ]
 

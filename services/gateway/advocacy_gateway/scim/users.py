@@ -82,7 +82,26 @@ def attributes_of(user: Any) -> EmployeeAttributes:
         values.update(_flatten(key.lower(), value))
     if not isinstance(values.get("user_name"), str) or not values["user_name"].strip():
         raise invalid("userName is required")
-    return _validated({k: _coerce(k, v) for k, v in values.items()})
+    return _validated({k: typed(k, _coerce(k, v)) for k, v in values.items()})
+
+
+def typed(attribute: str, value: Any) -> Any:
+    """A value of the attribute's SCIM type, else `invalidValue` (RFC 7644 §3.12): booleans are
+    booleans, lists lists of strings, the rest strings; none (null) clears an attribute."""
+    if value is None:
+        return value
+    if attribute in BOOLEANS:
+        ok = isinstance(value, bool)
+        kind = "a boolean"
+    elif attribute in LIST_ATTRIBUTES:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        kind = "a list of strings"
+    else:
+        ok = isinstance(value, str)
+        kind = "a string"
+    if not ok:
+        raise invalid(f"{_scim_name(attribute)} must be {kind}, not {type(value).__name__}")
+    return value
 
 
 def _flatten(path: str, value: Any) -> dict[str, Any]:
@@ -112,8 +131,6 @@ def _flatten(path: str, value: Any) -> dict[str, Any]:
 def _primary_email(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        return value
     if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
         raise invalid("emails must be a list of objects with a value")
     if not value:
@@ -234,9 +251,7 @@ def _change(op: str, attribute: str, value: Any) -> AttributeChange:
         if attribute == "user_name":
             raise invalid("userName cannot be removed", "mutability")
         return AttributeChange(op="remove", attribute=cast(RosterAttribute, attribute))
-    value = _coerce(attribute, value)
-    if not isinstance(value, str | bool | list):
-        raise invalid(f"{_scim_name(attribute)} takes a string, a boolean or a list")
+    value = typed(attribute, _coerce(attribute, value))
     kind = "add" if op == "add" and attribute in LIST_ATTRIBUTES else "set"
     try:
         return AttributeChange(op=kind, attribute=cast(RosterAttribute, attribute), value=value)
@@ -269,7 +284,7 @@ def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
         "name": _without_none(
             {"givenName": a.given_name, "familyName": a.family_name, "formatted": a.formatted_name}
         ),
-        "emails": [{"value": a.email, "type": "work", "primary": True}] if a.email else None,
+        "emails": [{"value": a.email, "type": "work"}] if a.email else None,
     }
     user.update({k: v for k, v in optional.items() if v})
     user[ENTERPRISE_SCHEMA] = _without_none(
