@@ -12,6 +12,7 @@ counted as a pass.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -56,6 +57,30 @@ def run_checker(base_url: str, key: str) -> list[CheckResult]:
         return check_server(HttpSCIMClient(http))
 
 
+ADVOCACY = "urn:ietf:params:scim:schemas:extension:advocacy:2.0:User"
+
+
+def appended_as_rfc_7644_says(result: CheckResult) -> bool:
+    """The one disagreement with the checker, and why it is the checker's.
+
+    The checker patches the whole advocacy extension first (giving `languages` and `topics` a
+    value), then sends `add` of one more value to `languages` (and `topics`) on the same User
+    and expects to get back only the value it added. RFC 7644 §3.5.2.1 says: "If the target
+    location specifies a multi-valued attribute, a new value is added to the attribute", so the
+    earlier value stays and the answer is both (which this checks: the added value comes last,
+    after what was there). When the random values happen to be the same, the check passes."""
+    data = result.data if isinstance(result.data, dict) else {}
+    expected, actual = data.get("expected"), data.get("modify_actual")
+    return (
+        result.title == "check_add_attribute"
+        and str(data.get("urn")) in {f"{ADVOCACY}:languages", f"{ADVOCACY}:topics"}
+        and isinstance(expected, list)
+        and isinstance(actual, list)
+        and len(actual) > len(expected)
+        and actual[-len(expected) :] == expected
+    )
+
+
 def described(results: list[CheckResult]) -> str:
     return "\n".join(
         f"{r.status.name:8} {r.resource_type or '-':6} {r.title}: {r.reason or ''}"
@@ -75,6 +100,9 @@ async def test_the_independent_scim_checker_finds_no_error_in_users_and_groups(
     finally:
         await server.stop()
     assert {r.resource_type for r in results} >= {"User", "Group"}, described(results)
-    assert [r for r in results if r.status in FAILURES] == [], described(results)
+    counts = Counter((r.resource_type or "-", r.status.name) for r in results)
+    print(f"scim2-tester: {sorted(counts.items())}")  # shown with pytest -s
+    failures = [r for r in results if r.status in FAILURES]
+    assert [r for r in failures if not appended_as_rfc_7644_says(r)] == [], described(results)
     checked = [r for r in results if r.status == Status.SUCCESS]
     assert len(checked) >= 80, f"only {len(checked)} checks passed"

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from advocacy_ambassadors.models import (
+    EmployeeGroupRecord,
+    GroupMembershipRecord,
     AmbassadorRecord,
     ConsentRecord,
     ConsentTextRecord,
@@ -418,6 +420,8 @@ def _condition(where: RosterFilter) -> ColumnElement[bool]:
 
 
 def _comparison(where: Comparison) -> ColumnElement[bool]:
+    if where.attribute == "members":
+        raise Invalid("members is an attribute of groups", {"attribute": where.attribute})
     column: Any = getattr(EmployeeRecord, where.attribute)
     if where.attribute in {"languages", "topics"}:
         raise Invalid(f"{where.attribute} cannot be filtered on", {"attribute": where.attribute})
@@ -453,3 +457,199 @@ def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:
     }
     result = comparisons[operator](value)
     return result
+
+
+class GroupRepository:
+    """The roster's groups and their members, one organisation's at a time."""
+
+    def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+
+    async def get(self, group_id: UUID) -> EmployeeGroupRecord | None:
+        query = select(EmployeeGroupRecord).where(
+            EmployeeGroupRecord.organisation_id == self.organisation_id,
+            EmployeeGroupRecord.id == group_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def locked(self, group_id: UUID) -> EmployeeGroupRecord | None:
+        """The group, read after taking its row's write lock (as `EmployeeRepository.locked`)."""
+        await self.session.execute(
+            update(EmployeeGroupRecord)
+            .where(
+                col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+                col(EmployeeGroupRecord.id) == group_id,
+            )
+            .values(version=EmployeeGroupRecord.version)
+            .execution_options(synchronize_session=False)
+        )
+        query = (
+            select(EmployeeGroupRecord)
+            .where(
+                EmployeeGroupRecord.organisation_id == self.organisation_id,
+                EmployeeGroupRecord.id == group_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_name(self, display_name: str) -> EmployeeGroupRecord | None:
+        query = select(EmployeeGroupRecord).where(
+            EmployeeGroupRecord.organisation_id == self.organisation_id,
+            EmployeeGroupRecord.display_name_key == display_name.lower(),
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def page(
+        self, where: RosterFilter | None, offset: int, limit: int
+    ) -> tuple[int, list[EmployeeGroupRecord]]:
+        """The total that match, and the page of them, oldest first."""
+        condition = and_(
+            col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+            self._condition(where) if where is not None else true(),
+        )
+        total = (
+            await self.session.execute(
+                select(func.count()).select_from(EmployeeGroupRecord).where(condition)
+            )
+        ).scalar_one()
+        query = (
+            select(EmployeeGroupRecord)
+            .where(condition)
+            .order_by(col(EmployeeGroupRecord.created_at), col(EmployeeGroupRecord.id))
+            .offset(offset)
+            .limit(limit)
+        )
+        return int(total), list((await self.session.execute(query)).scalars())
+
+    def _condition(self, where: RosterFilter) -> ColumnElement[bool]:
+        if isinstance(where, Logical):
+            parts = [self._condition(operand) for operand in where.operands]
+            return and_(*parts) if where.operator == "and" else or_(*parts)
+        if isinstance(where, Negation):
+            return not_(self._condition(where.operand))
+        return self._comparison(where)
+
+    def _comparison(self, where: Comparison) -> ColumnElement[bool]:
+        if where.attribute == "members":
+            if where.operator == "pr":
+                return self._has_member(None)
+            if where.operator != "eq" or not isinstance(where.value, str):
+                raise Invalid("members compares with eq and an employee id", {})
+            try:
+                return self._has_member(UUID(where.value))
+            except ValueError:
+                return false()
+        columns: dict[str, Any] = {
+            "id": EmployeeGroupRecord.id,
+            "display_name": EmployeeGroupRecord.display_name,
+            "external_id": EmployeeGroupRecord.external_id,
+            "created_at": EmployeeGroupRecord.created_at,
+            "updated_at": EmployeeGroupRecord.updated_at,
+        }
+        column = columns.get(where.attribute)
+        if column is None:
+            raise Invalid(f"groups cannot be filtered on {where.attribute}", {})
+        if where.operator == "pr":
+            result: ColumnElement[bool] = column.is_not(None)
+            return result
+        value: Any = where.value
+        if where.attribute == "id" and isinstance(value, str):
+            try:
+                value = UUID(value)
+            except ValueError:
+                return false()
+        if where.attribute == "display_name" and isinstance(value, str):
+            column, value = func.lower(column), value.lower()
+        return _compare(column, where.operator, value)
+
+    def _has_member(self, employee_id: UUID | None) -> ColumnElement[bool]:
+        members = select(GroupMembershipRecord.group_id).where(
+            GroupMembershipRecord.organisation_id == self.organisation_id
+        )
+        if employee_id is not None:
+            members = members.where(GroupMembershipRecord.employee_id == employee_id)
+        return col(EmployeeGroupRecord.id).in_(members)
+
+    async def members(self, group_ids: list[UUID]) -> dict[UUID, list[EmployeeRecord]]:
+        """Each group's members (the employees), oldest membership first."""
+        if not group_ids:
+            return {}
+        query = (
+            select(GroupMembershipRecord.group_id, EmployeeRecord)
+            .join(EmployeeRecord, col(EmployeeRecord.id) == GroupMembershipRecord.employee_id)
+            .where(
+                GroupMembershipRecord.organisation_id == self.organisation_id,
+                col(GroupMembershipRecord.group_id).in_(group_ids),
+            )
+            .order_by(col(GroupMembershipRecord.joined_at), col(GroupMembershipRecord.employee_id))
+        )
+        found: dict[UUID, list[EmployeeRecord]] = {group_id: [] for group_id in group_ids}
+        for group_id, employee in (await self.session.execute(query)).all():
+            found[group_id].append(employee)
+        return found
+
+    async def member_ids(self, group_id: UUID) -> list[UUID]:
+        query = select(GroupMembershipRecord.employee_id).where(
+            GroupMembershipRecord.organisation_id == self.organisation_id,
+            GroupMembershipRecord.group_id == group_id,
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def known_employees(self, employee_ids: list[UUID]) -> set[UUID]:
+        """Those of the ids that are employees of this organisation."""
+        if not employee_ids:
+            return set()
+        query = select(EmployeeRecord.id).where(
+            EmployeeRecord.organisation_id == self.organisation_id,
+            col(EmployeeRecord.id).in_(employee_ids),
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    def add_member(self, group_id: UUID, employee_id: UUID, at: datetime) -> None:
+        self.session.add(
+            GroupMembershipRecord(
+                group_id=group_id,
+                employee_id=employee_id,
+                organisation_id=self.organisation_id,
+                joined_at=at,
+            )
+        )
+
+    async def remove_members(self, group_id: UUID, employee_ids: list[UUID]) -> None:
+        if employee_ids:
+            await self.session.execute(
+                delete(GroupMembershipRecord).where(
+                    col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                    col(GroupMembershipRecord.group_id) == group_id,
+                    col(GroupMembershipRecord.employee_id).in_(employee_ids),
+                )
+            )
+
+    async def forget_employee(self, employee_id: UUID) -> None:
+        """An employee leaving the roster leaves every group (EmployeeLeftRoster says so)."""
+        await self.session.execute(
+            delete(GroupMembershipRecord).where(
+                col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                col(GroupMembershipRecord.employee_id) == employee_id,
+            )
+        )
+
+    def save(self, row: EmployeeGroupRecord) -> None:
+        assert row.organisation_id == self.organisation_id
+        self.session.add(row)
+
+    async def delete(self, group_id: UUID) -> None:
+        await self.session.execute(
+            delete(GroupMembershipRecord).where(
+                col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                col(GroupMembershipRecord.group_id) == group_id,
+            )
+        )
+        await self.session.execute(
+            delete(EmployeeGroupRecord).where(
+                col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+                col(EmployeeGroupRecord.id) == group_id,
+            )
+        )

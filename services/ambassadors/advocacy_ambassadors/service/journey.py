@@ -64,7 +64,7 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
         program_id=request.program_id,
         employee_id=employee.id if employee is not None else None,
         state="invited",
-        leadership=leads(request.profile) or (employee is not None and employee.leadership),
+        leadership=leads(request.profile) or (employee is not None and bool(employee.leadership)),
         profile=stored_profile(request.profile),
     )
     ambassadors.save(record)

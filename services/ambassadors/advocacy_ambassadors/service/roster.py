@@ -17,6 +17,7 @@ from advocacy_ambassadors.models import EmployeeRecord
 from advocacy_ambassadors.repository import (
     AmbassadorRepository,
     EmployeeRepository,
+    GroupRepository,
     tenant_repository,
 )
 from advocacy_ambassadors.service.journey import OffboardingReason, offboard_record
@@ -62,7 +63,7 @@ async def provision_employee(
         organisation_id=record.organisation_id,
         subject=str(record.id),
     )
-    if not record.active:  # provisioned already deactivated: an invited ambassador is out
+    if record.active is False:  # provisioned already deactivated: an invited ambassador is out
         await _offboard_linked(session, outbox, record, "deactivated_in_hr")
     return employee_view(record)
 
@@ -128,6 +129,7 @@ async def delete_employee(
             await offboard_record(session, outbox, ambassadors, ambassador, "left_organisation")
         ambassador.employee_id = None
         ambassadors.save(ambassador)
+    await GroupRepository(session, organisation_id).forget_employee(employee_id)
     await employees.delete(employee_id)
     await outbox.add(
         session,
@@ -158,7 +160,7 @@ async def _change_employee(
     before = employee_view(record).attributes
     if attributes.user_name.lower() != record.user_name_key:
         await _refuse_taken_user_name(employees, attributes.user_name)
-    was_active = record.active
+    was_active = record.active is not False
     _apply(record, attributes)
     if employee_view(record).attributes == before:
         return employee_view(record)
@@ -171,7 +173,7 @@ async def _change_employee(
         organisation_id=record.organisation_id,
         subject=str(record.id),
     )
-    if was_active and not record.active:
+    if was_active and record.active is False:
         await _offboard_linked(session, outbox, record, "deactivated_in_hr")
     return employee_view(record)
 
@@ -208,10 +210,8 @@ def _changed_value(change: AttributeChange, current: Any) -> Any:
         if change.op == "remove":
             return [item for item in current if item not in given] if given else []
         return given
-    if change.op == "remove":
-        return EmployeeAttributes.model_fields[change.attribute].get_default(
-            call_default_factory=True
-        )
+    if change.op == "remove":  # unassigned (RFC 7644 §3.5.2.2)
+        return None
     return change.value
 
 
@@ -255,11 +255,11 @@ def _roster_facts(record: EmployeeRecord) -> dict[str, Any]:
     return {
         "employee_id": record.id,
         "external_id": record.external_id,
-        "active": record.active,
+        "active": record.active is not False,  # unassigned: on the roster, so active
         "department": record.department,
         "job_family": record.job_family,
-        "hard_to_recruit": record.hard_to_recruit,
-        "leadership": record.leadership,
+        "hard_to_recruit": bool(record.hard_to_recruit),
+        "leadership": bool(record.leadership),
         "languages": list(record.languages),
         "topics": list(record.topics),
         "version": record.version,

@@ -13,6 +13,7 @@ from advocacy_gateway.routes import (
     organisations,
     planner,
     scim,
+    scim_groups,
     sso,
     users,
     webhooks,
@@ -35,4 +36,5 @@ ROUTERS = [
     linkedin.callback_router,
     webhooks.router,
     scim.router,
+    scim_groups.router,
 ]

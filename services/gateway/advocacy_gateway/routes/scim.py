@@ -18,6 +18,7 @@ from advocacy_gateway.auth import RosterManager
 from advocacy_gateway.routes.common import State
 from advocacy_gateway.scim.discovery import (
     MAX_RESULTS,
+    RESOURCE_TYPES,
     SCHEMAS,
     list_response,
     resource_type_document,
@@ -74,7 +75,7 @@ SCIM_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _scim_error("Malformed body, filter or PATCH (scimType says which)"),
     401: _scim_error("Missing, invalid, revoked or expired API key"),
     403: _scim_error("Not an organisation's API key with the hr (or admin) scope"),
-    404: _scim_error("No such User in the key's organisation"),
+    404: _scim_error("No such User or Group in the key's organisation"),
     409: _scim_error("userName is taken (scimType uniqueness)"),
     412: _scim_error("If-Match names another version"),
     413: _scim_error("Body too large"),
@@ -120,14 +121,14 @@ SearchBody = Annotated[
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
-def _base_url(request: Request, state: State) -> str:
+def base_url_of(request: Request, state: Any) -> str:
     return state.settings.public_base_url or str(request.base_url).rstrip("/")
 
 
 def _user_response(
     request: Request, state: State, employee: Employee, status: int = 200
 ) -> ScimResponse:
-    user = user_of(employee, _base_url(request, state))
+    user = user_of(employee, base_url_of(request, state))
     headers = {"ETag": etag(employee.version)}
     if status == 201:
         headers["Location"] = user["meta"]["location"]
@@ -159,14 +160,14 @@ async def list_users(
     excluded_attributes: ExcludedAttributes = None,
 ) -> ScimResponse:
     query = ListQuery.of(filter, start_index, count, attributes, excluded_attributes)
-    return ScimResponse(await _user_page(access, state, request, query))
+    return ScimResponse(await user_page(access, state, request, query))
 
 
 @router.post("/Users/.search", summary="List employees, the query in the body (SearchRequest)")
 async def search_users(
     body: SearchBody, access: RosterManager, state: State, request: Request
 ) -> ScimResponse:
-    return ScimResponse(await _user_page(access, state, request, ListQuery.of_search(body)))
+    return ScimResponse(await user_page(access, state, request, ListQuery.of_search(body)))
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class ListQuery:
         )
 
 
-async def _user_page(
+async def user_page(
     access: Any, state: Any, request: Request, query: ListQuery
 ) -> dict[str, Any]:
     page = await state.rpc.call(
@@ -229,7 +230,7 @@ async def _user_page(
             count=query.count,
         ),
     )
-    base_url = _base_url(request, state)
+    base_url = base_url_of(request, state)
     users = [
         project(user_of(employee, base_url), USER_SCHEMA, query.attributes, query.excluded)
         for employee in page.items
@@ -251,7 +252,7 @@ async def get_user(
         GetEmployee(organisation_id=access.organisation.id, employee_id=_employee_id(user_id)),
     )
     user = project(
-        user_of(employee, _base_url(request, state)),
+        user_of(employee, base_url_of(request, state)),
         USER_SCHEMA,
         paths_of(attributes),
         paths_of(excluded_attributes),
@@ -333,12 +334,12 @@ def _employee_id(user_id: str) -> UUID:
 async def get_service_provider_config(
     _access: RosterManager, state: State, request: Request
 ) -> ScimResponse:
-    return ScimResponse(service_provider_config(_base_url(request, state)))
+    return ScimResponse(service_provider_config(base_url_of(request, state)))
 
 
-@router.get("/Schemas", summary="The User schema and its extensions")
+@router.get("/Schemas", summary="The User schema, its extensions and the Group schema")
 async def list_schemas(_access: RosterManager, state: State, request: Request) -> ScimResponse:
-    base_url = _base_url(request, state)
+    base_url = base_url_of(request, state)
     documents = [schema_document(schema_id, base_url) for schema_id in SCHEMAS]
     return ScimResponse(list_response(documents, len(documents), 1))
 
@@ -350,20 +351,25 @@ async def get_schema(
     known = {key.lower(): key for key in SCHEMAS}
     if schema_id.lower() not in known:
         raise ScimError(404, f"no schema {schema_id}")
-    return ScimResponse(schema_document(known[schema_id.lower()], _base_url(request, state)))
+    return ScimResponse(schema_document(known[schema_id.lower()], base_url_of(request, state)))
 
 
-@router.get("/ResourceTypes", summary="The resource types: User")
+@router.get("/ResourceTypes", summary="The resource types: User and Group")
 async def list_resource_types(
     _access: RosterManager, state: State, request: Request
 ) -> ScimResponse:
-    return ScimResponse(list_response([resource_type_document(_base_url(request, state))], 1, 1))
+    base_url = base_url_of(request, state)
+    documents = [resource_type_document(base_url, name) for name in RESOURCE_TYPES]
+    return ScimResponse(list_response(documents, len(documents), 1))
 
 
 @router.get("/ResourceTypes/{resource_type}", summary="One resource type")
 async def get_resource_type(
     resource_type: str, _access: RosterManager, state: State, request: Request
 ) -> ScimResponse:
-    if resource_type.lower() != "user":
+    known = {name.lower(): name for name in RESOURCE_TYPES}
+    if resource_type.lower() not in known:
         raise ScimError(404, f"no resource type {resource_type}")
-    return ScimResponse(resource_type_document(_base_url(request, state)))
+    return ScimResponse(
+        resource_type_document(base_url_of(request, state), known[resource_type.lower()])
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from advocacy_gateway.scim.errors import SCIM_PREFIX
+from advocacy_gateway.scim.groups import GROUP_SCHEMA
 from advocacy_gateway.scim.users import ADVOCACY_SCHEMA, ENTERPRISE_SCHEMA, USER_SCHEMA
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -104,6 +105,34 @@ def _advocacy_attributes() -> list[dict[str, Any]]:
     ]
 
 
+def _group_attributes() -> list[dict[str, Any]]:
+    member = [
+        _attribute("value", mutability="immutable", description="The member's User id"),
+        {
+            **_attribute("$ref", "reference", mutability="immutable"),
+            "referenceTypes": ["User"],
+        },
+        _attribute(
+            "type", mutability="immutable", canonical=["User"], description="Always User"
+        ),
+    ]
+    return [
+        _attribute(
+            "displayName",
+            required=True,
+            uniqueness="server",
+            description="The group's name, unique per organisation without regard to case",
+        ),
+        _attribute(
+            "members",
+            "complex",
+            multi=True,
+            sub=member,
+            description="Employees (Users) of the group; nested groups are not supported",
+        ),
+    ]
+
+
 SCHEMAS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
     USER_SCHEMA: ("User", "User Account", _user_attributes()),
     ENTERPRISE_SCHEMA: ("EnterpriseUser", "Enterprise User", _enterprise_attributes()),
@@ -112,6 +141,7 @@ SCHEMAS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
         "What the advocacy program plans with",
         _advocacy_attributes(),
     ),
+    GROUP_SCHEMA: ("Group", "A group of employees (a segment of the roster)", _group_attributes()),
 }
 
 
@@ -130,11 +160,8 @@ def schema_document(schema_id: str, base_url: str) -> dict[str, Any]:
     }
 
 
-def resource_type_document(base_url: str) -> dict[str, Any]:
-    return {
-        "schemas": [RESOURCE_TYPE_SCHEMA],
-        "id": "User",
-        "name": "User",
+RESOURCE_TYPES: dict[str, dict[str, Any]] = {
+    "User": {
         "endpoint": "/Users",
         "description": "An employee on the HR roster",
         "schema": USER_SCHEMA,
@@ -142,9 +169,25 @@ def resource_type_document(base_url: str) -> dict[str, Any]:
             {"schema": ENTERPRISE_SCHEMA, "required": False},
             {"schema": ADVOCACY_SCHEMA, "required": False},
         ],
+    },
+    "Group": {
+        "endpoint": "/Groups",
+        "description": "A group of employees: a segment recruitment can target",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+    },
+}
+
+
+def resource_type_document(base_url: str, name: str = "User") -> dict[str, Any]:
+    return {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": name,
+        "name": name,
+        **RESOURCE_TYPES[name],
         "meta": {
             "resourceType": "ResourceType",
-            "location": f"{base_url}{SCIM_PREFIX}/ResourceTypes/User",
+            "location": f"{base_url}{SCIM_PREFIX}/ResourceTypes/{name}",
         },
     }
 

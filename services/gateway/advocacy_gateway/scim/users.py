@@ -263,12 +263,13 @@ def _change(op: str, attribute: str, value: Any) -> AttributeChange:
 
 
 def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
+    """The User as SCIM shows it: unassigned attributes (none, empty lists) are left out, and so
+    is an extension with nothing in it; `schemas` names the extensions present."""
     a = employee.attributes
     user: dict[str, Any] = {
-        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, ADVOCACY_SCHEMA],
+        "schemas": [USER_SCHEMA],
         "id": str(employee.id),
         "userName": a.user_name,
-        "active": a.active,
         "meta": {
             "resourceType": "User",
             "created": employee.created_at.isoformat(),
@@ -279,6 +280,7 @@ def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
     }
     optional = {
         "externalId": a.external_id,
+        "active": a.active,
         "displayName": a.display_name,
         "title": a.title,
         "name": _without_none(
@@ -286,21 +288,29 @@ def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
         ),
         "emails": [{"value": a.email, "type": "work"}] if a.email else None,
     }
-    user.update({k: v for k, v in optional.items() if v})
-    user[ENTERPRISE_SCHEMA] = _without_none(
-        {
-            "employeeNumber": a.employee_number,
-            "department": a.department,
-            "manager": {"value": a.manager_id} if a.manager_id else None,
-        }
-    )
-    user[ADVOCACY_SCHEMA] = {
-        **_without_none({"jobFamily": a.job_family}),
-        "hardToRecruit": a.hard_to_recruit,
-        "leadership": a.leadership,
-        "languages": list(a.languages),
-        "topics": list(a.topics),
+    user.update({k: v for k, v in optional.items() if v is not None and v != {}})
+    extensions = {
+        ENTERPRISE_SCHEMA: _without_none(
+            {
+                "employeeNumber": a.employee_number,
+                "department": a.department,
+                "manager": {"value": a.manager_id} if a.manager_id else None,
+            }
+        ),
+        ADVOCACY_SCHEMA: _without_none(
+            {
+                "jobFamily": a.job_family,
+                "hardToRecruit": a.hard_to_recruit,
+                "leadership": a.leadership,
+                "languages": list(a.languages) or None,
+                "topics": list(a.topics) or None,
+            }
+        ),
     }
+    for urn, values in extensions.items():
+        if values:
+            user["schemas"].append(urn)
+            user[urn] = values
     return user
 
 
