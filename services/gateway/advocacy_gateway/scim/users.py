@@ -82,7 +82,7 @@ def attributes_of(user: Any) -> EmployeeAttributes:
         values.update(_flatten(key.lower(), value))
     if not isinstance(values.get("user_name"), str) or not values["user_name"].strip():
         raise invalid("userName is required")
-    return _validated({k: typed(k, _coerce(k, v)) for k, v in values.items()})
+    return _validated({k: typed(k, _coerce(k, v, lists=False)) for k, v in values.items()})
 
 
 def typed(attribute: str, value: Any) -> Any:
@@ -152,11 +152,12 @@ def _manager(value: Any) -> Any:
     return value
 
 
-def _coerce(attribute: str, value: Any) -> Any:
-    """Loose values some clients send (Entra ID sends "False" for active) as their type."""
+def _coerce(attribute: str, value: Any, lists: bool = True) -> Any:
+    """Loose values some clients send (Entra ID sends "False" for active) as their type; in a
+    PATCH (`lists`), one value for a list attribute as a list of it."""
     if attribute in BOOLEANS and isinstance(value, str) and value.lower() in {"true", "false"}:
         return value.lower() == "true"
-    if attribute in LIST_ATTRIBUTES and isinstance(value, str):
+    if lists and attribute in LIST_ATTRIBUTES and isinstance(value, str):
         return [value]
     return value
 
