@@ -34,7 +34,11 @@ FAILURES = {Status.ERROR, Status.CRITICAL}
 @pytest.fixture
 def gateway_overrides() -> dict[str, Any]:
     # The checker sends a few hundred requests in a burst, as an identity provider's first sync.
-    return {"rate_limit_per_minute": 100_000, "rate_limit_burst": 10_000, "rpc_timeout_seconds": 5.0}
+    return {
+        "rate_limit_per_minute": 100_000,
+        "rate_limit_burst": 10_000,
+        "rpc_timeout_seconds": 5.0,
+    }
 
 
 class HttpSCIMClient(BaseSyncSCIMClient):

@@ -121,6 +121,7 @@ async def test_groups_as_entra_id_and_okta_send_them(
     )
     facts = [e for e in published if e.type in membership]
     assert all(e.orgid == org_id for e in facts)
+
     def sales_facts_of(employee: str) -> list[str]:
         return [
             e.type.split(".")[-2]
@@ -200,13 +201,21 @@ async def test_attributes_and_excluded_attributes_on_get_list_and_search(
     for path in ("/scim/v2/Users/.search", "/scim/v2/.search"):
         found = await platform.http.post(
             path,
-            json={"schemas": [SEARCH], "filter": 'userName eq "ADA@acme.dk"', "attributes": ["title"]},
+            json={
+                "schemas": [SEARCH],
+                "filter": 'userName eq "ADA@acme.dk"',
+                "attributes": ["title"],
+            },
             headers=auth(key),
         )
         assert found.status_code == 200, found.text
         assert found.json()["totalResults"] == 1
         assert found.json()["Resources"] == [
-            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": ada, "title": "Engineer"}
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "id": ada,
+                "title": "Engineer",
+            }
         ]
 
 
@@ -237,13 +246,18 @@ async def test_patch_remove_unassigns_and_wrong_types_are_invalid_values(
     )
     assert removed.status_code == 200, removed.text
     body = removed.json()
-    assert "active" not in body and ENTERPRISE not in body
+    assert "active" not in body
+    assert ENTERPRISE not in body
     assert body[ADVOCACY] == {"languages": ["da"]}
     added = await platform.http.patch(
-        one, json=patch({"op": "add", "path": f"{ADVOCACY}:languages", "value": ["en"]}), headers=auth(key)
+        one,
+        json=patch({"op": "add", "path": f"{ADVOCACY}:languages", "value": ["en"]}),
+        headers=auth(key),
     )
     assert added.json()[ADVOCACY]["languages"] == ["da", "en"]  # RFC 7644 §3.5.2.1: appended
-    cleared = await platform.http.patch(one, json=patch({"op": "remove", "path": ADVOCACY}), headers=auth(key))
+    cleared = await platform.http.patch(
+        one, json=patch({"op": "remove", "path": ADVOCACY}), headers=auth(key)
+    )
     assert ADVOCACY not in cleared.json()
     assert cleared.json()["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User"]
 

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from advocacy_ambassadors.models import (
-    EmployeeGroupRecord,
-    GroupMembershipRecord,
     AmbassadorRecord,
     ConsentRecord,
     ConsentTextRecord,
+    EmployeeGroupRecord,
     EmployeeRecord,
+    GroupMembershipRecord,
     InvitationRecord,
     LinkedInAuthorizationRecord,
     LinkedInConnectionRecord,

@@ -69,7 +69,8 @@ def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     importing.add_argument(
         "--url",
         default=None,
-        help="the gateway (default: http://127.0.0.1:$ADVOCACY_HTTP_PORT, as `advocacy run` serves it)",
+        help="the gateway (default: http://127.0.0.1:$ADVOCACY_HTTP_PORT, where `advocacy run` "
+        "serves it)",
     )
     importing.add_argument(
         "--key",

@@ -289,13 +289,13 @@ class Culture(_Model):
         ge=1,
         le=5,
         strict=True,
-        description="1: closed and control-focused; 5: leaders post openly themselves"
+        description="1: closed and control-focused; 5: leaders post openly themselves",
     )
     visibility_appetite: int = Field(
         ge=1,
         le=5,
         strict=True,
-        description="1: colleagues avoid being visible; 5: many already post"
+        description="1: colleagues avoid being visible; 5: many already post",
     )
     notes: str = Field(default="", max_length=2000)
 

@@ -10,6 +10,7 @@ Members are employees of the same organisation; an unknown id is refused, never 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -97,7 +98,7 @@ async def patch_group(session: AsyncSession, outbox: Outbox, request: PatchGroup
     groups = GroupRepository(session, request.organisation_id)
     record = await _locked_group(groups, request.group_id, request.expected_version)
     current = await groups.member_ids(record.id)
-    fields = {
+    fields: dict[str, Any] = {
         "display_name": record.display_name,
         "external_id": record.external_id,
         "members": list(current),
@@ -122,7 +123,7 @@ async def delete_group(session: AsyncSession, outbox: Outbox, request: DeleteGro
     return GroupDeleted(group_id=record.id)
 
 
-def _changed(change: GroupChange, current: object) -> object:
+def _changed(change: GroupChange, current: Any) -> Any:
     if change.attribute != "members":
         return None if change.op == "remove" else change.value
     given = change.value if isinstance(change.value, list) else []

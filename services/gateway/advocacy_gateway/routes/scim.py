@@ -146,8 +146,6 @@ async def create_user(
     return _user_response(request, state, employee, 201)
 
 
-
-
 @router.get("/Users", summary="List employees: `filter`, `startIndex`, `count`, `attributes`")
 async def list_users(
     access: RosterManager,
@@ -192,7 +190,9 @@ class ListQuery:
         if not isinstance(start_index, int) or not isinstance(count, int):
             raise ScimError(400, "startIndex and count must be integers", "invalidValue")
         if filter is not None and (not isinstance(filter, str) or len(filter) > 1000):
-            raise ScimError(400, "filter must be a string of at most 1000 characters", "invalidFilter")
+            raise ScimError(
+                400, "filter must be a string of at most 1000 characters", "invalidFilter"
+            )
         # RFC 7644 §3.4.2.4: below 1 is read as 1; far past the end is an empty page, and is
         # kept within what a database offset can hold.
         return cls(
@@ -218,9 +218,7 @@ class ListQuery:
         )
 
 
-async def user_page(
-    access: Any, state: Any, request: Request, query: ListQuery
-) -> dict[str, Any]:
+async def user_page(access: Any, state: Any, request: Request, query: ListQuery) -> dict[str, Any]:
     page = await state.rpc.call(
         LIST_EMPLOYEES,
         ListEmployees(

@@ -112,9 +112,7 @@ def _group_attributes() -> list[dict[str, Any]]:
             **_attribute("$ref", "reference", mutability="immutable"),
             "referenceTypes": ["User"],
         },
-        _attribute(
-            "type", mutability="immutable", canonical=["User"], description="Always User"
-        ),
+        _attribute("type", mutability="immutable", canonical=["User"], description="Always User"),
     ]
     return [
         _attribute(

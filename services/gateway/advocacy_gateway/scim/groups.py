@@ -161,13 +161,13 @@ def _path_changes(op: str, path: str, value: Any) -> list[GroupChange]:
         raise invalid(f"{path} must be a string")
     if len(value) > 200 or (attribute == "display_name" and not value.strip()):
         raise invalid(f"{path} takes 1 to 200 characters")
-    return [GroupChange(op="set", attribute=attribute, value=value)]  # type: ignore[arg-type]
+    return [GroupChange(op="set", attribute=attribute, value=value)]
 
 
 def _members(op: str, ids: list[UUID] | None) -> GroupChange:
     if ids is not None and len(ids) > 1000:
         raise invalid("at most 1000 members in one operation: send larger changes in pages")
-    return GroupChange(op=op, attribute="members", value=ids)  # type: ignore[arg-type]
+    return GroupChange(op=op, attribute="members", value=ids)
 
 
 def group_of(group: Group, base_url: str) -> dict[str, Any]:

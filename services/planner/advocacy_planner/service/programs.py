@@ -108,7 +108,8 @@ def _mismatches(problems: dict[str, object]) -> list[str]:
     said: list[str] = []
     if unknown := problems.get("unknown_disciplines"):
         said.append(
-            f"unknown discipline {_quoted(unknown)} (the playbook has {_quoted(problems['known_disciplines'])})"
+            f"unknown discipline {_quoted(unknown)} "
+            f"(the playbook has {_quoted(problems['known_disciplines'])})"
         )
     if unknown := problems.get("unknown_objectives"):
         said.append(
