@@ -361,6 +361,9 @@ class EmployeeJoinedGroup(EventData):
     group_name: str = Field(max_length=200)
     group_external_id: ExternalId | None
     joined_at: datetime
+    version: EntityVersion = Field(
+        default=None, description="The group's version after the change (its SCIM meta.version)"
+    )
 
 
 @event("ambassadors", "employee", "left_group", 1)
@@ -370,6 +373,9 @@ class EmployeeLeftGroup(EventData):
     employee_id: UUID
     group_id: UUID
     left_at: datetime
+    version: EntityVersion = Field(
+        default=None, description="The group's version after the change (last + 1 on deletion)"
+    )
 
 
 CREATE_GROUP: Operation[CreateGroup, Group] = Operation(

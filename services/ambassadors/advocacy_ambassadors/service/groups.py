@@ -55,7 +55,7 @@ async def create_group(session: AsyncSession, outbox: Outbox, request: CreateGro
         await session.flush()
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
         raise _name_taken() from exc
-    await _set_members(session, outbox, groups, record, [], request.fields.members)
+    await _set_members(session, outbox, groups, record, [], request.fields.members, version=1)
     return await group_view(groups, record)
 
 
@@ -118,7 +118,7 @@ async def delete_group(session: AsyncSession, outbox: Outbox, request: DeleteGro
     record = await _locked_group(groups, request.group_id, request.expected_version)
     now = utc_now()
     for employee_id in await groups.member_ids(record.id):
-        await _left(session, outbox, record, employee_id, now)
+        await _left(session, outbox, record, employee_id, now, record.version + 1)
     await groups.delete(record.id)
     return GroupDeleted(group_id=record.id)
 
@@ -150,7 +150,9 @@ async def _change(
         record.display_name = wanted.display_name
         record.display_name_key = wanted.display_name.lower()
         record.external_id = wanted.external_id
-    changed = await _set_members(session, outbox, groups, record, current, wanted.members)
+    changed = await _set_members(
+        session, outbox, groups, record, current, wanted.members, version=record.version + 1
+    )
     if renamed or changed:
         record.version += 1
         record.updated_at = utc_now()
@@ -169,8 +171,11 @@ async def _set_members(
     record: EmployeeGroupRecord,
     current: list[UUID],
     wanted: list[UUID],
+    *,
+    version: int,
 ) -> bool:
-    """Make the group's members `wanted`; publish who joined and who left. True if any did."""
+    """Make the group's members `wanted`; publish who joined and who left, with the group's
+    `version` after this change (consumers apply only newer facts). True if any did."""
     wanted = list(dict.fromkeys(wanted))
     joining = [m for m in wanted if m not in current]
     leaving = [m for m in current if m not in wanted]
@@ -192,13 +197,14 @@ async def _set_members(
                 group_name=record.display_name,
                 group_external_id=record.external_id,
                 joined_at=now,
+                version=version,
             ),
             organisation_id=record.organisation_id,
             subject=str(employee_id),
         )
     await groups.remove_members(record.id, leaving)
     for employee_id in leaving:
-        await _left(session, outbox, record, employee_id, now)
+        await _left(session, outbox, record, employee_id, now, version)
     return bool(joining or leaving)
 
 
@@ -208,10 +214,13 @@ async def _left(
     record: EmployeeGroupRecord,
     employee_id: UUID,
     at: datetime,
+    version: int,
 ) -> None:
     await outbox.add(
         session,
-        EmployeeLeftGroup(employee_id=employee_id, group_id=record.id, left_at=at),
+        EmployeeLeftGroup(
+            employee_id=employee_id, group_id=record.id, left_at=at, version=version
+        ),
         organisation_id=record.organisation_id,
         subject=str(employee_id),
     )
