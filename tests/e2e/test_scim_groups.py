@@ -282,3 +282,41 @@ async def test_patch_remove_unassigns_and_wrong_types_are_invalid_values(
     assert (
         await platform.http.delete(one, headers={**auth(key), "If-Match": current})
     ).status_code == 204
+
+
+async def test_lists_sort_by_an_attribute_either_way(platform: Platform) -> None:
+    _, key = await organisation_with_key(platform, "Acme")
+    for name, title in [("bob@acme.dk", "b"), ("ada@acme.dk", None), ("Cy@acme.dk", "a")]:
+        await user(platform, key, name, **({"title": title} if title else {}))
+    for name in ("Sales", "advocacy pilot", "Legal"):
+        assert (await group(platform, key, name)).status_code == 201
+
+    async def names(path: str, **params: str) -> list[str]:
+        listed = await platform.http.get(path, params=params, headers=auth(key))
+        assert listed.status_code == 200, listed.text
+        return [r.get("userName") or r["displayName"] for r in listed.json()["Resources"]]
+
+    users = "/scim/v2/Users"
+    assert await names(users, sortBy="userName") == ["ada@acme.dk", "bob@acme.dk", "Cy@acme.dk"]
+    assert await names(users, sortBy="userName", sortOrder="descending") == [
+        "Cy@acme.dk",
+        "bob@acme.dk",
+        "ada@acme.dk",
+    ]
+    # Unassigned values last when ascending (RFC 7644 §3.4.2.3).
+    assert await names(users, sortBy="title") == ["Cy@acme.dk", "bob@acme.dk", "ada@acme.dk"]
+    groups = "/scim/v2/Groups"
+    assert await names(groups, sortBy="displayName") == ["advocacy pilot", "Legal", "Sales"]
+    searched = await platform.http.post(
+        "/scim/v2/Groups/.search",
+        json={"schemas": [SEARCH], "sortBy": "displayName", "sortOrder": "descending"},
+        headers=auth(key),
+    )
+    assert [g["displayName"] for g in searched.json()["Resources"]] == [
+        "Sales",
+        "Legal",
+        "advocacy pilot",
+    ]
+    unknown = await platform.http.get(users, params={"sortBy": "shoeSize"}, headers=auth(key))
+    assert unknown.status_code == 400
+    assert unknown.json()["scimType"] == "invalidValue"

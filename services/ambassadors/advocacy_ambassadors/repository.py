@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -375,9 +376,15 @@ class EmployeeRepository:
         return (await self.session.execute(query)).scalars().first()
 
     async def page(
-        self, where: RosterFilter | None, offset: int, limit: int
+        self,
+        where: RosterFilter | None,
+        offset: int,
+        limit: int,
+        sort_by: str | None = None,
+        descending: bool = False,
     ) -> tuple[int, list[EmployeeRecord]]:
-        """The total that match, and the page of them in a stable order (oldest first)."""
+        """The total that match, and the page of them in a stable order: by `sort_by` (text
+        without regard to case where the attribute compares so), then oldest first."""
         condition = and_(
             col(EmployeeRecord.organisation_id) == self.organisation_id,
             _condition(where) if where is not None else true(),
@@ -390,7 +397,11 @@ class EmployeeRepository:
         query = (
             select(EmployeeRecord)
             .where(condition)
-            .order_by(col(EmployeeRecord.created_at), col(EmployeeRecord.id))
+            .order_by(
+                *_sorted_by(EmployeeRecord, sort_by, descending, _CASE_INSENSITIVE),
+                col(EmployeeRecord.created_at),
+                col(EmployeeRecord.id),
+            )
             .offset(offset)
             .limit(limit)
         )
@@ -407,6 +418,21 @@ class EmployeeRepository:
                 col(EmployeeRecord.id) == employee_id,
             )
         )
+
+
+def _sorted_by(
+    model: Any, sort_by: str | None, descending: bool, case_insensitive: Collection[str]
+) -> list[Any]:
+    """`sortBy` (RFC 7644 §3.4.2.3): unassigned values sort last ascending, first descending."""
+    if sort_by is None:
+        return []
+    column: Any = getattr(model, sort_by, None)
+    if column is None or sort_by in {"languages", "topics", "members"}:
+        raise Invalid(f"cannot sort by {sort_by}", {"attribute": sort_by})
+    if sort_by in case_insensitive:
+        column = func.lower(column)
+    missing = column.is_(None)
+    return [missing.desc(), column.desc()] if descending else [missing, column]
 
 
 def _condition(where: RosterFilter) -> ColumnElement[bool]:
@@ -502,9 +528,14 @@ class GroupRepository:
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def page(
-        self, where: RosterFilter | None, offset: int, limit: int
+        self,
+        where: RosterFilter | None,
+        offset: int,
+        limit: int,
+        sort_by: str | None = None,
+        descending: bool = False,
     ) -> tuple[int, list[EmployeeGroupRecord]]:
-        """The total that match, and the page of them, oldest first."""
+        """The total that match, and the page of them, by `sort_by`, then oldest first."""
         condition = and_(
             col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
             self._condition(where) if where is not None else true(),
@@ -517,7 +548,11 @@ class GroupRepository:
         query = (
             select(EmployeeGroupRecord)
             .where(condition)
-            .order_by(col(EmployeeGroupRecord.created_at), col(EmployeeGroupRecord.id))
+            .order_by(
+                *_sorted_by(EmployeeGroupRecord, sort_by, descending, {"display_name"}),
+                col(EmployeeGroupRecord.created_at),
+                col(EmployeeGroupRecord.id),
+            )
             .offset(offset)
             .limit(limit)
         )

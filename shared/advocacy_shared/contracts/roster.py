@@ -183,6 +183,8 @@ class ListEmployees(RpcRequest):
     filter: RosterFilter | None = None
     start_index: int = Field(default=1, ge=1, le=2**31, description="1-based, as SCIM counts")
     count: int = Field(default=100, ge=0, le=500)
+    sort_by: FilterAttribute | None = Field(default=None, description="None: oldest first")
+    descending: bool = False
 
 
 class ReplaceEmployee(RpcRequest):
@@ -325,6 +327,8 @@ class ListGroups(RpcRequest):
     )
     start_index: int = Field(default=1, ge=1, le=2**31)
     count: int = Field(default=100, ge=0, le=500)
+    sort_by: GroupFilterAttribute | None = Field(default=None, description="None: oldest first")
+    descending: bool = False
     with_members: bool = True
 
 

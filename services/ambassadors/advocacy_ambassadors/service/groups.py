@@ -73,7 +73,13 @@ async def list_groups(session: AsyncSession, request: ListGroups) -> GroupList:
     """A page of groups. With members, a page holds at most `MAX_GROUP_MEMBERS` members in all
     (at least one group), so that the answer stays within what a message carries."""
     groups = GroupRepository(session, request.organisation_id)
-    total, rows = await groups.page(request.filter, request.start_index - 1, request.count)
+    total, rows = await groups.page(
+        request.filter,
+        request.start_index - 1,
+        request.count,
+        request.sort_by,
+        request.descending,
+    )
     if not request.with_members:
         items = [await group_view(groups, row, with_members=False) for row in rows]
     else:
@@ -218,9 +224,7 @@ async def _left(
 ) -> None:
     await outbox.add(
         session,
-        EmployeeLeftGroup(
-            employee_id=employee_id, group_id=record.id, left_at=at, version=version
-        ),
+        EmployeeLeftGroup(employee_id=employee_id, group_id=record.id, left_at=at, version=version),
         organisation_id=record.organisation_id,
         subject=str(employee_id),
     )

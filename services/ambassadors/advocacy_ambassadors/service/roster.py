@@ -76,7 +76,13 @@ async def get_employee(session: AsyncSession, organisation_id: UUID, employee_id
 
 async def list_employees(session: AsyncSession, request: ListEmployees) -> EmployeeList:
     employees = EmployeeRepository(session, request.organisation_id)
-    total, rows = await employees.page(request.filter, request.start_index - 1, request.count)
+    total, rows = await employees.page(
+        request.filter,
+        request.start_index - 1,
+        request.count,
+        request.sort_by,
+        request.descending,
+    )
     return EmployeeList(
         total_results=total,
         start_index=request.start_index,

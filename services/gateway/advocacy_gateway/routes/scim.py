@@ -7,6 +7,7 @@ answers in SCIM's format for every path under `/scim/v2`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -29,6 +30,7 @@ from advocacy_gateway.scim.errors import ERROR_SCHEMA, SCIM_JSON, SCIM_PREFIX, S
 from advocacy_gateway.scim.filter import parse_filter
 from advocacy_gateway.scim.projection import paths_of, project
 from advocacy_gateway.scim.users import (
+    FILTER_PATHS,
     USER_SCHEMA,
     attributes_of,
     changes_of,
@@ -118,6 +120,14 @@ SearchBody = Annotated[
     dict[str, Any],
     Body(media_type=SCIM_JSON, description="A SearchRequest (RFC 7644 §3.4.3)"),
 ]
+SortBy = Annotated[
+    str | None,
+    Query(alias="sortBy", max_length=300, description="An attribute path to sort by"),
+]
+SortOrder = Annotated[
+    str | None,
+    Query(alias="sortOrder", max_length=20, description="ascending (default) or descending"),
+]
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
@@ -156,8 +166,12 @@ async def list_users(
     count: Annotated[int, Query()] = 100,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
 ) -> ScimResponse:
-    query = ListQuery.of(filter, start_index, count, attributes, excluded_attributes)
+    query = ListQuery.of(
+        filter, start_index, count, attributes, excluded_attributes, sort_by, sort_order
+    )
     return ScimResponse(await user_page(access, state, request, query))
 
 
@@ -177,6 +191,8 @@ class ListQuery:
     count: int
     attributes: list[str] | None
     excluded: list[str] | None
+    sort_by: str | None = None
+    descending: bool = False
 
     @classmethod
     def of(
@@ -186,6 +202,8 @@ class ListQuery:
         count: Any,
         attributes: str | list[str] | None,
         excluded: str | list[str] | None,
+        sort_by: Any = None,
+        sort_order: Any = None,
     ) -> ListQuery:
         if not isinstance(start_index, int) or not isinstance(count, int):
             raise ScimError(400, "startIndex and count must be integers", "invalidValue")
@@ -193,9 +211,16 @@ class ListQuery:
             raise ScimError(
                 400, "filter must be a string of at most 1000 characters", "invalidFilter"
             )
+        if sort_by is not None and (not isinstance(sort_by, str) or len(sort_by) > 300):
+            raise ScimError(400, "sortBy must be an attribute path", "invalidValue")
+        order = str(sort_order or "ascending").lower()
+        if order not in {"ascending", "descending"}:
+            raise ScimError(400, "sortOrder is ascending or descending", "invalidValue")
         # RFC 7644 §3.4.2.4: below 1 is read as 1; far past the end is an empty page, and is
         # kept within what a database offset can hold.
         return cls(
+            sort_by=sort_by,
+            descending=order == "descending",
             filter=filter,
             start_index=min(max(start_index, 1), MAX_START_INDEX),
             count=min(max(count, 0), MAX_RESULTS),
@@ -215,7 +240,18 @@ class ListQuery:
             body.get("count", 100),
             body.get("attributes"),
             body.get("excludedAttributes"),
+            body.get("sortBy"),
+            body.get("sortOrder"),
         )
+
+    def sort_attribute(self, paths: Mapping[str, str]) -> Any:
+        """The roster's name of the `sortBy` path, among the `paths` of the resource type."""
+        if self.sort_by is None:
+            return None
+        attribute = paths.get(self.sort_by.strip().lower())
+        if attribute is None:
+            raise ScimError(400, f"cannot sort by {self.sort_by!r}", "invalidValue")
+        return attribute
 
 
 async def user_page(access: Any, state: Any, request: Request, query: ListQuery) -> dict[str, Any]:
@@ -226,6 +262,8 @@ async def user_page(access: Any, state: Any, request: Request, query: ListQuery)
             filter=parse_filter(query.filter) if query.filter is not None else None,
             start_index=query.start_index,
             count=query.count,
+            sort_by=query.sort_attribute(FILTER_PATHS),
+            descending=query.descending,
         ),
     )
     base_url = base_url_of(request, state)

@@ -23,6 +23,8 @@ from advocacy_gateway.routes.scim import (
     PatchBody,
     ScimResponse,
     SearchBody,
+    SortBy,
+    SortOrder,
     base_url_of,
     user_page,
 )
@@ -100,8 +102,12 @@ async def list_groups(
     count: Annotated[int, Query()] = 100,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
 ) -> ScimResponse:
-    query = ListQuery.of(filter, start_index, count, attributes, excluded_attributes)
+    query = ListQuery.of(
+        filter, start_index, count, attributes, excluded_attributes, sort_by, sort_order
+    )
     return ScimResponse(await group_page(access, state, request, query))
 
 
@@ -127,7 +133,7 @@ async def search_all(
     group_count = max(query.count - len(shown), 0)
     group_query = ListQuery(
         query.filter, group_start, group_count, query.attributes, query.excluded
-    )
+    )  # sorted within each resource type only: a sortBy of Users may name no Group attribute
     groups = await _page_or_none(group_page(access, state, request, group_query))
     if users is None and groups is None:
         raise ScimError(400, "the filter names no attribute of Users or Groups", "invalidFilter")
@@ -155,6 +161,8 @@ async def group_page(access: Any, state: Any, request: Request, query: ListQuery
             filter=parse_filter(query.filter, GROUP_FILTER_PATHS) if query.filter else None,
             start_index=query.start_index,
             count=query.count,
+            sort_by=query.sort_attribute(GROUP_FILTER_PATHS),
+            descending=query.descending,
             with_members=with_members,
         ),
     )
