@@ -100,6 +100,19 @@ async def test_groups_as_entra_id_and_okta_send_them(
     assert [g["displayName"] for g in by_member.json()["Resources"]] == ["Leadership"]
     assert "members" not in by_member.json()["Resources"][0]
 
+    # A group is a segment: the Users in it, by the group's id or its name.
+    async def users_where(filter_: str) -> list[str]:
+        found = await platform.http.get(
+            "/scim/v2/Users", params={"filter": filter_}, headers=auth(key)
+        )
+        assert found.status_code == 200, found.text
+        return sorted(u["id"] for u in found.json()["Resources"])
+
+    assert await users_where(f'groups.value eq "{sales["id"]}"') == [ada]
+    assert await users_where('groups.display eq "leadership"') == sorted([ada, cy])
+    assert await users_where('groups.display ne "Leadership"') == [bob]
+    assert await users_where("not (groups pr)") == [bob]
+
     taken = await group(platform, key, "SALES")
     assert taken.status_code == 409
     assert taken.json()["scimType"] == "uniqueness"

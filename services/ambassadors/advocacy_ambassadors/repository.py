@@ -448,6 +448,8 @@ def _condition(where: RosterFilter) -> ColumnElement[bool]:
 def _comparison(where: Comparison) -> ColumnElement[bool]:
     if where.attribute == "members":
         raise Invalid("members is an attribute of groups", {"attribute": where.attribute})
+    if where.attribute in {"group_id", "group_name"}:
+        return _in_group(where)
     column: Any = getattr(EmployeeRecord, where.attribute)
     if where.attribute in {"languages", "topics"}:
         raise Invalid(f"{where.attribute} cannot be filtered on", {"attribute": where.attribute})
@@ -464,6 +466,35 @@ def _comparison(where: Comparison) -> ColumnElement[bool]:
         except ValueError:
             return false()
     return _compare(column, where.operator, value)
+
+
+def _in_group(where: Comparison) -> ColumnElement[bool]:
+    """Employees by the groups they are in: `groups.value eq "<group id>"`, `groups.display eq
+    "Sales"` (any text comparison on the name, without regard to case), `groups pr`. The
+    membership rows carry the organisation, and the page's condition filters employees by it."""
+    groups = select(GroupMembershipRecord.employee_id).join(
+        EmployeeGroupRecord, col(EmployeeGroupRecord.id) == GroupMembershipRecord.group_id
+    )
+    if where.operator != "pr":
+        if not isinstance(where.value, str):
+            raise Invalid("groups compare with text", {"attribute": where.attribute})
+        if where.attribute == "group_id":
+            try:
+                group_id = UUID(where.value)
+            except ValueError:
+                return false()
+            if where.operator not in {"eq", "ne"}:
+                raise Invalid("groups.value compares with eq or ne", {})
+            groups = groups.where(col(GroupMembershipRecord.group_id) == group_id)
+        else:
+            name = func.lower(EmployeeGroupRecord.display_name)
+            groups = groups.where(
+                _compare(
+                    name, "eq" if where.operator == "ne" else where.operator, where.value.lower()
+                )
+            )
+    inside = col(EmployeeRecord.id).in_(groups)
+    return not_(inside) if where.operator == "ne" else inside
 
 
 def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:

@@ -96,7 +96,11 @@ RosterAttribute = Literal[
     "languages",
     "topics",
 ]
-FilterAttribute = RosterAttribute | Literal["id", "created_at", "updated_at", "members"]
+FilterAttribute = (
+    RosterAttribute | Literal["id", "created_at", "updated_at", "members", "group_id", "group_name"]
+)
+"""`members` filters groups by an employee; `group_id` and `group_name` filter employees by the
+groups they are in (the segment a group is)."""
 LIST_ATTRIBUTES: frozenset[str] = frozenset({"languages", "topics"})
 
 

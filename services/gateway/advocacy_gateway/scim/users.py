@@ -54,6 +54,9 @@ FILTER_PATHS: dict[str, FilterAttribute] = {
     **PATHS,
     **{path.rsplit(":", 1)[1]: attr for path, attr in PATHS.items() if path.startswith("urn:")},
     "id": "id",
+    "groups": "group_id",
+    "groups.value": "group_id",
+    "groups.display": "group_name",
 }
 # Paths whose value is a complex attribute, expanded into its sub-attributes.
 COMPLEX = {"name": "name", "emails": "emails", _ENTERPRISE: "enterprise", _ADVOCACY: "advocacy"}
