@@ -11,10 +11,16 @@ from typing import Any, Literal
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 
-from advocacy_shared.db import UtcDateTime, async_url, create_engine, ensure_sqlite_folder
+from advocacy_shared.db import (
+    UtcDateTime,
+    async_url,
+    create_engine,
+    ensure_sqlite_folder,
+    split_schema,
+)
 
 URL_ATTRIBUTE = "database_url"
 VERSION_TABLE_ATTRIBUTE = "version_table"
@@ -67,6 +73,12 @@ def run_env(metadata: MetaData) -> None:
     async def run() -> None:
         engine = create_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as connection:
+            _, schema = split_schema(url)
+            if schema is not None:
+                # `?schema=name` names where the service lives: make it, as a fresh database has
+                # none but `public` (split_schema allows only a plain identifier).
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                await connection.commit()
             await connection.run_sync(migrate)
             await connection.commit()
         await engine.dispose()

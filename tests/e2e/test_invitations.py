@@ -146,7 +146,7 @@ async def test_declined_revoked_replaced_and_forged_invitations(
     second = await issue(platform, org, ada["id"])  # a new link replaces the old one
 
     replaced = await platform.http.get("/api/v1/invitation", headers=holder(first))
-    assert replaced.json()["status"] == "revoked"
+    assert replaced.status_code == 404  # as an unknown token: see test_rough_edges
     declined = await platform.http.post("/api/v1/invitation/decline", headers=holder(second))
     assert declined.status_code == 200
     assert declined.json()["status"] == "declined"
@@ -183,8 +183,7 @@ async def test_declined_revoked_replaced_and_forged_invitations(
         json={"consent_version": "1", "allows_posting": True, "allows_analytics": True},
         headers=holder(third),
     )
-    assert late.status_code == 409
-    assert late.json()["detail"] == "this invitation is revoked"
+    assert late.status_code == 404
 
     published = await published_until(nats_client, topology, lambda p: len(p) >= 4)
     types = [e.type for e in published]

@@ -208,11 +208,12 @@ async def test_the_discovery_documents_describe_the_service(platform: Platform) 
         "urn:ietf:params:scim:schemas:core:2.0:User",
         ENTERPRISE,
         ADVOCACY,
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
     }
     one: Any = await scim.query(Schema, ADVOCACY)
     assert {a.name for a in one.attributes} >= {"jobFamily", "hardToRecruit", "leadership"}
     resource_types: Any = await scim.query(ResourceType)
-    assert [r.id for r in resource_types.resources] == ["User"]
+    assert [r.id for r in resource_types.resources] == ["User", "Group"]
     user_type: Any = await scim.query(ResourceType, "User")
     assert user_type.endpoint == "/Users"
 

@@ -252,3 +252,20 @@ def test_a_format_that_costs_nothing_carries_a_bounded_number() -> None:
     free = CostModel.model_validate({"guide": {"onboarding_hours": 0, "weekly_hours": 5e-324}})
     assert fit.plan(facts(cost_model=free)).carries_per_format["guide"] == fit.MAX_CARRIED
     assert fit.carried(0.0, 0.0) == fit.MAX_CARRIED
+
+
+def test_every_discipline_starts_with_at_least_its_formats_minimum_pilot_cohort() -> None:
+    """Issue 12: employer branding and thought leadership at 20 % of one position started
+    thought leadership with 2 ambassadors in one-to-one coaching, below its minimum of 3."""
+    small = facts(("employer_branding", "thought_leadership"), fte_share=0.2)
+    plan = fit.plan(small)
+    cost = CostModel()
+    assert plan.start_with, plan
+    for started in plan.start_with:
+        assert started.ambassadors >= cost.min_cohort(started.enablement_format), started
+        needed = cost.min_cohort(started.enablement_format) * cost.weekly_cost(
+            started.enablement_format
+        )
+        assert started.weekly_hours >= round(needed, 2) - 0.01
+    used = sum(p.weekly_hours for p in plan.start_with)
+    assert used <= small.available_hours + 0.01

@@ -158,7 +158,7 @@ class EmployeeRecord(AmbassadorsModel, table=True):
     user_name: str = Field(max_length=320)
     user_name_key: str = Field(max_length=320)
     external_id: str | None = Field(default=None, max_length=200, index=True)
-    active: bool = True
+    active: bool | None = Field(default=True, nullable=True)
     given_name: str | None = Field(default=None, max_length=200)
     family_name: str | None = Field(default=None, max_length=200)
     formatted_name: str | None = Field(default=None, max_length=400)
@@ -169,10 +169,39 @@ class EmployeeRecord(AmbassadorsModel, table=True):
     department: str | None = Field(default=None, max_length=200)
     manager_id: str | None = Field(default=None, max_length=200)
     job_family: str | None = Field(default=None, max_length=100)
-    hard_to_recruit: bool = False
-    leadership: bool = False
+    hard_to_recruit: bool | None = Field(default=False, nullable=True)
+    leadership: bool | None = Field(default=False, nullable=True)
     languages: list[str] = Field(default_factory=list, sa_type=JSON)
     topics: list[str] = Field(default_factory=list, sa_type=JSON)
     version: int = 1
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class EmployeeGroupRecord(AmbassadorsModel, table=True):
+    """A group of the roster (a SCIM 2.0 Group): how the identity provider assigns people to the
+    application, and a segment recruitment can target. `display_name_key` is the name lowercased:
+    unique per organisation, as identity providers match groups by name."""
+
+    __tablename__ = "employee_groups"
+    __table_args__ = (UniqueConstraint("organisation_id", "display_name_key"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    display_name: str = Field(max_length=200)
+    display_name_key: str = Field(max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    version: int = 1
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class GroupMembershipRecord(AmbassadorsModel, table=True):
+    """An employee in a group; it goes with the group and with the employee."""
+
+    __tablename__ = "employee_group_members"
+
+    group_id: UUID = Field(foreign_key="employee_groups.id", primary_key=True)
+    employee_id: UUID = Field(foreign_key="employees.id", primary_key=True, index=True)
+    organisation_id: UUID = Field(index=True)
+    joined_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,9 @@ from advocacy_ambassadors.models import (
     AmbassadorRecord,
     ConsentRecord,
     ConsentTextRecord,
+    EmployeeGroupRecord,
     EmployeeRecord,
+    GroupMembershipRecord,
     InvitationRecord,
     LinkedInAuthorizationRecord,
     LinkedInConnectionRecord,
@@ -373,9 +376,15 @@ class EmployeeRepository:
         return (await self.session.execute(query)).scalars().first()
 
     async def page(
-        self, where: RosterFilter | None, offset: int, limit: int
+        self,
+        where: RosterFilter | None,
+        offset: int,
+        limit: int,
+        sort_by: str | None = None,
+        descending: bool = False,
     ) -> tuple[int, list[EmployeeRecord]]:
-        """The total that match, and the page of them in a stable order (oldest first)."""
+        """The total that match, and the page of them in a stable order: by `sort_by` (text
+        without regard to case where the attribute compares so), then oldest first."""
         condition = and_(
             col(EmployeeRecord.organisation_id) == self.organisation_id,
             _condition(where) if where is not None else true(),
@@ -388,7 +397,11 @@ class EmployeeRepository:
         query = (
             select(EmployeeRecord)
             .where(condition)
-            .order_by(col(EmployeeRecord.created_at), col(EmployeeRecord.id))
+            .order_by(
+                *_sorted_by(EmployeeRecord, sort_by, descending, _CASE_INSENSITIVE),
+                col(EmployeeRecord.created_at),
+                col(EmployeeRecord.id),
+            )
             .offset(offset)
             .limit(limit)
         )
@@ -407,6 +420,21 @@ class EmployeeRepository:
         )
 
 
+def _sorted_by(
+    model: Any, sort_by: str | None, descending: bool, case_insensitive: Collection[str]
+) -> list[Any]:
+    """`sortBy` (RFC 7644 §3.4.2.3): unassigned values sort last ascending, first descending."""
+    if sort_by is None:
+        return []
+    column: Any = getattr(model, sort_by, None)
+    if column is None or sort_by in {"languages", "topics", "members"}:
+        raise Invalid(f"cannot sort by {sort_by}", {"attribute": sort_by})
+    if sort_by in case_insensitive:
+        column = func.lower(column)
+    missing = column.is_(None)
+    return [missing.desc(), column.desc()] if descending else [missing, column]
+
+
 def _condition(where: RosterFilter) -> ColumnElement[bool]:
     """A parsed SCIM filter as a SQL condition."""
     if isinstance(where, Logical):
@@ -418,6 +446,10 @@ def _condition(where: RosterFilter) -> ColumnElement[bool]:
 
 
 def _comparison(where: Comparison) -> ColumnElement[bool]:
+    if where.attribute == "members":
+        raise Invalid("members is an attribute of groups", {"attribute": where.attribute})
+    if where.attribute in {"group_id", "group_name"}:
+        return _in_group(where)
     column: Any = getattr(EmployeeRecord, where.attribute)
     if where.attribute in {"languages", "topics"}:
         raise Invalid(f"{where.attribute} cannot be filtered on", {"attribute": where.attribute})
@@ -434,6 +466,35 @@ def _comparison(where: Comparison) -> ColumnElement[bool]:
         except ValueError:
             return false()
     return _compare(column, where.operator, value)
+
+
+def _in_group(where: Comparison) -> ColumnElement[bool]:
+    """Employees by the groups they are in: `groups.value eq "<group id>"`, `groups.display eq
+    "Sales"` (any text comparison on the name, without regard to case), `groups pr`. The
+    membership rows carry the organisation, and the page's condition filters employees by it."""
+    groups = select(GroupMembershipRecord.employee_id).join(
+        EmployeeGroupRecord, col(EmployeeGroupRecord.id) == GroupMembershipRecord.group_id
+    )
+    if where.operator != "pr":
+        if not isinstance(where.value, str):
+            raise Invalid("groups compare with text", {"attribute": where.attribute})
+        if where.attribute == "group_id":
+            try:
+                group_id = UUID(where.value)
+            except ValueError:
+                return false()
+            if where.operator not in {"eq", "ne"}:
+                raise Invalid("groups.value compares with eq or ne", {})
+            groups = groups.where(col(GroupMembershipRecord.group_id) == group_id)
+        else:
+            name = func.lower(EmployeeGroupRecord.display_name)
+            groups = groups.where(
+                _compare(
+                    name, "eq" if where.operator == "ne" else where.operator, where.value.lower()
+                )
+            )
+    inside = col(EmployeeRecord.id).in_(groups)
+    return not_(inside) if where.operator == "ne" else inside
 
 
 def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:
@@ -453,3 +514,208 @@ def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:
     }
     result = comparisons[operator](value)
     return result
+
+
+class GroupRepository:
+    """The roster's groups and their members, one organisation's at a time."""
+
+    def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+
+    async def get(self, group_id: UUID) -> EmployeeGroupRecord | None:
+        query = select(EmployeeGroupRecord).where(
+            EmployeeGroupRecord.organisation_id == self.organisation_id,
+            EmployeeGroupRecord.id == group_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def locked(self, group_id: UUID) -> EmployeeGroupRecord | None:
+        """The group, read after taking its row's write lock (as `EmployeeRepository.locked`)."""
+        await self.session.execute(
+            update(EmployeeGroupRecord)
+            .where(
+                col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+                col(EmployeeGroupRecord.id) == group_id,
+            )
+            .values(version=EmployeeGroupRecord.version)
+            .execution_options(synchronize_session=False)
+        )
+        query = (
+            select(EmployeeGroupRecord)
+            .where(
+                EmployeeGroupRecord.organisation_id == self.organisation_id,
+                EmployeeGroupRecord.id == group_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_name(self, display_name: str) -> EmployeeGroupRecord | None:
+        query = select(EmployeeGroupRecord).where(
+            EmployeeGroupRecord.organisation_id == self.organisation_id,
+            EmployeeGroupRecord.display_name_key == display_name.lower(),
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def page(
+        self,
+        where: RosterFilter | None,
+        offset: int,
+        limit: int,
+        sort_by: str | None = None,
+        descending: bool = False,
+    ) -> tuple[int, list[EmployeeGroupRecord]]:
+        """The total that match, and the page of them, by `sort_by`, then oldest first."""
+        condition = and_(
+            col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+            self._condition(where) if where is not None else true(),
+        )
+        total = (
+            await self.session.execute(
+                select(func.count()).select_from(EmployeeGroupRecord).where(condition)
+            )
+        ).scalar_one()
+        query = (
+            select(EmployeeGroupRecord)
+            .where(condition)
+            .order_by(
+                *_sorted_by(EmployeeGroupRecord, sort_by, descending, {"display_name"}),
+                col(EmployeeGroupRecord.created_at),
+                col(EmployeeGroupRecord.id),
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+        return int(total), list((await self.session.execute(query)).scalars())
+
+    def _condition(self, where: RosterFilter) -> ColumnElement[bool]:
+        if isinstance(where, Logical):
+            parts = [self._condition(operand) for operand in where.operands]
+            return and_(*parts) if where.operator == "and" else or_(*parts)
+        if isinstance(where, Negation):
+            return not_(self._condition(where.operand))
+        return self._comparison(where)
+
+    def _comparison(self, where: Comparison) -> ColumnElement[bool]:
+        if where.attribute == "members":
+            if where.operator == "pr":
+                return self._has_member(None)
+            if where.operator != "eq" or not isinstance(where.value, str):
+                raise Invalid("members compares with eq and an employee id", {})
+            try:
+                return self._has_member(UUID(where.value))
+            except ValueError:
+                return false()
+        columns: dict[str, Any] = {
+            "id": EmployeeGroupRecord.id,
+            "display_name": EmployeeGroupRecord.display_name,
+            "external_id": EmployeeGroupRecord.external_id,
+            "created_at": EmployeeGroupRecord.created_at,
+            "updated_at": EmployeeGroupRecord.updated_at,
+        }
+        column = columns.get(where.attribute)
+        if column is None:
+            raise Invalid(f"groups cannot be filtered on {where.attribute}", {})
+        if where.operator == "pr":
+            result: ColumnElement[bool] = column.is_not(None)
+            return result
+        value: Any = where.value
+        if where.attribute == "id" and isinstance(value, str):
+            try:
+                value = UUID(value)
+            except ValueError:
+                return false()
+        if where.attribute == "display_name" and isinstance(value, str):
+            column, value = func.lower(column), value.lower()
+        return _compare(column, where.operator, value)
+
+    def _has_member(self, employee_id: UUID | None) -> ColumnElement[bool]:
+        members = select(GroupMembershipRecord.group_id).where(
+            GroupMembershipRecord.organisation_id == self.organisation_id
+        )
+        if employee_id is not None:
+            members = members.where(GroupMembershipRecord.employee_id == employee_id)
+        return col(EmployeeGroupRecord.id).in_(members)
+
+    async def members(self, group_ids: list[UUID]) -> dict[UUID, list[EmployeeRecord]]:
+        """Each group's members (the employees), oldest membership first."""
+        if not group_ids:
+            return {}
+        query = (
+            select(GroupMembershipRecord.group_id, EmployeeRecord)
+            .join(EmployeeRecord, col(EmployeeRecord.id) == GroupMembershipRecord.employee_id)
+            .where(
+                GroupMembershipRecord.organisation_id == self.organisation_id,
+                col(GroupMembershipRecord.group_id).in_(group_ids),
+            )
+            .order_by(col(GroupMembershipRecord.joined_at), col(GroupMembershipRecord.employee_id))
+        )
+        found: dict[UUID, list[EmployeeRecord]] = {group_id: [] for group_id in group_ids}
+        for group_id, employee in (await self.session.execute(query)).all():
+            found[group_id].append(employee)
+        return found
+
+    async def member_ids(self, group_id: UUID) -> list[UUID]:
+        query = select(GroupMembershipRecord.employee_id).where(
+            GroupMembershipRecord.organisation_id == self.organisation_id,
+            GroupMembershipRecord.group_id == group_id,
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def known_employees(self, employee_ids: list[UUID]) -> set[UUID]:
+        """Those of the ids that are employees of this organisation."""
+        if not employee_ids:
+            return set()
+        query = select(EmployeeRecord.id).where(
+            EmployeeRecord.organisation_id == self.organisation_id,
+            col(EmployeeRecord.id).in_(employee_ids),
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    def add_member(self, group_id: UUID, employee_id: UUID, at: datetime) -> None:
+        self.session.add(
+            GroupMembershipRecord(
+                group_id=group_id,
+                employee_id=employee_id,
+                organisation_id=self.organisation_id,
+                joined_at=at,
+            )
+        )
+
+    async def remove_members(self, group_id: UUID, employee_ids: list[UUID]) -> None:
+        if employee_ids:
+            await self.session.execute(
+                delete(GroupMembershipRecord).where(
+                    col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                    col(GroupMembershipRecord.group_id) == group_id,
+                    col(GroupMembershipRecord.employee_id).in_(employee_ids),
+                )
+            )
+
+    async def forget_employee(self, employee_id: UUID) -> None:
+        """An employee leaving the roster leaves every group (EmployeeLeftRoster says so)."""
+        await self.session.execute(
+            delete(GroupMembershipRecord).where(
+                col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                col(GroupMembershipRecord.employee_id) == employee_id,
+            )
+        )
+
+    def save(self, row: EmployeeGroupRecord) -> None:
+        assert row.organisation_id == self.organisation_id
+        self.session.add(row)
+
+    async def delete(self, group_id: UUID) -> None:
+        await self.session.execute(
+            delete(GroupMembershipRecord).where(
+                col(GroupMembershipRecord.organisation_id) == self.organisation_id,
+                col(GroupMembershipRecord.group_id) == group_id,
+            )
+        )
+        await self.session.execute(
+            delete(EmployeeGroupRecord).where(
+                col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
+                col(EmployeeGroupRecord.id) == group_id,
+            )
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_ambassadors.repository import AmbassadorRepository, InvitationRepository
-from advocacy_ambassadors.service import invitations, journey, linkedin, roster, states
+from advocacy_ambassadors.service import groups, invitations, journey, linkedin, roster, states
 from advocacy_shared.contracts.ambassadors import (
     CHANGE_ACTIVITY,
     CONSENT_HISTORY,
@@ -78,21 +78,36 @@ from advocacy_shared.contracts.linkedin import (
     LinkedInTokenRejected,
 )
 from advocacy_shared.contracts.roster import (
+    CREATE_GROUP,
     DELETE_EMPLOYEE,
+    DELETE_GROUP,
     GET_EMPLOYEE,
+    GET_GROUP,
     LIST_EMPLOYEES,
+    LIST_GROUPS,
     PATCH_EMPLOYEE,
+    PATCH_GROUP,
     PROVISION_EMPLOYEE,
     REPLACE_EMPLOYEE,
+    REPLACE_GROUP,
+    CreateGroup,
     DeleteEmployee,
+    DeleteGroup,
     Employee,
     EmployeeDeleted,
     EmployeeList,
     GetEmployee,
+    GetGroup,
+    Group,
+    GroupDeleted,
+    GroupList,
     ListEmployees,
+    ListGroups,
     PatchEmployee,
+    PatchGroup,
     ProvisionEmployee,
     ReplaceEmployee,
+    ReplaceGroup,
 )
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.paging import keyset_page
@@ -355,5 +370,41 @@ async def patch_employee(session: AsyncSession, request: PatchEmployee) -> Emplo
 @server.handles(DELETE_EMPLOYEE)
 async def delete_employee(session: AsyncSession, request: DeleteEmployee) -> EmployeeDeleted:
     return await roster.delete_employee(
-        session, server.outbox, request.organisation_id, request.employee_id
+        session,
+        server.outbox,
+        request.organisation_id,
+        request.employee_id,
+        expected_version=request.expected_version,
     )
+
+
+@server.handles(CREATE_GROUP)
+async def create_group(session: AsyncSession, request: CreateGroup) -> Group:
+    return await groups.create_group(session, server.outbox, request)
+
+
+@server.handles(GET_GROUP)
+async def get_group(session: AsyncSession, request: GetGroup) -> Group:
+    return await groups.get_group(
+        session, request.organisation_id, request.group_id, request.with_members
+    )
+
+
+@server.handles(LIST_GROUPS)
+async def list_groups(session: AsyncSession, request: ListGroups) -> GroupList:
+    return await groups.list_groups(session, request)
+
+
+@server.handles(REPLACE_GROUP)
+async def replace_group(session: AsyncSession, request: ReplaceGroup) -> Group:
+    return await groups.replace_group(session, server.outbox, request)
+
+
+@server.handles(PATCH_GROUP)
+async def patch_group(session: AsyncSession, request: PatchGroup) -> Group:
+    return await groups.patch_group(session, server.outbox, request)
+
+
+@server.handles(DELETE_GROUP)
+async def delete_group(session: AsyncSession, request: DeleteGroup) -> GroupDeleted:
+    return await groups.delete_group(session, server.outbox, request)

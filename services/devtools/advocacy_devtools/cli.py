@@ -19,7 +19,7 @@ from rich.console import Console
 
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
 from advocacy_devtools.locks import FolderInUseError, FolderLock
-from advocacy_devtools.roster_import import RowError, import_roster, print_report
+from advocacy_devtools.roster_import import RowError, check_gateway, import_roster, print_report
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
 from advocacy_gateway.settings import GatewaySettings
@@ -66,7 +66,12 @@ def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "(columns: see docs/scim.md)",
     )
     importing.add_argument("file", type=Path)
-    importing.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    importing.add_argument(
+        "--url",
+        default=None,
+        help="the gateway (default: http://127.0.0.1:$ADVOCACY_HTTP_PORT, where `advocacy run` "
+        "serves it)",
+    )
     importing.add_argument(
         "--key",
         default=os.environ.get("ADVOCACY_HR_KEY"),
@@ -75,18 +80,34 @@ def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     importing.add_argument("--report", type=Path, help="write the failed rows to this CSV file")
 
 
-async def roster_import(file: Path, url: str, key: str | None, report_path: Path | None) -> int:
-    """0 when every row was imported, 1 when some failed (the rest is kept), 2 when nothing ran."""
+def default_gateway_url() -> str:
+    """Where `advocacy run` serves the gateway: its host and `ADVOCACY_HTTP_PORT` (else 8000)."""
+    settings = GatewaySettings.model_construct()
+    host = os.environ.get("ADVOCACY_HTTP_HOST", settings.http_host)
+    port = os.environ.get("ADVOCACY_HTTP_PORT", str(settings.http_port))
+    return f"http://{host}:{port}"
+
+
+async def roster_import(
+    file: Path, url: str | None, key: str | None, report_path: Path | None
+) -> int:
+    """0 when every row was imported, 1 when some failed (the rest is kept), 2 when nothing ran:
+    no key, no file, unknown columns, the gateway unreachable or the key refused."""
     console = Console(stderr=True)
     if not key:
         console.print("an API key with the hr scope is needed: --key or ADVOCACY_HR_KEY")
         return 2
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/scim+json"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0) as client:
+    base_url = url or default_gateway_url()
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0) as client:
         try:
+            await check_gateway(client)
             report = await import_roster(file, client, console)
         except (OSError, RowError, UnicodeDecodeError) as exc:
             console.print(f"cannot import {file}: {exc}")
+            return 2
+        except httpx.HTTPError as exc:
+            console.print(f"cannot reach the gateway at {base_url}: {exc}")
             return 2
     print_report(report, console)
     if report_path is not None:

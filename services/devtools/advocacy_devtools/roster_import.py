@@ -161,6 +161,14 @@ def _raise_for(response: httpx.Response) -> None:
     raise RowError(f"{response.status_code}: {detail}")
 
 
+async def check_gateway(client: httpx.AsyncClient) -> None:
+    """One request before any row: an unreachable gateway raises `httpx.HTTPError`, a refused
+    key (401, 403) a `RowError`, so that nothing is reported row by row when nothing can run."""
+    response = await client.get("/scim/v2/ServiceProviderConfig")
+    if response.status_code in {401, 403}:
+        _raise_for(response)
+
+
 async def import_roster(
     path: Path, client: httpx.AsyncClient, console: Console | None = None
 ) -> ImportReport:

@@ -318,8 +318,9 @@ def allocate(facts: FitInput, blocked: set[str]) -> Allocation:
     """Fit the disciplines, in priority order, into the capacity; defer what does not fit.
 
     A discipline fits when its minimum pilot cohort in its main format fits in the hours the
-    disciplines before it left. The hours are then shared evenly among those that fit, and
-    each share carries as many ambassadors as its format's weekly cost allows.
+    disciplines before it left. Each that fits gets its minimum pilot's hours, the hours left
+    over are shared evenly among them, and each share carries as many ambassadors as its
+    format's weekly cost allows: never fewer than the format's minimum pilot cohort.
     """
     fitting: list[PlaybookRow] = []
     deferred: list[DeferredDiscipline] = []
@@ -369,12 +370,13 @@ def carried(hours: float, cost_per_ambassador: float) -> int:
 def _share_out(facts: FitInput, fitting: list[PlaybookRow]) -> list[DisciplinePlan]:
     if not fitting:
         return []
-    share = facts.available_hours / len(fitting)
+    spare = facts.available_hours - sum(facts.min_pilot_hours(row) for row in fitting)
     plans = []
     for rank, row in enumerate(fitting, start=1):
         main = row.formats[0]
         cost = facts.cost_model.weekly_cost(main)
-        ambassadors = carried(share, cost)
+        share = facts.min_pilot_hours(row) + max(0.0, spare) / len(fitting)
+        ambassadors = max(carried(share, cost), facts.cost_model.min_cohort(main))
         plans.append(
             DisciplinePlan(
                 key=row.key,

@@ -286,10 +286,16 @@ class Culture(_Model):
     """Two scores from 1 to 5 (see docs/planner.md for the anchors of each step)."""
 
     leadership_openness: int = Field(
-        ge=1, le=5, description="1: closed and control-focused; 5: leaders post openly themselves"
+        ge=1,
+        le=5,
+        strict=True,
+        description="1: closed and control-focused; 5: leaders post openly themselves",
     )
     visibility_appetite: int = Field(
-        ge=1, le=5, description="1: colleagues avoid being visible; 5: many already post"
+        ge=1,
+        le=5,
+        strict=True,
+        description="1: colleagues avoid being visible; 5: many already post",
     )
     notes: str = Field(default="", max_length=2000)
 

@@ -96,7 +96,11 @@ RosterAttribute = Literal[
     "languages",
     "topics",
 ]
-FilterAttribute = RosterAttribute | Literal["id", "created_at", "updated_at"]
+FilterAttribute = (
+    RosterAttribute | Literal["id", "created_at", "updated_at", "members", "group_id", "group_name"]
+)
+"""`members` filters groups by an employee; `group_id` and `group_name` filter employees by the
+groups they are in (the segment a group is)."""
 LIST_ATTRIBUTES: frozenset[str] = frozenset({"languages", "topics"})
 
 
@@ -107,7 +111,9 @@ class EmployeeAttributes(BaseModel):
 
     user_name: str = Field(min_length=1, max_length=320)
     external_id: str | None = Field(default=None, max_length=200)
-    active: bool = True
+    active: bool | None = Field(
+        default=True, description="None: unassigned (removed by a PATCH); counts as active"
+    )
     given_name: str | None = Field(default=None, max_length=200)
     family_name: str | None = Field(default=None, max_length=200)
     formatted_name: str | None = Field(default=None, max_length=400)
@@ -118,8 +124,8 @@ class EmployeeAttributes(BaseModel):
     department: str | None = Field(default=None, max_length=200)
     manager_id: str | None = Field(default=None, max_length=200)
     job_family: str | None = Field(default=None, max_length=100)
-    hard_to_recruit: bool = False
-    leadership: bool = False
+    hard_to_recruit: bool | None = Field(default=False, description="None: unassigned (false)")
+    leadership: bool | None = Field(default=False, description="None: unassigned (false)")
     languages: list[Language] = Field(default_factory=list, max_length=20)
     topics: list[Topic] = Field(default_factory=list, max_length=50)
 
@@ -181,6 +187,8 @@ class ListEmployees(RpcRequest):
     filter: RosterFilter | None = None
     start_index: int = Field(default=1, ge=1, le=2**31, description="1-based, as SCIM counts")
     count: int = Field(default=100, ge=0, le=500)
+    sort_by: FilterAttribute | None = Field(default=None, description="None: oldest first")
+    descending: bool = False
 
 
 class ReplaceEmployee(RpcRequest):
@@ -200,6 +208,7 @@ class PatchEmployee(RpcRequest):
 class DeleteEmployee(RpcRequest):
     organisation_id: UUID
     employee_id: UUID
+    expected_version: int | None = Field(default=None, description="From If-Match, when sent")
 
 
 class Employee(RpcReply):
@@ -239,4 +248,157 @@ PATCH_EMPLOYEE: Operation[PatchEmployee, Employee] = Operation(
 )
 DELETE_EMPLOYEE: Operation[DeleteEmployee, EmployeeDeleted] = Operation(
     "ambassadors", "employee.delete", DeleteEmployee, EmployeeDeleted
+)
+
+
+# Groups of the roster (SCIM 2.0 Groups, RFC 7643 §4.2): how identity providers assign people to an
+# application. A group is a named set of employees ("Sales", "Leadership team"); membership is a
+# roster fact, usable as a segment and by targeted recruitment ("everyone in Sales"). Groups hold
+# employees only (no nested groups).
+
+MAX_GROUP_MEMBERS = 5_000
+"""Members of one group (a group with its members stays well under NATS's 1 MB); a change names
+at most 1000 (identity providers send large groups in several PATCHes)."""
+
+GroupAttribute = Literal["display_name", "external_id", "members"]
+GroupFilterAttribute = Literal["id", "display_name", "external_id", "members"]
+
+
+class GroupFields(BaseModel):
+    """What the roster keeps of a group, members as employee ids."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    display_name: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    members: list[UUID] = Field(default_factory=list, max_length=MAX_GROUP_MEMBERS)
+
+
+class GroupChange(BaseModel):
+    """One change of a group PATCH: `set` the name or external id (none clears it), `add` or
+    `remove` members (`remove` without members removes them all), `set` members replaces them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["set", "add", "remove"]
+    attribute: GroupAttribute
+    value: (
+        Annotated[str, StringConstraints(max_length=200)]
+        | Annotated[list[UUID], Field(max_length=1000)]
+        | None
+    ) = None
+
+
+class GroupMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    employee_id: UUID
+    display: str | None = Field(default=None, description="The employee's display name or userName")
+
+
+class Group(RpcReply):
+    id: UUID
+    organisation_id: UUID
+    display_name: str
+    external_id: str | None
+    members: list[GroupMember]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupList(RpcReply):
+    total_results: int
+    start_index: int
+    items: list[Group]
+
+
+class CreateGroup(RpcRequest):
+    organisation_id: UUID
+    fields: GroupFields
+
+
+class GetGroup(RpcRequest):
+    organisation_id: UUID
+    group_id: UUID
+    with_members: bool = True
+
+
+class ListGroups(RpcRequest):
+    organisation_id: UUID
+    filter: RosterFilter | None = Field(
+        default=None, description="On id, display_name, external_id and members (an employee id)"
+    )
+    start_index: int = Field(default=1, ge=1, le=2**31)
+    count: int = Field(default=100, ge=0, le=500)
+    sort_by: GroupFilterAttribute | None = Field(default=None, description="None: oldest first")
+    descending: bool = False
+    with_members: bool = True
+
+
+class ReplaceGroup(RpcRequest):
+    organisation_id: UUID
+    group_id: UUID
+    fields: GroupFields
+    expected_version: int | None = None
+
+
+class PatchGroup(RpcRequest):
+    organisation_id: UUID
+    group_id: UUID
+    changes: list[GroupChange] = Field(min_length=1, max_length=100)
+    expected_version: int | None = None
+
+
+class DeleteGroup(RpcRequest):
+    organisation_id: UUID
+    group_id: UUID
+    expected_version: int | None = None
+
+
+class GroupDeleted(RpcReply):
+    group_id: UUID
+
+
+@event("ambassadors", "employee", "joined_group", 1)
+class EmployeeJoinedGroup(EventData):
+    """HR (the identity provider) put an employee in a group of the roster."""
+
+    employee_id: UUID
+    group_id: UUID
+    group_name: str = Field(max_length=200)
+    group_external_id: ExternalId | None
+    joined_at: datetime
+    version: EntityVersion = Field(
+        default=None, description="The group's version after the change (its SCIM meta.version)"
+    )
+
+
+@event("ambassadors", "employee", "left_group", 1)
+class EmployeeLeftGroup(EventData):
+    """An employee is no longer in a group (removed from it, or the group was deleted)."""
+
+    employee_id: UUID
+    group_id: UUID
+    left_at: datetime
+    version: EntityVersion = Field(
+        default=None, description="The group's version after the change (last + 1 on deletion)"
+    )
+
+
+CREATE_GROUP: Operation[CreateGroup, Group] = Operation(
+    "ambassadors", "group.create", CreateGroup, Group
+)
+GET_GROUP: Operation[GetGroup, Group] = Operation("ambassadors", "group.get", GetGroup, Group)
+LIST_GROUPS: Operation[ListGroups, GroupList] = Operation(
+    "ambassadors", "group.list", ListGroups, GroupList
+)
+REPLACE_GROUP: Operation[ReplaceGroup, Group] = Operation(
+    "ambassadors", "group.replace", ReplaceGroup, Group
+)
+PATCH_GROUP: Operation[PatchGroup, Group] = Operation(
+    "ambassadors", "group.patch", PatchGroup, Group
+)
+DELETE_GROUP: Operation[DeleteGroup, GroupDeleted] = Operation(
+    "ambassadors", "group.delete", DeleteGroup, GroupDeleted
 )

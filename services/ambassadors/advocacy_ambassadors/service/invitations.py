@@ -241,11 +241,17 @@ async def connect_linkedin(
     `CONNECT_WINDOW` after the acceptance, only one at a time (each start voids the previous
     state), each bound to the browser that started it, and none once a connection is made."""
     organisation_id, invitation = await invitation_by_token(session, token)
-    if invitation.status != "accepted":
+    status = invitation_status(invitation)
+    if status == "expired":
         raise Conflict(
-            f"this invitation is {invitation_status(invitation)}: accept it before connecting "
-            "LinkedIn",
-            {"status": invitation_status(invitation)},
+            "this invitation link has expired: it can no longer be accepted, ask the program "
+            "for a new link",
+            {"status": status},
+        )
+    if status != "accepted":
+        raise Conflict(
+            f"this invitation is {status}: accept it before connecting LinkedIn",
+            {"status": status},
         )
     now = utc_now()
     if invitation.linkedin_connected_at is not None:
@@ -265,15 +271,16 @@ async def connect_linkedin(
 
 
 async def invitation_by_token(session: AsyncSession, token: str) -> tuple[UUID, InvitationRecord]:
-    """The token's prefix names the organisation; an unknown or malformed token is not found,
-    the same way, so that the answer tells nothing about which tokens exist."""
+    """The token's prefix names the organisation; an unknown, malformed or revoked (replaced by a
+    newer link, or withdrawn) token is not found, the same way, so that the answer tells nothing
+    about which tokens exist nor whose a dead link was."""
     organisation_id = organisation_of_token(token)
     invitation = (
         await InvitationRepository(session, organisation_id).by_token_hash(token_hash(token))
         if organisation_id is not None
         else None
     )
-    if organisation_id is None or invitation is None:
+    if organisation_id is None or invitation is None or invitation.status == "revoked":
         raise NotFound("no such invitation: the link may be mistyped, or a newer one was sent")
     return organisation_id, invitation
 

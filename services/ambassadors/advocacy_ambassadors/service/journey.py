@@ -15,6 +15,7 @@ from advocacy_ambassadors.models import AmbassadorRecord, ConsentRecord, Trainin
 from advocacy_ambassadors.repository import (
     AmbassadorRepository,
     EmployeeRepository,
+    InvitationRepository,
     tenant_repository,
 )
 from advocacy_ambassadors.service.linkedin import disconnected
@@ -40,7 +41,7 @@ from advocacy_shared.contracts.ambassadors import (
     OnboardingState,
     UpdateProfile,
 )
-from advocacy_shared.contracts.errors import Conflict, NotReady
+from advocacy_shared.contracts.errors import Conflict, Invalid, NotReady
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
@@ -63,7 +64,7 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
         program_id=request.program_id,
         employee_id=employee.id if employee is not None else None,
         state="invited",
-        leadership=leads(request.profile) or (employee is not None and employee.leadership),
+        leadership=leads(request.profile) or (employee is not None and bool(employee.leadership)),
         profile=stored_profile(request.profile),
     )
     ambassadors.save(record)
@@ -133,7 +134,17 @@ async def change_activity(
 
 
 async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantConsent) -> Ambassador:
-    """Explicit, versioned consent: the text as shown is kept with what it allows."""
+    """Explicit, versioned consent: the text as shown is kept with what it allows. A version the
+    organisation published names that text: another text under its number is refused."""
+    published = await InvitationRepository(session, request.organisation_id).consent_text(
+        request.consent_version
+    )
+    if published is not None and published.text != request.consent_text:
+        raise Invalid(
+            f"consent version {request.consent_version} is another text: record the text of "
+            "that version exactly as shown, or name the version of the text that was shown",
+            {"consent_version": request.consent_version},
+        )
     ambassadors = AmbassadorRepository(session, request.organisation_id)
     record = await locked(ambassadors, request.ambassador_id)
     move(record, "consented")

@@ -17,6 +17,7 @@ from advocacy_ambassadors.models import EmployeeRecord
 from advocacy_ambassadors.repository import (
     AmbassadorRepository,
     EmployeeRepository,
+    GroupRepository,
     tenant_repository,
 )
 from advocacy_ambassadors.service.journey import OffboardingReason, offboard_record
@@ -62,7 +63,7 @@ async def provision_employee(
         organisation_id=record.organisation_id,
         subject=str(record.id),
     )
-    if not record.active:  # provisioned already deactivated: an invited ambassador is out
+    if record.active is False:  # provisioned already deactivated: an invited ambassador is out
         await _offboard_linked(session, outbox, record, "deactivated_in_hr")
     return employee_view(record)
 
@@ -75,7 +76,13 @@ async def get_employee(session: AsyncSession, organisation_id: UUID, employee_id
 
 async def list_employees(session: AsyncSession, request: ListEmployees) -> EmployeeList:
     employees = EmployeeRepository(session, request.organisation_id)
-    total, rows = await employees.page(request.filter, request.start_index - 1, request.count)
+    total, rows = await employees.page(
+        request.filter,
+        request.start_index - 1,
+        request.count,
+        request.sort_by,
+        request.descending,
+    )
     return EmployeeList(
         total_results=total,
         start_index=request.start_index,
@@ -108,12 +115,18 @@ async def patch_employee(session: AsyncSession, outbox: Outbox, request: PatchEm
 
 
 async def delete_employee(
-    session: AsyncSession, outbox: Outbox, organisation_id: UUID, employee_id: UUID
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    employee_id: UUID,
+    *,
+    expected_version: int | None = None,
 ) -> EmployeeDeleted:
     """The HR system deleted the employee: the roster row (their personal data) goes, and the
-    linked ambassador, if any, is offboarded as having left the organisation."""
+    linked ambassador, if any, is offboarded as having left the organisation. With If-Match, only
+    the version named is deleted."""
     employees = EmployeeRepository(session, organisation_id)
-    record = await _locked_employee(employees, employee_id)
+    record = await _locked_employee(employees, employee_id, expected_version)
     ambassadors = AmbassadorRepository(session, organisation_id)
     ambassador = await ambassadors.by_employee(employee_id)
     if ambassador is not None:
@@ -122,6 +135,7 @@ async def delete_employee(
             await offboard_record(session, outbox, ambassadors, ambassador, "left_organisation")
         ambassador.employee_id = None
         ambassadors.save(ambassador)
+    await GroupRepository(session, organisation_id).forget_employee(employee_id)
     await employees.delete(employee_id)
     await outbox.add(
         session,
@@ -152,7 +166,7 @@ async def _change_employee(
     before = employee_view(record).attributes
     if attributes.user_name.lower() != record.user_name_key:
         await _refuse_taken_user_name(employees, attributes.user_name)
-    was_active = record.active
+    was_active = record.active is not False
     _apply(record, attributes)
     if employee_view(record).attributes == before:
         return employee_view(record)
@@ -165,7 +179,7 @@ async def _change_employee(
         organisation_id=record.organisation_id,
         subject=str(record.id),
     )
-    if was_active and not record.active:
+    if was_active and record.active is False:
         await _offboard_linked(session, outbox, record, "deactivated_in_hr")
     return employee_view(record)
 
@@ -202,10 +216,8 @@ def _changed_value(change: AttributeChange, current: Any) -> Any:
         if change.op == "remove":
             return [item for item in current if item not in given] if given else []
         return given
-    if change.op == "remove":
-        return EmployeeAttributes.model_fields[change.attribute].get_default(
-            call_default_factory=True
-        )
+    if change.op == "remove":  # unassigned (RFC 7644 §3.5.2.2)
+        return None
     return change.value
 
 
@@ -249,11 +261,11 @@ def _roster_facts(record: EmployeeRecord) -> dict[str, Any]:
     return {
         "employee_id": record.id,
         "external_id": record.external_id,
-        "active": record.active,
+        "active": record.active is not False,  # unassigned: on the roster, so active
         "department": record.department,
         "job_family": record.job_family,
-        "hard_to_recruit": record.hard_to_recruit,
-        "leadership": record.leadership,
+        "hard_to_recruit": bool(record.hard_to_recruit),
+        "leadership": bool(record.leadership),
         "languages": list(record.languages),
         "topics": list(record.topics),
         "version": record.version,

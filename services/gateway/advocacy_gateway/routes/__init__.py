@@ -14,6 +14,7 @@ from advocacy_gateway.routes import (
     planner,
     posts,
     scim,
+    scim_groups,
     sso,
     users,
     webhooks,
@@ -38,4 +39,5 @@ ROUTERS = [
     posts.router,
     webhooks.router,
     scim.router,
+    scim_groups.router,
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from advocacy_gateway.scim.errors import SCIM_PREFIX
+from advocacy_gateway.scim.groups import GROUP_SCHEMA
 from advocacy_gateway.scim.users import ADVOCACY_SCHEMA, ENTERPRISE_SCHEMA, USER_SCHEMA
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -25,6 +26,7 @@ def _attribute(
     case_exact: bool = False,
     returned: str = "default",
     sub: list[dict[str, Any]] | None = None,
+    canonical: list[str] | None = None,
     description: str = "",
 ) -> dict[str, Any]:
     attribute: dict[str, Any] = {
@@ -41,7 +43,13 @@ def _attribute(
         attribute["caseExact"] = case_exact
     if sub is not None:
         attribute["subAttributes"] = sub
+    if canonical is not None:
+        attribute["canonicalValues"] = canonical
     return attribute
+
+
+LANGUAGES = ["en", "da", "de", "sv", "nb", "fi", "fr", "nl", "es", "it", "pl", "en-GB", "en-US"]
+"""Examples of the BCP 47 tags `languages` takes (any tag of at most 35 characters is kept)."""
 
 
 def _user_attributes() -> list[dict[str, Any]]:
@@ -64,8 +72,12 @@ def _user_attributes() -> list[dict[str, Any]]:
             "emails",
             "complex",
             multi=True,
-            sub=[_attribute("value"), _attribute("type"), _attribute("primary", "boolean")],
-            description="Only the primary (else work, else first) email is kept",
+            sub=[
+                _attribute("value"),
+                _attribute("type", canonical=["work"], description="Always work"),
+            ],
+            description="One email is kept: the primary one (else the work one, else the first) "
+            "sent, as the work email; `primary` is accepted, to choose it",
         ),
     ]
 
@@ -83,8 +95,39 @@ def _advocacy_attributes() -> list[dict[str, Any]]:
         _attribute("jobFamily"),
         _attribute("hardToRecruit", "boolean"),
         _attribute("leadership", "boolean", description="On the leadership track"),
-        _attribute("languages", multi=True, description="Languages the employee posts in"),
+        _attribute(
+            "languages",
+            multi=True,
+            canonical=LANGUAGES,
+            description="Languages the employee posts in: BCP 47 tags of at most 35 characters",
+        ),
         _attribute("topics", multi=True, description="Topics of expertise"),
+    ]
+
+
+def _group_attributes() -> list[dict[str, Any]]:
+    member = [
+        _attribute("value", mutability="immutable", description="The member's User id"),
+        {
+            **_attribute("$ref", "reference", mutability="immutable"),
+            "referenceTypes": ["User"],
+        },
+        _attribute("type", mutability="immutable", canonical=["User"], description="Always User"),
+    ]
+    return [
+        _attribute(
+            "displayName",
+            required=True,
+            uniqueness="server",
+            description="The group's name, unique per organisation without regard to case",
+        ),
+        _attribute(
+            "members",
+            "complex",
+            multi=True,
+            sub=member,
+            description="Employees (Users) of the group; nested groups are not supported",
+        ),
     ]
 
 
@@ -96,6 +139,7 @@ SCHEMAS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
         "What the advocacy program plans with",
         _advocacy_attributes(),
     ),
+    GROUP_SCHEMA: ("Group", "A group of employees (a segment of the roster)", _group_attributes()),
 }
 
 
@@ -114,11 +158,8 @@ def schema_document(schema_id: str, base_url: str) -> dict[str, Any]:
     }
 
 
-def resource_type_document(base_url: str) -> dict[str, Any]:
-    return {
-        "schemas": [RESOURCE_TYPE_SCHEMA],
-        "id": "User",
-        "name": "User",
+RESOURCE_TYPES: dict[str, dict[str, Any]] = {
+    "User": {
         "endpoint": "/Users",
         "description": "An employee on the HR roster",
         "schema": USER_SCHEMA,
@@ -126,9 +167,25 @@ def resource_type_document(base_url: str) -> dict[str, Any]:
             {"schema": ENTERPRISE_SCHEMA, "required": False},
             {"schema": ADVOCACY_SCHEMA, "required": False},
         ],
+    },
+    "Group": {
+        "endpoint": "/Groups",
+        "description": "A group of employees: a segment recruitment can target",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+    },
+}
+
+
+def resource_type_document(base_url: str, name: str = "User") -> dict[str, Any]:
+    return {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": name,
+        "name": name,
+        **RESOURCE_TYPES[name],
         "meta": {
             "resourceType": "ResourceType",
-            "location": f"{base_url}{SCIM_PREFIX}/ResourceTypes/User",
+            "location": f"{base_url}{SCIM_PREFIX}/ResourceTypes/{name}",
         },
     }
 
@@ -140,7 +197,7 @@ def service_provider_config(base_url: str) -> dict[str, Any]:
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": True},
         "authenticationSchemes": [
             {

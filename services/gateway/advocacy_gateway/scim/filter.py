@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
 from advocacy_gateway.scim.errors import ScimError
 from advocacy_gateway.scim.users import FILTER_PATHS
-from advocacy_shared.contracts.roster import Comparison, Logical, Negation, RosterFilter
+from advocacy_shared.contracts.roster import (
+    Comparison,
+    FilterAttribute,
+    Logical,
+    Negation,
+    RosterFilter,
+)
 
 ComparisonOperator = Literal["eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"]
 OPERATORS = frozenset(get_args(ComparisonOperator))
@@ -62,8 +69,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], paths: Mapping[str, str]) -> None:
         self.tokens = tokens
+        self.paths = paths
         self.position = 0
         self.depth = 0
 
@@ -125,7 +133,7 @@ class _Parser:
         path = self.take()
         if path.kind != "word":
             raise invalid_filter(f"expected an attribute, found {path.text!r}")
-        attribute = FILTER_PATHS.get(path.text.lower())
+        attribute = cast(FilterAttribute | None, self.paths.get(path.text.lower()))
         if attribute is None:
             raise invalid_filter(f"cannot filter on {path.text!r}")
         operator_token = self.take()
@@ -165,13 +173,15 @@ def _value(token: Token) -> str | bool | None:
     raise invalid_filter(f"expected a value, found {token.text!r}")
 
 
-def parse_filter(text: str) -> RosterFilter:
+def parse_filter(text: str, paths: Mapping[str, str] = FILTER_PATHS) -> RosterFilter:
+    """The filter as the roster's typed filter; `paths` maps the attribute paths it may name
+    (lowercased) to the roster's names: a User's by default, a Group's for groups."""
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid_filter(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
     tokens = tokenize(text)
     if not tokens:
         raise invalid_filter("the filter is empty")
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, paths)
     result = parser.filter()
     left = parser.peek()
     if left is not None:

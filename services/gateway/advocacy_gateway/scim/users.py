@@ -54,6 +54,9 @@ FILTER_PATHS: dict[str, FilterAttribute] = {
     **PATHS,
     **{path.rsplit(":", 1)[1]: attr for path, attr in PATHS.items() if path.startswith("urn:")},
     "id": "id",
+    "groups": "group_id",
+    "groups.value": "group_id",
+    "groups.display": "group_name",
 }
 # Paths whose value is a complex attribute, expanded into its sub-attributes.
 COMPLEX = {"name": "name", "emails": "emails", _ENTERPRISE: "enterprise", _ADVOCACY: "advocacy"}
@@ -82,7 +85,26 @@ def attributes_of(user: Any) -> EmployeeAttributes:
         values.update(_flatten(key.lower(), value))
     if not isinstance(values.get("user_name"), str) or not values["user_name"].strip():
         raise invalid("userName is required")
-    return _validated({k: _coerce(k, v) for k, v in values.items()})
+    return _validated({k: typed(k, _coerce(k, v, lists=False)) for k, v in values.items()})
+
+
+def typed(attribute: str, value: Any) -> Any:
+    """A value of the attribute's SCIM type, else `invalidValue` (RFC 7644 §3.12): booleans are
+    booleans, lists lists of strings, the rest strings; none (null) clears an attribute."""
+    if value is None:
+        return value
+    if attribute in BOOLEANS:
+        ok = isinstance(value, bool)
+        kind = "a boolean"
+    elif attribute in LIST_ATTRIBUTES:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        kind = "a list of strings"
+    else:
+        ok = isinstance(value, str)
+        kind = "a string"
+    if not ok:
+        raise invalid(f"{_scim_name(attribute)} must be {kind}, not {type(value).__name__}")
+    return value
 
 
 def _flatten(path: str, value: Any) -> dict[str, Any]:
@@ -112,8 +134,6 @@ def _flatten(path: str, value: Any) -> dict[str, Any]:
 def _primary_email(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        return value
     if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
         raise invalid("emails must be a list of objects with a value")
     if not value:
@@ -135,11 +155,12 @@ def _manager(value: Any) -> Any:
     return value
 
 
-def _coerce(attribute: str, value: Any) -> Any:
-    """Loose values some clients send (Entra ID sends "False" for active) as their type."""
+def _coerce(attribute: str, value: Any, lists: bool = True) -> Any:
+    """Loose values some clients send (Entra ID sends "False" for active) as their type; in a
+    PATCH (`lists`), one value for a list attribute as a list of it."""
     if attribute in BOOLEANS and isinstance(value, str) and value.lower() in {"true", "false"}:
         return value.lower() == "true"
-    if attribute in LIST_ATTRIBUTES and isinstance(value, str):
+    if lists and attribute in LIST_ATTRIBUTES and isinstance(value, str):
         return [value]
     return value
 
@@ -234,9 +255,7 @@ def _change(op: str, attribute: str, value: Any) -> AttributeChange:
         if attribute == "user_name":
             raise invalid("userName cannot be removed", "mutability")
         return AttributeChange(op="remove", attribute=cast(RosterAttribute, attribute))
-    value = _coerce(attribute, value)
-    if not isinstance(value, str | bool | list):
-        raise invalid(f"{_scim_name(attribute)} takes a string, a boolean or a list")
+    value = typed(attribute, _coerce(attribute, value))
     kind = "add" if op == "add" and attribute in LIST_ATTRIBUTES else "set"
     try:
         return AttributeChange(op=kind, attribute=cast(RosterAttribute, attribute), value=value)
@@ -248,12 +267,13 @@ def _change(op: str, attribute: str, value: Any) -> AttributeChange:
 
 
 def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
+    """The User as SCIM shows it: unassigned attributes (none, empty lists) are left out, and so
+    is an extension with nothing in it; `schemas` names the extensions present."""
     a = employee.attributes
     user: dict[str, Any] = {
-        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, ADVOCACY_SCHEMA],
+        "schemas": [USER_SCHEMA],
         "id": str(employee.id),
         "userName": a.user_name,
-        "active": a.active,
         "meta": {
             "resourceType": "User",
             "created": employee.created_at.isoformat(),
@@ -264,28 +284,37 @@ def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
     }
     optional = {
         "externalId": a.external_id,
+        "active": a.active,
         "displayName": a.display_name,
         "title": a.title,
         "name": _without_none(
             {"givenName": a.given_name, "familyName": a.family_name, "formatted": a.formatted_name}
         ),
-        "emails": [{"value": a.email, "type": "work", "primary": True}] if a.email else None,
+        "emails": [{"value": a.email, "type": "work"}] if a.email else None,
     }
-    user.update({k: v for k, v in optional.items() if v})
-    user[ENTERPRISE_SCHEMA] = _without_none(
-        {
-            "employeeNumber": a.employee_number,
-            "department": a.department,
-            "manager": {"value": a.manager_id} if a.manager_id else None,
-        }
-    )
-    user[ADVOCACY_SCHEMA] = {
-        **_without_none({"jobFamily": a.job_family}),
-        "hardToRecruit": a.hard_to_recruit,
-        "leadership": a.leadership,
-        "languages": list(a.languages),
-        "topics": list(a.topics),
+    user.update({k: v for k, v in optional.items() if v is not None and v != {}})
+    extensions = {
+        ENTERPRISE_SCHEMA: _without_none(
+            {
+                "employeeNumber": a.employee_number,
+                "department": a.department,
+                "manager": {"value": a.manager_id} if a.manager_id else None,
+            }
+        ),
+        ADVOCACY_SCHEMA: _without_none(
+            {
+                "jobFamily": a.job_family,
+                "hardToRecruit": a.hard_to_recruit,
+                "leadership": a.leadership,
+                "languages": list(a.languages) or None,
+                "topics": list(a.topics) or None,
+            }
+        ),
     }
+    for urn, values in extensions.items():
+        if values:
+            user["schemas"].append(urn)
+            user[urn] = values
     return user
 
 

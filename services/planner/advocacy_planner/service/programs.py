@@ -98,9 +98,33 @@ def _check_against_playbook(fields: ProgramFields, current: Playbook) -> None:
     if problems:
         raise Invalid(
             f"the program does not match playbook version {current.version}: "
-            + ", ".join(sorted(problems)),
+            + "; ".join(_mismatches(problems)),
             problems,
         )
+
+
+def _mismatches(problems: dict[str, object]) -> list[str]:
+    """What is wrong, named: the unknown discipline or objective, not the problem's field."""
+    said: list[str] = []
+    if unknown := problems.get("unknown_disciplines"):
+        said.append(
+            f"unknown discipline {_quoted(unknown)} "
+            f"(the playbook has {_quoted(problems['known_disciplines'])})"
+        )
+    if unknown := problems.get("unknown_objectives"):
+        said.append(
+            f"unknown objective {_quoted(unknown)} (the playbook's challenges are "
+            f"{_quoted(problems['known_challenges'])})"
+        )
+    if problems.get("repeated_disciplines"):
+        said.append("a discipline is listed twice")
+    if problems.get("repeated_objectives"):
+        said.append("an objective is listed twice")
+    return said
+
+
+def _quoted(values: object) -> str:
+    return ", ".join(f"'{v}'" for v in values) if isinstance(values, list) else str(values)
 
 
 def program_view(record: ProgramRecord) -> Program:
