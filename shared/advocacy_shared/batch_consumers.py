@@ -3,9 +3,11 @@
 It keeps every promise of `consumers.EventConsumer` (inbox, ack after commit, bounded retries,
 dead letters) at a fraction of the per-message cost: it fetches up to `batch_size` messages of the
 durable consumer, applies them in one transaction together with their inbox rows, commits, then
-acks them all. When the batch fails (a handler raises, a message is malformed), nothing of it is
-kept and its messages are applied one at a time through the ordinary consumer, which isolates the
-bad one: it is retried with backoff and dead-lettered, the good ones are applied once.
+acks them all; the inbox rows go in one statement, and a consumer with a `batch_handler` gets the
+batch's new events at once (bulk writes). When the batch fails (a handler raises, a message is
+malformed), nothing of it is kept and its messages are applied one at a time through the
+ordinary consumer, which isolates the bad one: it is retried with backoff and dead-lettered,
+the good ones are applied once.
 
 nats-py 2.16 raises a bare `asyncio.TimeoutError` from a batch fetch that finds nothing (FastStream
 0.7.8 does not suppress it, which is why the ordinary consumers fetch one message at a time): the
@@ -23,7 +25,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from advocacy_shared.consumers import EventConsumer
-from advocacy_shared.envelope import utc_now
+from advocacy_shared.contracts.base import EventData
+from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 
 log = logging.getLogger(__name__)
@@ -108,24 +111,40 @@ class BatchConsumer:
                 ).scalars()
             )
             applied = 0
+            fresh: list[tuple[EventData, CloudEvent]] = []
             for envelope, data in decoded:
                 if envelope.id in seen:  # a redelivery, or a second copy within this batch
                     self.stats.duplicates += 1
                     continue
                 seen.add(envelope.id)
-                correlation_id_var.set(envelope.correlationid)
-                organisation_id_var.set(envelope.orgid)
-                traceparent_var.set(envelope.traceparent)
+                fresh.append((data, envelope))
+            if fresh:
+                last = fresh[-1][1]
+                correlation_id_var.set(last.correlationid)
+                organisation_id_var.set(last.orgid)
+                traceparent_var.set(last.traceparent)
+                now = utc_now()
                 await session.execute(
-                    inbox.insert().values(
-                        consumer=consumer.durable,
-                        message_id=envelope.id,
-                        organisation_id=envelope.orgid,
-                        received_at=utc_now(),
-                    )
+                    inbox.insert(),
+                    [
+                        {
+                            "consumer": consumer.durable,
+                            "message_id": envelope.id,
+                            "organisation_id": envelope.orgid,
+                            "received_at": now,
+                        }
+                        for _, envelope in fresh
+                    ],
                 )
-                await consumer.handler(session, data, envelope)
-                applied += 1
+                if consumer.batch_handler is not None:
+                    await consumer.batch_handler(session, fresh)
+                else:
+                    for data, envelope in fresh:
+                        correlation_id_var.set(envelope.correlationid)
+                        organisation_id_var.set(envelope.orgid)
+                        traceparent_var.set(envelope.traceparent)
+                        await consumer.handler(session, data, envelope)
+                applied = len(fresh)
         self.stats.applied += applied
         consumer.after_commit()
 
