@@ -6,12 +6,18 @@ reported apart, and cohort actuals let a pilot graduate."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
 from nats.aio.client import Client as NatsClient
 
+from advocacy_devtools import cli
+from advocacy_devtools.embedded_nats import free_port
 from advocacy_metrics.app import run_schedule
 from advocacy_metrics.service import rollups
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, AmbassadorProfileChanged
@@ -35,9 +41,15 @@ from tests.e2e.test_planner import (
 )
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.identity import bearer, new_key
+from tests.loopback import LoopbackServer
 from tests.shared.helpers import eventually, read_all
 
 NOW = utc_now()
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    return {"max_body_bytes": 64 * 1024}  # the CLI halves its 1000-row requests to fit
 
 
 def post(
@@ -442,3 +454,44 @@ async def test_cohort_actuals_let_a_pilot_graduate_and_momentum_is_announced(
     ]
     assert [e.data["ambassador_id"] for e in quiet] == [str(quiet_one)]
     assert not [e for e in events if e.type == ProgramMomentumDropped.spec.type]
+
+
+async def test_the_cli_imports_a_csv_file_in_requests_and_reports_bad_rows(
+    platform: Platform, tmp_path: Path
+) -> None:
+    org = (await create_organisation(platform, f"Org {uuid4().hex[:8]}"))["id"]
+    key = (await new_key(platform.gateway, org, "admin"))["key"]
+    published = post(uuid4())
+    await publish(platform, "content", org, published)
+    await known(platform, org, published.post_id)
+    when = NOW - timedelta(hours=20)
+    lines = ["post_id,observed_at,impressions,reactions"]
+    lines += [
+        f"{published.post_id},{(when + timedelta(minutes=n)).isoformat()},{100 + n},1"
+        for n in range(1100)  # two requests
+    ]
+    lines.append(f"{uuid4()},{when.isoformat()},5,0")
+    source = tmp_path / "export.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "errors.csv"
+    server = LoopbackServer(platform.gateway.app, free_port())
+    await server.start()
+    argv = ["metrics", "import", str(source), "--org", org, "--key", key, "--report", str(report)]
+    argv += ["--url", f"http://127.0.0.1:{server.port}"]
+    try:
+        with pytest.raises(SystemExit) as exited:
+            await asyncio.to_thread(cli.main, argv)
+        assert exited.value.code == 1
+        failures = list(csv.DictReader(report.open(encoding="utf-8")))
+        assert [f["row"] for f in failures] == ["1102"]
+        with pytest.raises(SystemExit) as again:
+            await asyncio.to_thread(cli.main, argv)
+        assert again.value.code == 1
+    finally:
+        await server.stop()
+    body = (
+        await platform.http.get(
+            f"/api/v1/orgs/{org}/metrics/posts/{published.post_id}", headers=platform.auth
+        )
+    ).json()
+    assert body["totals"]["impressions"] == 100 + 1099  # the latest observation
