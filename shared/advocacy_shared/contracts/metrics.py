@@ -10,7 +10,8 @@ from datetime import date, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
 from advocacy_shared.contracts.planner import PhaseKind
@@ -66,18 +67,23 @@ class PostEngagementMeasured(EventData):
 
 # --- Snapshots: what other tools publish, and what the import accepts ----------------------------
 
-SOURCE_PATTERN = r"^[a-z][a-z0-9_.:-]{1,59}$"
 MAX_COUNT = 10**12
 """No post has a trillion impressions: a larger count is a malformed snapshot."""
 
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Count = Annotated[int, Ge(0), Le(MAX_COUNT)]
 SnapshotSource = Annotated[
     str,
     Field(
-        pattern=SOURCE_PATTERN,
+        min_length=1,
+        max_length=60,
         description="Who observed it: `linkedin_api`, `import`, or a tool's own name (`tool:x`)",
     ),
 ]
+
+
+def _aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("observed_at needs a time zone")
 
 
 class _Counts(BaseModel):
@@ -85,7 +91,7 @@ class _Counts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    observed_at: AwareDatetime
+    observed_at: datetime
     source: SnapshotSource
     impressions: Count
     members_reached: Count | None = Field(default=None, description="Unique members reached")
@@ -96,6 +102,7 @@ class _Counts(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        _aware(self.observed_at)
         if self.members_reached is not None and self.members_reached > self.impressions:
             raise ValueError("members_reached is larger than impressions")
         return self
@@ -118,7 +125,7 @@ class CompanyPostMetricsObserved(EventData, _Counts):
     post_urn: str = Field(min_length=1, max_length=200, description="urn:li:share:… of the page")
     program_id: UUID | None = None
     content_item_id: UUID | None = None
-    published_at: AwareDatetime | None = None
+    published_at: datetime | None = None
 
 
 @event("metrics", "ambassador_momentum", "changed", 1)
@@ -154,7 +161,13 @@ MAX_PERIOD_DAYS = 366
 
 Dimension = Literal["ambassador", "program", "discipline", "segment", "track"]
 MetricsTrack = Literal["ambassadors", "leadership"]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+Currency = Annotated[
+    str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217")
+]
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+"""A day of a period: bounded, so that arithmetic on it never leaves the calendar."""
 
 
 class ImportRow(BaseModel):
@@ -167,7 +180,7 @@ class ImportRow(BaseModel):
     post_id: UUID | None = None
     company_post_urn: str | None = Field(default=None, min_length=1, max_length=200)
     program_id: UUID | None = None
-    observed_at: AwareDatetime
+    observed_at: datetime
     source: SnapshotSource = "import"
     impressions: Count
     members_reached: Count | None = None
@@ -178,6 +191,7 @@ class ImportRow(BaseModel):
 
     @model_validator(mode="after")
     def _one_post(self) -> Self:
+        _aware(self.observed_at)
         if (self.post_id is None) == (self.company_post_urn is None):
             raise ValueError("give either post_id or company_post_urn")
         if self.members_reached is not None and self.members_reached > self.impressions:
@@ -202,19 +216,13 @@ class ImportResult(RpcReply):
 
 
 class Period(RpcRequest):
+    """Whole UTC days, `since` to `until` inclusive, at most `MAX_PERIOD_DAYS` (the service
+    refuses a longer or reversed one as invalid)."""
+
     organisation_id: UUID
     program_id: UUID | None = None
-    since: date | None = Field(default=None, description="First day; 28 days before `until`")
-    until: date | None = Field(default=None, description="Last day; today by default")
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        if self.since and self.until:
-            if self.until < self.since:
-                raise ValueError("until is before since")
-            if (self.until - self.since).days >= MAX_PERIOD_DAYS:
-                raise ValueError(f"a period spans at most {MAX_PERIOD_DAYS} days")
-        return self
+    since: Day | None = Field(default=None, description="First day; 28 days before `until`")
+    until: Day | None = Field(default=None, description="Last day; today by default")
 
 
 class GetSummary(Period):
@@ -331,7 +339,7 @@ class EmployeeVsCompany(RpcReply):
 class GetParticipation(RpcRequest):
     organisation_id: UUID
     program_id: UUID | None = None
-    as_of: date | None = None
+    as_of: Day | None = None
     track: MetricsTrack = "ambassadors"
 
 
@@ -350,7 +358,7 @@ class GetMomentum(RpcRequest):
     organisation_id: UUID
     program_id: UUID | None = None
     weeks: int = Field(default=8, ge=2, le=52)
-    as_of: date | None = None
+    as_of: Day | None = None
 
 
 class WeekActivity(RpcReply):

@@ -27,11 +27,13 @@ from advocacy_gateway.routes.forward import get, mount, put
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.metrics import (
     COMPARE_COMPANY,
+    FIRST_DAY,
     GET_MOMENTUM,
     GET_PARTICIPATION,
     GET_POST_METRICS,
     GET_SUMMARY,
     IMPORT_SNAPSHOTS,
+    LAST_DAY,
     LIST_EMV_RATES,
     LIST_ROLLUPS,
     MAX_IMPORT_ROWS,
@@ -49,16 +51,32 @@ READ, MANAGE = Permission.METRICS_READ, Permission.METRICS_MANAGE
 LEADERSHIP = Permission.METRICS_LEADERSHIP_READ
 
 ProgramId = Annotated[UUID | None, Query(description="One program; every program by default")]
-Since = Annotated[date | None, Query(description="First day (UTC); 28 days before `until`")]
-Until = Annotated[date | None, Query(description="Last day (UTC), inclusive; today by default")]
-AsOf = Annotated[date | None, Query(description="The day to measure up to; today by default")]
+Since = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="First day (UTC); 28 days before `until`"),
+]
+Until = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="Last day (UTC), inclusive; today by default"),
+]
+AsOf = Annotated[
+    date | None,
+    Query(ge=FIRST_DAY, le=LAST_DAY, description="The day to measure up to; today by default"),
+]
 CurrencyParam = Annotated[
     str | None,
-    Query(pattern=r"^[A-Z]{3}$", description="ISO 4217; the organisation's default (DKK)"),
+    Query(
+        min_length=3,
+        max_length=3,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217; the organisation's default (DKK)",
+    ),
 ]
 Weeks = Annotated[int, Query(ge=2, le=52, description="How many weeks, the current one last")]
 DimensionPath = Annotated[Dimension, Path(description="What the rollup groups by")]
-CurrencyPath = Annotated[str, Path(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+CurrencyPath = Annotated[
+    str, Path(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217")
+]
 
 PERIOD = {"program_id": ProgramId, "since": Since, "until": Until}
 

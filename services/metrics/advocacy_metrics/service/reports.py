@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_metrics import repository
 from advocacy_metrics.service import measures
-from advocacy_shared.contracts.errors import NotFound
+from advocacy_shared.contracts.errors import Invalid, NotFound
 from advocacy_shared.contracts.metrics import (
+    FIRST_DAY,
+    MAX_PERIOD_DAYS,
     AmbassadorMomentum,
     Compare,
     EmployeeVsCompany,
@@ -50,10 +52,13 @@ def today() -> date:
 
 
 def period_of(request: Period) -> tuple[date, date]:
+    """The request's days; a reversed period or one longer than `MAX_PERIOD_DAYS` is invalid."""
     until = request.until or today()
-    since = request.since or until - timedelta(days=WINDOW_DAYS - 1)
+    since = request.since or max(FIRST_DAY, until - timedelta(days=WINDOW_DAYS - 1))
     if since > until:
-        since = until
+        raise Invalid(f"until ({until}) is before since ({since})")
+    if (until - since).days >= MAX_PERIOD_DAYS:
+        raise Invalid(f"a period spans at most {MAX_PERIOD_DAYS} days")
     return since, until
 
 
@@ -177,7 +182,7 @@ async def compare(session: AsyncSession, request: Compare) -> EmployeeVsCompany:
 
 async def participation(session: AsyncSession, request: GetParticipation) -> Participation:
     as_of = request.as_of or today()
-    since = as_of - timedelta(days=WINDOW_DAYS - 1)
+    since = max(FIRST_DAY, as_of - timedelta(days=WINDOW_DAYS - 1))
     start, end = bounds(since, as_of)
     enrolled = [
         row.ambassador_id
@@ -218,7 +223,7 @@ def _enrolled_on(row: object, end: datetime) -> bool:
 
 async def momentum(session: AsyncSession, request: GetMomentum) -> Momentum:
     as_of = request.as_of or today()
-    first_week = measures.week_start(as_of) - timedelta(weeks=request.weeks - 1)
+    first_week = max(FIRST_DAY, measures.week_start(as_of) - timedelta(weeks=request.weeks - 1))
     start, end = bounds(first_week, as_of)
     rows = await repository.posts_with_latest(
         session,
