@@ -249,7 +249,7 @@ async def main_async(args: argparse.Namespace) -> int:
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     url = make_url(database_url).update_query_dict({"schema": schema}).render_as_string(False)
     topology = Topology(f"bench{run_id}")
-    nc = await nats.connect(nats_url, max_pending_size=64 * 1024 * 1024)
+    nc = await nats.connect(nats_url, pending_size=64 * 1024 * 1024)
     js = nc.jetstream()
     raw_stream = f"BENCH{run_id}_RAW".upper()
     try:

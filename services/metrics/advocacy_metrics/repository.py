@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Insert, Row, Table, and_, delete, func, select, update
@@ -70,11 +70,27 @@ async def _upsert_newer(
 # --- Posts and snapshots -------------------------------------------------------------------------
 
 
+class _Post(NamedTuple):
+    post_id: UUID
+    organisation_id: UUID
+    published_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_reason: str | None
+
+
 async def post_rows(session: AsyncSession, post_ids: Iterable[UUID]) -> dict[UUID, Any]:
     """The posts with these ids, whatever their organisation (the caller compares it)."""
     ids = list(set(post_ids))
     if not ids:
         return {}
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter: a reused plan
+        driver = await _driver(session)
+        rows = await driver.fetch(
+            "SELECT post_id, organisation_id, published_at, withdrawn_at, withdrawn_reason "
+            "FROM posts WHERE post_id = ANY($1::uuid[])",
+            ids,
+        )
+        return {row["post_id"]: _Post(*row) for row in rows}
     query = select(
         posts.c.post_id,
         posts.c.organisation_id,
@@ -136,11 +152,58 @@ async def existing_snapshot_keys(
     return {(r[0], r[1], r[2]) for r in await session.execute(query)} & wanted
 
 
+SNAPSHOT_FIELDS = ("post_id", "observed_at", "source", "organisation_id", *COUNTS)
+
+_COUNT_LIST = ", ".join(COUNTS)
+_UPDATE_COUNTS = ", ".join(f"{c} = excluded.{c}" for c in COUNTS)
+_STORE_TEMPLATE = """
+WITH s AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::timestamptz[], $3::varchar[], $4::uuid[], $5::bigint[], $6::bigint[],
+        $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]
+    ) AS t(post_id, observed_at, source, organisation_id, COUNT_LIST)
+), stored AS (
+    INSERT INTO snapshots (post_id, observed_at, source, organisation_id, COUNT_LIST)
+    SELECT post_id, observed_at, source, organisation_id, COUNT_LIST FROM s
+    ON CONFLICT DO NOTHING
+), latest AS (
+    INSERT INTO post_latest (post_id, organisation_id, observed_at, source, COUNT_LIST)
+    SELECT DISTINCT ON (post_id) post_id, organisation_id, observed_at, source, COUNT_LIST
+    FROM s ORDER BY post_id, observed_at DESC, source
+    ON CONFLICT (post_id) DO UPDATE SET observed_at = excluded.observed_at,
+        source = excluded.source, organisation_id = excluded.organisation_id, UPDATE_COUNTS
+    WHERE excluded.observed_at > post_latest.observed_at
+), daily AS (
+    INSERT INTO post_daily (post_id, day, organisation_id, observed_at, COUNT_LIST)
+    SELECT DISTINCT ON (post_id, (observed_at AT TIME ZONE 'UTC')::date)
+        post_id, (observed_at AT TIME ZONE 'UTC')::date, organisation_id, observed_at,
+        COUNT_LIST
+    FROM s ORDER BY post_id, (observed_at AT TIME ZONE 'UTC')::date, observed_at DESC, source
+    ON CONFLICT (post_id, day) DO UPDATE SET observed_at = excluded.observed_at,
+        organisation_id = excluded.organisation_id, UPDATE_COUNTS
+    WHERE excluded.observed_at > post_daily.observed_at
+)
+INSERT INTO rollup_dirty (organisation_id, day)
+SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s
+ON CONFLICT DO NOTHING
+"""
+_STORE = _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+"""One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
+arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
+rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
+which is all these need: each writes its own table."""
+
+
 async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store snapshots (organisation_id, post_id, observed_at, source and the counts): each once;
     the post's latest and its day's last observation move only forward; the days touched are
-    marked for the rollups."""
+    marked for the rollups.
+
+    On PostgreSQL the batch goes in one statement (`_STORE`)."""
     if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await _store_snapshots_postgresql(session, rows)
         return
     await _insert_ignoring(session, snapshots, rows)
     latest: dict[UUID, dict[str, Any]] = {}
@@ -168,6 +231,21 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
     await _insert_ignoring(
         session, rollup_dirty, [{"organisation_id": o, "day": d} for o, d in sorted(dirty)]
     )
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """asyncpg's connection under the session, inside its transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _store_snapshots_postgresql(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    driver = await _driver(session)
+    columns = [[row[name] for row in rows] for name in SNAPSHOT_FIELDS]
+    await driver.execute(_STORE, *columns)
 
 
 async def store_company_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
