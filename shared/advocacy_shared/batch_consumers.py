@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.consumers import EventConsumer
@@ -144,19 +143,16 @@ async def claim_inbox(
     ids = [envelope.id for envelope, _ in decoded]
     orgs = [envelope.orgid for envelope, _ in decoded]
     if session.get_bind().dialect.name == "postgresql":
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection  # asyncpg's, inside the session's transaction
-        rows = await driver.fetch(
-            f"INSERT INTO {inbox.name} (consumer, message_id, organisation_id, received_at) "  # noqa: S608
-            "SELECT $1, m, o, $4 FROM unnest($2::varchar[], $3::varchar[]) AS t(m, o) "
-            "ON CONFLICT DO NOTHING RETURNING message_id",
-            durable,
-            ids,
-            orgs,
-            now,
+        rows = await session.execute(
+            text(
+                f"INSERT INTO {inbox.name} (consumer, message_id, organisation_id, received_at) "  # noqa: S608
+                "SELECT :durable, m, o, :now "
+                "FROM unnest(CAST(:ids AS varchar[]), CAST(:orgs AS varchar[])) AS t(m, o) "
+                "ON CONFLICT DO NOTHING RETURNING message_id"
+            ),
+            {"durable": durable, "ids": ids, "orgs": orgs, "now": now},
         )
-        return {row[0] for row in rows}
+        return set(rows.scalars())
     query = select(inbox.c.message_id).where(
         inbox.c.consumer == durable, inbox.c.message_id.in_(ids)
     )

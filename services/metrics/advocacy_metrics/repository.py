@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Insert, Row, Table, and_, delete, func, select, update
+from sqlalchemy import Insert, Row, Table, and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,13 +84,14 @@ async def post_rows(session: AsyncSession, post_ids: Iterable[UUID]) -> dict[UUI
     if not ids:
         return {}
     if session.get_bind().dialect.name == "postgresql":  # one array parameter: a reused plan
-        driver = await _driver(session)
-        rows = await driver.fetch(
-            "SELECT post_id, organisation_id, published_at, withdrawn_at, withdrawn_reason "
-            "FROM posts WHERE post_id = ANY($1::uuid[])",
-            ids,
+        rows = await session.execute(
+            text(
+                "SELECT post_id, organisation_id, published_at, withdrawn_at, withdrawn_reason "
+                "FROM posts WHERE post_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ids},
         )
-        return {row["post_id"]: _Post(*row) for row in rows}
+        return {row[0]: _Post(*row) for row in rows}
     query = select(
         posts.c.post_id,
         posts.c.organisation_id,
@@ -159,8 +160,11 @@ _UPDATE_COUNTS = ", ".join(f"{c} = excluded.{c}" for c in COUNTS)
 _STORE_TEMPLATE = """
 WITH s AS (
     SELECT * FROM unnest(
-        $1::uuid[], $2::timestamptz[], $3::varchar[], $4::uuid[], $5::bigint[], $6::bigint[],
-        $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[]
+        CAST(:post_id AS uuid[]), CAST(:observed_at AS timestamptz[]),
+        CAST(:source AS varchar[]), CAST(:organisation_id AS uuid[]),
+        CAST(:impressions AS bigint[]), CAST(:members_reached AS bigint[]),
+        CAST(:reactions AS bigint[]), CAST(:comments AS bigint[]), CAST(:reshares AS bigint[]),
+        CAST(:clicks AS bigint[])
     ) AS t(post_id, observed_at, source, organisation_id, COUNT_LIST)
 ), stored AS (
     INSERT INTO snapshots (post_id, observed_at, source, organisation_id, COUNT_LIST)
@@ -187,7 +191,9 @@ INSERT INTO rollup_dirty (organisation_id, day)
 SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s
 ON CONFLICT DO NOTHING
 """
-_STORE = _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+_STORE = text(
+    _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+)
 """One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
 arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
 rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
@@ -233,19 +239,10 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
     )
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """asyncpg's connection under the session, inside its transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
-
-
 async def _store_snapshots_postgresql(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
-    driver = await _driver(session)
-    columns = [[row[name] for row in rows] for name in SNAPSHOT_FIELDS]
-    await driver.execute(_STORE, *columns)
+    await session.execute(_STORE, {name: [row[name] for row in rows] for name in SNAPSHOT_FIELDS})
 
 
 async def store_company_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
