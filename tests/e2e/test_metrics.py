@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,6 +28,7 @@ from advocacy_shared.contracts.metrics import (
     PostMetricsObserved,
     ProgramMomentumDropped,
 )
+from advocacy_shared.contracts.planner import ProgramCreated
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.topology import Topology
@@ -495,3 +496,65 @@ async def test_the_cli_imports_a_csv_file_in_requests_and_reports_bad_rows(
         )
     ).json()
     assert body["totals"]["impressions"] == 100 + 1099  # the latest observation
+
+
+async def test_a_programs_falling_momentum_is_announced_once_a_week(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, f"Org {uuid4().hex[:8]}"))["id"]
+    program_id = uuid4()
+    await publish(
+        platform,
+        "planner",
+        org,
+        ProgramCreated(
+            program_id=program_id,
+            playbook_version=1,
+            disciplines=["social_selling"],
+            fte_share=0.5,
+            start_date=NOW.date() - timedelta(days=90),
+            created_at=NOW - timedelta(days=90),
+        ),
+    )
+    this_week = NOW.date() - timedelta(days=NOW.date().weekday())
+
+    def in_week(ambassador_id: UUID, weeks_ago: int) -> PostPublished:
+        day = this_week - timedelta(weeks=weeks_ago) + timedelta(days=2)
+        return PostPublished(
+            post_id=uuid4(),
+            ambassador_id=ambassador_id,
+            program_id=program_id,
+            leadership=False,
+            source="manual",
+            published_at=datetime.combine(day, time(12), tzinfo=UTC),
+        )
+
+    people = [uuid4() for _ in range(4)]
+    # Four active in each of the four weeks before the last full one, one in the last full week.
+    posts = [in_week(a, weeks_ago) for a in people for weeks_ago in (2, 3, 4, 5)]
+    posts.append(in_week(people[0], 1))
+    await publish(platform, "content", org, *posts)
+    for published in posts:
+        await known(platform, org, published.post_id)
+
+    await run_schedule(platform.runtimes["metrics"])
+    await run_schedule(platform.runtimes["metrics"])
+
+    drops = [
+        ProgramMomentumDropped.model_validate(e.data)
+        for e in await metrics_events(nats_client, topology)
+        if e.type == ProgramMomentumDropped.spec.type and e.orgid == org
+    ]
+    assert [(d.program_id, d.active_ambassadors, d.baseline, d.drop) for d in drops] == [
+        (program_id, 1, 4.0, 0.75)
+    ]
+    assert drops[0].week_start == this_week - timedelta(weeks=1)
+    momentum = (
+        await platform.http.get(
+            f"/api/v1/orgs/{org}/metrics/momentum",
+            params={"program_id": str(program_id), "weeks": 6},
+            headers=platform.auth,
+        )
+    ).json()
+    assert [w["active_ambassadors"] for w in momentum["weeks"]] == [4, 4, 4, 4, 1, 0]
+    assert momentum["trend"] == -0.75
