@@ -33,6 +33,7 @@ from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
+from tests.e2e.test_ambassadors import CONSENT, invite
 from tests.e2e.test_planner import (
     PILOT,
     READINESS,
@@ -558,3 +559,25 @@ async def test_a_programs_falling_momentum_is_announced_once_a_week(
     ).json()
     assert [w["active_ambassadors"] for w in momentum["weeks"]] == [4, 4, 4, 4, 1, 0]
     assert momentum["trend"] == -0.75
+
+
+async def test_a_first_post_makes_a_trained_ambassador_active_in_the_journey(
+    platform: Platform,
+) -> None:
+    org = (await create_organisation(platform, f"Org {uuid4().hex[:8]}"))["id"]
+    ada = await invite(platform, org, f"ada-{uuid4().hex[:6]}@acme.dk")
+    base = f"/api/v1/orgs/{org}/ambassadors/{ada['id']}"
+    consent = await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
+    assert consent.status_code == 200, consent.text
+    trained = await platform.http.post(
+        f"{base}/trainings", json={"enablement_format": "workshop"}, headers=platform.auth
+    )
+    assert trained.json()["state"] == "trained"
+
+    await publish(platform, "content", org, post(UUID(ada["id"]), days_ago=0.1))
+
+    async def active() -> bool:
+        answer = await platform.http.get(base, headers=platform.auth)
+        return bool(answer.json()["state"] == "active")
+
+    await eventually(active, timeout=30)  # metrics measured it; the journey applied it
