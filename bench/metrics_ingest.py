@@ -245,14 +245,14 @@ async def main_async(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:8]
     schema = f"bench_metrics_{run_id}"
     dsn = plain_dsn(database_url)
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
     url = make_url(database_url).update_query_dict({"schema": schema}).render_as_string(False)
     topology = Topology(f"bench{run_id}")
     nc = await nats.connect(nats_url, pending_size=64 * 1024 * 1024)
     js = nc.jetstream()
     raw_stream = f"BENCH{run_id}_RAW".upper()
+    admin = await asyncpg.connect(dsn)
     try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
         await asyncio.to_thread(upgrade, "advocacy_metrics", url, "metrics")
         await ensure_streams(
             js, topology, MetricsSettings(database_url=url, namespace=topology.namespace)
@@ -328,7 +328,7 @@ async def main_async(args: argparse.Namespace) -> int:
             with contextlib.suppress(Exception):  # a stream not created
                 await js.delete_stream(name)
         await nc.close()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.close()
         if embedded is not None:
             embedded.stop()
