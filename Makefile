@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean bench
+.PHONY: run test lint imports typecheck check lock clean bench bench-metrics
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ check: lint typecheck test
 # is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.
 bench: $(STAMP)
 	$(BIN)/python bench/gateway.py $(BENCH_ARGS)
+
+# Snapshot ingestion from NATS into PostgreSQL (needs DATABASE_URL=postgresql://...; NATS_URL or
+# an embedded nats-server): the metrics service's batch consumer against a raw nats-py + asyncpg
+# COPY pipeline, and the publish-to-commit latency at a paced rate (docs/metrics.md).
+bench-metrics: $(STAMP)
+	$(BIN)/python bench/metrics_ingest.py $(BENCH_ARGS)
 
 # Re-resolve the pinned third-party dependencies: the development environment, and the runtime
 # subset that container images install (deploy/requirements.runtime.lock). The current lock seeds

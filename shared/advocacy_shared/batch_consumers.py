@@ -3,9 +3,12 @@
 It keeps every promise of `consumers.EventConsumer` (inbox, ack after commit, bounded retries,
 dead letters) at a fraction of the per-message cost: it fetches up to `batch_size` messages of the
 durable consumer, applies them in one transaction together with their inbox rows, commits, then
-acks them all. When the batch fails (a handler raises, a message is malformed), nothing of it is
-kept and its messages are applied one at a time through the ordinary consumer, which isolates the
-bad one: it is retried with backoff and dead-lettered, the good ones are applied once.
+acks them all; the inbox rows go in one statement that also says which events are new (a
+redelivered one is skipped), and a consumer with a `batch_handler` gets the
+batch's new events at once (bulk writes). When the batch fails (a handler raises, a message is
+malformed), nothing of it is kept and its messages are applied one at a time through the
+ordinary consumer, which isolates the bad one: it is retried with backoff and dead-lettered,
+the good ones are applied once.
 
 nats-py 2.16 raises a bare `asyncio.TimeoutError` from a batch fetch that finds nothing (FastStream
 0.7.8 does not suppress it, which is why the ordinary consumers fetch one message at a time): the
@@ -20,10 +23,12 @@ from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import Table, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.consumers import EventConsumer
-from advocacy_shared.envelope import utc_now
+from advocacy_shared.contracts.base import EventData
+from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 
 log = logging.getLogger(__name__)
@@ -97,37 +102,71 @@ class BatchConsumer:
         decoded = [consumer.decode(message.data) for message in messages]
         inbox = consumer.inbox
         async with consumer.sessions() as session, session.begin():
-            ids = [envelope.id for envelope, _ in decoded]
-            seen = set(
-                (
-                    await session.execute(
-                        select(inbox.c.message_id).where(
-                            inbox.c.consumer == consumer.durable, inbox.c.message_id.in_(ids)
-                        )
-                    )
-                ).scalars()
-            )
+            new_ids = await claim_inbox(session, inbox, consumer.durable, decoded)
             applied = 0
+            fresh: list[tuple[EventData, CloudEvent]] = []
             for envelope, data in decoded:
-                if envelope.id in seen:  # a redelivery, or a second copy within this batch
+                if envelope.id not in new_ids:  # a redelivery, or a second copy in this batch
                     self.stats.duplicates += 1
                     continue
-                seen.add(envelope.id)
-                correlation_id_var.set(envelope.correlationid)
-                organisation_id_var.set(envelope.orgid)
-                traceparent_var.set(envelope.traceparent)
-                await session.execute(
-                    inbox.insert().values(
-                        consumer=consumer.durable,
-                        message_id=envelope.id,
-                        organisation_id=envelope.orgid,
-                        received_at=utc_now(),
-                    )
-                )
-                await consumer.handler(session, data, envelope)
-                applied += 1
+                new_ids.discard(envelope.id)
+                fresh.append((data, envelope))
+            if fresh:
+                last = fresh[-1][1]
+                correlation_id_var.set(last.correlationid)
+                organisation_id_var.set(last.orgid)
+                traceparent_var.set(last.traceparent)
+                if consumer.batch_handler is not None:
+                    await consumer.batch_handler(session, fresh)
+                else:
+                    for data, envelope in fresh:
+                        correlation_id_var.set(envelope.correlationid)
+                        organisation_id_var.set(envelope.orgid)
+                        traceparent_var.set(envelope.traceparent)
+                        await consumer.handler(session, data, envelope)
+                applied = len(fresh)
         self.stats.applied += applied
         consumer.after_commit()
+
+
+async def claim_inbox(
+    session: AsyncSession,
+    inbox: Table,
+    durable: str,
+    decoded: list[tuple[CloudEvent, EventData]],
+) -> set[str]:
+    """Write the batch's inbox rows, skipping ids already there, and return the ids that were
+    new: the events to apply. One statement; on PostgreSQL with array parameters, so its
+    prepared plan is reused whatever the batch's size. A replica applying the same message at
+    the same time waits on the row, then finds it taken."""
+    now = utc_now()
+    ids = [envelope.id for envelope, _ in decoded]
+    orgs = [envelope.orgid for envelope, _ in decoded]
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.execute(
+            text(
+                f"INSERT INTO {inbox.name} (consumer, message_id, organisation_id, received_at) "  # noqa: S608
+                "SELECT :durable, m, o, :now "
+                "FROM unnest(CAST(:ids AS varchar[]), CAST(:orgs AS varchar[])) AS t(m, o) "
+                "ON CONFLICT DO NOTHING RETURNING message_id"
+            ),
+            {"durable": durable, "ids": ids, "orgs": orgs, "now": now},
+        )
+        return set(rows.scalars())
+    query = select(inbox.c.message_id).where(
+        inbox.c.consumer == durable, inbox.c.message_id.in_(ids)
+    )
+    seen = set((await session.execute(query)).scalars())
+    new = {i: o for i, o in zip(ids, orgs, strict=True) if i not in seen}
+    if new:
+        await session.execute(
+            inbox.insert(),
+            [
+                {"consumer": durable, "message_id": i, "organisation_id": o, "received_at": now}
+                for i, o in new.items()
+            ],
+        )
+    return set(new)
 
 
 def start_batch_consumer(

@@ -1,10 +1,11 @@
-"""`advocacy`: run the whole platform on one machine, migrate its databases, or import the HR
-roster from a CSV file."""
+"""`advocacy`: run the whole platform on one machine, migrate its databases, import the HR
+roster from a CSV file, or import snapshots of post analytics (CSV or JSON)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
 import os
@@ -19,6 +20,8 @@ from rich.console import Console
 
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
 from advocacy_devtools.locks import FolderInUseError, FolderLock
+from advocacy_devtools.metrics_import import ImportRefused, import_metrics
+from advocacy_devtools.metrics_import import print_report as print_metrics_report
 from advocacy_devtools.roster_import import RowError, check_gateway, import_roster, print_report
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH
@@ -43,12 +46,15 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run", help="start every service and the gateway (embedded default)")
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
     _add_roster_commands(commands)
+    _add_metrics_commands(commands)
     deadletters.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "deadletters":
         sys.exit(deadletters.run_command(args))
     if args.command == "roster":
         sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
+    if args.command == "metrics":
+        sys.exit(asyncio.run(metrics_import(args.file, args.org, args.url, args.key, args.report)))
     settings = GatewaySettings()
     configure_logging("supervisor", settings.log_level, settings.log_json)
     if args.command == "migrate":
@@ -86,6 +92,57 @@ def default_gateway_url() -> str:
     host = os.environ.get("ADVOCACY_HTTP_HOST", settings.http_host)
     port = os.environ.get("ADVOCACY_HTTP_PORT", str(settings.http_port))
     return f"http://{host}:{port}"
+
+
+def _add_metrics_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    metrics = commands.add_parser("metrics", help="post analytics")
+    metrics_commands = metrics.add_subparsers(dest="metrics_command", required=True)
+    importing = metrics_commands.add_parser(
+        "import",
+        help="import snapshots from a CSV or JSON file through the gateway "
+        "(columns: see docs/metrics.md)",
+    )
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--org", required=True, help="the organisation's id")
+    importing.add_argument(
+        "--url", help="the gateway (default: where `advocacy run` serves it, ADVOCACY_HTTP_PORT)"
+    )
+    importing.add_argument(
+        "--key",
+        default=os.environ.get("ADVOCACY_API_KEY"),
+        help="an API key that may manage metrics (default: $ADVOCACY_API_KEY)",
+    )
+    importing.add_argument("--report", type=Path, help="write the failed rows to this CSV file")
+
+
+async def metrics_import(
+    file: Path, org: str, url: str | None, key: str | None, report_path: Path | None
+) -> int:
+    """0 when every row was stored or already was, 1 when some failed, 2 when nothing ran."""
+    console = Console(stderr=True)
+    if not key:
+        console.print("an API key is needed: --key or ADVOCACY_API_KEY")
+        return 2
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        base_url=url or default_gateway_url(), headers=headers, timeout=60.0
+    ) as client:
+        try:
+            report = await import_metrics(file, client, org, console)
+        except (
+            OSError,
+            httpx.TransportError,
+            ImportRefused,
+            UnicodeDecodeError,
+            ValueError,
+            csv.Error,
+        ) as exc:
+            console.print(f"cannot import {file}: {exc}")
+            return 2
+    print_metrics_report(report, console)
+    if report_path is not None:
+        report.write_csv(report_path)
+    return 1 if report.failures else 0
 
 
 async def roster_import(

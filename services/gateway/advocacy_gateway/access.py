@@ -43,6 +43,9 @@ class Permission(StrEnum):
     PLANNER_LEADERSHIP_READ = "planner.leadership.read"
     POSTS_READ = "posts.read"
     POSTS_MANAGE = "posts.manage"
+    METRICS_READ = "metrics.read"
+    METRICS_MANAGE = "metrics.manage"  # imports of snapshots, EMV rates
+    METRICS_LEADERSHIP_READ = "metrics.leadership.read"
     # Not an endpoint's permission: what decides whether readers of ambassadors see who they are
     # (names, emails, the HR system's id) or only ids and aggregates.
     PERSONAL_DATA_READ = "personal_data.read"
@@ -101,6 +104,20 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.POSTS_MANAGE: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
         frozenset({Scope.ADMIN, Scope.COMMS}),
+    ),
+    # Aggregates and ids, never names: BI integrations read them too.
+    Permission.METRICS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER, Role.ANALYST}),
+        frozenset({Scope.ADMIN, Scope.BI}),
+    ),
+    Permission.METRICS_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN}),
+    ),
+    # The leadership track's metrics: only roles that may see leadership metrics.
+    Permission.METRICS_LEADERSHIP_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER}),
+        frozenset({Scope.ADMIN}),
     ),
     # Those who run the program and the HR system see people; analysts, leadership viewers and
     # BI or comms integrations see ids and aggregates unless an admin adds `personal_data`.

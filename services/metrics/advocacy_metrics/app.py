@@ -1,18 +1,67 @@
-"""Wiring of the metrics service."""
+"""Wiring of the metrics service: its consumers and request handlers, and two periodic tasks
+(the daily rollups of touched days; momentum and cohort actuals)."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 from advocacy_metrics.handlers import consumers
 from advocacy_metrics.models import messaging
 from advocacy_metrics.rpc import server
+from advocacy_metrics.service import rollups, schedule
 from advocacy_metrics.settings import MetricsSettings
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
 from advocacy_shared.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
+
 
 def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or MetricsSettings(), messaging, consumers, server)
+    return ServiceRuntime(
+        settings or MetricsSettings(),
+        messaging,
+        consumers,
+        server,
+        background=[rollup_task, schedule_task],
+    )
+
+
+def _settings(runtime: ServiceRuntime) -> MetricsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, MetricsSettings)
+    return settings
+
+
+async def rollup_task(runtime: ServiceRuntime) -> None:
+    """Every `rollup_interval_seconds`: the rollups of organisations whose days were touched."""
+    while True:
+        await asyncio.sleep(_settings(runtime).rollup_interval_seconds)
+        try:
+            async with runtime.transaction() as session:
+                await rollups.refresh(session)
+        except Exception:
+            log.exception("rollup refresh failed; retrying next interval")
+
+
+async def run_schedule(runtime: ServiceRuntime) -> None:
+    """One pass: quiet ambassadors, program momentum drops, cohort actuals (one transaction)."""
+    settings = _settings(runtime)
+    async with runtime.transaction() as session:
+        await schedule.sweep_quiet(session, runtime.outbox, settings.quiet_after_days)
+        await schedule.check_momentum(session, runtime.outbox, settings.momentum_drop_threshold)
+        await schedule.publish_actuals(session, runtime.outbox)
+
+
+async def schedule_task(runtime: ServiceRuntime) -> None:
+    """Every `schedule_interval_seconds`, starting one interval after start."""
+    while True:
+        await asyncio.sleep(_settings(runtime).schedule_interval_seconds)
+        try:
+            await run_schedule(runtime)
+        except Exception:
+            log.exception("scheduled metrics pass failed; retrying next interval")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,15 +1,47 @@
-"""The metrics service's tables, in its own metadata."""
+"""The metrics service's tables, in its own metadata.
+
+Plain Core tables: snapshots arrive by the thousand a second and are written in bulk statements.
+
+- `posts`: the posts to measure, from `PostPublished` (`withdrawn_at` from `PostWithdrawn`).
+- `company_posts`: company-page posts, known from their first baseline snapshot.
+- `snapshots` / `company_snapshots`: every observation, once per (post, observed_at, source).
+- `post_latest` / `company_latest`: each post's newest observation (a lower count is kept).
+- `post_daily`: each post's last observation of each UTC day, what the rollups carry forward.
+- `daily_rollups`: per day and dimension (ambassador, program, discipline, segment, track) the
+  sum of the latest values of the posts published up to that day; `rollup_dirty` marks the
+  (organisation, day) from which they must be recomputed.
+- `ambassadors`: enrolment, track and segments from the ambassadors service's events, with the
+  momentum state this service last announced.
+- `programs`: each program's current phase, from the planner's events.
+- `emv_rates`: earned media value rates per organisation and currency.
+- `momentum_drops`: the (program, week) whose drop was announced, so it is announced once.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+)
 from sqlmodel import SQLModel
 
-from advocacy_shared.db import service_registry
+from advocacy_shared.db import UtcDateTime, service_registry
 from advocacy_shared.messaging_tables import messaging_tables
 from advocacy_shared.tenancy import tenant_table
 
 registry = service_registry()
-metadata = registry.metadata
+metadata: MetaData = registry.metadata
 
 
 class MetricsModel(SQLModel, registry=registry):
@@ -18,3 +50,179 @@ class MetricsModel(SQLModel, registry=registry):
 
 tenants = tenant_table(metadata)
 messaging = messaging_tables(metadata)
+
+
+def _counts() -> list[Column[int]]:
+    return [
+        Column("impressions", BigInteger, nullable=False),
+        Column("members_reached", BigInteger, nullable=True),
+        Column("reactions", BigInteger, nullable=False),
+        Column("comments", BigInteger, nullable=False),
+        Column("reshares", BigInteger, nullable=False),
+        Column("clicks", BigInteger, nullable=True),
+    ]
+
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("post_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("ambassador_id", Uuid, nullable=False),
+    Column("program_id", Uuid, nullable=True),
+    Column("content_item_id", Uuid, nullable=True),
+    Column("discipline", String(60), nullable=True),
+    Column("leadership", Boolean, nullable=False),
+    Column("linkedin_post_urn", String(200), nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("withdrawn_at", UtcDateTime, nullable=True),
+    Column("withdrawn_reason", String(20), nullable=True),
+    Index("ix_posts_org_published", "organisation_id", "published_at"),
+    Index("ix_posts_org_ambassador", "organisation_id", "ambassador_id"),
+)
+
+company_posts = Table(
+    "company_posts",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("post_urn", String(200), nullable=False),
+    Column("program_id", Uuid, nullable=True),
+    Column("content_item_id", Uuid, nullable=True),
+    Column("published_at", UtcDateTime, nullable=True),
+    Column("first_observed_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("organisation_id", "post_urn", name="pk_company_posts"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("post_id", Uuid, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("source", String(60), nullable=False),
+    Column("organisation_id", Uuid, nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint("post_id", "observed_at", "source", name="pk_snapshots"),
+)
+
+company_snapshots = Table(
+    "company_snapshots",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("post_urn", String(200), nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("source", String(60), nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint(
+        "organisation_id", "post_urn", "observed_at", "source", name="pk_company_snapshots"
+    ),
+)
+
+post_latest = Table(
+    "post_latest",
+    metadata,
+    Column("post_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("source", String(60), nullable=False),
+    *_counts(),
+)
+
+company_latest = Table(
+    "company_latest",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("post_urn", String(200), nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("source", String(60), nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint("organisation_id", "post_urn", name="pk_company_latest"),
+)
+
+post_daily = Table(
+    "post_daily",
+    metadata,
+    Column("post_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint("post_id", "day", name="pk_post_daily"),
+    Index("ix_post_daily_org_day", "organisation_id", "day"),
+)
+
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("track", String(20), nullable=False),
+    Column("dimension", String(20), nullable=False),
+    Column("key", String(80), nullable=False),
+    Column("posts", Integer, nullable=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("reach", BigInteger, nullable=False),
+    Column("reactions", BigInteger, nullable=False),
+    Column("comments", BigInteger, nullable=False),
+    Column("reshares", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "organisation_id", "track", "dimension", "day", "key", name="pk_daily_rollups"
+    ),
+)
+
+rollup_dirty = Table(
+    "rollup_dirty",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    PrimaryKeyConstraint("organisation_id", "day", name="pk_rollup_dirty"),
+)
+
+ambassadors = Table(
+    "ambassadors",
+    metadata,
+    Column("ambassador_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("program_id", Uuid, nullable=True),
+    Column("leadership", Boolean, nullable=False),
+    Column("segments", JSON, nullable=False),
+    Column("enrolled", Boolean, nullable=False),
+    Column("enrolled_at", UtcDateTime, nullable=True),
+    Column("left_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("momentum", String(10), nullable=True, comment="active or quiet, as last announced"),
+    Index("ix_ambassadors_org", "organisation_id"),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("program_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("phase", String(30), nullable=False),
+    Column("start_date", Date, nullable=True),
+)
+
+emv_rates = Table(
+    "emv_rates",
+    metadata,
+    Column("organisation_id", Uuid, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("cpm", Float, nullable=False),
+    Column("per_reaction", Float, nullable=False),
+    Column("per_comment", Float, nullable=False),
+    Column("per_reshare", Float, nullable=False),
+    Column("per_click", Float, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    PrimaryKeyConstraint("organisation_id", "currency", name="pk_emv_rates"),
+)
+
+momentum_drops = Table(
+    "momentum_drops",
+    metadata,
+    Column("program_id", Uuid, nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("organisation_id", Uuid, nullable=False),
+    PrimaryKeyConstraint("program_id", "week_start", name="pk_momentum_drops"),
+)

@@ -1,8 +1,620 @@
-"""Every query of the metrics service. Each one filters by organisation."""
+"""Every query of the metrics service. Each one filters by organisation, or by ids that were
+checked against it (a post's row carries its organisation and is compared before any write)."""
 
 from __future__ import annotations
 
-from advocacy_metrics.models import tenants
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from sqlalchemy import Insert, Row, Table, and_, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_metrics.models import (
+    ambassadors,
+    company_latest,
+    company_posts,
+    company_snapshots,
+    daily_rollups,
+    emv_rates,
+    momentum_drops,
+    post_daily,
+    post_latest,
+    posts,
+    programs,
+    rollup_dirty,
+    snapshots,
+    tenants,
+)
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
+
+COUNTS = ("impressions", "members_reached", "reactions", "comments", "reshares", "clicks")
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def _insert_ignoring(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    if rows:
+        statement: Insert = _insert(session, table).on_conflict_do_nothing()
+        await session.execute(statement, list(rows))
+
+
+async def _upsert_newer(
+    session: AsyncSession, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert, or replace a row only by a strictly newer observation (`observed_at`). Rows must
+    be unique on `keys` (one statement may not touch a row twice)."""
+    if not rows:
+        return
+    statement = _insert(session, table)
+    replaced = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_=replaced,
+        where=statement.excluded.observed_at > table.c.observed_at,
+    )
+    await session.execute(statement, list(rows))
+
+
+# --- Posts and snapshots -------------------------------------------------------------------------
+
+
+class _Post(NamedTuple):
+    post_id: UUID
+    organisation_id: UUID
+    published_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_reason: str | None
+
+
+async def post_rows(session: AsyncSession, post_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """The posts with these ids, whatever their organisation (the caller compares it)."""
+    ids = list(set(post_ids))
+    if not ids:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter: a reused plan
+        rows = await session.execute(
+            text(
+                "SELECT post_id, organisation_id, published_at, withdrawn_at, withdrawn_reason "
+                "FROM posts WHERE post_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": ids},
+        )
+        return {row[0]: _Post(*row) for row in rows}
+    query = select(
+        posts.c.post_id,
+        posts.c.organisation_id,
+        posts.c.published_at,
+        posts.c.withdrawn_at,
+        posts.c.withdrawn_reason,
+    ).where(posts.c.post_id.in_(ids))
+    return {row.post_id: row for row in await session.execute(query)}
+
+
+async def add_post(session: AsyncSession, values: dict[str, Any]) -> None:
+    await _insert_ignoring(session, posts, [values])
+
+
+async def withdraw_post(
+    session: AsyncSession, organisation_id: UUID, post_id: UUID, at: datetime, reason: str
+) -> bool:
+    result = await session.execute(
+        update(posts)
+        .where(posts.c.organisation_id == organisation_id, posts.c.post_id == post_id)
+        .values(withdrawn_at=at, withdrawn_reason=reason)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def forget_measurements(
+    session: AsyncSession, organisation_id: UUID, post_ids: Sequence[UUID]
+) -> None:
+    """Delete what was measured of these posts (their author was erased)."""
+    if not post_ids:
+        return
+    for table in (snapshots, post_latest, post_daily):
+        await session.execute(
+            delete(table).where(
+                table.c.organisation_id == organisation_id, table.c.post_id.in_(post_ids)
+            )
+        )
+
+
+async def posts_of_ambassador(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+) -> list[UUID]:
+    query = select(posts.c.post_id).where(
+        posts.c.organisation_id == organisation_id, posts.c.ambassador_id == ambassador_id
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def existing_snapshot_keys(
+    session: AsyncSession, keys: Sequence[tuple[UUID, datetime, str]]
+) -> set[tuple[UUID, datetime, str]]:
+    if not keys:
+        return set()
+    post_ids = {k[0] for k in keys}
+    query = select(snapshots.c.post_id, snapshots.c.observed_at, snapshots.c.source).where(
+        snapshots.c.post_id.in_(post_ids)
+    )
+    wanted = set(keys)
+    return {(r[0], r[1], r[2]) for r in await session.execute(query)} & wanted
+
+
+SNAPSHOT_FIELDS = ("post_id", "observed_at", "source", "organisation_id", *COUNTS)
+
+_COUNT_LIST = ", ".join(COUNTS)
+_UPDATE_COUNTS = ", ".join(f"{c} = excluded.{c}" for c in COUNTS)
+_STORE_TEMPLATE = """
+WITH s AS (
+    SELECT * FROM unnest(
+        CAST(:post_id AS uuid[]), CAST(:observed_at AS timestamptz[]),
+        CAST(:source AS varchar[]), CAST(:organisation_id AS uuid[]),
+        CAST(:impressions AS bigint[]), CAST(:members_reached AS bigint[]),
+        CAST(:reactions AS bigint[]), CAST(:comments AS bigint[]), CAST(:reshares AS bigint[]),
+        CAST(:clicks AS bigint[])
+    ) AS t(post_id, observed_at, source, organisation_id, COUNT_LIST)
+), stored AS (
+    INSERT INTO snapshots (post_id, observed_at, source, organisation_id, COUNT_LIST)
+    SELECT post_id, observed_at, source, organisation_id, COUNT_LIST FROM s
+    ON CONFLICT DO NOTHING
+), latest AS (
+    INSERT INTO post_latest (post_id, organisation_id, observed_at, source, COUNT_LIST)
+    SELECT DISTINCT ON (post_id) post_id, organisation_id, observed_at, source, COUNT_LIST
+    FROM s ORDER BY post_id, observed_at DESC, source
+    ON CONFLICT (post_id) DO UPDATE SET observed_at = excluded.observed_at,
+        source = excluded.source, organisation_id = excluded.organisation_id, UPDATE_COUNTS
+    WHERE excluded.observed_at > post_latest.observed_at
+), daily AS (
+    INSERT INTO post_daily (post_id, day, organisation_id, observed_at, COUNT_LIST)
+    SELECT DISTINCT ON (post_id, (observed_at AT TIME ZONE 'UTC')::date)
+        post_id, (observed_at AT TIME ZONE 'UTC')::date, organisation_id, observed_at,
+        COUNT_LIST
+    FROM s ORDER BY post_id, (observed_at AT TIME ZONE 'UTC')::date, observed_at DESC, source
+    ON CONFLICT (post_id, day) DO UPDATE SET observed_at = excluded.observed_at,
+        organisation_id = excluded.organisation_id, UPDATE_COUNTS
+    WHERE excluded.observed_at > post_daily.observed_at
+)
+INSERT INTO rollup_dirty (organisation_id, day)
+SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s
+ON CONFLICT DO NOTHING
+"""
+_STORE = text(
+    _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+)
+"""One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
+arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
+rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
+which is all these need: each writes its own table."""
+
+
+async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store snapshots (organisation_id, post_id, observed_at, source and the counts): each once;
+    the post's latest and its day's last observation move only forward; the days touched are
+    marked for the rollups.
+
+    On PostgreSQL the batch goes in one statement (`_STORE`)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await _store_snapshots_postgresql(session, rows)
+        return
+    await _insert_ignoring(session, snapshots, rows)
+    latest: dict[UUID, dict[str, Any]] = {}
+    daily: dict[tuple[UUID, date], dict[str, Any]] = {}
+    dirty: set[tuple[UUID, date]] = set()
+    for row in rows:
+        post_id, observed_at = row["post_id"], row["observed_at"]
+        current = latest.get(post_id)
+        if current is None or observed_at > current["observed_at"]:
+            latest[post_id] = row
+        day = observed_at.date()
+        key = (post_id, day)
+        current = daily.get(key)
+        if current is None or observed_at > current["observed_at"]:
+            daily[key] = {
+                "post_id": post_id,
+                "day": day,
+                "organisation_id": row["organisation_id"],
+                "observed_at": observed_at,
+                **{name: row[name] for name in COUNTS},
+            }
+        dirty.add((row["organisation_id"], day))
+    await _upsert_newer(session, post_latest, ["post_id"], list(latest.values()))
+    await _upsert_newer(session, post_daily, ["post_id", "day"], list(daily.values()))
+    await _insert_ignoring(
+        session, rollup_dirty, [{"organisation_id": o, "day": d} for o, d in sorted(dirty)]
+    )
+
+
+async def _store_snapshots_postgresql(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> None:
+    await session.execute(_STORE, {name: [row[name] for row in rows] for name in SNAPSHOT_FIELDS})
+
+
+async def store_company_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Company-page snapshots (organisation_id, post_urn, observed_at, source, counts, and the
+    post's program_id, content_item_id, published_at)."""
+    if not rows:
+        return
+    described: dict[tuple[UUID, str], dict[str, Any]] = {}
+    for row in rows:
+        described.setdefault(
+            (row["organisation_id"], row["post_urn"]),
+            {
+                "organisation_id": row["organisation_id"],
+                "post_urn": row["post_urn"],
+                "program_id": row.get("program_id"),
+                "content_item_id": row.get("content_item_id"),
+                "published_at": row.get("published_at"),
+                "first_observed_at": row["observed_at"],
+            },
+        )
+    await _insert_ignoring(session, company_posts, list(described.values()))
+    fields = ("organisation_id", "post_urn", "observed_at", "source", *COUNTS)
+    plain = [{name: row[name] for name in fields} for row in rows]
+    await _insert_ignoring(session, company_snapshots, plain)
+    latest: dict[tuple[UUID, str], dict[str, Any]] = {}
+    for row in plain:
+        key = (row["organisation_id"], row["post_urn"])
+        if key not in latest or row["observed_at"] > latest[key]["observed_at"]:
+            latest[key] = row
+    await _upsert_newer(
+        session, company_latest, ["organisation_id", "post_urn"], list(latest.values())
+    )
+
+
+async def existing_company_keys(
+    session: AsyncSession, organisation_id: UUID, keys: Sequence[tuple[str, datetime, str]]
+) -> set[tuple[str, datetime, str]]:
+    if not keys:
+        return set()
+    query = select(
+        company_snapshots.c.post_urn, company_snapshots.c.observed_at, company_snapshots.c.source
+    ).where(
+        company_snapshots.c.organisation_id == organisation_id,
+        company_snapshots.c.post_urn.in_({k[0] for k in keys}),
+    )
+    return {(r[0], r[1], r[2]) for r in await session.execute(query)} & set(keys)
+
+
+# --- Reading posts with their latest values ------------------------------------------------------
+
+
+def _with_latest() -> Any:
+    return select(
+        posts.c.post_id,
+        posts.c.ambassador_id,
+        posts.c.program_id,
+        posts.c.discipline,
+        posts.c.leadership,
+        posts.c.published_at,
+        posts.c.withdrawn_at,
+        post_latest.c.observed_at,
+        *(post_latest.c[name] for name in COUNTS),
+    ).select_from(posts.outerjoin(post_latest, post_latest.c.post_id == posts.c.post_id))
+
+
+async def posts_with_latest(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    since: datetime,
+    before: datetime,
+    leadership: bool | None,
+    program_id: UUID | None = None,
+) -> list[Row[Any]]:
+    """Posts published in [since, before) with their latest values (None where unmeasured); an
+    erased author's posts are left out."""
+    query = _with_latest().where(
+        posts.c.organisation_id == organisation_id,
+        posts.c.published_at >= since,
+        posts.c.published_at < before,
+        func.coalesce(posts.c.withdrawn_reason, "") != "author_erased",
+    )
+    if leadership is not None:
+        query = query.where(posts.c.leadership == leadership)
+    if program_id is not None:
+        query = query.where(posts.c.program_id == program_id)
+    return list(await session.execute(query))
+
+
+async def post_with_latest(
+    session: AsyncSession, organisation_id: UUID, post_id: UUID
+) -> Row[Any] | None:
+    query = _with_latest().where(
+        posts.c.organisation_id == organisation_id, posts.c.post_id == post_id
+    )
+    return (await session.execute(query)).first()
+
+
+async def company_with_latest(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    since: datetime,
+    before: datetime,
+    program_id: UUID | None,
+) -> list[Row[Any]]:
+    """Company-page posts published (or, undated, first observed) in [since, before)."""
+    when = func.coalesce(company_posts.c.published_at, company_posts.c.first_observed_at)
+    query = (
+        select(company_posts.c.post_urn, company_posts.c.program_id, *company_latest.c)
+        .select_from(
+            company_posts.join(
+                company_latest,
+                and_(
+                    company_latest.c.organisation_id == company_posts.c.organisation_id,
+                    company_latest.c.post_urn == company_posts.c.post_urn,
+                ),
+            )
+        )
+        .where(company_posts.c.organisation_id == organisation_id, when >= since, when < before)
+    )
+    if program_id is not None:
+        query = query.where(company_posts.c.program_id == program_id)
+    return list(await session.execute(query))
+
+
+async def last_posts(
+    session: AsyncSession, organisation_id: UUID, ambassador_ids: Sequence[UUID]
+) -> dict[UUID, datetime]:
+    """Each ambassador's latest post (withdrawn ones count: they were posted)."""
+    if not ambassador_ids:
+        return {}
+    query = (
+        select(posts.c.ambassador_id, func.max(posts.c.published_at))
+        .where(
+            posts.c.organisation_id == organisation_id, posts.c.ambassador_id.in_(ambassador_ids)
+        )
+        .group_by(posts.c.ambassador_id)
+    )
+    return {row[0]: row[1] for row in await session.execute(query)}
+
+
+# --- Rollups -------------------------------------------------------------------------------------
+
+
+async def dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
+    rows = await session.execute(select(rollup_dirty.c.organisation_id, rollup_dirty.c.day))
+    marked: dict[UUID, list[date]] = {}
+    for organisation_id, day in rows:
+        marked.setdefault(organisation_id, []).append(day)
+    return marked
+
+
+async def clear_dirty(session: AsyncSession, organisation_id: UUID, days: Sequence[date]) -> None:
+    await session.execute(
+        delete(rollup_dirty).where(
+            rollup_dirty.c.organisation_id == organisation_id, rollup_dirty.c.day.in_(days)
+        )
+    )
+
+
+async def daily_values(session: AsyncSession, organisation_id: UUID, until: date) -> list[Row[Any]]:
+    """Every post's daily last observations up to `until`, by post then day (erased authors
+    excluded), with what the rollups group by."""
+    query = (
+        select(
+            post_daily.c.post_id,
+            post_daily.c.day,
+            *(post_daily.c[name] for name in COUNTS),
+            posts.c.ambassador_id,
+            posts.c.program_id,
+            posts.c.discipline,
+            posts.c.leadership,
+        )
+        .select_from(post_daily.join(posts, posts.c.post_id == post_daily.c.post_id))
+        .where(
+            post_daily.c.organisation_id == organisation_id,
+            posts.c.organisation_id == organisation_id,
+            post_daily.c.day <= until,
+            func.coalesce(posts.c.withdrawn_reason, "") != "author_erased",
+        )
+        .order_by(post_daily.c.post_id, post_daily.c.day)
+    )
+    return list(await session.execute(query))
+
+
+async def replace_rollups(
+    session: AsyncSession, organisation_id: UUID, since: date, rows: Sequence[dict[str, Any]]
+) -> None:
+    await session.execute(
+        delete(daily_rollups).where(
+            daily_rollups.c.organisation_id == organisation_id, daily_rollups.c.day >= since
+        )
+    )
+    if rows:
+        await session.execute(daily_rollups.insert(), list(rows))
+
+
+async def rollups(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    track: str,
+    dimension: str,
+    since: date,
+    until: date,
+    limit: int,
+) -> list[Row[Any]]:
+    query = (
+        select(daily_rollups)
+        .where(
+            daily_rollups.c.organisation_id == organisation_id,
+            daily_rollups.c.track == track,
+            daily_rollups.c.dimension == dimension,
+            daily_rollups.c.day >= since,
+            daily_rollups.c.day <= until,
+        )
+        .order_by(daily_rollups.c.day, daily_rollups.c.key)
+        .limit(limit)
+    )
+    return list(await session.execute(query))
+
+
+# --- Ambassadors and programs --------------------------------------------------------------------
+
+
+async def ambassador(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+) -> Row[Any] | None:
+    query = select(ambassadors).where(
+        ambassadors.c.organisation_id == organisation_id,
+        ambassadors.c.ambassador_id == ambassador_id,
+    )
+    return (await session.execute(query)).first()
+
+
+async def save_ambassador(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID, values: dict[str, Any]
+) -> None:
+    """Create the ambassador's row or change it (only within the organisation)."""
+    if await ambassador(session, organisation_id, ambassador_id) is None:
+        defaults: dict[str, Any] = {
+            "program_id": None,
+            "leadership": False,
+            "segments": [],
+            "enrolled": False,
+            "enrolled_at": None,
+            "left_at": None,
+            "version": None,
+            "momentum": None,
+        }
+        await session.execute(
+            ambassadors.insert().values(
+                ambassador_id=ambassador_id,
+                organisation_id=organisation_id,
+                **{**defaults, **values},
+            )
+        )
+        return
+    await session.execute(
+        update(ambassadors)
+        .where(
+            ambassadors.c.organisation_id == organisation_id,
+            ambassadors.c.ambassador_id == ambassador_id,
+        )
+        .values(**values)
+    )
+
+
+async def delete_ambassador(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+) -> None:
+    await session.execute(
+        delete(ambassadors).where(
+            ambassadors.c.organisation_id == organisation_id,
+            ambassadors.c.ambassador_id == ambassador_id,
+        )
+    )
+
+
+async def ambassadors_of(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    program_id: UUID | None = None,
+    leadership: bool | None = None,
+    enrolled_only: bool = True,
+) -> list[Row[Any]]:
+    query = select(ambassadors).where(ambassadors.c.organisation_id == organisation_id)
+    if enrolled_only:
+        query = query.where(ambassadors.c.enrolled_at.is_not(None))
+    if program_id is not None:
+        query = query.where(ambassadors.c.program_id == program_id)
+    if leadership is not None:
+        query = query.where(ambassadors.c.leadership == leadership)
+    return list(await session.execute(query.order_by(ambassadors.c.ambassador_id)))
+
+
+async def organisations_with_ambassadors(session: AsyncSession) -> list[UUID]:
+    query = select(ambassadors.c.organisation_id).distinct()
+    return list((await session.execute(query)).scalars())
+
+
+async def save_program(
+    session: AsyncSession, organisation_id: UUID, program_id: UUID, values: dict[str, Any]
+) -> None:
+    query = select(programs.c.program_id).where(
+        programs.c.organisation_id == organisation_id, programs.c.program_id == program_id
+    )
+    if (await session.execute(query)).first() is None:
+        await session.execute(
+            programs.insert().values(
+                program_id=program_id,
+                organisation_id=organisation_id,
+                **{"phase": "pilot", "start_date": None, **values},
+            )
+        )
+        return
+    await session.execute(
+        update(programs)
+        .where(programs.c.organisation_id == organisation_id, programs.c.program_id == program_id)
+        .values(**values)
+    )
+
+
+async def all_programs(session: AsyncSession) -> list[Row[Any]]:
+    return list(await session.execute(select(programs).order_by(programs.c.program_id)))
+
+
+async def record_drop(
+    session: AsyncSession, organisation_id: UUID, program_id: UUID, week_start: date
+) -> bool:
+    """Whether this (program, week) drop is new (recorded now) or was already announced."""
+    query = select(momentum_drops.c.program_id).where(
+        momentum_drops.c.program_id == program_id, momentum_drops.c.week_start == week_start
+    )
+    if (await session.execute(query)).first() is not None:
+        return False
+    await session.execute(
+        momentum_drops.insert().values(
+            program_id=program_id, week_start=week_start, organisation_id=organisation_id
+        )
+    )
+    return True
+
+
+# --- EMV rates -----------------------------------------------------------------------------------
+
+
+async def emv_rate_rows(session: AsyncSession, organisation_id: UUID) -> list[Row[Any]]:
+    query = (
+        select(emv_rates)
+        .where(emv_rates.c.organisation_id == organisation_id)
+        .order_by(emv_rates.c.currency)
+    )
+    return list(await session.execute(query))
+
+
+async def save_emv_rates(
+    session: AsyncSession, organisation_id: UUID, currency: str, values: dict[str, Any]
+) -> None:
+    if values.get("is_default"):
+        await session.execute(
+            update(emv_rates)
+            .where(emv_rates.c.organisation_id == organisation_id)
+            .values(is_default=False)
+        )
+    await session.execute(
+        delete(emv_rates).where(
+            emv_rates.c.organisation_id == organisation_id, emv_rates.c.currency == currency
+        )
+    )
+    await session.execute(
+        emv_rates.insert().values(organisation_id=organisation_id, currency=currency, **values)
+    )

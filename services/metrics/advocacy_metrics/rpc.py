@@ -1,7 +1,84 @@
-"""The metrics service's request handlers (only the system ping so far)."""
+"""The metrics service's request handlers: thin, one transaction or read session each."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from advocacy_metrics.service import ingest, reports
+from advocacy_shared.contracts.metrics import (
+    COMPARE_COMPANY,
+    GET_MOMENTUM,
+    GET_PARTICIPATION,
+    GET_POST_METRICS,
+    GET_SUMMARY,
+    IMPORT_SNAPSHOTS,
+    LIST_EMV_RATES,
+    LIST_ROLLUPS,
+    SET_EMV_RATES,
+    Compare,
+    EmployeeVsCompany,
+    EmvRates,
+    EmvRatesList,
+    GetMomentum,
+    GetParticipation,
+    GetPostMetrics,
+    GetSummary,
+    ImportResult,
+    ImportSnapshots,
+    ListEmvRates,
+    ListRollups,
+    MetricsSummary,
+    Momentum,
+    Participation,
+    PostMetrics,
+    Rollups,
+    SetEmvRates,
+)
 from advocacy_shared.rpc import RpcServer
 
 server = RpcServer("metrics")
+
+
+@server.handles(IMPORT_SNAPSHOTS)
+async def import_snapshots(session: AsyncSession, request: ImportSnapshots) -> ImportResult:
+    return await ingest.import_snapshots(session, request)
+
+
+@server.reads(GET_SUMMARY)
+async def get_summary(session: AsyncSession, request: GetSummary) -> MetricsSummary:
+    return await reports.summary(session, request)
+
+
+@server.reads(GET_POST_METRICS)
+async def get_post_metrics(session: AsyncSession, request: GetPostMetrics) -> PostMetrics:
+    return await reports.post_metrics(session, request)
+
+
+@server.reads(COMPARE_COMPANY)
+async def compare_company(session: AsyncSession, request: Compare) -> EmployeeVsCompany:
+    return await reports.compare(session, request)
+
+
+@server.reads(GET_PARTICIPATION)
+async def get_participation(session: AsyncSession, request: GetParticipation) -> Participation:
+    return await reports.participation(session, request)
+
+
+@server.reads(GET_MOMENTUM)
+async def get_momentum(session: AsyncSession, request: GetMomentum) -> Momentum:
+    return await reports.momentum(session, request)
+
+
+@server.reads(LIST_ROLLUPS)
+async def list_rollups(session: AsyncSession, request: ListRollups) -> Rollups:
+    return await reports.rollups(session, request)
+
+
+@server.reads(LIST_EMV_RATES)
+async def list_emv_rates(session: AsyncSession, request: ListEmvRates) -> EmvRatesList:
+    return await reports.list_rates(session, request)
+
+
+@server.handles(SET_EMV_RATES)
+async def set_emv_rates(session: AsyncSession, request: SetEmvRates) -> EmvRates:
+    return await reports.set_rates(session, request)

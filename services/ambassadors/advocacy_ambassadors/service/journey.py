@@ -19,7 +19,7 @@ from advocacy_ambassadors.repository import (
     tenant_repository,
 )
 from advocacy_ambassadors.service.linkedin import disconnected
-from advocacy_ambassadors.service.states import existing, locked, move, touch
+from advocacy_ambassadors.service.states import TRANSITIONS, existing, locked, move, touch
 from advocacy_shared.contracts.ambassadors import (
     Ambassador,
     AmbassadorActivityChanged,
@@ -131,6 +131,29 @@ async def change_activity(
         subject=str(record.id),
     )
     return await view(ambassadors, record)
+
+
+async def apply_momentum(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    ambassador_id: UUID,
+    state: Literal["active", "quiet"],
+) -> bool:
+    """The metrics service measured that an ambassador went quiet or came back (instead of a
+    manager setting it): applied when the journey allows it (trained or quiet -> active, active ->
+    quiet); an ambassador unknown here, already there, not trained yet or offboarded is left
+    alone. Returns whether the state changed."""
+    ambassadors = AmbassadorRepository(session, organisation_id)
+    record = await ambassadors.locked(ambassador_id)
+    if record is None or record.state == state or state not in TRANSITIONS[record.state]:
+        return False
+    await change_activity(
+        session,
+        outbox,
+        ChangeActivity(organisation_id=organisation_id, ambassador_id=ambassador_id, state=state),
+    )
+    return True
 
 
 async def grant_consent(session: AsyncSession, outbox: Outbox, request: GrantConsent) -> Ambassador:
