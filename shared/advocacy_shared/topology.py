@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DOMAINS: tuple[str, ...] = ("gateway", "planner", "ambassadors", "content", "metrics")
+DOMAINS: tuple[str, ...] = ("gateway", "planner", "ambassadors", "content", "metrics", "snapshots")
 """Every domain that publishes events; each has one stream."""
+
+FEED_DOMAINS: frozenset[str] = frozenset({"snapshots"})
+"""Domains of high-volume observations (post analytics snapshots, which other tools publish too):
+a stream of their own, so their volume never sits in front of the facts of another domain, and
+no webhooks (`WEBHOOK_DOMAINS`): a customer subscribes to what the platform concluded from them."""
+
+WEBHOOK_DOMAINS: tuple[str, ...] = tuple(d for d in DOMAINS if d not in FEED_DOMAINS)
 
 
 @dataclass(frozen=True)

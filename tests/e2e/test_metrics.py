@@ -32,6 +32,7 @@ from advocacy_shared.contracts.planner import ProgramCreated
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.topology import Topology
+from tests.actors import bearer, new_key
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, invite
 from tests.e2e.test_planner import (
@@ -42,7 +43,6 @@ from tests.e2e.test_planner import (
     publish,
 )
 from tests.e2e.test_skeleton import create_organisation
-from tests.gateway.identity import bearer, new_key
 from tests.loopback import LoopbackServer
 from tests.shared.helpers import eventually, read_all
 

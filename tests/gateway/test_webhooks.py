@@ -30,7 +30,7 @@ from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_gateway.webhooks import targets
-from advocacy_shared.contracts import EVENT_TYPES
+from advocacy_shared.contracts import EVENT_TYPES, WEBHOOK_EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
     AmbassadorOnboarded,
@@ -843,7 +843,9 @@ async def test_the_event_types_are_listed_for_any_caller_with_the_schema_of_thei
     response = await hooks.http.get("/api/v1/webhook-event-types", headers=bi)
     assert response.status_code == 200, response.text
     listed = response.json()
-    assert [t["type"] for t in listed] == sorted(EVENT_TYPES)
+    assert [t["type"] for t in listed] == sorted(WEBHOOK_EVENT_TYPES)
+    assert "advocacy.snapshots.post_metrics.observed.v1" in EVENT_TYPES
+    assert "advocacy.snapshots.post_metrics.observed.v1" not in WEBHOOK_EVENT_TYPES
     created = next(t for t in listed if t["type"] == ORGANISATION_CREATED)
     assert created["domain"] == "gateway"
     data = created["payload_schema"]["properties"]["data"]

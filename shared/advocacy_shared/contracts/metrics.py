@@ -108,17 +108,17 @@ class _Counts(BaseModel):
         return self
 
 
-@event("metrics", "post_metrics", "observed", 1)
+@event("snapshots", "post_metrics", "observed", 1)
 class PostMetricsObserved(EventData, _Counts):
     """A snapshot of one ambassador post's analytics, published by any tool on
-    `advocacy.metrics.post_metrics.observed.v1` (the CloudEvents `orgid` names the organisation,
-    which must be the post's). Idempotent on (post, observed_at, source): a second copy changes
-    nothing. A count lower than an earlier one is kept as observed."""
+    `<namespace>.snapshots.post_metrics.observed.v1` (the CloudEvents `orgid` names the
+    organisation, which must be the post's). Idempotent on (post, observed_at, source): a second
+    copy changes nothing. A count lower than an earlier one is kept as observed."""
 
     post_id: UUID = Field(description="The post as `PostPublished` announced it")
 
 
-@event("metrics", "company_post_metrics", "observed", 1)
+@event("snapshots", "company_post_metrics", "observed", 1)
 class CompanyPostMetricsObserved(EventData, _Counts):
     """A snapshot of one company-page post (the baseline employee posts are compared with)."""
 

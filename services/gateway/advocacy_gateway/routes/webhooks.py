@@ -25,7 +25,7 @@ from advocacy_gateway.webhooks import service
 from advocacy_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from advocacy_gateway.webhooks.repository import DeliveryRepository, EndpointRepository
 from advocacy_gateway.webhooks.targets import TargetPolicy, policy_of
-from advocacy_shared.contracts import EVENT_TYPES
+from advocacy_shared.contracts import WEBHOOK_EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import utc_now
 
@@ -310,7 +310,7 @@ async def replay_delivery(
     summary="Every event type a webhook can subscribe to, with the JSON Schema of its body",
 )
 async def webhook_event_types(_caller: Caller) -> list[EventTypeOut]:
-    return [_event_type(name, model) for name, model in sorted(EVENT_TYPES.items())]
+    return [_event_type(name, model) for name, model in sorted(WEBHOOK_EVENT_TYPES.items())]
 
 
 def _event_type(name: str, model: type[EventData]) -> EventTypeOut:

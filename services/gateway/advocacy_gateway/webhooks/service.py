@@ -29,7 +29,7 @@ from advocacy_gateway.webhooks.repository import (
     ErasureRepository,
 )
 from advocacy_shared.consumers import MalformedEvent
-from advocacy_shared.contracts import EVENT_TYPES
+from advocacy_shared.contracts import WEBHOOK_EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import AmbassadorErased
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
@@ -53,7 +53,7 @@ def normalised_event_types(event_types: Sequence[str]) -> list[str]:
         if len(chosen) > 1:
             raise ValueError("'*' stands for every event type: name it alone")
         return chosen
-    unknown = [event_type for event_type in chosen if event_type not in EVENT_TYPES]
+    unknown = [event_type for event_type in chosen if event_type not in WEBHOOK_EVENT_TYPES]
     if unknown:
         raise ValueError(
             f"unknown event types: {', '.join(unknown)} (GET /api/v1/webhook-event-types)"
