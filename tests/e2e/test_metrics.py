@@ -19,12 +19,13 @@ from nats.aio.client import Client as NatsClient
 from advocacy_devtools import cli
 from advocacy_devtools.embedded_nats import free_port
 from advocacy_metrics.app import run_schedule
-from advocacy_metrics.service import rollups
+from advocacy_metrics.service import rollups, schedule
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, AmbassadorProfileChanged
 from advocacy_shared.contracts.content import PostPublished, PostWithdrawn
 from advocacy_shared.contracts.metrics import (
     AmbassadorMomentumChanged,
     CohortActualsMeasured,
+    PostEngagementMeasured,
     PostMetricsObserved,
     ProgramMomentumDropped,
 )
@@ -581,3 +582,54 @@ async def test_a_first_post_makes_a_trained_ambassador_active_in_the_journey(
         return bool(answer.json()["state"] == "active")
 
     await eventually(active, timeout=30)  # metrics measured it; the journey applied it
+
+
+async def test_a_posts_engagement_is_announced_once_per_new_observation(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> None:
+    org = (await create_organisation(platform, f"Org {uuid4().hex[:8]}"))["id"]
+    author = uuid4()
+    item = uuid4()
+    published = post(author, content_item_id=item)
+    await publish(platform, "content", org, published)
+    await known(platform, org, published.post_id)
+    runtime = platform.runtimes["metrics"]
+
+    async def announce_after(data: dict[str, Any], impressions: int) -> None:
+        await send_snapshot(nats_client, topology, org, data)
+
+        async def stored() -> bool:
+            response = await platform.http.get(
+                f"/api/v1/orgs/{org}/metrics/posts/{published.post_id}", headers=platform.auth
+            )
+            return bool(response.json()["totals"]["impressions"] == impressions)
+
+        await eventually(stored, timeout=30)
+        async with runtime.transaction() as session:
+            await schedule.announce_engagement(session, runtime.outbox)
+
+    await announce_after(snapshot(published.post_id, 20, 400, reactions=8, comments=2), 400)
+    await announce_after(snapshot(published.post_id, 5, 1000, reactions=20, reshares=5), 1000)
+    async with runtime.transaction() as session:  # nothing new: nothing announced
+        assert await schedule.announce_engagement(session, runtime.outbox) == 0
+
+    announced: list[CloudEvent] = []
+
+    async def both_announced() -> bool:
+        announced[:] = [
+            e
+            for e in await metrics_events(nats_client, topology)
+            if e.type == PostEngagementMeasured.spec.type and e.orgid == org
+        ]
+        return len(announced) >= 2
+
+    await eventually(both_announced, timeout=30)
+    facts = [PostEngagementMeasured.model_validate(e.data) for e in announced]
+    assert [(f.impressions, f.reactions, f.comments, f.reshares) for f in facts] == [
+        (400, 8, 2, 0),
+        (1000, 20, 0, 5),
+    ]
+    assert {(f.post_id, f.ambassador_id, f.content_item_id) for f in facts} == {
+        (published.post_id, author, item)
+    }
+    assert facts[1].engagement_rate == pytest.approx(25 / 1000)

@@ -35,12 +35,14 @@ def _settings(runtime: ServiceRuntime) -> MetricsSettings:
 
 
 async def rollup_task(runtime: ServiceRuntime) -> None:
-    """Every `rollup_interval_seconds`: the rollups of organisations whose days were touched."""
+    """Every `rollup_interval_seconds`: the rollups of organisations whose days were touched, and
+    the engagement of posts measured since last announced."""
     while True:
         await asyncio.sleep(_settings(runtime).rollup_interval_seconds)
         try:
             async with runtime.transaction() as session:
                 await rollups.refresh(session)
+                await schedule.announce_engagement(session, runtime.outbox)
         except Exception:
             log.exception("rollup refresh failed; retrying next interval")
 

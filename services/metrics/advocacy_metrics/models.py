@@ -78,6 +78,8 @@ posts = Table(
     Column("published_at", UtcDateTime, nullable=False),
     Column("withdrawn_at", UtcDateTime, nullable=True),
     Column("withdrawn_reason", String(20), nullable=True),
+    # The latest observation last announced as `PostEngagementMeasured` (None: never).
+    Column("engagement_announced_at", UtcDateTime, nullable=True),
     Index("ix_posts_org_published", "organisation_id", "published_at"),
     Index("ix_posts_org_ambassador", "organisation_id", "ambassador_id"),
 )

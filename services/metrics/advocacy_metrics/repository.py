@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Insert, Row, Table, and_, delete, func, select, text, update
+from sqlalchemy import Insert, Row, Table, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -617,4 +617,56 @@ async def save_emv_rates(
     )
     await session.execute(
         emv_rates.insert().values(organisation_id=organisation_id, currency=currency, **values)
+    )
+
+
+async def organisations_with_unannounced_engagement(session: AsyncSession) -> list[UUID]:
+    """The organisations (across all: the periodic pass) with posts measured since announced."""
+    query = (
+        select(posts.c.organisation_id)
+        .select_from(posts.join(post_latest, post_latest.c.post_id == posts.c.post_id))
+        .where(_unannounced())
+        .distinct()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+def _unannounced() -> Any:
+    return and_(
+        posts.c.withdrawn_at.is_(None),
+        or_(
+            posts.c.engagement_announced_at.is_(None),
+            post_latest.c.observed_at > posts.c.engagement_announced_at,
+        ),
+    )
+
+
+async def unannounced_engagement(
+    session: AsyncSession, organisation_id: UUID, limit: int
+) -> list[Row[Any]]:
+    """The organisation's measured posts, not withdrawn, whose latest values are newer than the
+    last announced."""
+    query = (
+        select(
+            posts.c.post_id,
+            posts.c.ambassador_id,
+            posts.c.content_item_id,
+            post_latest.c.observed_at,
+            *(post_latest.c[name] for name in COUNTS),
+        )
+        .select_from(posts.join(post_latest, post_latest.c.post_id == posts.c.post_id))
+        .where(posts.c.organisation_id == organisation_id, _unannounced())
+        .order_by(post_latest.c.observed_at, posts.c.post_id)
+        .limit(limit)
+    )
+    return list(await session.execute(query))
+
+
+async def mark_engagement_announced(
+    session: AsyncSession, organisation_id: UUID, post_id: UUID, observed_at: datetime
+) -> None:
+    await session.execute(
+        update(posts)
+        .where(posts.c.organisation_id == organisation_id, posts.c.post_id == post_id)
+        .values(engagement_announced_at=observed_at)
     )

@@ -7,6 +7,9 @@ actuals for the planner's graduation check.
 - A program's momentum drops when the ambassadors active in its last full week are fewer than
   `drop_threshold` (0.7) of the mean of the four weeks before, that mean being at least
   `MIN_BASELINE` (2): `ProgramMomentumDropped`, once per program and week.
+- `PostEngagementMeasured` for each post measured since it was last announced (the content
+  service learns from it which items engaged for whom), at most `ANNOUNCE_BATCH` per
+  organisation and pass.
 - `CohortActualsMeasured` for each program's current phase over the 28 days up to today: the
   cohort is the program's enrolled ambassadors off the leadership track; leaders are measured
   apart as `leadership_participation`.
@@ -25,12 +28,46 @@ from advocacy_metrics.service.reports import WINDOW_DAYS, _enrolled_on, bounds, 
 from advocacy_shared.contracts.metrics import (
     AmbassadorMomentumChanged,
     CohortActualsMeasured,
+    PostEngagementMeasured,
     ProgramMomentumDropped,
 )
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
 MIN_BASELINE = 2.0
+ANNOUNCE_BATCH = 500
+
+
+async def announce_engagement(session: AsyncSession, outbox: Outbox) -> int:
+    """Publish the latest values of posts measured since they were last announced."""
+    announced = 0
+    for organisation_id in await repository.organisations_with_unannounced_engagement(session):
+        for row in await repository.unannounced_engagement(
+            session, organisation_id, ANNOUNCE_BATCH
+        ):
+            engagements = row.reactions + row.comments + row.reshares
+            await outbox.add(
+                session,
+                PostEngagementMeasured(
+                    post_id=row.post_id,
+                    ambassador_id=row.ambassador_id,
+                    content_item_id=row.content_item_id,
+                    impressions=row.impressions,
+                    members_reached=row.members_reached,
+                    reactions=row.reactions,
+                    comments=row.comments,
+                    reshares=row.reshares,
+                    engagement_rate=measures.rate(engagements, row.impressions),
+                    observed_at=row.observed_at,
+                ),
+                organisation_id=organisation_id,
+                subject=str(row.post_id),
+            )
+            await repository.mark_engagement_announced(
+                session, organisation_id, row.post_id, row.observed_at
+            )
+            announced += 1
+    return announced
 
 
 async def sweep_quiet(session: AsyncSession, outbox: Outbox, quiet_after_days: int) -> int:
