@@ -136,7 +136,10 @@ async def _rank(
         disciplines=disciplines,
         objectives=objectives,
         performance=_performance(await copies.engagements()),
-        pushed_today=await suggestions.pushed_on(today),
+        pushed_today=_others(
+            await suggestions.pushed_on(today),
+            await suggestions.of_day(copy.ambassador_id, today),
+        ),
         cohort_size=max(1, await copies.cohort_size()),
     )
     nudged = await suggestions.nudged_since(
@@ -145,6 +148,15 @@ async def _rank(
     person = as_person(copy, nudged)
     (ranked,) = ranking.rank([person], items, context, limit=limit)
     return ranked, context, records
+
+
+def _others(pushed: dict[UUID, int], own: list[SuggestionRecord]) -> dict[UUID, int]:
+    """How many colleagues other than the person got each item today (a preview after the
+    day's list must not count the person's own suggestions against them)."""
+    counts = dict(pushed)
+    for record in own:
+        counts[record.item_id] = counts.get(record.item_id, 0) - 1
+    return {item: count for item, count in counts.items() if count > 0}
 
 
 def _performance(engagements: list[EngagementRecord]) -> dict[tuple[UUID, str], float]:
