@@ -163,7 +163,7 @@ async def onboard(
         AmbassadorProfileChanged(
             ambassador_id=ambassador,
             leadership=leadership,
-            segments=segments,  # type: ignore[arg-type]
+            segments=segments,
             topics=topics,
             languages=languages,
             posts_per_week=posts_per_week,
@@ -372,7 +372,9 @@ async def test_suggestions_are_ranked_from_the_copies_explained_kept_and_announc
     assert edited.status_code == 200, edited.text
 
     async def planner_facts_kept() -> bool:
-        discipline = await copy_of(platform, DisciplineCopy, key="social_selling")
+        discipline = await copy_of(
+            platform, DisciplineCopy, organisation_id=UUID(org), key="social_selling"
+        )
         return (
             await copy_of(platform, ProgramCopy, program_id=program_id) is not None
             and discipline is not None
@@ -537,3 +539,20 @@ async def test_a_quiet_ambassador_gets_one_nudge_and_leaders_get_thought_leaders
     (fact,) = await content_events(platform, org, "ambassador.nudged.v1")
     assert fact["suggestion_id"] == nudge["id"]
     assert fact["angle_prompt"] == nudge["angle_prompt"]
+
+
+async def test_a_retired_playbook_discipline_is_retired_in_the_copy(platform: Platform) -> None:
+    org = await content_ready(platform)
+    retired = await call(platform, "DELETE", org, "/playbook/rows/employer_branding")
+    assert retired.status_code == 200, retired.text
+
+    async def copy_retired() -> bool:
+        copy = await copy_of(
+            platform, DisciplineCopy, organisation_id=UUID(org), key="employer_branding"
+        )
+        return copy is not None and copy.retired and copy.playbook_version == 2
+
+    await eventually(copy_retired)
+    refused = await call(platform, "POST", org, "/content", OFFICE_ITEM)
+    assert refused.status_code == 422
+    assert refused.json()["context"]["unknown_disciplines"] == ["employer_branding"]

@@ -175,7 +175,7 @@ def _explain(
     words = ranking.reasons(context, ranked.person, pick)
     signals = [
         SignalExplanation(
-            signal=name,  # type: ignore[arg-type]
+            signal=name,
             weight=weight,
             value=pick.values[name],
             contribution=round(weight * pick.values[name], 4),
@@ -301,7 +301,7 @@ async def _notify(
                     item_id=v.item_id,
                     title=v.title,
                     angle_prompt=v.angle_prompt,
-                    summary=v.summary[:1000],
+                    summary=v.summary[:300],
                 )
                 for v in views[:10]
             ],

@@ -439,7 +439,7 @@ class SuggestedItem(BaseModel):
     item_id: UUID
     title: str = Field(max_length=200)
     angle_prompt: str = Field(max_length=300)
-    summary: str = Field(max_length=1000)
+    summary: str = Field(max_length=300)
 
 
 @event("content", "suggestions", "prepared", 1)

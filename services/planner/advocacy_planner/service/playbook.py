@@ -194,18 +194,26 @@ async def _revise(
         ),
         organisation_id=organisation_id,
     )
-    changed = next((row for row in rows if row.key == key), None)
-    retired = (
-        next(
-            row
-            for row in (await playbook(session, organisation_id, version)).rows
-            if row.key == key
-        )
-        if changed is None
-        else None
-    )
-    source = changed or retired
-    assert source is not None
+    await _publish_discipline(session, outbox, organisation_id, version, rows, key)
+    return await playbook(session, organisation_id, version + 1)
+
+
+async def _publish_discipline(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    version: int,
+    rows: list[PlaybookRowInput],
+    key: str,
+) -> None:
+    """Tell the content service what the changed discipline now is (or that it was retired), so
+    that suggestions rank from a copy and never ask the planner while ranking."""
+    current = next((row for row in rows if row.key == key), None)
+    if current is None:
+        previous = (await playbook(session, organisation_id, version)).rows
+        source: PlaybookRowInput | PlaybookRow = next(row for row in previous if row.key == key)
+    else:
+        source = current
     await outbox.add(
         session,
         DisciplinePublished(
@@ -214,10 +222,9 @@ async def _revise(
             challenge=source.challenge,
             segments=list(source.segments),
             angle_prompts=list(source.angle_prompts),
-            retired=changed is None,
+            retired=current is None,
             published_at=utc_now(),
         ),
         organisation_id=organisation_id,
         subject=key,
     )
-    return await playbook(session, organisation_id, version + 1)
