@@ -35,7 +35,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from uuid import UUID
 
 import numpy as np
@@ -76,6 +75,16 @@ LEADERSHIP_PROMPTS = (
 DEFAULT_ANGLE = "Say in your own words why this matters to you and to the people you work with"
 CANDIDATES_SLACK = 12
 """Candidates kept per person beyond their cadence, for the cohort's diversity to choose from."""
+NOT_ALLOWED = -10.0
+"""The score of a pair whose item's audience excludes the person: never suggested."""
+DENSE_SPEEDUP = 16
+"""How much faster a dense (BLAS) multiply-add is than a sparse one: the topic product runs dense
+over the people's few terms unless the sparse product has that much less work."""
+SHARED_GROUPS = 2048
+"""Up to this many (segments, languages, program) groups, their signal tables are computed once
+for everyone ranked; beyond, once per block of people."""
+TOP_BLOCK = 64
+"""Items per block when finding each person's best items (see `top_k`)."""
 CHUNK = 1024
 """People scored at once: bounds the dense block (CHUNK x items float32) in memory."""
 
@@ -154,17 +163,29 @@ _DANISH = Stemmer.Stemmer("danish")
 _ENGLISH = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=200_000)
-def _stems(token: str) -> tuple[str, ...]:
-    danish, english = _DANISH.stemWord(token), _ENGLISH.stemWord(token)
-    return (danish,) if danish == english else (danish, english)
-
-
 def stems(text: str) -> list[str]:
-    """The text's words as Danish and English Snowball stems: a Danish item about
+    """The text's words as Danish and English Snowball stems (PyStemmer): a Danish item about
     `bæredygtige løsninger` meets a topic `bæredygtighed`, an English one about `sustainable`
-    meets `sustainability`, whichever language the topic was written in."""
-    return [stem for token in _TOKENS(text.lower()) for stem in _stems(token)]
+    meets `sustainability`, whichever language the topic was written in. A word whose two stems
+    agree counts once."""
+    return analysed([text])[0]
+
+
+def analysed(texts: Sequence[str]) -> list[list[str]]:
+    """`stems` of many texts, each distinct word stemmed once."""
+    tokens = [_TOKENS(text.lower()) for text in texts]
+    words = sorted(set().union(*tokens)) if tokens else []
+    danish, english = _DANISH.stemWords(words), _ENGLISH.stemWords(words)
+    both = {
+        word: (da,) if da == en else (da, en)
+        for word, da, en in zip(words, danish, english, strict=True)
+    }
+    return [[stem for token in row for stem in both[token]] for row in tokens]
+
+
+def _as_given(stemmed: list[str]) -> list[str]:
+    """The vectorizer's analyzer: the documents come stemmed already (`analysed`)."""
+    return stemmed
 
 
 def item_document(item: Item) -> str:
@@ -185,13 +206,18 @@ def _hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
-MIX = np.uint64(0x9E3779B97F4A7C15)
+def hash32(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+MIX = 0x9E3779B1
+"""A 32-bit multiplicative hash constant (Knuth): mixes the pair's two hashes."""
 
 
 def jitter(person_hash: int, item_hash: int) -> float:
-    """The tie-breaker of one pair, as the vectorised ranking computes it."""
-    mixed = ((person_hash ^ item_hash) * int(MIX)) & 0xFFFFFFFFFFFFFFFF
-    return (mixed >> 40) / float(1 << 24) * JITTER
+    """The tie-breaker of one pair (32-bit hashes), as the vectorised ranking computes it."""
+    mixed = ((person_hash ^ item_hash) * MIX) & 0xFFFFFFFF
+    return (mixed >> 8) / float(1 << 24) * JITTER
 
 
 def cadence_count(person: Person) -> int:
@@ -218,6 +244,10 @@ def cadence_text(person: Person) -> str:
     )
 
 
+Groups = tuple[npt.NDArray[np.intp], dict[str, npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+"""Each person's group, the group x item signal tables, the group x item part of the score."""
+
+
 class Library:
     """The items of one organisation, prepared once for ranking any number of people."""
 
@@ -225,17 +255,17 @@ class Library:
         self.items = sorted(items, key=lambda item: str(item.id))
         self.context = context
         n = len(self.items)
-        self.vectorizer = TfidfVectorizer(analyzer=stems, dtype=np.float32)
-        documents = [item_document(item) for item in self.items]
+        self.vectorizer = TfidfVectorizer(analyzer=_as_given, dtype=np.float32)
+        documents = analysed([item_document(item) for item in self.items])
         self.matrix: sparse.csr_matrix = (
             self.vectorizer.fit_transform(documents).tocsr()
-            if n and any(d.strip() for d in documents)
+            if n and any(documents)
             else sparse.csr_matrix((n, 1), dtype=np.float32)
         )
         self.fitted = self.matrix.shape[1] > 1 or (n > 0 and self.matrix.nnz > 0)
         self.languages: dict[str, int] = {}
         self.item_language = np.array(
-            [self._language_bit(item.language) for item in self.items], dtype=np.uint64
+            [self._language_bit(item.language) for item in self.items], dtype=np.int64
         )
         self.audience = np.array(
             [
@@ -263,7 +293,14 @@ class Library:
         self.freshness = np.clip(
             np.power(0.5, np.maximum(ages, 0) / FRESHNESS_HALF_LIFE_DAYS), 0, 1
         ).astype(np.float32)
-        self.item_hash = np.array([_hash64(str(item.id)) for item in self.items], dtype=np.uint64)
+        self.item_hash = np.array([hash32(str(item.id)) for item in self.items], dtype=np.uint32)
+        self.csc = self.matrix.tocsc()
+        self.discipline_keys = sorted({k for item in self.items for k in item.disciplines})
+        column = {key: i for i, key in enumerate(self.discipline_keys)}
+        self.item_disciplines = np.zeros((n, max(1, len(column))), dtype=np.float32)
+        for index, item in enumerate(self.items):
+            for key in item.disciplines:
+                self.item_disciplines[index, column[key]] = 1.0
         self._objectives_by_program: dict[UUID | None, int] = {None: 0}
         rows = [np.zeros(n, dtype=np.float32)]
         for program_id, objectives in sorted(context.objectives.items(), key=lambda p: str(p[0])):
@@ -279,14 +316,14 @@ class Library:
         return self.languages[language]
 
     def _objective_row(self, objectives: Sequence[str]) -> npt.NDArray[np.float32]:
-        row = np.zeros(len(self.items), dtype=np.float32)
-        if not objectives:
-            return row
-        for index, item in enumerate(self.items):
-            row[index] = max(
-                (self.objective_value(objectives, key) for key in item.disciplines), default=0.0
-            )
-        return row
+        """Per item, the best priority among its disciplines' challenges."""
+        values = np.array(
+            [self.objective_value(objectives, key) for key in self.discipline_keys] or [0.0],
+            dtype=np.float32,
+        )
+        if not self.discipline_keys or not len(self.items):
+            return np.zeros(len(self.items), dtype=np.float32)
+        return np.asarray((self.item_disciplines * values[None, :]).max(axis=1), np.float32)
 
     def objective_value(self, objectives: Sequence[str], key: str) -> float:
         discipline = self.context.disciplines.get(key)
@@ -313,65 +350,98 @@ class Library:
     def person_vectors(self, people: Sequence[Person]) -> sparse.csr_matrix:
         if not self.fitted:
             return sparse.csr_matrix((len(people), self.matrix.shape[1]), dtype=np.float32)
-        return self.vectorizer.transform([" ".join(p.topics) for p in people]).tocsr()
+        return self.vectorizer.transform(analysed([" ".join(p.topics) for p in people])).tocsr()
 
-    def signals(
-        self, people: Sequence[Person], vectors: sparse.csr_matrix
-    ) -> tuple[dict[str, npt.NDArray[np.float32]], npt.NDArray[np.bool_]]:
-        """Every signal for a block of people x all items, and which pairs may be suggested."""
-        bits = np.array([_bits(p.segments) for p in people], dtype=np.int64)[:, None]
-        fit = np.where((bits & self.specific[None, :]) != 0, FIT_SPECIFIC, self.fit_default)
-        topic = (vectors @ self.matrix.T).toarray() if vectors.nnz else None
-        topic_match = (
-            np.minimum(topic * TOPIC_SCALE, 1.0)
-            if topic is not None
-            else np.zeros((len(people), len(self.items)))
+    def topic(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float32]:
+        """The topic match of a block of people x all items. The people's topics use few terms:
+        the product runs dense (BLAS) over those columns only, sparse when there are many."""
+        rows, n = vectors.shape[0], len(self.items)
+        if not vectors.nnz or not n:
+            return np.zeros((rows, n), dtype=np.float32)
+        columns = np.unique(vectors.indices)
+        uses = np.bincount(vectors.indices, minlength=vectors.shape[1])[columns]
+        sparse_work = float(uses @ np.diff(self.csc.indptr)[columns])
+        if rows * len(columns) * n <= DENSE_SPEEDUP * sparse_work:
+            people = vectors[:, columns].toarray()
+            items = self.csc[:, columns].toarray()
+            cosine = people @ items.T
+        else:
+            cosine = (vectors @ self.matrix.T).toarray()
+        cosine = np.asarray(cosine, dtype=np.float32)
+        cosine *= np.float32(TOPIC_SCALE)
+        return np.minimum(cosine, np.float32(1.0), out=cosine)
+
+    def group_key(self, person: Person) -> tuple[int, int, int]:
+        return (
+            _bits(person.segments),
+            self._spoken(person.languages),
+            self._objectives_by_program.get(person.program_id, 0),
         )
-        spoken = np.array(
-            [
-                sum(
-                    1 << self.languages[_language(tag)]
-                    for tag in set(p.languages)
-                    if _language(tag) in self.languages
-                )
-                for p in people
-            ],
-            dtype=np.uint64,
-        )[:, None]
-        language = ((spoken >> self.item_language[None, :]) & np.uint64(1)).astype(np.float32)
-        objective = self.objective_rows[
-            [self._objectives_by_program.get(p.program_id, 0) for p in people]
-        ]
-        performance = np.zeros((len(people), len(self.items)), dtype=np.float32)
+
+    def group_tables(
+        self, people: Sequence[Person], keys_of: Sequence[tuple[int, int, int]] | None = None
+    ) -> Groups:
+        """The signals that depend on a person only through their segments, languages and
+        program, computed once per such group: (each person's group, the group x item signal
+        tables, the group x item part of the score, NOT_ALLOWED where the audience excludes)."""
+        keys: dict[tuple[int, int, int], int] = {}
+        group_of = np.empty(len(people), dtype=np.intp)
+        for row, person in enumerate(people):
+            key = keys_of[row] if keys_of is not None else self.group_key(person)
+            group_of[row] = keys.setdefault(key, len(keys))
+        groups = list(keys)
+        bits = np.array([g[0] for g in groups], dtype=np.int64)[:, None]
+        spoken = np.array([g[1] for g in groups], dtype=np.uint64).view(np.int64)[:, None]
+        fit = np.where(
+            (bits & self.specific[None, :]) != 0, np.float32(FIT_SPECIFIC), self.fit_default
+        ).astype(np.float32)
+        language = ((spoken >> self.item_language[None, :]) & 1).astype(np.float32)
+        objective = self.objective_rows[[g[2] for g in groups]]
+        performance = np.zeros((len(groups), len(self.items)), dtype=np.float32)
         if self.best_rate > 0:
             for row in range(len(SEGMENTS)):
                 has = (bits[:, 0] >> row) & 1 == 1
-                if has.any():
-                    performance[has] = np.maximum(performance[has], self.performance[row])
+                performance[has] = np.maximum(performance[has], self.performance[row])
             performance = np.maximum(performance, self.performance[len(SEGMENTS)] * 0.5)
-        allowed = (bits & self.audience[None, :]) != 0
-        allowed |= (self.audience == ALL_SEGMENTS)[None, :]
-        values = {
-            "discipline_fit": fit.astype(np.float32),
-            "topic_match": topic_match.astype(np.float32),
+        allowed = ((bits & self.audience[None, :]) != 0) | (self.audience == ALL_SEGMENTS)[None, :]
+        tables = {
+            "discipline_fit": fit,
             "language": language,
-            "freshness": np.broadcast_to(self.freshness, fit.shape),
             "objective_priority": objective,
             "learned_performance": performance,
         }
-        return values, allowed
+        base = np.float32(WEIGHTS["freshness"]) * self.freshness[None, :] + np.zeros_like(fit)
+        for name, table in tables.items():
+            base += np.float32(WEIGHTS[name]) * table
+        base[~allowed] = NOT_ALLOWED
+        return group_of, tables, base
+
+    def _spoken(self, languages: Sequence[str]) -> int:
+        return sum(
+            1 << self.languages[_language(tag)]
+            for tag in set(languages)
+            if _language(tag) in self.languages
+        )
 
     def scores(
-        self, people: Sequence[Person], values: Mapping[str, npt.NDArray[np.float32]]
-    ) -> npt.NDArray[np.float32]:
-        total = np.zeros(values["discipline_fit"].shape, dtype=np.float32)
-        for name, weight in WEIGHTS.items():
-            total += np.float32(weight) * values[name]
-        person_hash = np.array([_hash64(self._day_key(p)) for p in people], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            mixed = (person_hash[:, None] ^ self.item_hash[None, :]) * MIX
-        total += (mixed >> np.uint64(40)).astype(np.float32) * np.float32(JITTER / (1 << 24))
-        return total
+        self, people: Sequence[Person], groups: Groups | None = None
+    ) -> tuple[
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.intp],
+        dict[str, npt.NDArray[np.float32]],
+    ]:
+        """A block of people x all items: (scores, topic match, groups, group tables); `groups`
+        are the block's, when computed beforehand for everyone."""
+        group_of, tables, base = groups or self.group_tables(people)
+        topic = self.topic(self.person_vectors(people))
+        total = base[group_of]
+        total += np.float32(WEIGHTS["topic_match"]) * topic
+        person_hash = np.array([hash32(self._day_key(p)) for p in people], dtype=np.uint32)
+        mixed = (person_hash[:, None] ^ self.item_hash[None, :]) * np.uint32(MIX)
+        spread = (mixed >> np.uint32(8)).view(np.int32).astype(np.float32)  # int32: SIMD
+        total += spread * np.float32(JITTER / (1 << 24))
+        return total, topic, group_of, tables
 
     def _day_key(self, person: Person) -> str:
         return f"{person.id}:{self.context.now.date().isoformat()}"
@@ -411,34 +481,56 @@ def rank(
     return [result[p.id] for p in people]
 
 
+def top_k(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
+    """Per row, the indices of `k` largest scores (unordered). Rows are cut into blocks of
+    `TOP_BLOCK` items: the k best items lie in the k blocks with the largest maxima (each block
+    ranked above another holds an item at least as good), so only those blocks are searched."""
+    rows, n = scores.shape
+    if k * TOP_BLOCK * 2 > n:
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    blocks = -(-n // TOP_BLOCK)
+    padded = np.full((rows, blocks * TOP_BLOCK), -np.inf, dtype=np.float32)
+    padded[:, :n] = scores
+    shaped = padded.reshape(rows, blocks, TOP_BLOCK)
+    best_blocks = np.argpartition(-shaped.max(axis=2), k - 1, axis=1)[:, :k]
+    gathered = np.take_along_axis(shaped, best_blocks[:, :, None], axis=1).reshape(rows, -1)
+    local = np.argpartition(-gathered, k - 1, axis=1)[:, :k]
+    block = np.take_along_axis(best_blocks, local // TOP_BLOCK, axis=1)
+    return np.minimum(block * TOP_BLOCK + local % TOP_BLOCK, n - 1)
+
+
 def _candidates(
     library: Library, people: Sequence[Person], limit: int | None
-) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
     """Per person, the best items (index, score, signal values), best first, ties by index."""
-    out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.float32]]] = []
+    out: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]]] = []
     n = len(library.items)
+    keys = [library.group_key(p) for p in people] if n else []
+    shared = library.group_tables(people, keys) if n and len(set(keys)) <= SHARED_GROUPS else None
     for start in range(0, len(people), CHUNK):
         block = people[start : start + CHUNK]
         if n == 0:
-            empty = np.zeros(0, dtype=np.int64)
+            empty = np.zeros(0, dtype=np.intp)
             out += [(empty, np.zeros(0, np.float32), np.zeros((0, 6), np.float32))] * len(block)
             continue
-        values, allowed = library.signals(block, library.person_vectors(block))
-        scores = library.scores(block, values)
-        scores[~allowed] = -1.0
+        groups = (
+            (shared[0][start : start + CHUNK], shared[1], shared[2]) if shared is not None else None
+        )
+        scores, topic, group_of, tables = library.scores(block, groups)
         most = limit if limit is not None else max(cadence_count(p) for p in block)
         keep = min(n, max(most, 1) + CANDIDATES_SLACK)
-        if keep < n:
-            top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-        else:
-            top = np.tile(np.arange(n), (len(block), 1))
+        top = top_k(scores, keep) if keep < n else np.tile(np.arange(n), (len(block), 1))
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.lexsort((top, -top_scores), axis=1)
         top = np.take_along_axis(top, order, axis=1)
         top_scores = np.take_along_axis(top_scores, order, axis=1)
-        stacked = np.stack(
-            [np.take_along_axis(np.asarray(values[s]), top, axis=1) for s in SIGNALS], axis=2
-        )
+        rows = group_of[:, None]
+        columns = {
+            "topic_match": np.take_along_axis(topic, top, axis=1),
+            "freshness": library.freshness[top],
+            **{name: table[rows, top] for name, table in tables.items()},
+        }
+        stacked = np.stack([columns[s] for s in SIGNALS], axis=2)
         out += [(top[r], top_scores[r], stacked[r]) for r in range(len(block))]
     return out
 
