@@ -369,7 +369,8 @@ class Library:
             cosine = (vectors @ self.matrix.T).toarray()
         cosine = np.asarray(cosine, dtype=np.float32)
         cosine *= np.float32(TOPIC_SCALE)
-        return np.minimum(cosine, np.float32(1.0), out=cosine)
+        np.minimum(cosine, np.float32(1.0), out=cosine)
+        return cosine
 
     def group_key(self, person: Person) -> tuple[int, int, int]:
         return (
@@ -496,7 +497,8 @@ def top_k(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
     gathered = np.take_along_axis(shaped, best_blocks[:, :, None], axis=1).reshape(rows, -1)
     local = np.argpartition(-gathered, k - 1, axis=1)[:, :k]
     block = np.take_along_axis(best_blocks, local // TOP_BLOCK, axis=1)
-    return np.minimum(block * TOP_BLOCK + local % TOP_BLOCK, n - 1)
+    found: npt.NDArray[np.intp] = np.minimum(block * TOP_BLOCK + local % TOP_BLOCK, n - 1)
+    return found
 
 
 def _candidates(
