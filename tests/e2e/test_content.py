@@ -18,6 +18,7 @@ from sqlalchemy import select
 from advocacy_content.models import AmbassadorCopy, DisciplineCopy, ProgramCopy
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorActivityChanged,
+    AmbassadorErased,
     AmbassadorOnboarded,
     AmbassadorProfileChanged,
     ConsentRevoked,
@@ -28,7 +29,7 @@ from advocacy_shared.envelope import CloudEvent
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.identity import bearer, new_key
-from tests.shared.helpers import eventually, polls
+from tests.shared.helpers import dump_database, eventually, polls
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SELLER_ITEM: dict[str, Any] = {
@@ -556,3 +557,54 @@ async def test_a_retired_playbook_discipline_is_retired_in_the_copy(platform: Pl
     refused = await call(platform, "POST", org, "/content", OFFICE_ITEM)
     assert refused.status_code == 422
     assert refused.json()["context"]["unknown_disciplines"] == ["employer_branding"]
+
+
+async def test_erasure_leaves_nothing_that_names_the_ambassador(platform: Platform) -> None:
+    org = await content_ready(platform)
+    await approved_item(platform, org, SELLER_ITEM)
+    ada = await onboard(platform, org, segments=["sales_marketing"], topics=[], languages=["da"])
+    proposal = {"ambassador_id": str(ada), "item": ENGLISH_ITEM}
+    assert (await call(platform, "POST", org, "/content/proposals", proposal)).status_code == 201
+    listing = await call(platform, "GET", org, f"/ambassadors/{ada}/suggestions")
+    assert listing.json()["items"]
+    sessions = platform.runtimes["content"].sessions
+
+    async def published() -> bool:
+        table = platform.runtimes["content"].outbox.table
+        async with sessions() as session:
+            rows = await session.execute(
+                select(table.c.id).where(
+                    table.c.organisation_id == org, table.c.published_at.is_(None)
+                )
+            )
+            return rows.first() is None
+
+    await eventually(published)
+    assert str(ada) in await dump_database(sessions)
+    await publish(
+        platform, "ambassadors", org, AmbassadorErased(ambassador_id=ada, erased_at=NOW, version=3)
+    )
+
+    async def forgotten() -> bool:
+        return str(ada) not in await dump_database(sessions)
+
+    await eventually(forgotten)
+    assert await copy_of(platform, AmbassadorCopy, ambassador_id=ada) is None
+    await publish(
+        platform,
+        "ambassadors",
+        org,
+        AmbassadorProfileChanged(
+            ambassador_id=ada,
+            leadership=False,
+            segments=["specialist"],
+            topics=[],
+            languages=["da"],
+            posts_per_week=1,
+            changed_at=NOW,
+            version=2,
+        ),
+    )
+    marker = await onboard(platform, org, segments=["specialist"], topics=[], languages=["da"])
+    assert marker, "a later fact was applied, so the stale one was handled before it"
+    assert await copy_of(platform, AmbassadorCopy, ambassador_id=ada) is None

@@ -156,11 +156,14 @@ async def ambassador_fact(session: AsyncSession, organisation_id: UUID, fact: Ev
 
 async def _erase(session: AsyncSession, organisation_id: UUID, ambassador_id: UUID) -> None:
     """Delete everything kept about the person: the copy, their suggestions, their posts'
-    engagement; leave only the tombstone's hash."""
+    engagement, the published notifications naming them, their name on items they proposed;
+    leave only the tombstone's hash."""
     copies = CopyRepository(session, organisation_id)
     await copies.forget_ambassador(ambassador_id)
     await copies.forget_engagements_of(ambassador_id)
     await SuggestionRepository(session, organisation_id).forget_ambassador(ambassador_id)
+    await copies.forget_proposer(ambassador_id)
+    await copies.forget_published_events(ambassador_id)
     await copies.mark_departed(ambassador_id, "erased")
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -21,6 +21,7 @@ from advocacy_content.models import (
     ItemHistoryRecord,
     ProgramCopy,
     SuggestionRecord,
+    messaging,
     tenants,
 )
 from advocacy_shared.tenancy import TenantRepository
@@ -105,11 +106,15 @@ class LibraryRepository(_Scoped):
 class CopyRepository(_Scoped):
     """The copies of other services' facts this service keeps (from their events)."""
 
-    async def ambassador(self, ambassador_id: UUID) -> AmbassadorCopy | None:
+    async def ambassador(
+        self, ambassador_id: UUID, *, for_update: bool = False
+    ) -> AmbassadorCopy | None:
         query = select(AmbassadorCopy).where(
             AmbassadorCopy.organisation_id == self.organisation_id,
             AmbassadorCopy.ambassador_id == ambassador_id,
         )
+        if for_update:
+            query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def cohort_size(self) -> int:
@@ -134,6 +139,28 @@ class CopyRepository(_Scoped):
             delete(EngagementRecord).where(
                 col(EngagementRecord.organisation_id) == self.organisation_id,
                 col(EngagementRecord.ambassador_id) == ambassador_id,
+            )
+        )
+
+    async def forget_proposer(self, ambassador_id: UUID) -> None:
+        """Items an erased ambassador proposed stay (they are the organisation's), unattributed."""
+        await self.session.execute(
+            update(ContentItemRecord)
+            .where(
+                col(ContentItemRecord.organisation_id) == self.organisation_id,
+                col(ContentItemRecord.proposed_by_ambassador) == ambassador_id,
+            )
+            .values(proposed_by_ambassador=None)
+        )
+
+    async def forget_published_events(self, ambassador_id: UUID) -> None:
+        """Published notifications naming an erased ambassador: they have reached the stream."""
+        outbox = messaging.outbox
+        await self.session.execute(
+            delete(outbox).where(
+                outbox.c.organisation_id == str(self.organisation_id),
+                outbox.c.published_at.is_not(None),
+                outbox.c.payload.contains(str(ambassador_id), autoescape=True),
             )
         )
 

@@ -94,9 +94,12 @@ def as_person(copy: AmbassadorCopy, nudged_recently: bool) -> ranking.Person:
 
 
 async def _ambassador(
-    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID, *, lock: bool = False
 ) -> AmbassadorCopy:
-    copy = await CopyRepository(session, organisation_id).ambassador(ambassador_id)
+    """The ambassador's copy; `lock` holds it for the transaction, so that two first calls of
+    the day for one person make one list (the second waits, then finds it)."""
+    copies = CopyRepository(session, organisation_id)
+    copy = await copies.ambassador(ambassador_id, for_update=lock)
     if copy is None or copy.activity == "left":
         raise NotFound(
             f"there is no ambassador {ambassador_id} in the program",
@@ -231,7 +234,7 @@ async def suggest_for(
     now: datetime,
 ) -> SuggestionList:
     """Today's suggestions: made and kept on the first call of the day, then the same list."""
-    copy = await _ambassador(session, organisation_id, ambassador_id)
+    copy = await _ambassador(session, organisation_id, ambassador_id, lock=True)
     today = now.date()
     suggestions = SuggestionRepository(session, organisation_id)
     kept = await suggestions.of_day(ambassador_id, today)
