@@ -18,8 +18,13 @@ $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 run: $(STAMP)
 	$(BIN)/advocacy run
 
+# One process by default; PYTEST_WORKERS=2 runs two pytest-xdist workers (each with its own
+# nats-server, database templates and schemas). On this shared 2-core machine two workers were not
+# faster: the suite is CPU-bound there (docs/backbone.md, "The suite").
+PYTEST_WORKERS ?=
+
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 lint: $(STAMP) imports
 	$(BIN)/ruff check .

@@ -3,13 +3,15 @@ nats-server and real databases (see advocacy_devtools.testing for how those are 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
@@ -19,6 +21,7 @@ from advocacy_content.app import create_runtime as content_runtime
 from advocacy_content.settings import ContentSettings
 from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.app import create_app
+from advocacy_gateway.security import use_password_hasher
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.process import WebhooksProcess
 from advocacy_metrics.app import create_runtime as metrics_runtime
@@ -34,6 +37,10 @@ pytest_plugins = ["tests.fault.report"]
 
 ADMIN_KEY = "test-admin-key-0123456789"
 TEST_ENCRYPTION_KEY = new_key()
+
+PRODUCTION_PASSWORD_HASHER = use_password_hasher(PasswordHasher.from_parameters(CHEAPEST))
+"""Tests hash and verify passwords with Argon2's cheapest parameters (microseconds, not half a
+second each); a test of what Argon2's real cost does asks for `production_argon2`."""
 
 SERVICES: dict[str, tuple[type[ServiceSettings], Callable[[ServiceSettings], ServiceRuntime]]] = {
     "planner": (PlannerSettings, planner_runtime),
@@ -65,6 +72,12 @@ class Gateway:
     webhooks: WebhooksProcess
     auth: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {ADMIN_KEY}"})
 
+    def client(self) -> httpx.AsyncClient:
+        """A browser of its own (its own cookie jar), in the test process."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://gateway"
+        )
+
 
 @dataclass
 class Platform:
@@ -88,6 +101,14 @@ class Platform:
         await runtime.start()
         self.runtimes[service] = runtime
         return runtime
+
+
+@pytest.fixture
+def production_argon2() -> Iterator[None]:
+    """Argon2 at its production cost for this test."""
+    cheap = use_password_hasher(PRODUCTION_PASSWORD_HASHER)
+    yield
+    use_password_hasher(cheap)
 
 
 @pytest.fixture

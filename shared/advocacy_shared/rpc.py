@@ -84,8 +84,21 @@ def decode_reply(operation: Operation[Any, Rep], payload: bytes) -> Rep:
     """Return the typed reply, or raise the typed error the service answered with."""
     if payload.startswith(_SUCCESS_PREFIX) and payload.endswith(b"}"):
         return operation.reply.model_validate_json(payload[len(_SUCCESS_PREFIX) : -1])
+    return operation.reply.model_validate(_decode_outcome(operation, payload).reply)
+
+
+def reply_json(operation: Operation[Any, Any], payload: bytes) -> bytes:
+    """The reply's own JSON bytes, as the service serialized them from its validated reply, or
+    the typed error it answered with: for a caller that only passes the reply on."""
+    if payload.startswith(_SUCCESS_PREFIX) and payload.endswith(b"}"):
+        return payload[len(_SUCCESS_PREFIX) : -1]
+    reply: RpcReply = operation.reply.model_validate(_decode_outcome(operation, payload).reply)
+    return reply.model_dump_json().encode()
+
+
+def _decode_outcome(operation: Operation[Any, Any], payload: bytes) -> _Success:
     try:
-        outcome = _Success.model_validate_json(payload)
+        return _Success.model_validate_json(payload)
     except ValidationError:
         try:
             failure = _Failure.model_validate_json(payload)
@@ -93,7 +106,6 @@ def decode_reply(operation: Operation[Any, Rep], payload: bytes) -> Rep:
             raise RpcError(f"{operation.service} sent an unreadable reply") from exc
         error_type = ERRORS_BY_CODE.get(failure.error.code, RpcError)
         raise error_type(failure.error.message, failure.error.detail) from None
-    return operation.reply.model_validate(outcome.reply)
 
 
 class RpcServer:
@@ -309,6 +321,18 @@ class RpcClient:
     async def call(
         self, operation: Operation[Req, Rep], request: Req, *, timeout: float | None = None
     ) -> Rep:
+        return decode_reply(operation, await self._request(operation, request, timeout))
+
+    async def call_json(
+        self, operation: Operation[Req, Any], request: Req, *, timeout: float | None = None
+    ) -> bytes:
+        """The reply's JSON bytes without decoding them (`reply_json`): for a caller that passes
+        the reply on as it is, so it is neither validated nor serialized a second time."""
+        return reply_json(operation, await self._request(operation, request, timeout))
+
+    async def _request(
+        self, operation: Operation[Any, Any], request: RpcRequest, timeout: float | None
+    ) -> bytes:
         correlation_id = correlation_id_var.get() or new_id()
         if not self.nc.is_connected:
             # While reconnecting, nats-py would buffer the request and wait out the timeout.
@@ -330,4 +354,4 @@ class RpcClient:
             raise RpcTimeout(
                 f"the {operation.service} service did not answer {operation.name} in time"
             ) from exc
-        return decode_reply(operation, msg.data)
+        return msg.data

@@ -8,7 +8,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Protocol
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
@@ -120,12 +120,13 @@ class ServiceRuntime:
 
         @rpc.handles(operation)
         async def answer_status(session: AsyncSession, _request: StatusRequest) -> ServiceStatus:
-            backlog, age = await outbox_backlog(session, outbox)
+            backlog, age, parked = await outbox_backlog(session, outbox)
             return ServiceStatus(
                 service=self.name,
                 version=version,
                 outbox_backlog=backlog,
                 oldest_unsent_seconds=age,
+                outbox_parked=parked,
             )
 
     def _after_commit(self, extra: Callable[[], None] | None) -> Callable[[], None]:
@@ -192,15 +193,28 @@ class ServiceRuntime:
         log.info("service stopped")
 
     async def serve_until_signalled(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
+        await serve_until_signalled(self)
+
+
+class Process(Protocol):
+    """What a process's `__main__` runs: a service runtime, or one built around it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(process: Process) -> None:
+    """Start `process`, run until SIGINT or SIGTERM, then stop it."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await process.start()
+    try:
+        await stop.wait()
+    finally:
+        await process.stop()
 
 
 def _package_version(distribution: str) -> str:
@@ -210,13 +224,18 @@ def _package_version(distribution: str) -> str:
         return "unknown"
 
 
-async def outbox_backlog(session: AsyncSession, outbox: Table) -> tuple[int, float | None]:
-    """How many events wait in an outbox, and the age in seconds of the oldest (None: none)."""
+async def outbox_backlog(session: AsyncSession, outbox: Table) -> tuple[int, float | None, int]:
+    """How many events wait in an outbox, the age in seconds of the oldest (None: none), and how
+    many the relay parked (never published, not waiting: an operator must act)."""
     backlog, oldest = (
         await session.execute(
             select(func.count(), func.min(outbox.c.created_at)).where(
-                outbox.c.published_at.is_(None)
+                outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None)
             )
         )
     ).one()
-    return backlog, (utc_now() - oldest).total_seconds() if oldest is not None else None
+    parked = (
+        await session.execute(select(func.count()).where(outbox.c.parked_at.is_not(None)))
+    ).scalar_one()
+    age = (utc_now() - oldest).total_seconds() if oldest is not None else None
+    return backlog, age, parked

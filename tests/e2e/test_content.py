@@ -26,9 +26,9 @@ from advocacy_shared.contracts.ambassadors import (
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.metrics import PostEngagementMeasured
 from advocacy_shared.envelope import CloudEvent
+from tests.actors import bearer, new_key
 from tests.conftest import Platform
 from tests.e2e.test_skeleton import create_organisation
-from tests.gateway.identity import bearer, new_key
 from tests.shared.helpers import dump_database, eventually, polls
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)

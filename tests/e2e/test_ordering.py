@@ -5,23 +5,26 @@ moment and is redelivered after later facts) or twice (a copy published again)."
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import col
 
 from advocacy_planner.models import EnrolledAmbassador, RosterEmployee, messaging
 from advocacy_planner.repository import RosterRepository
 from advocacy_planner.service import recruitment
+from advocacy_planner.settings import PlannerSettings
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
     AmbassadorOffboarded,
     AmbassadorOnboarded,
 )
 from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.roster import (
     EmployeeChanged,
     EmployeeJoinedRoster,
@@ -241,3 +244,113 @@ async def test_an_enrolment_redelivered_after_offboarding_does_not_enrol_again(
     assert await planner_has(
         platform, EnrolledAmbassador, ambassador_id=ambassador, status="left_program"
     )
+
+
+async def test_tombstones_are_pruned_once_past_their_retention_and_not_before(
+    platform: Platform,
+) -> None:
+    """`departures` does not grow for ever: the planner's sweep deletes tombstones older than
+    `departures_retention_seconds` (by then no fact about the person can still arrive)."""
+    org = await organisation(platform)
+    employee = uuid4()
+    left = await publish(
+        platform,
+        org,
+        EmployeeLeftRoster(employee_id=employee, external_id=None, left_at=NOW, version=1),
+    )
+
+    async def left_applied() -> bool:
+        return await applied(platform, left)
+
+    await eventually(left_applied)
+    assert await departed(platform, org, "employee", employee)
+
+    planner = platform.runtimes["planner"]
+    retention = timedelta(days=90)
+    async with planner.transaction() as session:
+        kept = await recruitment.prune_departures(
+            session, datetime.now(UTC) + retention - timedelta(minutes=1), retention
+        )
+    assert kept == 0
+    assert await departed(platform, org, "employee", employee)
+
+    async with planner.transaction() as session:
+        pruned = await recruitment.prune_departures(
+            session, datetime.now(UTC) + retention + timedelta(minutes=1), retention
+        )
+    assert pruned == 1
+    assert not await departed(platform, org, "employee", employee)
+
+
+def test_the_tombstone_retention_outlives_every_message_that_could_bring_someone_back() -> None:
+    """A tombstone must outlive the domain streams' 30 days (the dead-letter stream's 90 by
+    default): a shorter retention is refused."""
+    assert PlannerSettings().departures_retention_seconds >= 90 * 24 * 3600
+    with pytest.raises(ValidationError, match="departures_retention_seconds"):
+        PlannerSettings(departures_retention_seconds=24 * 3600)
+
+
+def issued(ambassador: UUID, version: int) -> InvitationIssued:
+    return InvitationIssued(
+        invitation_id=uuid4(), ambassador_id=ambassador, expires_at=NOW, version=version
+    )
+
+
+def declined_invitation(ambassador: UUID, version: int) -> InvitationDeclined:
+    return InvitationDeclined(
+        invitation_id=uuid4(), ambassador_id=ambassador, declined_at=NOW, version=version
+    )
+
+
+async def test_a_decline_redelivered_after_the_next_invitation_does_not_undo_it(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invited (v1), declined (v2), invited again (v3): the decline fails for a moment and is
+    redelivered after the new invitation. The planner keeps the newest fact: invited."""
+    org = await organisation(platform)
+    ambassador = uuid4()
+    late_until = {"invited again": False}
+    original_invited = recruitment.invited
+
+    async def invited(session: Any, organisation_id: UUID, fact: Any) -> None:
+        await original_invited(session, organisation_id, fact)
+        if fact.version == 3:
+            late_until["invited again"] = True
+
+    monkeypatch.setattr(recruitment, "invited", invited)
+    original_declined = recruitment.declined
+    failures = {"count": 0}
+
+    async def declined(session: Any, organisation_id: UUID, fact: Any) -> None:
+        if not late_until["invited again"]:
+            failures["count"] += 1
+            raise RuntimeError("injected transient failure")
+        await original_declined(session, organisation_id, fact)
+
+    monkeypatch.setattr(recruitment, "declined", declined)
+
+    first = await publish(platform, org, issued(ambassador, 1))
+
+    async def first_applied() -> bool:
+        return await applied(platform, first)
+
+    await eventually(first_applied)
+    decline = await publish(platform, org, declined_invitation(ambassador, 2))
+    again = await publish(platform, org, issued(ambassador, 3))
+
+    async def both_applied() -> bool:
+        return await applied(platform, again) and await applied(platform, decline)
+
+    await eventually(both_applied, timeout=20)
+    assert failures["count"] > 0  # the decline did arrive after the new invitation
+    assert await planner_has(
+        platform, EnrolledAmbassador, ambassador_id=ambassador, status="invited", version=3
+    )
+
+    stale = await publish(platform, org, issued(ambassador, 1))  # a copy, older than the copy
+
+    async def stale_applied() -> bool:
+        return await applied(platform, stale)
+
+    await eventually(stale_applied)
+    assert await planner_has(platform, EnrolledAmbassador, ambassador_id=ambassador, version=3)

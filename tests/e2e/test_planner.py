@@ -28,10 +28,10 @@ from advocacy_shared.contracts.planner import (
 from advocacy_shared.contracts.roster import EmployeeJoinedRoster, EmployeeLeftRoster
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
+from tests.actors import bearer, new_key
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import invite
 from tests.e2e.test_skeleton import create_organisation, playbook_when_ready
-from tests.gateway.identity import bearer, new_key
 from tests.shared.helpers import eventually, read_all
 
 PROGRAM: dict[str, Any] = {

@@ -14,11 +14,11 @@ from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.roster import EmployeeChanged
 from advocacy_shared.envelope import CloudEvent
+from tests.actors import add_member
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, invite
 from tests.e2e.test_scim import auth, organisation_with_key, user_json
 from tests.e2e.test_skeleton import create_organisation
-from tests.gateway.identity import add_member
 
 CONCURRENT = 4
 

@@ -41,10 +41,10 @@ from advocacy_shared.contracts.roster import (
 )
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
+from tests.actors import new_key
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, events, invite
 from tests.e2e.test_skeleton import create_organisation
-from tests.gateway.identity import new_key
 from tests.shared.helpers import polls
 
 SCIM_JSON = "application/scim+json"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.actors import bearer, new_key
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import CONSENT, invite
 from tests.e2e.test_skeleton import create_organisation
-from tests.gateway.identity import bearer, new_key
 
 VALID_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}"): None,
@@ -38,6 +38,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin"): None,
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/suggestions"): None,
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/suggestions/preview"): None,
+    ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/posts"): {"text": "Hello"},
+    ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/posts"): None,
 }
 """Every operation that takes an ambassador or invitation id, with a body it would accept."""
 

@@ -106,6 +106,7 @@ def roster_fact(employee_id: UUID, step: int) -> EmployeeJoinedRoster | Employee
         "leadership": False,
         "languages": ["da"],
         "topics": [],
+        "version": step + 1,  # as the roster publishes them: a redelivered older fact is stale
     }
     if step == 0:
         return EmployeeJoinedRoster(**facts, joined_at=utc_now())

@@ -21,8 +21,8 @@ import pytest
 
 from advocacy_gateway.access import GRANTS, Permission, Role, Scope, role_allows, scopes_allow
 from advocacy_gateway.auth import AUTHENTICATED, PLATFORM_ADMIN
+from tests.actors import add_member, bearer, new_key, new_organisation, sign_in
 from tests.conftest import Gateway
-from tests.gateway.identity import add_member, bearer, new_key, new_organisation, sign_in
 
 PUBLIC = {
     ("GET", "/healthz"),

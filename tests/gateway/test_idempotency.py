@@ -6,8 +6,8 @@ import asyncio
 
 from sqlalchemy import text
 
+from tests.actors import bearer, new_key, new_organisation
 from tests.conftest import Gateway
-from tests.gateway.identity import bearer, new_key, new_organisation
 
 
 async def organisations(gateway: Gateway) -> list[str]:

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import Gateway
-from tests.gateway.identity import (
+from tests.actors import (
     PASSWORD,
     add_member,
     bearer,
@@ -17,6 +16,7 @@ from tests.gateway.identity import (
     new_organisation,
     sign_in,
 )
+from tests.conftest import Gateway
 from tests.shared.helpers import dump_database
 
 OVERLAP_SECONDS = 4  # long enough that a loaded machine still checks the key within it

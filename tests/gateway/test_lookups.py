@@ -15,8 +15,8 @@ from advocacy_gateway.lookups import TtlCache
 from advocacy_gateway.models import ApiKey
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import utc_now
+from tests.actors import bearer, new_key, new_organisation
 from tests.conftest import Gateway
-from tests.gateway.identity import bearer, new_key, new_organisation
 
 CACHE_SECONDS = 0.5
 

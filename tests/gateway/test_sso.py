@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.actors import add_member, new_organisation
 from tests.conftest import Gateway
 from tests.gateway.fake_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp
-from tests.gateway.identity import add_member, new_organisation
 
 
 @pytest.fixture

@@ -31,7 +31,11 @@ from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_gateway.webhooks import targets
 from advocacy_shared.contracts import EVENT_TYPES
-from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, AmbassadorTrained
+from advocacy_shared.contracts.ambassadors import (
+    AmbassadorErased,
+    AmbassadorOnboarded,
+    AmbassadorTrained,
+)
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
@@ -45,6 +49,7 @@ PROBLEM = "application/problem+json"
 ONBOARDED = AmbassadorOnboarded.spec.type
 DISABLED = WebhookEndpointDisabled.spec.type
 TRAINED = AmbassadorTrained.spec.type
+ERASED = AmbassadorErased.spec.type
 ORGANISATION_CREATED = OrganisationCreated.spec.type
 
 FAST = {
@@ -322,6 +327,37 @@ async def test_events_reach_the_matching_endpoints_of_their_own_organisation_onl
         "slug": "acme",
         "created_at": created["created_at"],
     }
+
+
+async def test_an_event_about_an_erased_person_arriving_after_the_erasure_is_not_delivered(
+    hooks: Gateway, receiver: Receiver, nats_client: NatsClient, topology: Topology
+) -> None:
+    """The intake keeps a tombstone of an erased person: an event about them that arrives after
+    the erasure (a redelivery, a replay from the dead letters) queues no delivery. Someone else's
+    events still do."""
+    org = await new_organisation(hooks)
+    hook = await subscribe(hooks, org, receiver.url(), [ONBOARDED, ERASED])
+    person, other = onboarded(), onboarded()
+    await publish(nats_client, topology, person, org)
+    await receiver.wait_until(lambda: len(receiver.succeeded()) >= 1)
+
+    erasure = AmbassadorErased(
+        ambassador_id=person.ambassador_id, employee_id=None, erased_at=datetime.now(UTC)
+    )
+    await publish(nats_client, topology, erasure, org)
+    await publish(nats_client, topology, person, org)  # late: a copy of an earlier fact
+    await publish(nats_client, topology, other, org)
+
+    def types() -> list[str]:
+        return [r.payload["type"] for r in receiver.succeeded()]
+
+    await receiver.wait_until(lambda: types().count(ONBOARDED) >= 2 and ERASED in types())
+    queued = await deliveries(hooks, org, hook)
+    named = [d for d in queued if d["event_type"] == ONBOARDED]
+    assert len(named) == 1  # the other person's; the erased one's first was forgotten
+    received = [r.payload["data"] for r in receiver.succeeded() if r.payload["type"] == ONBOARDED]
+    assert received[-1]["ambassador_id"] == str(other.ambassador_id)
+    assert [d["ambassador_id"] for d in received].count(str(person.ambassador_id)) == 1
 
 
 async def test_a_receiver_that_is_down_for_a_while_gets_every_message_once_when_it_is_back(

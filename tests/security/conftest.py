@@ -27,6 +27,14 @@ class Live:
     def admin(self) -> dict[str, str]:
         return self.platform.auth
 
+    @property
+    def auth(self) -> dict[str, str]:
+        return self.platform.auth
+
+    def client(self) -> httpx.AsyncClient:
+        """A browser of its own (its own cookie jar) speaking HTTP to the platform."""
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30)
+
 
 SLOW_MACHINE = {"rpc_timeout_seconds": 5.0}
 """The attack suite drives whole flows; a shared machine under load answers slower than 1 s."""

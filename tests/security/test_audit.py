@@ -3,7 +3,7 @@ role changes leave audit entries naming who did it and to whom (by id)."""
 
 from __future__ import annotations
 
-from tests.security.actors import (
+from tests.actors import (
     add_member,
     audit_log,
     bearer,

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded
-from tests.gateway.webhook_receiver import Answer, Receiver
-from tests.security.actors import (
+from tests.actors import (
     add_member,
     bearer,
     new_ambassador,
@@ -17,6 +16,7 @@ from tests.security.actors import (
     ready_organisation,
     sign_in,
 )
+from tests.gateway.webhook_receiver import Answer, Receiver
 from tests.security.conftest import Live
 from tests.shared.helpers import eventually
 

@@ -11,10 +11,10 @@ import httpx
 from sqlalchemy import text
 
 from advocacy_shared.envelope import utc_now
+from tests.actors import browser, organisation
 from tests.e2e.test_ambassadors import invite
 from tests.e2e.test_invitations import holder, issue
 from tests.e2e.test_linkedin import follow, sandbox, service_overrides
-from tests.security.attackers import browser, organisation
 from tests.security.conftest import Live
 
 __all__ = ["sandbox", "service_overrides"]  # the LinkedIn sandbox, wired into the platform

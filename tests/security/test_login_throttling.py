@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from advocacy_gateway import security
-from tests.security.attackers import add_member, admin_key, organisation
+from tests.actors import admin_key, organisation, try_add_member
 from tests.security.conftest import Live
 
 PASSWORD = "the right passphrase"
@@ -32,7 +32,7 @@ def gateway_overrides() -> dict[str, Any]:
 async def test_after_many_wrong_passwords_the_right_one_waits(live: Live) -> None:
     org = await organisation(live, "Guessed")
     key = await admin_key(live, org["id"])
-    added = await add_member(
+    added = await try_add_member(
         live, org["id"], key, "ada@guessed.example", "analyst", password=PASSWORD
     )
     assert added.status_code == 201, added.text
@@ -68,6 +68,7 @@ async def test_after_many_wrong_passwords_the_right_one_waits(live: Live) -> Non
     assert added.json()["user_id"] in throttled[0]
 
 
+@pytest.mark.usefixtures("production_argon2")
 async def test_bogus_logins_do_not_stall_other_requests(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,7 +83,7 @@ async def test_bogus_logins_do_not_stall_other_requests(
     org = await organisation(live, "Stalled")
     key = await admin_key(live, org["id"])
     for n in range(-1, 8):  # real accounts, so every wrong password costs a real verification
-        added = await add_member(
+        added = await try_add_member(
             live, org["id"], key, f"user-{n}@stalled.example", "analyst", password=PASSWORD
         )
         assert added.status_code == 201, added.text

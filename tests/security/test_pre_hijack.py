@@ -4,7 +4,7 @@ address must tell nothing about accounts elsewhere."""
 
 from __future__ import annotations
 
-from tests.security.attackers import add_member, admin_key, browser, organisation
+from tests.actors import admin_key, browser, organisation, try_add_member
 from tests.security.conftest import Live
 
 TARGET = "new-cfo@victim.example"
@@ -17,14 +17,14 @@ async def test_the_first_organisation_to_add_an_address_holds_no_key_to_the_next
 ) -> None:
     attacker_org = await organisation(live, "Attacker")
     attacker = await admin_key(live, attacker_org["id"])
-    planted = await add_member(
+    planted = await try_add_member(
         live, attacker_org["id"], attacker, TARGET, "analyst", password=ATTACKERS_PASSWORD
     )
     assert planted.status_code == 201, planted.text
 
     victim_org = await organisation(live, "Victim")
     victim = await admin_key(live, victim_org["id"])
-    added = await add_member(
+    added = await try_add_member(
         live, victim_org["id"], victim, TARGET, "org_admin", password=VICTIMS_PASSWORD
     )
     assert added.status_code == 201, added.text
@@ -57,7 +57,7 @@ async def test_the_first_organisation_to_add_an_address_holds_no_key_to_the_next
 async def test_adding_an_address_tells_nothing_about_other_organisations(live: Live) -> None:
     elsewhere = await organisation(live, "Elsewhere")
     elsewhere_key = await admin_key(live, elsewhere["id"])
-    existing = await add_member(
+    existing = await try_add_member(
         live,
         elsewhere["id"],
         elsewhere_key,
@@ -71,7 +71,7 @@ async def test_adding_an_address_tells_nothing_about_other_organisations(live: L
     prober = await admin_key(live, prober_org["id"])
     answers = {}
     for email in ("known@elsewhere.example", "unknown@elsewhere.example"):
-        response = await add_member(
+        response = await try_add_member(
             live, prober_org["id"], prober, email, "analyst", display_name="Probe"
         )
         answers[email] = response

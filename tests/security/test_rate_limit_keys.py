@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.actors import new_key, new_organisation
+from tests.actors import new_key, new_organisation
 from tests.security.conftest import SLOW_MACHINE, Live
 
 BURST = 6

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from tests.security.actors import new_ambassador, new_program, ready_organisation
+from tests.actors import new_ambassador, new_program, ready_organisation
 from tests.security.conftest import Live
 
 PILOT = {

@@ -15,8 +15,8 @@ from sqlmodel import col
 from advocacy_gateway.models import IdempotencyRecord, OidcLoginAttempt, UserSession
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.envelope import utc_now
+from tests.actors import add_member, new_organisation, sign_in
 from tests.gateway.fake_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp
-from tests.security.actors import add_member, new_organisation, sign_in
 from tests.security.conftest import SLOW_MACHINE, Live
 from tests.shared.helpers import eventually
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from uuid import uuid4
 
-from tests.security.actors import bearer, new_key, new_program, ready_organisation
+from tests.actors import bearer, new_key, new_program, ready_organisation
 from tests.security.conftest import Live
 
 

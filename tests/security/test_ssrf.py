@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from advocacy_devtools.embedded_nats import free_port
+from tests.actors import new_organisation
 from tests.loopback import LoopbackServer
-from tests.security.actors import new_organisation
 from tests.security.conftest import SLOW_MACHINE, Live
 
 

@@ -6,8 +6,10 @@ Against a real nats-server and a real database (PostgreSQL when `DATABASE_URL` i
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.contracts.organisations import OrganisationCreated
@@ -224,3 +227,26 @@ async def test_retention_prunes_old_sent_rows_and_inbox_rows_only(probe: Probe) 
         inbox = (await session.execute(select(tables.inbox.c.message_id))).scalars().all()
     assert sorted(kept) == ["new-sent", "old-parked", "old-unsent"]
     assert inbox == ["new"]
+
+
+async def test_a_relay_of_another_process_on_one_sqlite_file_takes_its_turn_first(
+    probe: Probe, nats_client: NatsClient
+) -> None:
+    """Processes sharing a SQLite file (the gateway's HTTP and webhook processes under `advocacy
+    run`) take turns through a lock file: while another process holds it, this relay publishes
+    nothing; once it is released, everything, in order."""
+    engine_url = make_url(probe.url)
+    if engine_url.get_backend_name() != "sqlite":
+        pytest.skip("PostgreSQL relays take turns with an advisory lock (tested above)")
+    await probe.emit(organisation_created("first"))
+    await probe.emit(organisation_created("second"))
+    lock_file = f"{engine_url.database}.{tables.outbox.name}.relay-lock"
+    other_process = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert await probe.relay.publish_pending() == 0
+        assert await published_names(probe, nats_client) == []
+    finally:
+        os.close(other_process)  # releases the lock, as the kernel does when a process dies
+    assert await probe.relay.publish_pending() == 2
+    assert await published_names(probe, nats_client) == ["first", "second"]

@@ -123,7 +123,7 @@ async def invite(session: AsyncSession, request: InviteAmbassador) -> Ambassador
     return await journey.invite(session, request)
 
 
-@server.handles(GET)
+@server.reads(GET)
 async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
     ambassadors = AmbassadorRepository(session, request.organisation_id)
     return await journey.view(
@@ -131,7 +131,7 @@ async def get(session: AsyncSession, request: GetAmbassador) -> Ambassador:
     )
 
 
-@server.handles(FIND_UNKNOWN)
+@server.reads(FIND_UNKNOWN)
 async def find_unknown(
     session: AsyncSession, request: FindUnknownAmbassadors
 ) -> UnknownAmbassadors:
@@ -142,7 +142,7 @@ async def find_unknown(
     return UnknownAmbassadors(ambassador_ids=unknown)
 
 
-@server.handles(LIST)
+@server.reads(LIST)
 async def list_ambassadors(session: AsyncSession, request: ListAmbassadors) -> AmbassadorPage:
     ambassadors = AmbassadorRepository(session, request.organisation_id)
     rows = await ambassadors.page(request.limit, request.after, request.leadership)
@@ -168,7 +168,7 @@ async def revoke_consent(session: AsyncSession, request: RevokeConsent) -> Ambas
     )
 
 
-@server.handles(CONSENT_HISTORY)
+@server.reads(CONSENT_HISTORY)
 async def consent_history(session: AsyncSession, request: ConsentHistoryRequest) -> ConsentHistory:
     return await journey.consent_history(session, request.organisation_id, request.ambassador_id)
 
@@ -216,7 +216,7 @@ async def publish_consent_text(session: AsyncSession, request: PublishConsentTex
     return await invitations.publish_consent_text(session, request)
 
 
-@server.handles(LIST_CONSENT_TEXTS)
+@server.reads(LIST_CONSENT_TEXTS)
 async def list_consent_texts(session: AsyncSession, request: ListConsentTexts) -> ConsentTexts:
     return await invitations.consent_texts(session, request.organisation_id)
 
@@ -226,7 +226,7 @@ async def issue_invitation(session: AsyncSession, request: IssueInvitation) -> I
     return await invitations.issue_invitation(session, server.outbox, request)
 
 
-@server.handles(LIST_INVITATIONS)
+@server.reads(LIST_INVITATIONS)
 async def list_invitations(session: AsyncSession, request: ListInvitations) -> InvitationPage:
     repository = InvitationRepository(session, request.organisation_id)
     rows = await repository.page(request.limit, request.after, request.status)

@@ -1,5 +1,6 @@
-"""The content's event subscriptions: tenants, the ambassadors' facts, the planner's playbook and
-program objectives, and the metrics service's post engagement (learned performance)."""
+"""The content's event subscriptions: tenants; the ambassadors' facts, the planner's playbook and
+program objectives and the metrics service's post engagement, kept for suggestions; and the
+cancellation of posts when consent is revoked or the ambassador leaves."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_content import copies, service
+from advocacy_content import copies, posts, service
+from advocacy_content.rpc import server
 from advocacy_shared.consumers import EventConsumers
+from advocacy_shared.contracts.ambassadors import (
+    AmbassadorErased,
+    AmbassadorOffboarded,
+    ConsentRevoked,
+)
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.metrics import PostEngagementMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
@@ -51,3 +58,37 @@ async def learn_engagement(
     session: AsyncSession, fact: PostEngagementMeasured, envelope: CloudEvent
 ) -> None:
     await copies.record_engagement(session, UUID(envelope.orgid), fact)
+
+
+# --- Posts: nothing more is posted for someone who withdrew or left ------------------------------
+
+
+@consumers.on(ConsentRevoked)
+async def cancel_posts_on_consent_revoked(
+    session: AsyncSession, fact: ConsentRevoked, envelope: CloudEvent
+) -> None:
+    await posts.close_open(
+        session, _organisation(envelope), fact.ambassador_id, fact.revoked_at, "consent_revoked"
+    )
+
+
+@consumers.on(AmbassadorOffboarded)
+async def cancel_posts_on_offboarded(
+    session: AsyncSession, fact: AmbassadorOffboarded, envelope: CloudEvent
+) -> None:
+    await posts.close_open(
+        session,
+        _organisation(envelope),
+        fact.ambassador_id,
+        fact.offboarded_at,
+        "ambassador_offboarded",
+    )
+
+
+@consumers.on(AmbassadorErased)
+async def erase_posts(session: AsyncSession, fact: AmbassadorErased, envelope: CloudEvent) -> None:
+    await posts.erase(session, server.outbox, _organisation(envelope), fact.ambassador_id)
+
+
+def _organisation(envelope: CloudEvent) -> UUID:
+    return UUID(envelope.orgid)

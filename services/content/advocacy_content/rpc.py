@@ -1,10 +1,18 @@
-"""The content service's request handlers: thin, one transaction each (opened by the RPC server)."""
+"""The content service's request handlers: the library, compliance and suggestions (thin, one
+transaction each), then posts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_content import service, suggestions
+from advocacy_content import posts, service, suggestions
+from advocacy_content.posting import Publisher
+from advocacy_content.repository import PostRepository
+from advocacy_shared.contracts import ambassadors as ambassador_contracts
 from advocacy_shared.contracts.content import (
     CHECK_COMPLIANCE,
     CREATE_ITEM,
@@ -44,8 +52,28 @@ from advocacy_shared.contracts.content import (
     Suggestion,
     SuggestionList,
 )
+from advocacy_shared.contracts.errors import NotFound
+from advocacy_shared.contracts.linkedin import GET_CONNECTION, LinkedInConnectionRequest
+from advocacy_shared.contracts.posts import (
+    CANCEL_POST,
+    CREATE_POST,
+    EDIT_POST,
+    GET_POST,
+    LIST_POSTS,
+    REPORT_POST_URL,
+    SCHEDULE_POST,
+    CreatePost,
+    EditPost,
+    ListPosts,
+    Post,
+    PostPage,
+    PostRequest,
+    ReportPostUrl,
+    SchedulePost,
+)
 from advocacy_shared.envelope import utc_now
-from advocacy_shared.rpc import RpcServer
+from advocacy_shared.paging import keyset_page
+from advocacy_shared.rpc import RpcClient, RpcServer
 
 server = RpcServer("content")
 
@@ -165,3 +193,120 @@ async def preview(session: AsyncSession, request: PreviewSuggestions) -> Suggest
 @server.reads(GET_SUGGESTION)
 async def get_suggestion(session: AsyncSession, request: GetSuggestion) -> Suggestion:
     return await service.get_suggestion(session, request.organisation_id, request.suggestion_id)
+
+
+@dataclass
+class PostingWiring:
+    """The publisher and the way to the ambassadors service, set by the app's wiring."""
+
+    publisher: Publisher
+    rpc: Callable[[], RpcClient]
+
+    @property
+    def web_base_url(self) -> str:
+        return self.publisher.settings.linkedin.web_base_url
+
+
+class _Posting:
+    wiring: PostingWiring | None = None
+
+    def __call__(self) -> PostingWiring:
+        if self.wiring is None:
+            raise RuntimeError("the content service's posting wiring is not set up")
+        return self.wiring
+
+
+posting_wiring = _Posting()
+
+
+async def _author(organisation_id: UUID, ambassador_id: UUID) -> posts.Author:
+    """The ambassador as the ambassadors service knows them now: a NotFound for an unknown one
+    (another organisation's included)."""
+    rpc = posting_wiring().rpc()
+    ambassador = await rpc.call(
+        ambassador_contracts.GET,
+        ambassador_contracts.GetAmbassador(
+            organisation_id=organisation_id, ambassador_id=ambassador_id
+        ),
+    )
+    connection = await rpc.call(
+        GET_CONNECTION,
+        LinkedInConnectionRequest(organisation_id=organisation_id, ambassador_id=ambassador_id),
+    )
+    return posts.Author.of(ambassador, connection)
+
+
+async def _known_ambassador(organisation_id: UUID, ambassador_id: UUID) -> None:
+    unknown = (
+        await posting_wiring()
+        .rpc()
+        .call(
+            ambassador_contracts.FIND_UNKNOWN,
+            ambassador_contracts.FindUnknownAmbassadors(
+                organisation_id=organisation_id, ambassador_ids=[ambassador_id]
+            ),
+        )
+    )
+    if unknown.ambassador_ids:
+        raise NotFound(f"no ambassador {ambassador_id} in this organisation")
+
+
+# --- Posts ---------------------------------------------------------------------------------------
+
+
+@server.handles(CREATE_POST)
+async def create_post(session: AsyncSession, request: CreatePost) -> Post:
+    author = await _author(request.organisation_id, request.ambassador_id)
+    created = await posts.create(session, request, author, posting_wiring().web_base_url)
+    posting_wiring().publisher.wake()
+    return created
+
+
+@server.reads(GET_POST)
+async def get_post(session: AsyncSession, request: PostRequest) -> Post:
+    record = await PostRepository(session, request.organisation_id).get(request.post_id)
+    if record is None:
+        raise NotFound(f"no post {request.post_id} in this organisation")
+    return posts.view(record, posting_wiring().web_base_url)
+
+
+@server.reads(LIST_POSTS)
+async def list_posts(session: AsyncSession, request: ListPosts) -> PostPage:
+    if request.ambassador_id is not None:  # another organisation's ambassador: 404, not []
+        await _known_ambassador(request.organisation_id, request.ambassador_id)
+    rows = await PostRepository(session, request.organisation_id).page(
+        request.ambassador_id, request.post_state, request.limit, request.after
+    )
+    shown, next_after = keyset_page(rows, request.limit, lambda row: row.id)
+    base = posting_wiring().web_base_url
+    return PostPage(items=[posts.view(row, base) for row in shown], next_after=next_after)
+
+
+@server.handles(EDIT_POST)
+async def edit_post(session: AsyncSession, request: EditPost) -> Post:
+    edited = await posts.edit(session, request, posting_wiring().web_base_url)
+    posting_wiring().publisher.wake()
+    return edited
+
+
+@server.handles(SCHEDULE_POST)
+async def schedule_post(session: AsyncSession, request: SchedulePost) -> Post:
+    record = await PostRepository(session, request.organisation_id).get(request.post_id)
+    if record is None:
+        raise NotFound(f"no post {request.post_id} in this organisation")
+    author = await _author(request.organisation_id, record.ambassador_id)
+    scheduled = await posts.schedule(session, request, author, posting_wiring().web_base_url)
+    posting_wiring().publisher.wake()
+    return scheduled
+
+
+@server.handles(CANCEL_POST)
+async def cancel_post(session: AsyncSession, request: PostRequest) -> Post:
+    return await posts.cancel(
+        session, request.organisation_id, request.post_id, posting_wiring().web_base_url
+    )
+
+
+@server.handles(REPORT_POST_URL)
+async def report_post_url(session: AsyncSession, request: ReportPostUrl) -> Post:
+    return await posts.report_url(session, server.outbox, request, posting_wiring().web_base_url)

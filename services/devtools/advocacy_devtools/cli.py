@@ -211,6 +211,7 @@ def _linkedin(
         "ADVOCACY_LINKEDIN_OAUTH_BASE_URL": f"{url}/oauth/v2",
         "ADVOCACY_LINKEDIN_REST_BASE_URL": f"{url}/rest",
         "ADVOCACY_LINKEDIN_V2_BASE_URL": f"{url}/v2",
+        "ADVOCACY_LINKEDIN_WEB_BASE_URL": url,
         "ADVOCACY_LINKEDIN_ALLOWED_NETWORKS": '["127.0.0.1/32"]',  # the sandbox, on loopback
     }
     sandbox_env = {

@@ -8,7 +8,8 @@ demo, the tests and anyone evaluating without a LinkedIn app. So far its OAuth p
   `token_lifetime_seconds` (60 days by default), LinkedIn's error bodies;
 - `POST /oauth/v2/introspectToken`; `GET /v2/userinfo` (Bearer; 401 with LinkedIn's error body on
   an invalid, expired or revoked token; 403 without `openid`);
-- sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays) on a path.
+- sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays) on a path;
+- the Posts API and the share pages: `advocacy_devtools.linkedin_sandbox_posts` (`mount_posts`).
 
 State lives in memory. Run it with `python -m advocacy_devtools.linkedin_sandbox`.
 """
@@ -29,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from advocacy_devtools.linkedin_sandbox_posts import mount_posts
 from advocacy_shared.linkedin.settings import MEMBER_SCOPES
 
 CODE_LIFETIME = timedelta(minutes=30)
@@ -62,6 +64,12 @@ class SandboxSettings(BaseSettings):
     member_email: str = "sandra.sandbox@example.com"
     token_lifetime_seconds: int = Field(default=5_184_000, ge=1)
     auto_approve: bool = False
+    posts_per_member_per_day: int = Field(
+        default=150, ge=0, description="Posts API: a 429 past this many posts a member a day"
+    )
+    duplicate_window_seconds: float = Field(
+        default=86_400.0, ge=0, description="Posts API: the same text again within it is a 422"
+    )
 
 
 @dataclass
@@ -376,6 +384,8 @@ def create_sandbox(
         state.faults.setdefault(body.path, []).extend(
             _Fault(body.status, body.delay_seconds) for _ in range(body.count)
         )
+
+    mount_posts(app, state)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

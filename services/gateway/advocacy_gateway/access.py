@@ -46,6 +46,8 @@ class Permission(StrEnum):
     CONTENT_APPROVE = "content.approve"
     CONTENT_PROPOSE = "content.propose"
     SUGGESTIONS_READ = "suggestions.read"
+    POSTS_READ = "posts.read"
+    POSTS_MANAGE = "posts.manage"
     # Not an endpoint's permission: what decides whether readers of ambassadors see who they are
     # (names, emails, the HR system's id) or only ids and aggregates.
     PERSONAL_DATA_READ = "personal_data.read"
@@ -111,6 +113,16 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     # An ambassador's suggestions: the ambassador, those who run the program, the comms platform.
     Permission.SUGGESTIONS_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.AMBASSADOR}),
+        frozenset({Scope.ADMIN, Scope.COMMS}),
+    ),
+    # Posts: the program's staff and the comms platform write and schedule them; readers of the
+    # program see them.
+    Permission.POSTS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.ANALYST}),
+        frozenset({Scope.ADMIN, Scope.COMMS, Scope.BI}),
+    ),
+    Permission.POSTS_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
         frozenset({Scope.ADMIN, Scope.COMMS}),
     ),
     # Those who run the program and the HR system see people; analysts, leadership viewers and

@@ -3,8 +3,9 @@
 Some rows are written by requests that need no credential (a single sign-on start) or outlive
 their use (expired sessions, spent idempotency records). A background task of the gateway deletes,
 every `retention_interval_seconds`: sessions past their expiry, sign-in attempts past theirs, and
-idempotency records older than their replay window, and login throttles
-forgotten (no failure for a day, no wait left). Each kind is purged in its own transaction;
+idempotency records older than their replay window, login throttles
+forgotten (no failure for a day, no wait left), and the webhook intake's tombstones of erased
+people after `ERASURE_RETENTION`. Each kind is purged in its own transaction;
 several gateway replicas may sweep at once (the deletes are idempotent).
 """
 
@@ -25,9 +26,14 @@ from advocacy_gateway.repository import (
     SessionRepository,
 )
 from advocacy_gateway.throttle import ThrottlePolicy
+from advocacy_gateway.webhooks.repository import purge_erasures_before
 from advocacy_shared.envelope import utc_now
 
 log = logging.getLogger(__name__)
+
+ERASURE_RETENTION = timedelta(days=90)
+"""The webhook intake's tombstones outlive every message that could name an erased person: a
+domain stream keeps messages 30 days, the dead-letter stream (which an operator may replay) 90."""
 
 Purge = Callable[[AsyncSession, datetime], Awaitable[int]]
 
@@ -50,6 +56,7 @@ class RetentionSweeper:
             "login_throttles": lambda s, now: LoginThrottleRepository(s).purge_before(
                 now - ThrottlePolicy().forget_after
             ),
+            "webhook_erasures": lambda s, now: purge_erasures_before(s, now - ERASURE_RETENTION),
         }
         self._task: asyncio.Task[None] | None = None
 

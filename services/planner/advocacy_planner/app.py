@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import timedelta
+
 from advocacy_planner.handlers import consumers
 from advocacy_planner.models import messaging
 from advocacy_planner.rpc import server
+from advocacy_planner.service.recruitment import prune_departures
 from advocacy_planner.settings import PlannerSettings
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
 from advocacy_shared.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
+
 
 def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(settings or PlannerSettings(), messaging, consumers, server)
+    settings = settings or PlannerSettings()
+    assert isinstance(settings, PlannerSettings)
+    return ServiceRuntime(settings, messaging, consumers, server, background=[departures_sweep])
+
+
+async def departures_sweep(runtime: ServiceRuntime) -> None:
+    """Every `departures_sweep_seconds`: tombstones past `departures_retention_seconds` go.
+    Several replicas may sweep at once (the delete is idempotent)."""
+    settings = runtime.settings
+    assert isinstance(settings, PlannerSettings)
+    retention = timedelta(seconds=settings.departures_retention_seconds)
+    while True:
+        try:
+            async with runtime.transaction() as session:
+                pruned = await prune_departures(session, utc_now(), retention)
+            if pruned:
+                log.info("departure tombstones pruned", extra={"pruned": pruned})
+        except Exception:
+            log.exception("departure tombstone sweep failed; trying again at the next interval")
+        await asyncio.sleep(settings.departures_sweep_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -46,21 +47,6 @@ class PlaybookRepository:
             select(PlaybookEntry)
             .where(PlaybookEntry.organisation_id == organisation_id)
             .where(PlaybookEntry.version == version)
-            .order_by(col(PlaybookEntry.position))
-        )
-        return list((await self.session.execute(query)).scalars())
-
-    async def latest_entries(self, organisation_id: UUID) -> list[PlaybookEntry]:
-        """The latest version's rows in one round trip (the hot read of the playbook)."""
-        latest = (
-            select(func.max(PlaybookEntry.version))
-            .where(PlaybookEntry.organisation_id == organisation_id)
-            .scalar_subquery()
-        )
-        query = (
-            select(PlaybookEntry)
-            .where(PlaybookEntry.organisation_id == organisation_id)
-            .where(PlaybookEntry.version == latest)
             .order_by(col(PlaybookEntry.position))
         )
         return list((await self.session.execute(query)).scalars())
@@ -268,6 +254,20 @@ class RosterRepository(_Scoped):
             col(EnrolledAmbassador.program_id) == program_id,
         )
         return int((await self.session.execute(query)).scalar_one())
+
+
+class DepartureRetention:
+    """The one query across organisations: tombstones past their retention, whoever's they are
+    (a system sweep, not a tenant's request)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def prune_before(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(Departure).where(col(Departure.departed_at) < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _hashed(entity_id: UUID) -> str:

@@ -68,7 +68,9 @@ RECRUITMENT_NOTE = (
 
 @server.reads(GET_PLAYBOOK)
 async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
-    return await playbook.playbook(session, request.organisation_id, request.version)
+    return await playbook.playbook(
+        session, request.organisation_id, request.version, committed_view=True
+    )
 
 
 @server.handles(ADD_PLAYBOOK_ROW)
@@ -127,7 +129,7 @@ async def assess_readiness(session: AsyncSession, request: AssessReadiness) -> R
     )
 
 
-@server.handles(LIST_READINESS)
+@server.reads(LIST_READINESS)
 async def list_readiness(session: AsyncSession, request: ListReadiness) -> ReadinessPage:
     await programs.existing_program(session, request.organisation_id, request.program_id)
     rows = await ReadinessRepository(session, request.organisation_id).page(
@@ -139,12 +141,12 @@ async def list_readiness(session: AsyncSession, request: ListReadiness) -> Readi
     )
 
 
-@server.handles(GET_PLAN)
+@server.reads(GET_PLAN)
 async def get_plan(session: AsyncSession, request: GetPlan) -> Plan:
     return await plans.plan(session, request.organisation_id, request.program_id)
 
 
-@server.handles(LIST_PHASES)
+@server.reads(LIST_PHASES)
 async def list_phases(session: AsyncSession, request: ListPhases) -> Phases:
     return Phases(items=await phases.phases(session, request.organisation_id, request.program_id))
 
@@ -161,7 +163,7 @@ async def set_phase(session: AsyncSession, request: SetPhase) -> Phase:
     )
 
 
-@server.handles(CHECK_GRADUATION)
+@server.reads(CHECK_GRADUATION)
 async def check_graduation(session: AsyncSession, request: CheckGraduation) -> GraduationCheck:
     return await phases.graduation_check(session, request.organisation_id, request.program_id)
 
@@ -171,7 +173,7 @@ async def advance_phase(session: AsyncSession, request: AdvancePhase) -> PhaseTr
     return await phases.advance_phase(session, server.outbox, request)
 
 
-@server.handles(LIST_TRANSITIONS)
+@server.reads(LIST_TRANSITIONS)
 async def list_transitions(session: AsyncSession, request: ListTransitions) -> TransitionPage:
     await programs.existing_program(session, request.organisation_id, request.program_id)
     rows = await PhaseRepository(session, request.organisation_id).transitions(
@@ -183,7 +185,7 @@ async def list_transitions(session: AsyncSession, request: ListTransitions) -> T
     )
 
 
-@server.handles(LIST_PROPOSALS)
+@server.reads(LIST_PROPOSALS)
 async def list_proposals(session: AsyncSession, request: ListProposals) -> ProposalPage:
     phase, items, next_after = await recruitment.proposals(
         session, request.organisation_id, request.program_id, request.limit, request.after
@@ -196,7 +198,7 @@ async def list_proposals(session: AsyncSession, request: ListProposals) -> Propo
     )
 
 
-@server.handles(GET_LEADERSHIP_REPORT)
+@server.reads(GET_LEADERSHIP_REPORT)
 async def get_leadership_report(
     session: AsyncSession, request: GetLeadershipReport
 ) -> LeadershipReport:

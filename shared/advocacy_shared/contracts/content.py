@@ -38,6 +38,9 @@ class PostPublished(EventData):
     content_item_id: UUID | None = Field(
         default=None, description="The library item the post came from, if any"
     )
+    suggestion_id: UUID | None = Field(
+        default=None, description="The suggestion the ambassador accepted, if any"
+    )
     discipline: Key | None = Field(default=None, description="Discipline key from the playbook")
     leadership: bool = Field(description="The author is on the leadership track")
     language: Language | None = None

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import Field
 
 from advocacy_shared.contracts.base import (
+    EntityVersion,
     EventData,
     Operation,
     RpcReply,
@@ -33,6 +34,11 @@ class InvitationIssued(EventData):
     external_id: ExternalId | None = Field(default=None, description="The HR system's id, if known")
     employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     expires_at: datetime
+    version: EntityVersion = Field(
+        default=None,
+        description="The ambassador's version after this fact (invitation facts are in the "
+        "sequence of the ambassador's own facts): a consumer applies it only when newer",
+    )
 
 
 @event("ambassadors", "invitation", "declined", 1)
@@ -44,6 +50,9 @@ class InvitationDeclined(EventData):
     external_id: ExternalId | None = Field(default=None, description="The HR system's id, if known")
     employee_id: UUID | None = Field(default=None, description="Their roster record, if any")
     declined_at: datetime
+    version: EntityVersion = Field(
+        default=None, description="The ambassador's version after this fact (see InvitationIssued)"
+    )
 
 
 class PublishConsentText(RpcRequest):

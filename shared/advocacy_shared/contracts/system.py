@@ -31,6 +31,9 @@ class ServiceStatus(RpcReply):
     """Events written but not yet published."""
     oldest_unsent_seconds: float | None
     """Age of the oldest of them; None when there is none."""
+    outbox_parked: int = 0
+    """Events the relay parked because they can never be published (an operator must act:
+    `advocacy deadletters parked SERVICE`). Not counted in the backlog."""
 
 
 def status(service: str) -> Operation[StatusRequest, ServiceStatus]:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 OAUTH_BASE_URL = "https://www.linkedin.com/oauth/v2"
 REST_BASE_URL = "https://api.linkedin.com/rest"
 V2_BASE_URL = "https://api.linkedin.com/v2"
+WEB_BASE_URL = "https://www.linkedin.com"
 
 MEMBER_SCOPES: tuple[str, ...] = (
     "openid",
@@ -39,6 +40,10 @@ class LinkedInSettings(BaseSettings):
     oauth_base_url: str = OAUTH_BASE_URL
     rest_base_url: str = REST_BASE_URL
     v2_base_url: str = V2_BASE_URL
+    web_base_url: str = Field(
+        default=WEB_BASE_URL,
+        description="Where members' browsers see LinkedIn: share links and post permalinks",
+    )
     allowed_networks: tuple[IPvAnyNetwork, ...] = Field(
         default=(),
         description="Networks LinkedIn's base URLs may resolve to although not public (the "

@@ -22,7 +22,7 @@ from advocacy_ambassadors.repository import (
 )
 from advocacy_ambassadors.service.journey import grant_consent
 from advocacy_ambassadors.service.linkedin import LinkedInWiring, authorize_linkedin
-from advocacy_ambassadors.service.states import existing, locked
+from advocacy_ambassadors.service.states import existing, locked, touch
 from advocacy_shared.contracts.ambassadors import GrantConsent
 from advocacy_shared.contracts.errors import Conflict, NotFound, NotReady
 from advocacy_shared.contracts.invitations import (
@@ -128,6 +128,8 @@ async def issue_invitation(
         created_at=now,
     )
     invitations.save(record)
+    touch(ambassador)
+    ambassadors.save(ambassador)
     await outbox.add(
         session,
         InvitationIssued(
@@ -136,6 +138,7 @@ async def issue_invitation(
             external_id=ambassador.external_id,
             employee_id=ambassador.employee_id,
             expires_at=record.expires_at,
+            version=ambassador.version,
         ),
         organisation_id=request.organisation_id,
         subject=str(ambassador.id),
@@ -206,9 +209,10 @@ async def answer_invitation(
         invitation.status = "accepted"
     else:
         invitation.status = "declined"
-        ambassador = await existing(
-            AmbassadorRepository(session, organisation_id), invitation.ambassador_id
-        )
+        ambassadors = AmbassadorRepository(session, organisation_id)
+        ambassador = await locked(ambassadors, invitation.ambassador_id)
+        touch(ambassador)
+        ambassadors.save(ambassador)
         await outbox.add(
             session,
             InvitationDeclined(
@@ -217,6 +221,7 @@ async def answer_invitation(
                 external_id=ambassador.external_id,
                 employee_id=ambassador.employee_id,
                 declined_at=now,
+                version=ambassador.version,
             ),
             organisation_id=organisation_id,
             subject=str(invitation.ambassador_id),

@@ -13,6 +13,7 @@ from advocacy_gateway.routes import (
     members,
     organisations,
     planner,
+    posts,
     scim,
     sso,
     users,
@@ -35,6 +36,8 @@ ROUTERS = [
     invitations.page_router,
     linkedin.router,
     linkedin.callback_router,
+    posts.ambassador_router,
+    posts.router,
     webhooks.router,
     scim.router,
 ]

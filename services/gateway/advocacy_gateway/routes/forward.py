@@ -110,6 +110,20 @@ class Forward:
         return self.method == "POST" and self.status_code == 201
 
     @property
+    def passes_reply_on(self) -> bool:
+        """Whether the answer is the service's reply as it is: then the gateway sends the reply's
+        JSON bytes on without validating and serializing them again (the service serialized them
+        from its validated reply; the OpenAPI document still names the reply's schema)."""
+        return (
+            self.response_model is None
+            and self.present is None
+            and self.paging is None
+            and self.after is None
+            and self.location is None
+            and self.status_code != 204  # an answer without a body
+        )
+
+    @property
     def answer_model(self) -> Any:
         if self.response_model is not None:
             return self.response_model
@@ -189,6 +203,7 @@ def _check(route: Forward, path_params: list[str]) -> None:
 
 def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
     operation, paging, answer = route.operation, route.paging, route.answer_model
+    passes_reply_on = route.passes_reply_on
 
     async def endpoint(**values: Any) -> Any:
         access: Access | None = values.pop("access", None)
@@ -209,6 +224,9 @@ def _endpoint(route: Forward, path_params: list[str]) -> Callable[..., Any]:
         request = operation.request(**fields)
         if route.check is not None and access is not None:
             await route.check(request, access, state)
+        if passes_reply_on:
+            content = await state.rpc.call_json(operation, request)
+            return Response(content, route.status_code, media_type="application/json")
         reply = await state.rpc.call(operation, request)
         if route.after is not None and access is not None:
             await route.after(request, reply, access, state)

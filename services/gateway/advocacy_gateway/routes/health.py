@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -62,6 +63,11 @@ class ProcessState(BaseModel):
     version: str | None = None
     outbox_backlog: int | None = Field(None, description="Events written, not yet published")
     oldest_unsent_seconds: float | None = Field(None, description="Age of the oldest of them")
+    outbox_parked: int | None = Field(
+        None,
+        description="Events parked by the relay: they can never be published, an operator must "
+        "act (`advocacy deadletters parked SERVICE`)",
+    )
 
 
 class ConsumerLag(BaseModel):
@@ -70,6 +76,7 @@ class ConsumerLag(BaseModel):
     num_pending: int = Field(description="Messages not yet delivered to the consumer")
     num_ack_pending: int = Field(description="Delivered, not yet acknowledged")
     num_redelivered: int
+    dead_letters: int = Field(description="Messages this consumer dead-lettered, still kept")
 
 
 class PlatformStatus(BaseModel):
@@ -80,6 +87,10 @@ class PlatformStatus(BaseModel):
     )
     consumers: list[ConsumerLag] = Field(description="Every durable consumer of every stream")
     dead_letters: int | None = Field(description="Messages in the dead-letter stream")
+    dead_letters_by_consumer: dict[str, int] = Field(
+        description="The dead-letter stream's messages by the consumer that gave up on them "
+        "(`advocacy deadletters list --consumer NAME`)"
+    )
 
 
 @router.get(
@@ -91,14 +102,18 @@ async def platform_status(_admin: PlatformAdmin, state: State) -> PlatformStatus
     nats_ok = _nats_connected(state)
     processes = {"gateway": await _gateway_state(state)}
     consumers: list[ConsumerLag] = []
-    dead_letters: int | None = None
+    by_consumer: dict[str, int] = {}
     if nats_ok:
         processes |= await _process_states(state)
-        consumers, dead_letters = await _jetstream_state(state)
+        consumers, by_consumer = await _jetstream_state(state)
     else:
         processes |= {name: ProcessState(state="NATS is unavailable") for name in PROCESSES}
     return PlatformStatus(
-        nats=nats_ok, processes=processes, consumers=consumers, dead_letters=dead_letters
+        nats=nats_ok,
+        processes=processes,
+        consumers=consumers,
+        dead_letters=sum(by_consumer.values()) if nats_ok else None,
+        dead_letters_by_consumer=by_consumer,
     )
 
 
@@ -121,10 +136,12 @@ async def _gateway_state(state: GatewayState) -> ProcessState:
     try:
         async with asyncio.timeout(state.settings.readiness_timeout_seconds):
             async with state.sessions() as session:
-                backlog, age = await outbox_backlog(session, messaging.outbox)
+                backlog, age, parked = await outbox_backlog(session, messaging.outbox)
     except Exception as exc:
         return ProcessState(state=f"database: {type(exc).__name__}")
-    return ProcessState(state="ready", outbox_backlog=backlog, oldest_unsent_seconds=age)
+    return ProcessState(
+        state="ready", outbox_backlog=backlog, oldest_unsent_seconds=age, outbox_parked=parked
+    )
 
 
 async def _process_states(state: GatewayState) -> dict[str, ProcessState]:
@@ -143,17 +160,19 @@ def _process_state(result: ServiceStatus | BaseException) -> ProcessState:
             version=result.version,
             outbox_backlog=result.outbox_backlog,
             oldest_unsent_seconds=result.oldest_unsent_seconds,
+            outbox_parked=result.outbox_parked,
         )
     reason = result.message if isinstance(result, RpcError) else type(result).__name__
     return ProcessState(state=reason)
 
 
-async def _jetstream_state(state: GatewayState) -> tuple[list[ConsumerLag], int | None]:
+async def _jetstream_state(state: GatewayState) -> tuple[list[ConsumerLag], dict[str, int]]:
+    """Every durable consumer's lag, and the dead letters kept, by the consumer that gave up."""
     assert state.nc is not None
     js = state.nc.jetstream()
     consumers: list[ConsumerLag] = []
-    dead_letters: int | None = None
     async with asyncio.timeout(state.settings.readiness_timeout_seconds * 2):
+        by_consumer = await _dead_letters_by_consumer(state, js)
         for stream in [state.topology.stream_name(d) for d in DOMAINS]:
             try:
                 infos = await js.consumers_info(stream)
@@ -166,12 +185,23 @@ async def _jetstream_state(state: GatewayState) -> tuple[list[ConsumerLag], int 
                     num_pending=info.num_pending or 0,
                     num_ack_pending=info.num_ack_pending or 0,
                     num_redelivered=info.num_redelivered or 0,
+                    dead_letters=by_consumer.get(info.name, 0),
                 )
                 for info in infos
             ]
-        try:
-            info = await js.stream_info(state.topology.dead_letter_stream)
-            dead_letters = info.state.messages
-        except NotFoundError:
-            dead_letters = 0
-    return consumers, dead_letters
+    return consumers, by_consumer
+
+
+async def _dead_letters_by_consumer(state: GatewayState, js: JetStreamContext) -> dict[str, int]:
+    """The dead-letter stream's message count per subject (`<ns>.deadletter.<consumer>`)."""
+    prefix = state.topology.dead_letter_subject("")
+    try:
+        info = await js.stream_info(state.topology.dead_letter_stream, subjects_filter=">")
+    except NotFoundError:
+        return {}
+    subjects = info.state.subjects or {}
+    return {
+        subject.removeprefix(prefix): count
+        for subject, count in sorted(subjects.items())
+        if subject.startswith(prefix)
+    }

@@ -8,6 +8,7 @@ import asyncio
 from advocacy_gateway.webhooks.process import NAME, WebhooksProcess, WebhooksSettings
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
+from advocacy_shared.runtime import serve_until_signalled
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate" or not args.no_migrate:
         upgrade("advocacy_gateway", settings.effective_database_url(), "gateway")
     if args.command == "serve":
-        asyncio.run(WebhooksProcess(settings).serve_until_signalled())
+        asyncio.run(serve_until_signalled(WebhooksProcess(settings)))
 
 
 main()

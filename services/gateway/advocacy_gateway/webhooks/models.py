@@ -88,3 +88,15 @@ class WebhookDelivery(GatewayModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     replay_of: UUID | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class WebhookErasure(GatewayModel, table=True):
+    """A tombstone: this person (an ambassador's or an employee's id) was erased. An event about
+    them that arrives later (redelivered, replayed from the dead letters) queues no delivery, so
+    the erasure that removed their deliveries is not undone. Only the id's SHA-256 is kept."""
+
+    __tablename__ = "webhook_erasures"
+
+    organisation_id: UUID = Field(primary_key=True)
+    entity_hash: str = Field(primary_key=True, max_length=64)
+    erased_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime, index=True)

@@ -10,9 +10,7 @@ the wake, it still finds due deliveries at its next poll.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from typing import ClassVar
 
 from faststream.nats import NatsBroker
@@ -85,14 +83,3 @@ class WebhooksProcess:
         """The pass in progress finishes first (an attempt lasts the webhook timeout at most)."""
         await within(self.worker.stop(), 20, "webhook delivery worker")
         await self.runtime.stop()
-
-    async def serve_until_signalled(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from advocacy_gateway.repository import Cursor, after_cursor
-from advocacy_gateway.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from advocacy_gateway.webhooks.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookErasure,
+)
 from advocacy_shared.db import UtcDateTime
 
 
@@ -226,3 +233,40 @@ class DeliveryQueue:
                 .values(next_attempt_at=lease_until)
             )
         return rows
+
+
+class ErasureRepository:
+    """The webhook intake's tombstones of erased people, by the SHA-256 of their ids."""
+
+    def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+
+    async def record(self, entity_id: UUID, at: datetime) -> None:
+        key = (self.organisation_id, _hashed(entity_id))
+        if await self.session.get(WebhookErasure, key) is None:
+            self.session.add(
+                WebhookErasure(organisation_id=key[0], entity_hash=key[1], erased_at=at)
+            )
+
+    async def any_erased(self, entity_ids: Iterable[UUID]) -> bool:
+        hashes = {_hashed(entity_id) for entity_id in entity_ids}
+        if not hashes:
+            return False
+        query = select(func.count()).where(
+            col(WebhookErasure.organisation_id) == self.organisation_id,
+            col(WebhookErasure.entity_hash).in_(hashes),
+        )
+        return int((await self.session.execute(query)).scalar_one()) > 0
+
+
+async def purge_erasures_before(session: AsyncSession, moment: datetime) -> int:
+    """Tombstones older than `moment`, in every organisation (the retention sweep)."""
+    result = await session.execute(
+        delete(WebhookErasure).where(col(WebhookErasure.erased_at) < moment)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _hashed(entity_id: UUID) -> str:
+    return hashlib.sha256(entity_id.bytes).hexdigest()

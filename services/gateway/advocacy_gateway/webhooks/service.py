@@ -6,6 +6,7 @@ both. Every administrative change writes its audit entry in the same transaction
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,11 @@ from advocacy_gateway.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from advocacy_gateway.webhooks.repository import DeliveryRepository, EndpointRepository
+from advocacy_gateway.webhooks.repository import (
+    DeliveryRepository,
+    EndpointRepository,
+    ErasureRepository,
+)
 from advocacy_shared.consumers import MalformedEvent
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import AmbassadorErased
@@ -32,6 +37,8 @@ from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 WORKER_ACTOR = "system:webhook-delivery"
 UPDATABLE = frozenset({"url", "event_types", "description", "enabled"})
@@ -264,13 +271,22 @@ async def queue_deliveries(
     """Intake of one event: a delivery, due now, for each enabled endpoint of its organisation
     that subscribed to its type. Only rows: the worker does the sending."""
     organisation_id = _organisation_of(envelope)
+    erasures = ErasureRepository(session, organisation_id)
     if isinstance(fact, AmbassadorErased):
         # Erasure reaches the delivery log too: earlier payloads name the person's ids, as an
-        # ambassador and, for the roster's events, as an employee.
+        # ambassador and, for the roster's events, as an employee. A tombstone keeps any later
+        # event about them (redelivered, replayed) from bringing them back.
         deliveries = DeliveryRepository(session, organisation_id)
         for erased_id in (fact.ambassador_id, fact.employee_id):
             if erased_id is not None:
                 await deliveries.forget_mentioning(str(erased_id))
+                await erasures.record(erased_id, utc_now())
+    elif await erasures.any_erased(people_named(fact)):
+        log.info(
+            "skipping an event about an erased person",
+            extra={"event_type": envelope.type, "event_id": envelope.id},
+        )
+        return []
     endpoints = await EndpointRepository(session, organisation_id).enabled_for(envelope.type)
     if not endpoints:
         return []
@@ -292,6 +308,16 @@ async def queue_deliveries(
     for delivery in queued:
         deliveries.add(delivery)
     return queued
+
+
+PERSON_FIELDS = ("ambassador_id", "employee_id")
+"""The fields by which an event names a person (the ids an erasure names)."""
+
+
+def people_named(fact: EventData) -> list[UUID]:
+    """The people an event is about: its ambassador and employee ids."""
+    named = (getattr(fact, name, None) for name in PERSON_FIELDS)
+    return [value for value in named if isinstance(value, UUID)]
 
 
 def _organisation_of(envelope: CloudEvent) -> UUID:

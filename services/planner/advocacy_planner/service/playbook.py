@@ -6,6 +6,7 @@ An organisation's first version is seeded from the default matrix.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import cast
 from uuid import UUID
 
@@ -63,27 +64,57 @@ def _entries(
 
 
 async def playbook(
-    session: AsyncSession, organisation_id: UUID, version: int | None = None
+    session: AsyncSession,
+    organisation_id: UUID,
+    version: int | None = None,
+    *,
+    committed_view: bool = False,
 ) -> Playbook:
+    """A version of the playbook (the latest by default).
+
+    A version never changes once written, so its rows are kept in `VERSIONS` and each read asks
+    the database only which version is the latest. Only a session that sees nothing but committed
+    rows (`committed_view`: a read session) adds to them: a transaction could be reading a
+    version it wrote itself and may yet roll back.
+    """
     playbooks = PlaybookRepository(session)
-    if version is None and (rows := await playbooks.latest_entries(organisation_id)):
-        return Playbook(
-            organisation_id=organisation_id,
-            version=rows[0].version,
-            latest=True,
-            rows=[_row(entry) for entry in rows],
-        )
     latest = await _latest_version(playbooks, organisation_id)
     wanted = latest if version is None else version
     if wanted > latest:
         raise NotFound(f"there is no playbook version {wanted} (the latest is {latest})")
-    rows = await playbooks.entries(organisation_id, wanted)
+    rows = VERSIONS.get(organisation_id, wanted)
+    if rows is None:
+        rows = tuple(_row(entry) for entry in await playbooks.entries(organisation_id, wanted))
+        if committed_view and rows:
+            VERSIONS.put(organisation_id, wanted, rows)
     return Playbook(
-        organisation_id=organisation_id,
-        version=wanted,
-        latest=wanted == latest,
-        rows=[_row(entry) for entry in rows],
+        organisation_id=organisation_id, version=wanted, latest=wanted == latest, rows=list(rows)
     )
+
+
+class PlaybookVersions:
+    """The rows of playbook versions read lately, at most `capacity` versions (least recently
+    read out first). Safe to keep: a version's rows are never changed or deleted alone."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._versions: OrderedDict[tuple[UUID, int], tuple[PlaybookRow, ...]] = OrderedDict()
+
+    def get(self, organisation_id: UUID, version: int) -> tuple[PlaybookRow, ...] | None:
+        key = (organisation_id, version)
+        rows = self._versions.get(key)
+        if rows is not None:
+            self._versions.move_to_end(key)
+        return rows
+
+    def put(self, organisation_id: UUID, version: int, rows: tuple[PlaybookRow, ...]) -> None:
+        self._versions[(organisation_id, version)] = rows
+        self._versions.move_to_end((organisation_id, version))
+        while len(self._versions) > self.capacity:
+            self._versions.popitem(last=False)
+
+
+VERSIONS = PlaybookVersions(capacity=4096)
 
 
 async def _latest_version(playbooks: PlaybookRepository, organisation_id: UUID) -> int:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner.models import EnrolledAmbassador, RosterEmployee
-from advocacy_planner.repository import PhaseRepository, ProgramRepository, RosterRepository
+from advocacy_planner.repository import (
+    DepartureRetention,
+    PhaseRepository,
+    ProgramRepository,
+    RosterRepository,
+)
 from advocacy_planner.service.playbook import playbook
 from advocacy_planner.service.programs import existing_program
 from advocacy_shared.contracts.ambassadors import (
@@ -104,7 +110,9 @@ async def enrol(session: AsyncSession, organisation_id: UUID, fact: AmbassadorOn
 
 
 async def invited(session: AsyncSession, organisation_id: UUID, fact: InvitationIssued) -> None:
-    """Someone invited (or invited again after declining) is not proposed; an answer follows."""
+    """Someone invited (or invited again after declining) is not proposed; an answer follows.
+    Invitation facts carry the ambassador's version: an older one than the copy changes nothing
+    (a decline redelivered after the next invitation must not undo it, nor the reverse)."""
     roster = RosterRepository(session, organisation_id)
     if await roster.departed(AMBASSADOR, fact.ambassador_id):
         return
@@ -114,20 +122,22 @@ async def invited(session: AsyncSession, organisation_id: UUID, fact: Invitation
         leadership=False,
         status="invited",
     )
-    if record.status in {"invited", "declined"}:
+    if record.status in {"invited", "declined"} and newer(record.version, fact.version):
         record.status = "invited"
         record.external_id = fact.external_id
         record.employee_id = fact.employee_id
+        record.version = fact.version or record.version
         record.updated_at = utc_now()
         roster.save(record)
 
 
 async def declined(session: AsyncSession, organisation_id: UUID, fact: InvitationDeclined) -> None:
-    """Someone who said no is not proposed again."""
+    """Someone who said no is not proposed again (only when newer than the copy, as above)."""
     roster = RosterRepository(session, organisation_id)
     record = await roster.ambassador(fact.ambassador_id)
-    if record is not None and record.status == "invited":
+    if record is not None and record.status == "invited" and newer(record.version, fact.version):
         record.status = "declined"
+        record.version = fact.version or record.version
         record.updated_at = utc_now()
         roster.save(record)
 
@@ -189,6 +199,12 @@ async def erase(session: AsyncSession, organisation_id: UUID, fact: AmbassadorEr
             if erased in ids:
                 phase.cohort = {**phase.cohort, "ambassador_ids": [i for i in ids if i != erased]}
                 phases_repository.save(phase)
+
+
+async def prune_departures(session: AsyncSession, now: datetime, retention: timedelta) -> int:
+    """Delete the tombstones older than `retention`: by then no fact about the person can still
+    arrive (see `PlannerSettings.departures_retention_seconds`)."""
+    return await DepartureRetention(session).prune_before(now - retention)
 
 
 # --- Targeted recruitment -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """library, approval history, compliance rules, copies and suggestions
 
 Revision ID: content_0001
-Revises: order_0001
+Revises: posting_0001
 Create Date: 2026-12-02 14:27:32.847115
 
 """
@@ -14,7 +14,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel column types)
 
 # revision identifiers, used by Alembic.
 revision: str = 'content_0001'
-down_revision: Union[str, Sequence[str], None] = 'order_0001'
+down_revision: Union[str, Sequence[str], None] = 'posting_0001'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
