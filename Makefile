@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean bench bench-metrics
+.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +66,9 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The content service's ranking: 10,000 ambassadors x 5,000 items, time, peak memory and the ratio
+# against a per-pair loop in the same process (bench/content_ranking.py). Pass options with
+# BENCH_ARGS (e.g. "--baseline-ambassadors 0" runs the loop over every pair: about an hour).
+bench-content: $(STAMP)
+	$(BIN)/python bench/content_ranking.py $(BENCH_ARGS)

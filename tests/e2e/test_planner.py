@@ -19,7 +19,12 @@ from advocacy_shared.contracts.ambassadors import (
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.metrics import CohortActualsMeasured
-from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated, ReadinessAssessed
+from advocacy_shared.contracts.planner import (
+    PhaseAdvanced,
+    ProgramCreated,
+    ProgramObjectivesSet,
+    ReadinessAssessed,
+)
 from advocacy_shared.contracts.roster import EmployeeJoinedRoster, EmployeeLeftRoster
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.topology import Topology
@@ -192,7 +197,11 @@ async def test_a_pilot_is_planned_measured_and_graduates(
 
     await eventually(all_published)
     kinds = [e.type for e in await planner_events(nats_client, topology)]
-    assert kinds[:2] == [ProgramCreated.spec.type, ReadinessAssessed.spec.type]
+    assert kinds[:3] == [
+        ProgramCreated.spec.type,
+        ProgramObjectivesSet.spec.type,
+        ReadinessAssessed.spec.type,
+    ]
 
 
 async def test_a_pilot_short_of_its_targets_is_refused_then_overridden_with_a_kept_reason(

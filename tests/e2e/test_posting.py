@@ -591,3 +591,29 @@ async def test_an_outcome_unknown_too_long_is_not_resent_until_a_person_schedule
     assert len(sandbox_posts(sandbox).posts) == 1
     outcomes = await rows(platform, "SELECT outcome FROM post_attempts ORDER BY number")
     assert [r[0] for r in outcomes] == ["dismissed", "created"]
+
+
+async def test_a_post_that_breaks_a_compliance_rule_is_refused_naming_the_rule(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = (await create_organisation(platform, "Acme"))["id"]
+    ada = await connected(platform, org, "ada@acme.dk")
+    for _ in polls():
+        rules = await platform.http.put(
+            f"/api/v1/orgs/{org}/compliance/rules",
+            json={"blocked_phrases": ["gratis"], "allowed_link_domains": ["acme.dk"]},
+            headers=platform.auth,
+        )
+        if rules.status_code != 503:
+            break
+        await asyncio.sleep(0.05)
+    assert rules.status_code == 200, rules.text
+    refused = await platform.http.post(
+        f"{ada}/posts",
+        json={"text": "Helt GRATIS for alle: https://evil.example/x", "scheduled_at": soon(5)},
+        headers=platform.auth,
+    )
+    assert refused.status_code == 422, refused.text
+    assert "blocked_phrase" in refused.json()["detail"]
+    assert "link_domain" in refused.json()["detail"]
+    assert (await write(platform, ada, scheduled_at=soon(5))).status_code == 201

@@ -36,6 +36,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin/authorize"): None,
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin"): None,
     ("DELETE", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/linkedin"): None,
+    ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/suggestions"): None,
+    ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/suggestions/preview"): None,
     ("POST", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/posts"): {"text": "Hello"},
     ("GET", "/api/v1/orgs/{org_id}/ambassadors/{ambassador_id}/posts"): None,
 }

@@ -1,4 +1,6 @@
-"""The content's event subscriptions."""
+"""The content's event subscriptions: tenants; the ambassadors' facts, the planner's playbook and
+program objectives and the metrics service's post engagement, kept for suggestions; and the
+cancellation of posts when consent is revoked or the ambassador leaves."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_content import posts, service
+from advocacy_content import copies, posts, service
 from advocacy_content.rpc import server
 from advocacy_shared.consumers import EventConsumers
 from advocacy_shared.contracts.ambassadors import (
@@ -14,7 +16,10 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorOffboarded,
     ConsentRevoked,
 )
+from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.metrics import PostEngagementMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.contracts.planner import DisciplinePublished, ProgramObjectivesSet
 from advocacy_shared.envelope import CloudEvent
 
 consumers = EventConsumers("content")
@@ -25,6 +30,34 @@ async def provision_organisation(
     session: AsyncSession, fact: OrganisationCreated, _envelope: CloudEvent
 ) -> None:
     await service.provision_organisation(session, fact)
+
+
+@consumers.on_every_event_of("ambassadors")
+async def people(session: AsyncSession, fact: EventData, envelope: CloudEvent) -> None:
+    """Profile, consent, activity, offboarding and erasure from one consumer, so that they apply
+    in publication order (the copies also compare versions)."""
+    await copies.ambassador_fact(session, UUID(envelope.orgid), fact)
+
+
+@consumers.on(DisciplinePublished)
+async def keep_discipline(
+    session: AsyncSession, fact: DisciplinePublished, envelope: CloudEvent
+) -> None:
+    await copies.keep_discipline(session, UUID(envelope.orgid), fact)
+
+
+@consumers.on(ProgramObjectivesSet)
+async def keep_program(
+    session: AsyncSession, fact: ProgramObjectivesSet, envelope: CloudEvent
+) -> None:
+    await copies.keep_program(session, UUID(envelope.orgid), fact)
+
+
+@consumers.on(PostEngagementMeasured)
+async def learn_engagement(
+    session: AsyncSession, fact: PostEngagementMeasured, envelope: CloudEvent
+) -> None:
+    await copies.record_engagement(session, UUID(envelope.orgid), fact)
 
 
 # --- Posts: nothing more is posted for someone who withdrew or left ------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from advocacy_shared.db import UtcDateTime, service_registry
@@ -23,6 +24,177 @@ class ContentModel(SQLModel, registry=registry):
 
 tenants = tenant_table(metadata)
 messaging = messaging_tables(metadata)
+
+
+# --- The library ---------------------------------------------------------------------------------
+
+
+class ContentItemRecord(ContentModel, table=True):
+    """One library item; its status moves draft → in review → approved → retired."""
+
+    __tablename__ = "content_items"
+    __table_args__ = (Index("ix_content_items_org_status", "organisation_id", "status"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    title: str = Field(max_length=200)
+    body: str = Field(sa_type=Text)
+    link: str | None = Field(default=None, max_length=2000)
+    kind: str = Field(max_length=30)
+    disciplines: list[str] = Field(sa_type=JSON)
+    topics: list[str] = Field(sa_type=JSON)
+    language: str = Field(max_length=35)
+    segments: list[str] = Field(sa_type=JSON)
+    publish_from: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: str = Field(max_length=20)
+    proposed_by_ambassador: UUID | None = None
+    revision: int = 1
+    created_by: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    approved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ItemHistoryRecord(ContentModel, table=True):
+    """The kept history of an item: every step, who took it and the item as it then was."""
+
+    __tablename__ = "content_item_history"
+    __table_args__ = (UniqueConstraint("item_id", "number"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    item_id: UUID = Field(foreign_key="content_items.id", index=True)
+    number: int
+    action: str = Field(max_length=20)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor: str = Field(max_length=300)
+    note: str | None = Field(default=None, sa_type=Text)
+    revision: int
+    snapshot: dict[str, Any] = Field(sa_type=JSON)
+    at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class ComplianceRulesRecord(ContentModel, table=True):
+    """An organisation's compliance rules (one row; `version` rises with each change)."""
+
+    __tablename__ = "compliance_rules"
+
+    organisation_id: UUID = Field(primary_key=True)
+    required_disclosure: str | None = Field(default=None, max_length=200)
+    blocked_phrases: list[str] = Field(sa_type=JSON)
+    allowed_link_domains: list[str] = Field(sa_type=JSON)
+    version: int = 1
+    updated_by: str = Field(max_length=300)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+# --- Copies of other services' facts (from their events) ----------------------------------------
+
+
+class AmbassadorCopy(ContentModel, table=True):
+    """What the ranking reads of an ambassador, from the ambassadors service's events."""
+
+    __tablename__ = "ambassador_copies"
+
+    ambassador_id: UUID = Field(primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    program_id: UUID | None = None
+    leadership: bool = False
+    segments: list[str] = Field(sa_type=JSON)
+    topics: list[str] = Field(sa_type=JSON)
+    languages: list[str] = Field(sa_type=JSON)
+    posts_per_week: float = 1.0
+    consent: bool = True
+    activity: str = Field(default="active", max_length=20, description="active, quiet or left")
+    version: int | None = Field(default=None, description="Of the newest ambassador fact applied")
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class Departure(ContentModel, table=True):
+    """A tombstone: this ambassador left the organisation or was erased; older facts about them
+    are ignored. The id is kept only as its SHA-256."""
+
+    __tablename__ = "departures"
+
+    organisation_id: UUID = Field(primary_key=True)
+    entity_hash: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=40)
+    departed_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class DisciplineCopy(ContentModel, table=True):
+    """A discipline of the latest playbook, from the planner's `DisciplinePublished`."""
+
+    __tablename__ = "discipline_copies"
+
+    organisation_id: UUID = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=60)
+    challenge: str = Field(max_length=200)
+    segments: list[str] = Field(sa_type=JSON)
+    angle_prompts: list[str] = Field(sa_type=JSON)
+    retired: bool = False
+    playbook_version: int
+
+
+class ProgramCopy(ContentModel, table=True):
+    """A program's objectives, highest priority first, from `ProgramObjectivesSet`."""
+
+    __tablename__ = "program_copies"
+
+    program_id: UUID = Field(primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    objectives: list[str] = Field(sa_type=JSON)
+    disciplines: list[str] = Field(sa_type=JSON)
+
+
+class EngagementRecord(ContentModel, table=True):
+    """The latest engagement of one post, from `PostEngagementMeasured`; the segments are the
+    author's when it was measured (what engaged for similar ambassadors)."""
+
+    __tablename__ = "post_engagements"
+    __table_args__ = (Index("ix_post_engagements_org_item", "organisation_id", "item_id"),)
+
+    post_id: UUID = Field(primary_key=True)
+    organisation_id: UUID
+    ambassador_id: UUID = Field(index=True)
+    item_id: UUID | None = None
+    segments: list[str] = Field(sa_type=JSON)
+    impressions: int
+    engagement_rate: float
+    observed_at: datetime = Field(sa_type=UtcDateTime)
+
+
+# --- Suggestions ---------------------------------------------------------------------------------
+
+
+class SuggestionRecord(ContentModel, table=True):
+    """One suggestion of one day for one ambassador, with its explanation; kept so it can be
+    accepted later (the posting side reads it by organisation and id)."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "ambassador_id", "day", "item_id"),
+        Index("ix_suggestions_org_day_item", "organisation_id", "day", "item_id"),
+        Index("ix_suggestions_org_ambassador_day", "organisation_id", "ambassador_id", "day"),
+    )
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    organisation_id: UUID
+    ambassador_id: UUID
+    item_id: UUID = Field(foreign_key="content_items.id")
+    day: date
+    rank: int
+    score: float
+    discipline: str | None = Field(default=None, max_length=60)
+    angle_prompt: str = Field(max_length=300)
+    leadership_prompt: str | None = Field(default=None, max_length=300)
+    nudge: bool = False
+    summary: str = Field(sa_type=Text)
+    signals: list[dict[str, Any]] = Field(sa_type=JSON)
+    status: str = Field(default="open", max_length=20)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
 # --- Posts (docs/posting.md) ---------------------------------------------------------------------

@@ -41,6 +41,11 @@ class Permission(StrEnum):
     PLANNER_READ = "planner.read"
     PLANNER_MANAGE = "planner.manage"
     PLANNER_LEADERSHIP_READ = "planner.leadership.read"
+    CONTENT_READ = "content.read"
+    CONTENT_MANAGE = "content.manage"
+    CONTENT_APPROVE = "content.approve"
+    CONTENT_PROPOSE = "content.propose"
+    SUGGESTIONS_READ = "suggestions.read"
     POSTS_READ = "posts.read"
     POSTS_MANAGE = "posts.manage"
     METRICS_READ = "metrics.read"
@@ -94,6 +99,24 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
     Permission.PLANNER_LEADERSHIP_READ: (
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.LEADERSHIP_VIEWER}),
         frozenset({Scope.ADMIN}),
+    ),
+    # The library: read by every staff role and by ambassadors (what they may share); written by
+    # those who run the program and the comms platform; approved by an approver (not the comms
+    # platform: a person answers for what goes out); proposed by anyone, ambassadors included.
+    Permission.CONTENT_READ: (_ALL_ROLES, frozenset({Scope.ADMIN, Scope.COMMS, Scope.BI})),
+    Permission.CONTENT_MANAGE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN, Scope.COMMS}),
+    ),
+    Permission.CONTENT_APPROVE: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER}),
+        frozenset({Scope.ADMIN}),
+    ),
+    Permission.CONTENT_PROPOSE: (_ALL_ROLES, frozenset({Scope.ADMIN, Scope.COMMS})),
+    # An ambassador's suggestions: the ambassador, those who run the program, the comms platform.
+    Permission.SUGGESTIONS_READ: (
+        frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.AMBASSADOR}),
+        frozenset({Scope.ADMIN, Scope.COMMS}),
     ),
     # Posts: the program's staff and the comms platform write and schedule them; readers of the
     # program see them.

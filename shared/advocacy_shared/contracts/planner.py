@@ -75,6 +75,51 @@ class PlaybookRowChanges(_Model):
     angle_prompts: list[AnglePrompt] | None = Field(default=None, max_length=20)
 
 
+DEFAULT_PLAYBOOK: tuple[PlaybookRowInput, ...] = (
+    PlaybookRowInput(
+        key="social_selling",
+        challenge="Sales & lead generation",
+        discipline="Social selling",
+        colleagues="Sales & marketing",
+        content="Customer challenges, industry themes, cases",
+        enablement_format="Onboarding, guide and an ongoing roll-out",
+        segments=["sales_marketing"],
+        formats=["workshop", "guide"],
+        angle_prompts=[
+            "Talk about the customer problems you solve",
+            "Share what you learnt from a recent case",
+        ],
+    ),
+    PlaybookRowInput(
+        key="thought_leadership",
+        challenge="Awareness & differentiation",
+        discipline="Thought leadership & CxO visibility",
+        colleagues="Specialists & leadership",
+        content="Professional hobby-horses, industry agendas, visions",
+        enablement_format="Hand-held effort, 1:1 and guide",
+        segments=["specialist", "leadership"],
+        formats=["one_to_one", "guide"],
+        angle_prompts=[
+            "Take a stand on an industry agenda",
+            "Share the professional hobby-horse you never tire of",
+        ],
+    ),
+    PlaybookRowInput(
+        key="employer_branding",
+        challenge="Qualified applicants",
+        discipline="Employee advocacy as employer branding",
+        colleagues="Everyone / profile representatives",
+        content="The workplace, development, collegiality",
+        enablement_format="Broad training, guide + hand-held effort",
+        segments=["everyone"],
+        formats=["workshop", "guide", "one_to_one"],
+        angle_prompts=["Show a normal day at work", "Tell how you have developed here"],
+    ),
+)
+"""The article's prioritisation matrix: every organisation's playbook starts from it (the
+planner seeds version 1 from it; the content service seeds its copy from it too)."""
+
+
 class PlaybookRow(RpcReply):
     id: UUID
     key: DisciplineKey
@@ -125,6 +170,25 @@ class PlaybookRevised(EventData):
     change: Literal["added", "edited", "retired"]
     discipline_key: Key
     revised_at: datetime
+
+
+@event("planner", "discipline", "published", 1)
+class DisciplinePublished(EventData):
+    """A discipline of the latest playbook as content suggestions read it: whom it is for, the
+    challenge it serves and its angle prompts; `retired` when the latest version no longer has it.
+
+    Published for the changed row with every revision (version 1 is `DEFAULT_PLAYBOOK`, which
+    consumers seed themselves). A consumer applies it only when `playbook_version` is newer than
+    the copy of that discipline it holds.
+    """
+
+    playbook_version: int = Field(ge=1)
+    key: Key
+    challenge: Challenge
+    segments: list[Segment] = Field(max_length=4)
+    angle_prompts: list[AnglePrompt] = Field(max_length=20)
+    retired: bool = False
+    published_at: datetime
 
 
 # --- Programs ------------------------------------------------------------------------------------
@@ -247,6 +311,17 @@ class ProgramCreated(EventData):
     fte_share: float
     start_date: date
     created_at: datetime
+
+
+@event("planner", "program", "objectives_set", 1)
+class ProgramObjectivesSet(EventData):
+    """A program's objectives (playbook challenges, highest priority first) and disciplines, as
+    content suggestions weigh them. Published with `ProgramCreated`."""
+
+    program_id: UUID
+    objectives: list[Challenge] = Field(max_length=10)
+    disciplines: list[Key] = Field(max_length=10)
+    set_at: datetime
 
 
 # --- Readiness of the four elements --------------------------------------------------------------

@@ -19,6 +19,8 @@ from advocacy_shared.contracts.ambassadors import EnablementFormat, Segment
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound, NotReady
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import (
+    DEFAULT_PLAYBOOK,
+    DisciplinePublished,
     Playbook,
     PlaybookRevised,
     PlaybookRow,
@@ -28,47 +30,7 @@ from advocacy_shared.contracts.planner import (
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
-DEFAULT_MATRIX: tuple[PlaybookRowInput, ...] = (
-    PlaybookRowInput(
-        key="social_selling",
-        challenge="Sales & lead generation",
-        discipline="Social selling",
-        colleagues="Sales & marketing",
-        content="Customer challenges, industry themes, cases",
-        enablement_format="Onboarding, guide and an ongoing roll-out",
-        segments=["sales_marketing"],
-        formats=["workshop", "guide"],
-        angle_prompts=[
-            "Talk about the customer problems you solve",
-            "Share what you learnt from a recent case",
-        ],
-    ),
-    PlaybookRowInput(
-        key="thought_leadership",
-        challenge="Awareness & differentiation",
-        discipline="Thought leadership & CxO visibility",
-        colleagues="Specialists & leadership",
-        content="Professional hobby-horses, industry agendas, visions",
-        enablement_format="Hand-held effort, 1:1 and guide",
-        segments=["specialist", "leadership"],
-        formats=["one_to_one", "guide"],
-        angle_prompts=[
-            "Take a stand on an industry agenda",
-            "Share the professional hobby-horse you never tire of",
-        ],
-    ),
-    PlaybookRowInput(
-        key="employer_branding",
-        challenge="Qualified applicants",
-        discipline="Employee advocacy as employer branding",
-        colleagues="Everyone / profile representatives",
-        content="The workplace, development, collegiality",
-        enablement_format="Broad training, guide + hand-held effort",
-        segments=["everyone"],
-        formats=["workshop", "guide", "one_to_one"],
-        angle_prompts=["Show a normal day at work", "Tell how you have developed here"],
-    ),
-)
+DEFAULT_MATRIX: tuple[PlaybookRowInput, ...] = DEFAULT_PLAYBOOK
 """The article's prioritisation matrix: every organisation's playbook starts from it."""
 
 
@@ -263,4 +225,37 @@ async def _revise(
         ),
         organisation_id=organisation_id,
     )
+    await _publish_discipline(session, outbox, organisation_id, version, rows, key)
     return await playbook(session, organisation_id, version + 1)
+
+
+async def _publish_discipline(
+    session: AsyncSession,
+    outbox: Outbox,
+    organisation_id: UUID,
+    version: int,
+    rows: list[PlaybookRowInput],
+    key: str,
+) -> None:
+    """Tell the content service what the changed discipline now is (or that it was retired), so
+    that suggestions rank from a copy and never ask the planner while ranking."""
+    current = next((row for row in rows if row.key == key), None)
+    if current is None:
+        previous = (await playbook(session, organisation_id, version)).rows
+        source: PlaybookRowInput | PlaybookRow = next(row for row in previous if row.key == key)
+    else:
+        source = current
+    await outbox.add(
+        session,
+        DisciplinePublished(
+            playbook_version=version + 1,
+            key=key,
+            challenge=source.challenge,
+            segments=list(source.segments),
+            angle_prompts=list(source.angle_prompts),
+            retired=current is None,
+            published_at=utc_now(),
+        ),
+        organisation_id=organisation_id,
+        subject=key,
+    )

@@ -21,6 +21,7 @@ from advocacy_shared.contracts.planner import (
     Program,
     ProgramCreated,
     ProgramFields,
+    ProgramObjectivesSet,
     ReadinessAssessed,
     ReadinessAssessment,
     ReadinessFields,
@@ -72,6 +73,17 @@ async def create_program(
             fte_share=record.fte_share,
             start_date=record.start_date,
             created_at=record.created_at,
+        ),
+        organisation_id=organisation_id,
+        subject=str(record.id),
+    )
+    await outbox.add(
+        session,
+        ProgramObjectivesSet(
+            program_id=record.id,
+            objectives=record.objectives,
+            disciplines=record.disciplines,
+            set_at=record.created_at,
         ),
         organisation_id=organisation_id,
         subject=str(record.id),
