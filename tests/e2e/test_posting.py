@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from advocacy_shared.linkedin.posts import escape_little_text
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import invite, published_until
+from tests.e2e.test_content import ENGLISH_ITEM, OFFICE_ITEM, approved_item, call, content_ready
 from tests.e2e.test_linkedin import CALLBACK, CLIENT_SECRET, connect, consented, of_type
 from tests.e2e.test_skeleton import create_organisation
 from tests.loopback import LoopbackServer
@@ -617,3 +618,27 @@ async def test_a_post_that_breaks_a_compliance_rule_is_refused_naming_the_rule(
     assert "blocked_phrase" in refused.json()["detail"]
     assert "link_domain" in refused.json()["detail"]
     assert (await write(platform, ada, scheduled_at=soon(5))).status_code == 201
+
+
+async def test_a_post_from_the_library_must_name_an_approved_item_of_its_organisation(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = await content_ready(platform)
+    other = await content_ready(platform)
+    ada = await connected(platform, org, "ada@acme.dk")
+    item = await approved_item(platform, org, ENGLISH_ITEM)
+    foreign = await approved_item(platform, other, ENGLISH_ITEM)
+    draft = await call(platform, "POST", org, "/content", OFFICE_ITEM)
+    assert draft.status_code == 201, draft.text
+
+    unknown = await write(platform, ada, content_item_id=foreign["id"], scheduled_at=soon(5))
+    assert unknown.status_code == 404, unknown.text
+    unapproved = await write(platform, ada, content_item_id=draft.json()["id"])
+    assert unapproved.status_code == 422, unapproved.text
+    assert "only approved items" in unapproved.json()["detail"]
+    missing_suggestion = await write(platform, ada, suggestion_id=str(uuid4()))
+    assert missing_suggestion.status_code == 404, missing_suggestion.text
+
+    accepted = await write(platform, ada, content_item_id=item["id"])
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["content_item_id"] == item["id"]

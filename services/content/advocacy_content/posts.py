@@ -21,7 +21,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_content.models import PostRecord
-from advocacy_content.post_rules import compliance_violations
+from advocacy_content.post_rules import compliance_violations, post_source
 from advocacy_content.repository import PostRepository
 from advocacy_shared.contracts.ambassadors import Ambassador
 from advocacy_shared.contracts.content import PostPublished, PostSource, PostWithdrawn
@@ -169,13 +169,22 @@ async def create(
     path = path_for(author, request.path)
     scheduled_at = not_in_past(request.scheduled_at, now)
     await _compliant(session, request.organisation_id, request.text)
+    source = await post_source(
+        session,
+        request.organisation_id,
+        request.ambassador_id,
+        request.suggestion_id,
+        request.content_item_id,
+        request.discipline,
+        scheduled_at or now,
+    )
     record = PostRecord(
         organisation_id=request.organisation_id,
         ambassador_id=request.ambassador_id,
         program_id=author.program_id,
-        content_item_id=request.content_item_id,
+        content_item_id=source.content_item_id,
         suggestion_id=request.suggestion_id,
-        discipline=request.discipline,
+        discipline=source.discipline,
         leadership=author.leadership,
         language=request.language,
         topics=list(request.topics),
