@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advocacy_gateway.routes import (
+    admin,
     ambassadors,
     api_keys,
     audit,
@@ -35,4 +36,5 @@ ROUTERS = [
     linkedin.callback_router,
     webhooks.router,
     scim.router,
+    admin.router,
 ]
