@@ -8,6 +8,7 @@ import re
 import httpx
 from playwright.async_api import Locator, Page, expect
 
+from advocacy_devtools.embedded_nats import free_port
 from tests.ui.conftest import Site, Tab
 
 
@@ -99,7 +100,7 @@ def transitions_table(page: Page) -> Locator:
     )
 
 
-async def test_an_ambassador_is_invited_and_their_link_issued_once_the_consent_text_is_published(
+async def test_an_ambassador_is_invited_their_link_issued_and_a_new_consent_text_published(
     tab: Tab,
 ) -> None:
     page = tab.page
@@ -114,17 +115,23 @@ async def test_an_ambassador_is_invited_and_their_link_issued_once_the_consent_t
     await expect(page.get_by_role("heading", name="Mette Hansen", level=1)).to_be_visible()
     await expect(page.get_by_role("table", name="Consent changes, oldest first")).to_have_count(0)
     await expect(page.get_by_text("No consent recorded yet")).to_be_visible()
-    # No consent text yet: the API's problem is shown, not a blank failure.
     await page.get_by_role("button", name="Issue invitation link").click()
-    await expect(page.get_by_role("alert")).to_be_visible()
+    link = page.locator(".notice code.secret")
+    await expect(link).to_contain_text(f"{tab.site.base_url}/invitation#")
 
     await tab.open("invitations")
-    publish = page.get_by_role("form", name="Publish a consent text")
+    await expect(page.get_by_role("table", name="Invitations")).to_contain_text("pending")
+    await expect(page.get_by_role("table", name="Invitations")).to_contain_text("Mette Hansen")
     await page.get_by_text("Publish a new version").click()
-    await publish.get_by_label("Version").fill("2026-12")
+    publish = page.get_by_role("form", name="Publish a consent text")
+    await publish.get_by_label("Version").fill("1")  # the organisation's first text has it
     await publish.get_by_label("Text").fill("I agree that Acme may suggest posts for my own profile.")
     await publish.get_by_role("button", name="Publish").click()
-    await expect(page.get_by_role("table", name="Published versions")).to_contain_text("2026-12")
+    await expect(publish.get_by_role("alert")).to_contain_text("409")
+    await publish.get_by_label("Version").fill("2026-12")
+    await publish.get_by_role("button", name="Publish").click()
+    texts = page.get_by_role("table", name="Published versions")
+    await expect(texts.get_by_role("row", name=re.compile("2026-12"))).to_contain_text("current")
 
     await tab.open("ambassadors")
     await expect(page.locator(".funnel li").first).to_contain_text("1 of 1")
@@ -136,12 +143,7 @@ async def test_an_ambassador_is_invited_and_their_link_issued_once_the_consent_t
     await page.get_by_label("Name or email contains").fill("mette")
     await expect(people).to_contain_text("mette@acme.example")
     await people.get_by_role("link", name="Mette Hansen").click()
-
-    await page.get_by_role("button", name="Issue invitation link").click()
-    link = page.locator(".notice code.secret")
-    await expect(link).to_contain_text(f"{tab.site.base_url}/invitation#")
-    await tab.open("invitations")
-    await expect(page.get_by_role("table", name="Invitations")).to_contain_text("pending")
+    await expect(page.get_by_role("list", name="Onboarding steps")).to_contain_text("invited")
     await page.screenshot(path="/tmp/adminui-invitations.png", full_page=True)
 
 
@@ -153,7 +155,7 @@ async def test_an_organisation_admin_adds_a_webhook_and_an_api_key_and_sees_them
     await tab.open("settings/api-keys")
     await expect(page.get_by_text("No API key yet")).to_be_visible()
     create = page.get_by_role("form", name="Create an API key")
-    await create.get_by_label("Name").fill("HR system (Workday)")
+    await create.get_by_role("textbox", name="Name", exact=True).fill("HR system (Workday)")
     await create.get_by_role("checkbox", name=re.compile("^hr:")).check()
     await create.get_by_role("button", name="Create key").click()
     await expect(page.locator(".notice code.secret")).to_have_text(re.compile(r"^adv_[0-9a-f]{12}_"))
@@ -172,6 +174,11 @@ async def test_an_organisation_admin_adds_a_webhook_and_an_api_key_and_sees_them
     hook = page.get_by_role("form", name="Add a webhook")
     await hook.get_by_label("Endpoint URL").fill("https://hr.example.com/webhooks/advocacy")
     await hook.get_by_label("Every event type").check()
+    await hook.get_by_role("button", name="Add webhook").click()
+    # The API's problem, rendered: what was refused and why.
+    await expect(hook.get_by_role("alert")).to_contain_text("Unprocessable Entity (422)")
+    await expect(hook.get_by_role("alert")).to_contain_text("does not resolve")
+    await hook.get_by_label("Endpoint URL").fill(f"http://127.0.0.1:{free_port()}/hook")
     await hook.get_by_role("button", name="Add webhook").click()
     await expect(page.locator(".notice code.secret")).to_have_text(re.compile(r"^whsec_"))
     await page.get_by_role("link", name="Open the webhook").click()

@@ -16,6 +16,17 @@ const SCOPES = [
 ];
 const ROLES = ["org_admin", "program_manager", "leadership_viewer", "analyst", "ambassador"];
 
+// A secret the API handed out, shown once at the top of the page that re-renders after it.
+let onceShown = null;
+function showOnce(...nodes) {
+  onceShown = nodes;
+}
+function takeShown() {
+  const nodes = onceShown;
+  onceShown = null;
+  return nodes;
+}
+
 /** A button that asks first, calls `action`, then refreshes (or shows the problem in `status`). */
 function actionButton(text, accessibleName, question, action, status, ctx) {
   const button = h("button", { type: "button", class: "secondary small", "aria-label": accessibleName }, text);
@@ -39,7 +50,7 @@ function actionButton(text, accessibleName, question, action, status, ctx) {
 export async function webhooks(ctx, target) {
   const [hooks, types] = await Promise.all([all(`${ctx.base()}/webhooks`), get("/api/v1/webhook-event-types")]);
   const status = h("div", { "aria-live": "polite" });
-  const created = h("div", { "aria-live": "polite" });
+  const created = h("div", { "aria-live": "polite" }, takeShown());
   clear(target,
     pageHeader("Webhooks"),
     status,
@@ -70,9 +81,9 @@ export async function webhooks(ctx, target) {
         event_types: node.elements.namedItem("all_events").checked ? ["*"] : checked(node, "event_types"),
       }),
       done: (hook) => {
-        clear(created, secretNotice("Webhook added. Its signing secret is shown only now: store it where the endpoint verifies signatures.", hook.secret),
+        showOnce(secretNotice("Webhook added. Its signing secret is shown only now: store it where the endpoint verifies signatures.", hook.secret),
           h("p", {}, h("a", { href: `#/settings/webhooks/${hook.id}` }, "Open the webhook")));
-        created.querySelector("code").focus?.();
+        ctx.refresh();
       },
     })));
 }
@@ -121,8 +132,11 @@ export async function webhook(ctx, target, webhookId) {
 export async function apiKeys(ctx, target) {
   const keys = await all(`${ctx.base()}/api-keys`);
   const status = h("div", { "aria-live": "polite" });
-  const created = h("div", { "aria-live": "polite" });
-  const showKey = (key, text) => clear(created, secretNotice(text, key.key));
+  const created = h("div", { "aria-live": "polite" }, takeShown());
+  const showKey = (key, text) => {
+    showOnce(secretNotice(text, key.key));
+    ctx.refresh();
+  };
   clear(target,
     pageHeader("API keys"),
     status,
