@@ -58,7 +58,9 @@ class Site:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.base_url}{path}", headers=self.auth, timeout=30, **kwargs)
+        return httpx.request(
+            method, f"{self.base_url}{path}", headers=self.auth, timeout=30, **kwargs
+        )
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +68,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-ui")
     with running_platform(folder, rate_limit_burst="1000000") as platform:
         site = Site(platform.base_url, platform.admin_key(), {}, {})
-        site.org = _created(site.api("POST", "/api/v1/orgs", json={"name": "Acme A/S", "slug": "acme"}))
+        site.org = _created(
+            site.api("POST", "/api/v1/orgs", json={"name": "Acme A/S", "slug": "acme"})
+        )
         site.other_org = _created(
             site.api("POST", "/api/v1/orgs", json={"name": "Globex", "slug": "globex"})
         )
@@ -85,7 +89,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             site.api(
                 "POST",
                 "/api/v1/platform-admins",
-                json={"email": "root@platform.example", "display_name": "Root", "password": PASSWORD},
+                json={
+                    "email": "root@platform.example",
+                    "display_name": "Root",
+                    "password": PASSWORD,
+                },
             )
         )
         _playbook_ready(site, site.org["id"])
@@ -164,4 +172,6 @@ async def tab(browser: Any, site: Site) -> AsyncIterator[Tab]:
 
 def _expected(error: str) -> bool:
     """Problems the tests provoke on purpose show in the console as failed requests."""
-    return bool(re.search(r"Failed to load resource: the server responded with a status of (4\d\d)", error))
+    return bool(
+        re.search(r"Failed to load resource: the server responded with a status of (4\d\d)", error)
+    )
