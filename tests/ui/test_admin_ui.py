@@ -9,7 +9,7 @@ import httpx
 from playwright.async_api import Locator, Page, expect
 
 from advocacy_devtools.embedded_nats import free_port
-from tests.ui.conftest import Site, Tab
+from tests.ui.conftest import PASSWORD, Site, Tab
 
 
 async def test_a_wrong_password_shows_the_problem_and_the_right_one_opens_the_program(
@@ -291,3 +291,29 @@ def test_the_ui_is_served_with_a_policy_that_allows_only_its_own_scripts_and_sty
         answer = httpx.get(f"{site.base_url}{missing}")
         assert answer.status_code == 404, missing
     assert httpx.get(f"{site.base_url}/admin").status_code == 308
+
+
+async def test_a_second_tab_of_a_session_learns_its_csrf_token_and_can_make_changes(
+    tab: Tab,
+) -> None:
+    """As a session opened by single sign-on: the tab never saw the sign-in's answer."""
+    await tab.sign_in("org_admin")
+    second = await tab.page.context.new_page()
+    await second.goto(f"{tab.site.base_url}/admin/#/settings/api-keys")
+    create = second.get_by_role("form", name="Create an API key")
+    await create.get_by_role("textbox", name="Name", exact=True).fill("BI dashboard")
+    await create.get_by_role("checkbox", name=re.compile("^bi:")).check()
+    await create.get_by_role("button", name="Create key").click()
+    await expect(second.locator(".notice code.secret")).to_have_text(re.compile(r"^adv_"))
+
+
+def test_me_answers_a_sessions_csrf_token_and_none_to_an_api_key(site: Site) -> None:
+    with httpx.Client(base_url=site.base_url) as browser:
+        signed = browser.post(
+            "/api/v1/auth/login",
+            json={"organisation": "acme", "email": site.emails["analyst"], "password": PASSWORD},
+        ).json()
+        me = browser.get("/api/v1/auth/me")
+        assert me.json()["csrf_token"] == signed["csrf_token"]
+        assert me.headers["cache-control"] == "no-store"
+    assert site.api("GET", "/api/v1/auth/me").json()["csrf_token"] is None

@@ -101,6 +101,8 @@ const main = () => document.getElementById("main");
 async function loadSession() {
   try {
     ctx.me = await get("/api/v1/auth/me");
+    // A session opened by single sign-on (or in another tab) learns its CSRF token here.
+    if (ctx.me.csrf_token) csrf.set(ctx.me.csrf_token);
   } catch (error) {
     if (error.status === 401) {
       ctx.me = null;
