@@ -7,6 +7,7 @@ with the reason, where it is not installed (`apt-get install chromium`; .ci/run 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "correct horse battery staple"
+SCREENSHOTS = os.environ.get("ADVOCACY_UI_SCREENSHOTS")
+"""A folder to save the pages' pictures in (docs/admin-ui/ is made this way); unset: none."""
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +144,10 @@ class Tab:
 
     async def open(self, route: str = "") -> None:
         await self.page.goto(f"{self.site.base_url}/admin/#/{route}")
+
+    async def screenshot(self, name: str) -> None:
+        if SCREENSHOTS:
+            await self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
     async def sign_in(self, role: str, organisation: str | None = "acme") -> None:
         await self.open("signin")

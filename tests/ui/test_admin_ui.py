@@ -28,7 +28,6 @@ async def test_a_wrong_password_shows_the_problem_and_the_right_one_opens_the_pr
     await tab.sign_in("org_admin")
     await expect(page.get_by_role("heading", name="Programs", exact=True)).to_be_visible()
     await expect(page.get_by_text("No program yet")).to_be_visible()
-    await page.screenshot(path="/tmp/adminui-programs.png", full_page=True)
 
 
 async def test_a_program_manager_creates_a_program_assesses_readiness_and_overrides_a_graduation(
@@ -89,7 +88,7 @@ async def test_a_program_manager_creates_a_program_assesses_readiness_and_overri
     await expect(transitions).to_contain_text("override")
     await expect(transitions).to_contain_text("before the trade fair")
     await expect(page.locator(".page-header .badge")).to_have_text("targeted recruitment")
-    await page.screenshot(path="/tmp/adminui-program.png", full_page=True)
+    await tab.screenshot("program")
 
 
 def transitions_table(page: Page) -> Locator:
@@ -144,7 +143,9 @@ async def test_an_ambassador_is_invited_their_link_issued_and_a_new_consent_text
     await expect(people).to_contain_text("mette@acme.example")
     await people.get_by_role("link", name="Mette Hansen").click()
     await expect(page.get_by_role("list", name="Onboarding steps")).to_contain_text("invited")
-    await page.screenshot(path="/tmp/adminui-invitations.png", full_page=True)
+    await tab.screenshot("ambassador")
+    await tab.open("ambassadors")
+    await tab.screenshot("ambassadors")
 
 
 async def test_an_organisation_admin_adds_a_webhook_and_an_api_key_and_sees_them_audited(
@@ -195,7 +196,8 @@ async def test_an_organisation_admin_adds_a_webhook_and_an_api_key_and_sees_them
     )
     await tab.open("settings/sso")
     await expect(page.get_by_text("Single sign-on is not set up")).to_be_visible()
-    await page.screenshot(path="/tmp/adminui-settings.png", full_page=True)
+    await tab.open("settings/api-keys")
+    await tab.screenshot("api-keys")
 
 
 async def test_each_role_sees_only_the_pages_it_may_use(tab: Tab) -> None:
