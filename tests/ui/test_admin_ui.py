@@ -319,3 +319,33 @@ def test_me_answers_a_sessions_csrf_token_and_none_to_an_api_key(site: Site) -> 
         assert me.json()["csrf_token"] == signed["csrf_token"]
         assert me.headers["cache-control"] == "no-store"
     assert site.api("GET", "/api/v1/auth/me").json()["csrf_token"] is None
+
+
+async def test_on_a_phone_nothing_overflows_and_the_keyboard_reaches_every_control(
+    tab: Tab,
+) -> None:
+    page = tab.page
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await tab.sign_in("org_admin")
+    for route in ("program", "ambassadors", "invitations", "settings/api-keys", "settings/audit"):
+        await tab.open(route)
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"#/{route} scrolls sideways by {overflow}px"
+    # The first Tab reaches the skip button, which moves focus to the page's content.
+    await tab.open("program")
+    await page.locator("body").focus()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "skip"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+    # Every control in the page can be named by assistive technology.
+    unnamed = await page.evaluate(
+        """[...document.querySelectorAll('input, select, textarea, button')]
+            .filter(el => !el.labels?.length && !el.getAttribute('aria-label')
+                          && !el.textContent.trim())
+            .map(el => el.outerHTML)"""
+    )
+    assert unnamed == []
