@@ -19,7 +19,7 @@ import pytest
 
 from tests.live import running_platform
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("ADVOCACY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -34,16 +34,11 @@ PASSWORD = "correct horse battery staple"
 SCREENSHOTS = os.environ.get("ADVOCACY_UI_SCREENSHOTS")
 """A folder to save the pages' pictures in (docs/admin-ui/ is made this way); unset: none."""
 
-pytestmark = pytest.mark.slow
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); "
-        "Playwright's own browsers are never downloaded",
-        allow_module_level=True,
-    )
-if not Path("/proc/self/cmdline").exists():
-    pytest.skip("the live platform needs /proc (Linux)", allow_module_level=True)
+HAVE_CHROMIUM = CHROMIUM.exists()
+NO_CHROMIUM = (
+    f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); "
+    "Playwright's own browsers are never downloaded"
+)
 
 
 @dataclass
@@ -68,6 +63,8 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("the live platform needs /proc (Linux)")
     folder = tmp_path_factory.mktemp("admin-ui")
     with running_platform(folder, rate_limit_burst="1000000") as platform:
         site = Site(platform.base_url, platform.admin_key(), {}, {})
@@ -124,6 +121,8 @@ def _playbook_ready(site: Site, org_id: str) -> None:
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
+    if not HAVE_CHROMIUM:
+        pytest.skip(NO_CHROMIUM)
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:

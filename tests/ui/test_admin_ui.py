@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from playwright.async_api import Locator, Page, expect
 
 from advocacy_devtools.embedded_nats import free_port
 from tests.ui.conftest import PASSWORD, Site, Tab
+
+pytestmark = pytest.mark.slow
 
 
 async def test_a_wrong_password_shows_the_problem_and_the_right_one_opens_the_program(
