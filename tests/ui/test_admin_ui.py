@@ -21,6 +21,7 @@ async def test_a_wrong_password_shows_the_problem_and_the_right_one_opens_the_pr
     page = tab.page
     await tab.open()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await tab.screenshot("sign-in")
     await page.get_by_label("Organisation").fill("acme")
     await page.get_by_label("Email").fill(tab.site.emails["org_admin"])
     await page.get_by_label("Password").fill("not the password")
@@ -148,6 +149,7 @@ async def test_an_ambassador_is_invited_their_link_issued_and_a_new_consent_text
     await expect(page.get_by_role("list", name="Onboarding steps")).to_contain_text("invited")
     await tab.screenshot("ambassador")
     await tab.open("ambassadors")
+    await expect(page.get_by_role("table", name="Ambassadors")).to_be_visible()
     await tab.screenshot("ambassadors")
 
 
@@ -200,6 +202,7 @@ async def test_an_organisation_admin_adds_a_webhook_and_an_api_key_and_sees_them
     await tab.open("settings/sso")
     await expect(page.get_by_text("Single sign-on is not set up")).to_be_visible()
     await tab.open("settings/api-keys")
+    await expect(page.get_by_role("table", name="API keys of this organisation")).to_be_visible()
     await tab.screenshot("api-keys")
 
 
@@ -227,6 +230,7 @@ async def test_each_role_sees_only_the_pages_it_may_use(tab: Tab) -> None:
             page.get_by_text("No leader has been invited yet.")
         )
     ).to_be_visible()
+    await tab.screenshot("leadership")
 
 
 async def test_content_and_metrics_are_marked_slots_until_their_services_arrive(tab: Tab) -> None:

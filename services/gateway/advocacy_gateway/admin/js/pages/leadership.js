@@ -41,7 +41,7 @@ export async function page(ctx, target) {
     section("Leaders in the program", table({
       caption: "Ambassadors on the leadership track",
       columns: [
-        { title: "Name", cell: (a) => h("a", { href: `#/ambassadors/${a.id}` }, a.display_name || a.id.slice(0, 8)) },
+        { title: "Name", cell: (a) => h("a", { href: `#/ambassadors/${a.id}` }, a.display_name || `Ambassador ${a.id.slice(0, 8)}`) },
         { title: "State", cell: (a) => badge(a.state) },
         { title: "Since", cell: (a) => fmtDate(a.created_at) },
       ],
