@@ -342,8 +342,8 @@ async def test_on_a_phone_nothing_overflows_and_the_keyboard_reaches_every_contr
         )
         assert overflow <= 0, f"#/{route} scrolls sideways by {overflow}px"
     # The first Tab reaches the skip button, which moves focus to the page's content.
-    await tab.open("program")
-    await page.locator("body").focus()
+    await page.reload()  # a fresh load: focus starts at the document, not at the content
+    await expect(page.get_by_role("heading", level=1)).to_be_visible()
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "skip"
     await page.keyboard.press("Enter")
