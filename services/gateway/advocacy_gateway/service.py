@@ -352,6 +352,12 @@ async def change_password(
     await SessionRepository(session).remove_all_but(user.id, hash_secret(keep_token or ""))
 
 
+async def csrf_token_of(session: AsyncSession, token: str) -> str | None:
+    """The CSRF token of the session the cookie holds (one signed in through SSO never saw it)."""
+    user_session = await SessionRepository(session).get(hash_secret(token))
+    return user_session.csrf_token if user_session is not None else None
+
+
 async def log_out(session: AsyncSession, token: str) -> None:
     await SessionRepository(session).remove(hash_secret(token))
 

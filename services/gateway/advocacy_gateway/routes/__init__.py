@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advocacy_gateway.routes import (
+    admin,
     ambassadors,
     api_keys,
     audit,
@@ -44,4 +45,5 @@ ROUTERS = [
     webhooks.router,
     scim.router,
     scim_groups.router,
+    admin.router,
 ]

@@ -45,6 +45,11 @@ class Me(BaseModel):
     roles: dict[UUID, Role] = Field(description="Role per organisation (users)")
     organisation_id: UUID | None = Field(description="The organisation of an API key")
     scopes: list[str] = Field(description="Scopes of an API key")
+    csrf_token: str | None = Field(
+        default=None,
+        description="A session's CSRF token (for X-CSRF-Token), so that a browser signed in "
+        "through single sign-on, or a new tab, can make changes; only this origin can read it",
+    )
 
 
 class SignedIn(BaseModel):
@@ -156,7 +161,17 @@ async def change_password(
 
 
 @router.get("/auth/me", summary="Who the credentials belong to, and what they may do")
-async def me(caller: Caller) -> Me:
+async def me(
+    caller: Caller,
+    state: State,
+    response: Response,
+    token: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
+) -> Me:
+    csrf_token = None
+    if caller.kind == "user" and token is not None:
+        async with state.read_sessions() as session:
+            csrf_token = await service.csrf_token_of(session, token)
+        response.headers["Cache-Control"] = "no-store"
     return Me(
         kind=caller.kind,
         id=caller.id,
@@ -165,6 +180,7 @@ async def me(caller: Caller) -> Me:
         roles=caller.roles,
         organisation_id=caller.key_organisation_id,
         scopes=sorted(caller.scopes),
+        csrf_token=csrf_token,
     )
 
 
