@@ -173,15 +173,14 @@ async def test_a_scheduled_post_is_published_through_the_client_and_consumed_by_
         stream=topology.stream_name("content"),
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
     )
-    org = (await create_organisation(platform, "Acme"))["id"]
+    org = await content_ready(platform)
     base = await connected(platform, org, "ada@acme.dk")
-    suggestion, item = UUID(int=7), UUID(int=8)
+    item = UUID((await approved_item(platform, org, OFFICE_ITEM))["id"])
 
     written = await write(
         platform,
         base,
         scheduled_at=soon(1.0),
-        suggestion_id=str(suggestion),
         content_item_id=str(item),
         discipline="employer_branding",
         language="da",
@@ -212,7 +211,7 @@ async def test_a_scheduled_post_is_published_through_the_client_and_consumed_by_
     assert fact.post_id == UUID(post["id"])
     assert fact.ambassador_id == UUID(base.rsplit("/", 1)[1])
     assert fact.linkedin_post_urn == on_linkedin.urn
-    assert (fact.suggestion_id, fact.content_item_id) == (suggestion, item)
+    assert (fact.suggestion_id, fact.content_item_id) == (None, item)
     assert (fact.discipline, fact.language, fact.topics) == (
         "employer_branding",
         "da",
