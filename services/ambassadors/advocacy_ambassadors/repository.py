@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, true, update
@@ -32,6 +32,29 @@ from advocacy_shared.tenancy import TenantRepository
 tenant_repository = TenantRepository(tenants)
 
 
+R = TypeVar("R", AmbassadorRecord, EmployeeRecord, EmployeeGroupRecord)
+
+
+async def _locked(
+    session: AsyncSession, model: type[R], organisation_id: UUID, row_id: UUID
+) -> R | None:
+    """The organisation's row, read after taking its write lock until the transaction ends (a
+    no-op UPDATE, which SQLite and PostgreSQL both lock on): a second command on the same row
+    waits, then reads what the first committed, so If-Match and the version raise are atomic."""
+    await session.execute(
+        update(model)
+        .where(col(model.organisation_id) == organisation_id, col(model.id) == row_id)
+        .values(version=model.version)
+        .execution_options(synchronize_session=False)
+    )
+    query = (
+        select(model)
+        .where(col(model.organisation_id) == organisation_id, col(model.id) == row_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 class AmbassadorRepository:
     def __init__(self, session: AsyncSession, organisation_id: UUID) -> None:
         self.session = session
@@ -47,24 +70,7 @@ class AmbassadorRepository:
     async def locked(self, ambassador_id: UUID) -> AmbassadorRecord | None:
         """The ambassador, read after taking their row's write lock until the transaction ends:
         a second command on them waits, then reads what the first committed."""
-        await self.session.execute(
-            update(AmbassadorRecord)
-            .where(
-                col(AmbassadorRecord.organisation_id) == self.organisation_id,
-                col(AmbassadorRecord.id) == ambassador_id,
-            )
-            .values(version=AmbassadorRecord.version)
-            .execution_options(synchronize_session=False)
-        )
-        query = (
-            select(AmbassadorRecord)
-            .where(
-                AmbassadorRecord.organisation_id == self.organisation_id,
-                AmbassadorRecord.id == ambassador_id,
-            )
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return await _locked(self.session, AmbassadorRecord, self.organisation_id, ambassador_id)
 
     async def known(self, ambassador_ids: list[UUID]) -> set[UUID]:
         """Which of these ids are the organisation's ambassadors."""
@@ -338,24 +344,7 @@ class EmployeeRepository:
     async def locked(self, employee_id: UUID) -> EmployeeRecord | None:
         """The employee, read after taking their row's write lock until the transaction ends,
         so that If-Match and the version raise are one atomic step."""
-        await self.session.execute(
-            update(EmployeeRecord)
-            .where(
-                col(EmployeeRecord.organisation_id) == self.organisation_id,
-                col(EmployeeRecord.id) == employee_id,
-            )
-            .values(version=EmployeeRecord.version)
-            .execution_options(synchronize_session=False)
-        )
-        query = (
-            select(EmployeeRecord)
-            .where(
-                EmployeeRecord.organisation_id == self.organisation_id,
-                EmployeeRecord.id == employee_id,
-            )
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return await _locked(self.session, EmployeeRecord, self.organisation_id, employee_id)
 
     async def by_user_name(self, user_name: str) -> EmployeeRecord | None:
         query = select(EmployeeRecord).where(
@@ -532,24 +521,7 @@ class GroupRepository:
 
     async def locked(self, group_id: UUID) -> EmployeeGroupRecord | None:
         """The group, read after taking its row's write lock (as `EmployeeRepository.locked`)."""
-        await self.session.execute(
-            update(EmployeeGroupRecord)
-            .where(
-                col(EmployeeGroupRecord.organisation_id) == self.organisation_id,
-                col(EmployeeGroupRecord.id) == group_id,
-            )
-            .values(version=EmployeeGroupRecord.version)
-            .execution_options(synchronize_session=False)
-        )
-        query = (
-            select(EmployeeGroupRecord)
-            .where(
-                EmployeeGroupRecord.organisation_id == self.organisation_id,
-                EmployeeGroupRecord.id == group_id,
-            )
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return await _locked(self.session, EmployeeGroupRecord, self.organisation_id, group_id)
 
     async def by_name(self, display_name: str) -> EmployeeGroupRecord | None:
         query = select(EmployeeGroupRecord).where(

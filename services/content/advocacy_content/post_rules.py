@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_content.compliance import check_text
 from advocacy_content.repository import LibraryRepository, SuggestionRepository
+from advocacy_content.service import existing_item
 from advocacy_shared.contracts.errors import Invalid, NotFound
 
 
@@ -77,9 +78,7 @@ async def post_source(
 async def _usable_item(
     session: AsyncSession, organisation_id: UUID, item_id: UUID, posting_at: datetime
 ) -> None:
-    item = await LibraryRepository(session, organisation_id).item(item_id)
-    if item is None:
-        raise NotFound(f"there is no content item {item_id}", {"item_id": str(item_id)})
+    item = await existing_item(session, organisation_id, item_id)
     context = {"item_id": str(item_id)}
     if item.status != "approved":
         raise Invalid(
