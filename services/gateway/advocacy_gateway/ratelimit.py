@@ -238,7 +238,11 @@ def _asks_caller(route: APIRoute) -> bool:
 
 
 def _needs_caller(dependant: Dependant) -> bool:
-    """Whether the route asks who the caller is (depends, at any depth, on `authenticate`)."""
+    """Whether the route asks who the caller is (depends, at any depth, on `authenticate` or on
+    a dependency that calls it itself, marked `asks_caller`)."""
     from advocacy_gateway.auth import authenticate  # auth imports this module
 
-    return any(sub.call is authenticate or _needs_caller(sub) for sub in dependant.dependencies)
+    return any(
+        sub.call is authenticate or getattr(sub.call, "asks_caller", False) or _needs_caller(sub)
+        for sub in dependant.dependencies
+    )
