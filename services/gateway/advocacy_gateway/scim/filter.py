@@ -210,7 +210,11 @@ class _Parser:
 
 
 MultiValued = Literal["emails", "groups", "members"]
-MULTI_VALUED: dict[str, MultiValued] = {"emails": "emails", "groups": "groups", "members": "members"}
+MULTI_VALUED: dict[str, MultiValued] = {
+    "emails": "emails",
+    "groups": "groups",
+    "members": "members",
+}
 
 
 def _multi_valued(name: str) -> MultiValued:
