@@ -185,6 +185,78 @@ def create_tenant(base_url: str, admin_key: str) -> Tenant:
     return Tenant(organisation_id, api_key, playbook.content)
 
 
+# --- CPU per request, per process ----------------------------------------------------------------
+#
+# Wall-clock figures swing with whatever else runs on the machine; the CPU time each process spends
+# per request does much less. It is read from /proc (Linux) before and after each scenario.
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(child) for child in text]
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    pending, seen = [pid], []
+    while pending:
+        current = pending.pop()
+        seen.append(current)
+        pending += _children(current)
+    return seen
+
+
+def _label(pid: int) -> str | None:
+    """`gateway`, `planner`, … for `python -m advocacy_<name> serve`; `nats-server`; else None."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    words = [word.decode(errors="replace") for word in argv if word]
+    if "-m" in words[:-1]:
+        module = words[words.index("-m") + 1]
+        return module.removeprefix("advocacy_").replace(".", " ")
+    if words and Path(words[0]).name == "nats-server":
+        return "nats-server"
+    if len(words) > 1 and Path(words[1]).parent == BENCH:
+        return Path(words[1]).stem  # bench/bare.py
+    return None
+
+
+def _ticks(pid: int) -> int:
+    """User plus system CPU time of a process, in clock ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_by_process(roots: list[int]) -> dict[str, int]:
+    """CPU ticks so far of each labelled process under `roots` (same labels summed)."""
+    totals: dict[str, int] = {}
+    for pid in (pid for root in roots for pid in _descendants(root)):
+        label = _label(pid)
+        if label is not None:
+            totals[label] = totals.get(label, 0) + _ticks(pid)
+    return totals
+
+
+def cpu_ms_per_request(
+    before: dict[str, int], after: dict[str, int], requests: int
+) -> dict[str, float]:
+    return {
+        label: round((after[label] - before.get(label, 0)) * 1000 / CLOCK_TICKS / requests, 3)
+        for label in after
+        if requests
+    }
+
+
 # --- load ----------------------------------------------------------------------------------------
 
 
@@ -222,17 +294,37 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(rows: list[dict[str, Any]]) -> str:
+    """CPU milliseconds per request of each process (the processes that moved at all)."""
+    labels = sorted({label for row in rows for label, ms in row["cpu_ms"].items() if ms > 0})
+    widths = [max(len(label), 7) + 2 for label in labels]
+    header = f"{'scenario':<14}{'conns':>6}"
+    header += "".join(f"{label:>{width}}" for label, width in zip(labels, widths, strict=True))
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = "".join(
+            f"{row['cpu_ms'].get(label, 0.0):>{width}.3f}"
+            for label, width in zip(labels, widths, strict=True)
+        )
+        lines.append(f"{row['scenario']:<14}{row['connections']:>6}{cells}")
+    return "\n".join(lines)
+
+
 def measure(
     scenarios: list[Scenario],
     connection_counts: list[int],
     requests: dict[int, int],
     seconds: float,
+    roots: list[int],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for connections in connection_counts:
         bare_rps = 0.0
         for scenario in scenarios:
+            before = cpu_by_process(roots)
             result = load(scenario, connections, requests[connections], seconds)
+            served = result["requests"] + result["warmup_requests"]
+            result["cpu_ms"] = cpu_ms_per_request(before, cpu_by_process(roots), served)
             if scenario.name == "bare":
                 bare_rps = result["rps"]
             ratio = result["rps"] / bare_rps if bare_rps else float("nan")
@@ -259,8 +351,14 @@ def main() -> None:
             rows = run_bench(folder, databases, args)
     backend = "PostgreSQL" if database_url else "SQLite"
     nats = "NATS at NATS_URL" if os.environ.get("NATS_URL") else "embedded nats-server"
-    print(f"\n`make bench` on {backend}, {nats}, {os.cpu_count()} cores:\n")
+    load_1, load_5, _ = os.getloadavg()
+    print(
+        f"\n`make bench` on {backend}, {nats}, {os.cpu_count()} cores, "
+        f"load average {load_1:.1f} (1 min) {load_5:.1f} (5 min) at the end:\n"
+    )
     print(table(rows))
+    print("\nCPU time per request, ms, by process (user + system, from /proc):\n")
+    print(cpu_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
@@ -278,7 +376,7 @@ def run_bench(
     env = platform_env(folder, port, admin_key, databases)
     base_url = f"http://127.0.0.1:{port}"
     print("starting the platform (`advocacy run`)…", file=sys.stderr, flush=True)
-    with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log"):
+    with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:
         try:
             wait_until(f"{base_url}/readyz", timeout=120)
         except RuntimeError:
@@ -291,7 +389,7 @@ def run_bench(
         program_file.write_text(json.dumps(PROGRAM))
         bare_argv = [sys.executable, str(BENCH / "bare.py"), f"--port={bare_port}"]
         bare_argv.append(f"--body-file={body_file}")
-        with process(bare_argv, dict(os.environ), folder / "bare.log"):
+        with process(bare_argv, dict(os.environ), folder / "bare.log") as bare:
             wait_until(f"http://127.0.0.1:{bare_port}/healthz", timeout=30)
             auth = f"Authorization: Bearer {tenant.api_key}"
             org = f"/api/v1/orgs/{tenant.organisation_id}"
@@ -311,7 +409,8 @@ def run_bench(
             ]
             requests = {n: args.requests_1 if n == 1 else args.requests_n for n in args.connections}
             print(f"body: {len(tenant.playbook)} bytes; loading…", file=sys.stderr, flush=True)
-            return measure(scenarios, args.connections, requests, args.seconds)
+            roots = [platform.pid, bare.pid]
+            return measure(scenarios, args.connections, requests, args.seconds, roots)
 
 
 if __name__ == "__main__":

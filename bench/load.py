@@ -123,8 +123,12 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 async def main_async(args: argparse.Namespace, body: bytes) -> dict[str, object]:
     request = build_request(args.method, args.path, args.header, body, args.port)
+    warmed = 0
     if args.warmup:
-        await run(args.port, request, args.connections, args.warmup, args.seconds, args.expect)
+        warmup = await run(
+            args.port, request, args.connections, args.warmup, args.seconds, args.expect
+        )
+        warmed = len(warmup.latencies)
     started = time.perf_counter()
     budget = await run(
         args.port, request, args.connections, args.requests, args.seconds, args.expect
@@ -133,6 +137,7 @@ async def main_async(args: argparse.Namespace, body: bytes) -> dict[str, object]
     latencies = sorted(budget.latencies)
     return {
         "requests": len(latencies),
+        "warmup_requests": warmed,
         "errors": budget.errors,
         "statuses": {str(code): count for code, count in budget.statuses.items()},
         "seconds": round(elapsed, 3),

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, Table, text
+from sqlalchemy import Column, Integer, Table, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 
 from advocacy_devtools.testing import MakeDatabase
-from advocacy_shared.db import create_engine, is_sqlite, read_session_factory, session_factory
+from advocacy_shared.db import (
+    LeanRead,
+    create_engine,
+    is_sqlite,
+    read_session_factory,
+    session_factory,
+)
 
 mapper = registry()
 
@@ -57,5 +63,31 @@ async def test_a_read_session_refuses_to_write(make_database: MakeDatabase) -> N
             session.add(Thing())
             with pytest.raises(RuntimeError, match="read-only session"):
                 await session.flush()
+    finally:
+        await engine.dispose()
+
+
+BIGGEST_ABOVE = LeanRead(select(func.max(Thing.id)).where(Thing.id > bindparam("floor")))  # type: ignore[attr-defined]
+
+
+async def test_a_lean_read_answers_as_the_orm_does_and_sees_its_own_transactions_writes(
+    make_database: MakeDatabase,
+) -> None:
+    engine = create_engine(await make_database("reads", None))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+            await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
+        async with read_session_factory(engine)() as session:
+            assert await BIGGEST_ABOVE.scalar(session, floor=2) == 9
+            assert await BIGGEST_ABOVE.scalar(session, floor=9) is None
+        # Inside a transaction it must read through it: a driver connection of its own would not
+        # see the row this transaction has written and not yet committed.
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(text("INSERT INTO things (id) VALUES (12)"))
+            assert await BIGGEST_ABOVE.scalar(session, floor=2) == 12
+            await session.rollback()
+        async with read_session_factory(engine)() as session:
+            assert await BIGGEST_ABOVE.scalar(session, floor=2) == 9
     finally:
         await engine.dispose()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, delete, func
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -25,6 +25,7 @@ from advocacy_planner.models import (
     TransitionRecord,
     tenants,
 )
+from advocacy_shared.db import LeanRead
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
@@ -36,15 +37,23 @@ EMPLOYEE, AMBASSADOR = "employee", "ambassador"
 """The kinds of tombstone (`Departure.kind`)."""
 
 
+LATEST_VERSION = LeanRead(
+    select(func.max(PlaybookEntry.version)).where(
+        PlaybookEntry.organisation_id == bindparam("organisation_id")
+    )
+)
+
+
 class PlaybookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def latest_version(self, organisation_id: UUID) -> int | None:
-        query = select(func.max(PlaybookEntry.version)).where(
-            PlaybookEntry.organisation_id == organisation_id
+        """Asked on every read of the playbook (whose versions the service keeps): lean."""
+        version: int | None = await LATEST_VERSION.scalar(
+            self.session, organisation_id=organisation_id
         )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return version
 
     async def entries(self, organisation_id: UUID, version: int) -> list[PlaybookEntry]:
         query = (
