@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import col
 
-from advocacy_planner.models import EnrolledAmbassador, RosterEmployee, messaging
+from advocacy_planner.models import (
+    EnrolledAmbassador,
+    RosterEmployee,
+    RosterGroup,
+    RosterGroupMember,
+    messaging,
+)
 from advocacy_planner.repository import RosterRepository
 from advocacy_planner.service import recruitment
 from advocacy_planner.settings import PlannerSettings
@@ -27,8 +33,12 @@ from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.roster import (
     EmployeeChanged,
+    EmployeeJoinedGroup,
     EmployeeJoinedRoster,
+    EmployeeLeftGroup,
     EmployeeLeftRoster,
+    RosterGroupChanged,
+    RosterGroupDeleted,
 )
 from advocacy_shared.envelope import CloudEvent
 from tests.conftest import Platform
@@ -354,3 +364,58 @@ async def test_a_decline_redelivered_after_the_next_invitation_does_not_undo_it(
 
     await eventually(stale_applied)
     assert await planner_has(platform, EnrolledAmbassador, ambassador_id=ambassador, version=3)
+
+
+def joined_group(employee: UUID, group: UUID, version: int, name: str = "Sales") -> Any:
+    return EmployeeJoinedGroup(
+        employee_id=employee,
+        group_id=group,
+        group_name=name,
+        group_external_id=None,
+        joined_at=NOW,
+        version=version,
+    )
+
+
+def left_group(employee: UUID, group: UUID, version: int) -> Any:
+    return EmployeeLeftGroup(employee_id=employee, group_id=group, left_at=NOW, version=version)
+
+
+async def test_group_facts_apply_only_when_newer_and_a_deleted_group_stays_gone(
+    platform: Platform,
+) -> None:
+    org = await organisation(platform)
+    ada, bob, cy, sales, gone = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
+    for employee in (ada, bob, cy):
+        await publish(platform, org, joined(employee))
+    facts: list[EventData] = [
+        RosterGroupChanged(
+            group_id=sales, group_name="Sales", group_external_id=None, changed_at=NOW, version=1
+        ),
+        joined_group(ada, sales, 2),
+        left_group(ada, sales, 4),
+        joined_group(ada, sales, 3),  # redelivered after the leave: she stays out
+        joined_group(bob, sales, 4, name="Sales Nordics"),  # a rename with the change
+        RosterGroupChanged(  # an older name, late
+            group_id=sales, group_name="Sales", group_external_id=None, changed_at=NOW, version=3
+        ),
+        joined_group(cy, gone, 1, name="Gone"),
+        RosterGroupDeleted(group_id=gone, deleted_at=NOW, version=3),
+        joined_group(bob, gone, 2, name="Gone"),  # late: the group is deleted
+        EmployeeLeftRoster(employee_id=cy, external_id=None, left_at=NOW, version=2),
+        joined_group(cy, sales, 5),  # cy left the roster: not put in a group
+    ]
+    events = [await publish(platform, org, fact) for fact in facts]
+
+    async def all_applied() -> bool:
+        return all([await applied(platform, event) for event in events])
+
+    await eventually(all_applied)
+    assert await planner_has(platform, RosterGroupMember, employee_id=ada, member=False, version=4)
+    assert await planner_has(
+        platform, RosterGroupMember, employee_id=bob, group_id=sales, member=True
+    )
+    assert not await planner_has(platform, RosterGroupMember, employee_id=bob, group_id=gone)
+    assert not await planner_has(platform, RosterGroupMember, employee_id=cy)
+    assert await planner_has(platform, RosterGroup, group_id=sales, display_name="Sales Nordics")
+    assert await planner_has(platform, RosterGroup, group_id=gone, deleted=True, version=3)

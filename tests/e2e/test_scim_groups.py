@@ -16,6 +16,7 @@ from tests.e2e.test_ambassadors import published_until
 from tests.e2e.test_scim import ADVOCACY, ENTERPRISE, auth, organisation_with_key, user_json
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
@@ -333,3 +334,120 @@ async def test_lists_sort_by_an_attribute_either_way(platform: Platform) -> None
     unknown = await platform.http.get(users, params={"sortBy": "shoeSize"}, headers=auth(key))
     assert unknown.status_code == 400
     assert unknown.json()["scimType"] == "invalidValue"
+
+
+async def test_bracketed_filters_match_one_element_of_a_multi_valued_attribute(
+    platform: Platform,
+) -> None:
+    _, key = await organisation_with_key(platform, "Acme")
+    work = [{"value": "ada@example.com", "type": "work"}]
+    ada = await user(platform, key, "ada", displayName="Ada Lovelace", emails=work)
+    bob = await user(platform, key, "bob", emails=[{"value": "bob@acme.dk", "type": "work"}])
+    cy = await user(platform, key, "cy")
+    sales = (await group(platform, key, "Sales", ada, bob)).json()
+    leaders = (await group(platform, key, "Leadership", ada)).json()
+
+    async def found(resource: str, filter_: str, *, search: bool = False) -> list[str]:
+        if search:
+            body = {"schemas": [SEARCH], "filter": filter_}
+            response = await platform.http.post(
+                f"/scim/v2/{resource}/.search", json=body, headers=auth(key)
+            )
+        else:
+            response = await platform.http.get(
+                f"/scim/v2/{resource}", params={"filter": filter_}, headers=auth(key)
+            )
+        assert response.status_code == 200, response.text
+        return sorted(r["id"] for r in response.json()["Resources"])
+
+    # emails: one work email per User.
+    assert await found("Users", 'emails[type eq "work"].value eq "ADA@example.com"') == [ada]
+    both = 'emails[type eq "work" and value co "@example.com"]'
+    assert await found("Users", both) == [ada]
+    assert await found("Users", both, search=True) == [ada]
+    assert await found("Users", 'emails[type eq "home"]') == []
+    assert await found("Users", 'not (emails[type eq "work"])') == [cy]
+    assert await found("Users", 'emails.type eq "work"') == sorted([ada, bob])
+
+    # groups: the whole bracket holds for one group; without brackets, each part may hold for
+    # another group.
+    same_group = f'groups[display eq "Sales" and value eq "{leaders["id"]}"]'
+    assert await found("Users", same_group) == []
+    any_groups = f'groups.display eq "Sales" and groups.value eq "{leaders["id"]}"'
+    assert await found("Users", any_groups) == [ada]
+    assert await found("Users", 'groups[not (display eq "Sales")]') == [ada]
+    assert await found("Users", 'groups[type eq "direct"]') == sorted([ada, bob])
+
+    # A Group's members: by the member's id, name, type.
+    assert await found("Groups", f'members[value eq "{bob}"]') == [sales["id"]]
+    in_both = f'members[value eq "{ada}" and type eq "User"]'
+    assert await found("Groups", in_both) == sorted([sales["id"], leaders["id"]])
+    assert await found("Groups", f'members[value eq "{bob}"]', search=True) == [sales["id"]]
+    assert await found("Groups", 'members[display co "lovelace"] and displayName eq "Sales"') == [
+        sales["id"]
+    ]
+    assert await found("Groups", 'members[type eq "Group"]') == []
+
+    refused = await platform.http.get(
+        "/scim/v2/Users",
+        params={"filter": 'groups[value eq "x" and emails[type eq "work"]]'},
+        headers=auth(key),
+    )
+    assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidFilter")
+
+
+async def test_a_user_shows_the_groups_it_is_in(platform: Platform) -> None:
+    _, key = await organisation_with_key(platform, "Acme")
+    ada = await user(platform, key, "ada@acme.dk")
+    cy = await user(platform, key, "cy@acme.dk")
+    sales = (await group(platform, key, "Sales", ada)).json()
+    leaders = (await group(platform, key, "Leadership", ada)).json()
+
+    async def read(user_id: str, **params: str) -> dict[str, Any]:
+        response = await platform.http.get(
+            f"/scim/v2/Users/{user_id}", params=params, headers=auth(key)
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    shown = (await read(ada))["groups"]
+    assert [(g["value"], g["display"], g["type"]) for g in shown] == [
+        (leaders["id"], "Leadership", "direct"),
+        (sales["id"], "Sales", "direct"),
+    ]
+    assert shown[1]["$ref"].endswith(f"/scim/v2/Groups/{sales['id']}")
+    assert "groups" not in await read(cy)
+    assert (await read(ada, attributes="groups.display")) == {
+        "schemas": [USER_SCHEMA],
+        "id": ada,
+        "groups": [{"display": "Leadership"}, {"display": "Sales"}],
+    }
+    assert "groups" not in await read(ada, excludedAttributes="groups")
+    assert "groups" in await read(ada, excludedAttributes="emails")
+
+    # A list shows them too, and follows the group's changes (here: a rename and a removal).
+    renamed = await platform.http.patch(
+        f"/scim/v2/Groups/{sales['id']}",
+        json=patch({"op": "replace", "path": "displayName", "value": "Sales Nordics"}),
+        headers=auth(key),
+    )
+    assert renamed.status_code == 200, renamed.text
+    await platform.http.patch(
+        f"/scim/v2/Groups/{leaders['id']}",
+        json=patch({"op": "remove", "path": f'members[value eq "{ada}"]'}),
+        headers=auth(key),
+    )
+    listed = await platform.http.get(
+        "/scim/v2/Users", params={"filter": 'userName eq "ada@acme.dk"'}, headers=auth(key)
+    )
+    assert [g["display"] for g in listed.json()["Resources"][0]["groups"]] == ["Sales Nordics"]
+
+    # groups is read-only: a PUT or PATCH that names it changes no membership.
+    put = await platform.http.put(
+        f"/scim/v2/Users/{cy}",
+        json=user_json("cy@acme.dk", groups=[{"value": sales["id"]}]),
+        headers=auth(key),
+    )
+    assert put.status_code == 200, put.text
+    assert "groups" not in put.json()

@@ -10,8 +10,15 @@ import pytest
 
 from advocacy_gateway.scim.errors import ScimError
 from advocacy_gateway.scim.filter import parse_filter
+from advocacy_gateway.scim.groups import GROUP_FILTER_PATHS, GROUP_VALUE_PATHS
 from advocacy_gateway.scim.users import ENTERPRISE_SCHEMA, USER_SCHEMA, attributes_of, changes_of
-from advocacy_shared.contracts.roster import AttributeChange, Comparison, Logical, Negation
+from advocacy_shared.contracts.roster import (
+    AttributeChange,
+    Comparison,
+    Logical,
+    Negation,
+    ValuePath,
+)
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -56,14 +63,80 @@ def test_extension_attributes_are_filtered_by_urn_or_bare_name() -> None:
         'active eq "true"',
         "active gt false",
         'userName eq "unterminated',
-        'emails[type eq "work"].value eq "a"',
         "x" * 1001,
+        # Value paths: unclosed, nested, on a single-valued attribute, an unknown sub-attribute,
+        # a User's sub-attribute of a Group, deeper than the nesting limit.
+        'emails[type eq "work"',
+        'emails[type eq "work"]]',
+        'groups[value eq "a" and emails[type eq "work"]]',
+        'userName[value eq "a"]',
+        'emails[nickName eq "a"]',
+        'emails[type eq "work"].nickName eq "a"',
+        'emails[primary eq "true"]',
+        'members[value eq "a"]',
+        "emails[" * 17 + 'type eq "work"' + "]" * 17,
+        "not (" * 16 + 'emails[type eq "work"]' + ")" * 16,
     ],
 )
 def test_a_malformed_filter_is_an_invalid_filter(text: str) -> None:
     with pytest.raises(ScimError) as error:
         parse_filter(text)
     assert (error.value.status, error.value.scim_type) == (400, "invalidFilter")
+
+
+def test_bracketed_value_paths_name_one_elements_sub_attributes() -> None:
+    work = Comparison(attribute="email_type", operator="eq", value="work")
+    assert parse_filter('emails[type eq "work"]') == ValuePath(attribute="emails", filter=work)
+    assert parse_filter('EMAILS[Type eq "work"].Value eq "x@y"') == ValuePath(
+        attribute="emails",
+        filter=Logical(
+            operator="and",
+            operands=[work, Comparison(attribute="email", operator="eq", value="x@y")],
+        ),
+    )
+    assert parse_filter('emails[type eq "work" and value co "@example.com"]') == ValuePath(
+        attribute="emails",
+        filter=Logical(
+            operator="and",
+            operands=[work, Comparison(attribute="email", operator="co", value="@example.com")],
+        ),
+    )
+    # A sub-attribute without brackets is a value path of one comparison.
+    assert parse_filter('emails.type eq "work"') == ValuePath(attribute="emails", filter=work)
+    assert parse_filter('userName eq "a" or groups[display sw "Sal" and not (type eq "x")]') == (
+        Logical(
+            operator="or",
+            operands=[
+                Comparison(attribute="user_name", operator="eq", value="a"),
+                ValuePath(
+                    attribute="groups",
+                    filter=Logical(
+                        operator="and",
+                        operands=[
+                            Comparison(attribute="group_name", operator="sw", value="Sal"),
+                            Negation(
+                                operand=Comparison(attribute="group_type", operator="eq", value="x")
+                            ),
+                        ],
+                    ),
+                ),
+            ],
+        )
+    )
+    assert parse_filter(
+        'members[value eq "u1"] and displayName pr', GROUP_FILTER_PATHS, GROUP_VALUE_PATHS
+    ) == Logical(
+        operator="and",
+        operands=[
+            ValuePath(
+                attribute="members",
+                filter=Comparison(attribute="members", operator="eq", value="u1"),
+            ),
+            Comparison(attribute="display_name", operator="pr"),
+        ],
+    )
+    depth_15 = "not (" * 14 + 'emails[type eq "work"]' + ")" * 14
+    assert parse_filter(depth_15) is not None
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, true, update
@@ -25,7 +25,14 @@ from advocacy_ambassadors.models import (
     tenants,
 )
 from advocacy_shared.contracts.errors import Invalid
-from advocacy_shared.contracts.roster import Comparison, Logical, Negation, RosterFilter
+from advocacy_shared.contracts.roster import (
+    Comparison,
+    ElementAttribute,
+    Logical,
+    Negation,
+    RosterFilter,
+    ValuePath,
+)
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.tenancy import TenantRepository
 
@@ -431,10 +438,117 @@ def _condition(where: RosterFilter) -> ColumnElement[bool]:
         return and_(*parts) if where.operator == "and" else or_(*parts)
     if isinstance(where, Negation):
         return not_(_condition(where.operand))
+    if isinstance(where, ValuePath):
+        return _value_path(where)
     return _comparison(where)
 
 
+ELEMENT_ATTRIBUTES = frozenset(get_args(ElementAttribute))
+Element = Callable[[Comparison], ColumnElement[bool]]
+
+
+def _element_condition(where: RosterFilter, element: Element) -> ColumnElement[bool]:
+    """The filter inside `attribute[...]`, on one element: `element` compiles a comparison of
+    one of its sub-attributes. Value paths do not nest (RFC 7644 §3.4.2.2)."""
+    if isinstance(where, Logical):
+        parts = [_element_condition(operand, element) for operand in where.operands]
+        return and_(*parts) if where.operator == "and" else or_(*parts)
+    if isinstance(where, Negation):
+        return not_(_element_condition(where.operand, element))
+    if isinstance(where, ValuePath):
+        raise Invalid("a value path cannot hold another", {"attribute": where.attribute})
+    return element(where)
+
+
+def _constant(actual: str | bool | None, where: Comparison) -> ColumnElement[bool]:
+    """A comparison with a sub-attribute whose value is the same for every element (an email's
+    `type` is "work"), decided here; text without regard to case."""
+    if where.operator == "pr":
+        return true() if actual is not None else false()
+    value = where.value
+    if isinstance(actual, bool) or actual is None or isinstance(value, bool):
+        if where.operator not in {"eq", "ne"} or not isinstance(value, bool):
+            raise Invalid(f"{where.attribute} compares with eq or ne and a boolean", {})
+        same = (actual or False) == value
+    else:
+        if not isinstance(value, str):
+            raise Invalid(f"{where.attribute} compares with text", {})
+        a, v = actual.lower(), value.lower()
+        outcomes = {
+            "eq": a == v,
+            "ne": a != v,
+            "co": v in a,
+            "sw": a.startswith(v),
+            "ew": a.endswith(v),
+            "gt": a > v,
+            "ge": a >= v,
+            "lt": a < v,
+            "le": a <= v,
+        }
+        return true() if outcomes[where.operator] else false()
+    return true() if same == (where.operator == "eq") else false()
+
+
+def _value_path(where: ValuePath) -> ColumnElement[bool]:
+    """`emails[...]` (a User has one email: `type` "work", no `primary`) and `groups[...]` (some
+    one group the employee is in matches the whole filter)."""
+    if where.attribute == "emails":
+        return and_(
+            col(EmployeeRecord.email).is_not(None),
+            _element_condition(where.filter, _email_element),
+        )
+    if where.attribute == "groups":
+        rows = (
+            select(GroupMembershipRecord.employee_id)
+            .join(
+                EmployeeGroupRecord, col(EmployeeGroupRecord.id) == GroupMembershipRecord.group_id
+            )
+            .where(_element_condition(where.filter, _group_element))
+        )
+        return col(EmployeeRecord.id).in_(rows)
+    raise Invalid("members is an attribute of groups", {"attribute": where.attribute})
+
+
+def _email_element(where: Comparison) -> ColumnElement[bool]:
+    if where.attribute == "email":
+        return _comparison(where)
+    if where.attribute == "email_type":
+        return _constant("work", where)
+    if where.attribute == "email_primary":
+        return _constant(None, where)
+    raise Invalid(f"emails[...] cannot compare {where.attribute}", {"attribute": where.attribute})
+
+
+def _group_element(where: Comparison) -> ColumnElement[bool]:
+    if where.attribute == "group_type":
+        return _constant("direct", where)
+    if where.operator == "pr" and where.attribute in {"group_id", "group_name"}:
+        return true()
+    if not isinstance(where.value, str):
+        raise Invalid("groups compare with text", {"attribute": where.attribute})
+    if where.attribute == "group_id":
+        return _id_comparison(col(GroupMembershipRecord.group_id), where)
+    if where.attribute == "group_name":
+        name = func.lower(EmployeeGroupRecord.display_name)
+        return _compare(name, where.operator, where.value.lower())
+    raise Invalid(f"groups[...] cannot compare {where.attribute}", {"attribute": where.attribute})
+
+
+def _id_comparison(column: Any, where: Comparison) -> ColumnElement[bool]:
+    """An id sub-attribute (`value`): `eq` or `ne` a UUID; text that is no UUID equals none."""
+    if where.operator not in {"eq", "ne"}:
+        raise Invalid(f"{where.attribute} compares with eq or ne", {"attribute": where.attribute})
+    try:
+        wanted = UUID(str(where.value))
+    except ValueError:
+        return false() if where.operator == "eq" else true()
+    result: ColumnElement[bool] = column == wanted if where.operator == "eq" else column != wanted
+    return result
+
+
 def _comparison(where: Comparison) -> ColumnElement[bool]:
+    if where.attribute in ELEMENT_ATTRIBUTES:
+        raise Invalid(f"{where.attribute} is compared inside a value path only", {})
     if where.attribute == "members":
         raise Invalid("members is an attribute of groups", {"attribute": where.attribute})
     if where.attribute in {"group_id", "group_name"}:
@@ -505,6 +619,24 @@ def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:
     return result
 
 
+def _member_element(where: Comparison) -> ColumnElement[bool]:
+    """A sub-attribute of one member of a group: `value` (the User's id), `display`, `type`."""
+    if where.attribute == "member_type":
+        return _constant("User", where)
+    if where.operator == "pr" and where.attribute == "members":
+        return true()
+    if where.attribute == "members":
+        return _id_comparison(col(GroupMembershipRecord.employee_id), where)
+    if where.attribute == "member_display":
+        display = func.coalesce(EmployeeRecord.display_name, EmployeeRecord.user_name)
+        if where.operator == "pr":
+            return true()
+        if not isinstance(where.value, str):
+            raise Invalid("members.display compares with text", {})
+        return _compare(func.lower(display), where.operator, where.value.lower())
+    raise Invalid(f"members[...] cannot compare {where.attribute}", {"attribute": where.attribute})
+
+
 class GroupRepository:
     """The roster's groups and their members, one organisation's at a time."""
 
@@ -567,9 +699,27 @@ class GroupRepository:
             return and_(*parts) if where.operator == "and" else or_(*parts)
         if isinstance(where, Negation):
             return not_(self._condition(where.operand))
+        if isinstance(where, ValuePath):
+            return self._value_path(where)
         return self._comparison(where)
 
+    def _value_path(self, where: ValuePath) -> ColumnElement[bool]:
+        """`members[...]`: some one member of the group matches the whole filter."""
+        if where.attribute != "members":
+            raise Invalid(f"{where.attribute} is an attribute of Users", {})
+        rows = (
+            select(GroupMembershipRecord.group_id)
+            .join(EmployeeRecord, col(EmployeeRecord.id) == GroupMembershipRecord.employee_id)
+            .where(
+                GroupMembershipRecord.organisation_id == self.organisation_id,
+                _element_condition(where.filter, _member_element),
+            )
+        )
+        return col(EmployeeGroupRecord.id).in_(rows)
+
     def _comparison(self, where: Comparison) -> ColumnElement[bool]:
+        if where.attribute in ELEMENT_ATTRIBUTES:
+            raise Invalid(f"{where.attribute} is compared inside a value path only", {})
         if where.attribute == "members":
             if where.operator == "pr":
                 return self._has_member(None)
@@ -626,6 +776,26 @@ class GroupRepository:
         found: dict[UUID, list[EmployeeRecord]] = {group_id: [] for group_id in group_ids}
         for group_id, employee in (await self.session.execute(query)).all():
             found[group_id].append(employee)
+        return found
+
+    async def groups_of(self, employee_ids: list[UUID]) -> dict[UUID, list[EmployeeGroupRecord]]:
+        """The groups each employee is in, by name."""
+        if not employee_ids:
+            return {}
+        query = (
+            select(GroupMembershipRecord.employee_id, EmployeeGroupRecord)
+            .join(
+                EmployeeGroupRecord, col(EmployeeGroupRecord.id) == GroupMembershipRecord.group_id
+            )
+            .where(
+                GroupMembershipRecord.organisation_id == self.organisation_id,
+                col(GroupMembershipRecord.employee_id).in_(employee_ids),
+            )
+            .order_by(col(EmployeeGroupRecord.display_name_key), col(EmployeeGroupRecord.id))
+        )
+        found: dict[UUID, list[EmployeeGroupRecord]] = {e: [] for e in employee_ids}
+        for employee_id, group in (await self.session.execute(query)).all():
+            found[employee_id].append(group)
         return found
 
     async def member_ids(self, group_id: UUID) -> list[UUID]:

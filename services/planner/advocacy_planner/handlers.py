@@ -1,4 +1,5 @@
-"""The planner's event subscriptions: tenants, the roster, enrolment, erasure and actuals."""
+"""The planner's event subscriptions: tenants, the roster and its groups, enrolment, erasure and
+actuals."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_planner.service import phases, playbook, recruitment
+from advocacy_planner.service import groups, phases, playbook, recruitment
 from advocacy_shared.consumers import EventConsumers
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
@@ -20,8 +21,12 @@ from advocacy_shared.contracts.metrics import CohortActualsMeasured
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.roster import (
     EmployeeChanged,
+    EmployeeJoinedGroup,
     EmployeeJoinedRoster,
+    EmployeeLeftGroup,
     EmployeeLeftRoster,
+    RosterGroupChanged,
+    RosterGroupDeleted,
 )
 from advocacy_shared.envelope import CloudEvent
 
@@ -59,6 +64,19 @@ async def _roster_changed(session: AsyncSession, organisation_id: UUID, fact: Ev
         await recruitment.offboard(session, organisation_id, fact)
     elif isinstance(fact, AmbassadorErased):
         await recruitment.erase(session, organisation_id, fact)
+    else:
+        await _groups_changed(session, organisation_id, fact)
+
+
+async def _groups_changed(session: AsyncSession, organisation_id: UUID, fact: EventData) -> None:
+    if isinstance(fact, RosterGroupChanged):
+        await groups.keep_group(session, organisation_id, fact)
+    elif isinstance(fact, RosterGroupDeleted):
+        await groups.group_deleted(session, organisation_id, fact)
+    elif isinstance(fact, EmployeeJoinedGroup):
+        await groups.joined_group(session, organisation_id, fact)
+    elif isinstance(fact, EmployeeLeftGroup):
+        await groups.left_group(session, organisation_id, fact)
 
 
 @consumers.on_every_event_of("ambassadors")

@@ -101,6 +101,11 @@ class PhaseRecord(PlannerModel, table=True):
     review_date: date | None = None
     started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     graduated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    target_group_ids: list[str] | None = Field(
+        default=None,
+        sa_type=JSON,
+        description="HR groups whose members the phase recruits from (targeted recruitment)",
+    )
 
 
 class TransitionRecord(PlannerModel, table=True):
@@ -159,6 +164,38 @@ class RosterEmployee(PlannerModel, table=True):
     languages: list[str] = Field(sa_type=JSON)
     topics: list[str] = Field(sa_type=JSON)
     version: int | None = Field(default=None, description="Of the newest roster fact applied")
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class RosterGroup(PlannerModel, table=True):
+    """A group of the roster (a SCIM Group), from the ambassadors service's group facts: what a
+    program may target by id or by name. A deleted group stays as a tombstone (`deleted`, its
+    last version) so that a late fact about it changes nothing."""
+
+    __tablename__ = "roster_groups"
+
+    group_id: UUID = Field(primary_key=True)
+    organisation_id: UUID = Field(index=True)
+    display_name: str = Field(max_length=200)
+    display_name_key: str = Field(max_length=200, index=True, description="Lowercased")
+    external_id: str | None = Field(default=None, max_length=200)
+    deleted: bool = False
+    version: int | None = Field(default=None, description="Of the newest group fact applied")
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
+class RosterGroupMember(PlannerModel, table=True):
+    """Whether an employee is in a group, as of the group's version in the newest membership fact
+    about the pair: a leave keeps the row (`member` false) so that an older join arriving late
+    does not put them back."""
+
+    __tablename__ = "roster_group_members"
+
+    group_id: UUID = Field(primary_key=True)
+    employee_id: UUID = Field(primary_key=True, index=True)
+    organisation_id: UUID = Field(index=True)
+    member: bool
+    version: int | None = None
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 

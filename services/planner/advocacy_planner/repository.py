@@ -20,6 +20,8 @@ from advocacy_planner.models import (
     ProgramRecord,
     ReadinessRecord,
     RosterEmployee,
+    RosterGroup,
+    RosterGroupMember,
     TransitionRecord,
     tenants,
 )
@@ -31,6 +33,8 @@ tenant_repository = TenantRepository(tenants)
 EVERY_STATUS = frozenset({"invited", "declined", "enrolled", "left_program"})
 """An ambassador record in any of these means: already asked, never propose again."""
 IN_OR_PAST_PROGRAM = frozenset({"enrolled", "left_program"})
+EMPLOYEE, AMBASSADOR = "employee", "ambassador"
+"""The kinds of tombstone (`Departure.kind`)."""
 
 
 LATEST_VERSION = LeanRead(
@@ -201,8 +205,11 @@ class RosterRepository(_Scoped):
             col(RosterEmployee.employee_id).not_in(by_employee),
         )
 
-    async def candidates(self, limit: int, after: UUID | None) -> list[RosterEmployee]:
-        """Active employees never invited into the program, in id order."""
+    async def candidates(
+        self, limit: int, after: UUID | None, among: ColumnElement[bool] | None = None
+    ) -> list[RosterEmployee]:
+        """Active employees never invited into the program, in id order (only those `among`
+        selects, when given: the members of targeted groups)."""
         query = (
             select(RosterEmployee)
             .where(
@@ -212,6 +219,8 @@ class RosterRepository(_Scoped):
             )
             .order_by(col(RosterEmployee.employee_id))
         )
+        if among is not None:
+            query = query.where(among)
         if after is not None:
             query = query.where(col(RosterEmployee.employee_id) > after)
         return list((await self.session.execute(query.limit(limit))).scalars())
@@ -263,6 +272,135 @@ class RosterRepository(_Scoped):
             col(EnrolledAmbassador.program_id) == program_id,
         )
         return int((await self.session.execute(query)).scalar_one())
+
+
+class GroupRepository(_Scoped):
+    """The copies of the roster's groups and of who is in them."""
+
+    async def group(self, group_id: UUID) -> RosterGroup | None:
+        query = select(RosterGroup).where(
+            RosterGroup.organisation_id == self.organisation_id, RosterGroup.group_id == group_id
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def groups(self, group_ids: list[UUID]) -> list[RosterGroup]:
+        query = select(RosterGroup).where(
+            RosterGroup.organisation_id == self.organisation_id,
+            col(RosterGroup.group_id).in_(group_ids),
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def by_name(self, display_name: str) -> RosterGroup | None:
+        """The live group of that name (names are unique per organisation in HR)."""
+        query = select(RosterGroup).where(
+            RosterGroup.organisation_id == self.organisation_id,
+            RosterGroup.display_name_key == display_name.lower(),
+            RosterGroup.deleted == False,  # noqa: E712 (SQL expression)
+        )
+        return (await self.session.execute(query.limit(1))).scalar_one_or_none()
+
+    async def membership(self, group_id: UUID, employee_id: UUID) -> RosterGroupMember | None:
+        query = select(RosterGroupMember).where(
+            RosterGroupMember.organisation_id == self.organisation_id,
+            RosterGroupMember.group_id == group_id,
+            RosterGroupMember.employee_id == employee_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def forget_member(self, employee_id: UUID) -> None:
+        """The employee left the roster or was erased: no copy says which groups they were in."""
+        await self.session.execute(
+            delete(RosterGroupMember).where(
+                col(RosterGroupMember.organisation_id) == self.organisation_id,
+                col(RosterGroupMember.employee_id) == employee_id,
+            )
+        )
+
+    async def leave_all(self, group_id: UUID, version: int | None) -> None:
+        """The group was deleted: nobody is in it any more (rows kept with the version)."""
+        query = select(RosterGroupMember).where(
+            RosterGroupMember.organisation_id == self.organisation_id,
+            RosterGroupMember.group_id == group_id,
+        )
+        for row in (await self.session.execute(query)).scalars():
+            row.member = False
+            row.version = version if version is not None else row.version
+            self.session.add(row)
+
+    def in_groups(self, group_ids: list[UUID]) -> ColumnElement[bool]:
+        """Active roster employees in one of the live groups `group_ids`."""
+        members = (
+            select(RosterGroupMember.employee_id)
+            .join(
+                RosterGroup,
+                and_(
+                    col(RosterGroup.group_id) == col(RosterGroupMember.group_id),
+                    col(RosterGroup.organisation_id) == self.organisation_id,
+                    col(RosterGroup.deleted) == False,  # noqa: E712
+                ),
+            )
+            .where(
+                col(RosterGroupMember.organisation_id) == self.organisation_id,
+                col(RosterGroupMember.group_id).in_(group_ids),
+                col(RosterGroupMember.member) == True,  # noqa: E712
+            )
+        )
+        return and_(
+            col(RosterEmployee.organisation_id) == self.organisation_id,
+            col(RosterEmployee.active) == True,  # noqa: E712
+            col(RosterEmployee.employee_id).in_(members),
+        )
+
+    async def targeted(
+        self, group_ids: list[UUID], limit: int, after: UUID | None
+    ) -> list[RosterEmployee]:
+        """The targeted employees, in id order."""
+        query = select(RosterEmployee).where(self.in_groups(group_ids))
+        if after is not None:
+            query = query.where(col(RosterEmployee.employee_id) > after)
+        query = query.order_by(col(RosterEmployee.employee_id)).limit(limit)
+        return list((await self.session.execute(query)).scalars())
+
+    async def count_targeted(self, group_ids: list[UUID]) -> int:
+        query = select(func.count()).where(self.in_groups(group_ids))
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def groups_of(
+        self, employee_ids: list[UUID], group_ids: list[UUID]
+    ) -> dict[UUID, list[UUID]]:
+        """Which of `group_ids` each employee is in now."""
+        query = (
+            select(RosterGroupMember.employee_id, RosterGroupMember.group_id)
+            .where(
+                col(RosterGroupMember.organisation_id) == self.organisation_id,
+                col(RosterGroupMember.employee_id).in_(employee_ids),
+                col(RosterGroupMember.group_id).in_(group_ids),
+                col(RosterGroupMember.member) == True,  # noqa: E712
+            )
+            .order_by(col(RosterGroupMember.group_id))
+        )
+        found: dict[UUID, list[UUID]] = {employee_id: [] for employee_id in employee_ids}
+        for employee_id, group_id in (await self.session.execute(query)).all():
+            found[employee_id].append(group_id)
+        return found
+
+    async def asked(self, employees: list[RosterEmployee]) -> dict[UUID, str]:
+        """The ambassador status of each employee the program has asked, by roster id or the HR
+        system's id (as `RosterRepository.candidates` matches them)."""
+        ids = [e.employee_id for e in employees]
+        external = {e.external_id: e.employee_id for e in employees if e.external_id}
+        query = select(EnrolledAmbassador).where(
+            col(EnrolledAmbassador.organisation_id) == self.organisation_id,
+            col(EnrolledAmbassador.employee_id).in_(ids)
+            | col(EnrolledAmbassador.external_id).in_(list(external)),
+        )
+        status: dict[UUID, str] = {}
+        for record in (await self.session.execute(query)).scalars():
+            employee_id = record.employee_id if record.employee_id in ids else None
+            employee_id = employee_id or external.get(record.external_id or "")
+            if employee_id is not None:
+                status[employee_id] = record.status
+        return status
 
 
 class DepartureRetention:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner.repository import PhaseRepository, ProgramRepository, ReadinessRepository
-from advocacy_planner.service import leadership, phases, plans, playbook, programs, recruitment
+from advocacy_planner.service import (
+    groups,
+    leadership,
+    phases,
+    plans,
+    playbook,
+    programs,
+    recruitment,
+)
 from advocacy_shared.contracts.planner import (
     ADD_PLAYBOOK_ROW,
     ADVANCE_PHASE,
@@ -17,6 +25,7 @@ from advocacy_shared.contracts.planner import (
     GET_PLAN,
     GET_PLAYBOOK,
     GET_PROGRAM,
+    GET_RECRUITMENT_TARGET,
     LIST_PHASES,
     LIST_PROGRAMS,
     LIST_PROPOSALS,
@@ -24,6 +33,7 @@ from advocacy_shared.contracts.planner import (
     LIST_TRANSITIONS,
     RETIRE_PLAYBOOK_ROW,
     SET_PHASE,
+    SET_TARGET_GROUPS,
     AddPlaybookRow,
     AdvancePhase,
     AssessReadiness,
@@ -34,6 +44,7 @@ from advocacy_shared.contracts.planner import (
     GetPlan,
     GetPlaybook,
     GetProgram,
+    GetRecruitmentTarget,
     GraduationCheck,
     LeadershipReport,
     ListPhases,
@@ -51,8 +62,11 @@ from advocacy_shared.contracts.planner import (
     ProposalPage,
     ReadinessAssessment,
     ReadinessPage,
+    RecruitmentTarget,
     RetirePlaybookRow,
     SetPhase,
+    SetTargetGroups,
+    TargetGroups,
     TransitionPage,
 )
 from advocacy_shared.paging import keyset_page
@@ -196,6 +210,18 @@ async def list_proposals(session: AsyncSession, request: ListProposals) -> Propo
         items=items,
         next_after=next_after,
     )
+
+
+@server.handles(SET_TARGET_GROUPS)
+async def set_target_groups(session: AsyncSession, request: SetTargetGroups) -> TargetGroups:
+    return await groups.set_target_groups(session, request)
+
+
+@server.reads(GET_RECRUITMENT_TARGET)
+async def get_recruitment_target(
+    session: AsyncSession, request: GetRecruitmentTarget
+) -> RecruitmentTarget:
+    return await groups.recruitment_target(session, request)
 
 
 @server.reads(GET_LEADERSHIP_REPORT)

@@ -7,10 +7,10 @@ request the gateway lets through is one the planner can store.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from advocacy_shared.contracts.ambassadors import EnablementFormat, Segment
 from advocacy_shared.contracts.base import EventData, Operation, RpcReply, RpcRequest, event
@@ -543,6 +543,9 @@ class Phase(RpcReply):
     review_date: date | None
     started_at: datetime | None
     graduated_at: datetime | None
+    target_group_ids: list[UUID] = Field(
+        default_factory=list, description="HR groups the phase recruits from (targeted recruitment)"
+    )
 
 
 class ListPhases(RpcRequest):
@@ -671,6 +674,72 @@ class ProposalPage(RpcReply):
     next_after: UUID | None
 
 
+MAX_TARGET_GROUPS = 50
+GroupReference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="A SCIM group's id, or its displayName (without regard to case)"),
+]
+
+
+class TargetGroupsFields(_Model):
+    """The HR groups (SCIM Groups) whose members targeted recruitment recruits from: "everyone in
+    Sales". Names are resolved to the groups' ids when set; an empty list targets no group."""
+
+    groups: list[GroupReference] = Field(max_length=MAX_TARGET_GROUPS)
+
+
+class SetTargetGroups(RpcRequest):
+    organisation_id: UUID
+    program_id: UUID
+    groups: list[GroupReference] = Field(max_length=MAX_TARGET_GROUPS)
+
+
+class TargetGroup(RpcReply):
+    group_id: UUID
+    display_name: str
+    external_id: str | None
+    deleted: bool = Field(description="The group was deleted in HR: it no longer adds anyone")
+    members: int = Field(description="Active employees in the group now")
+
+
+class TargetGroups(RpcReply):
+    program_id: UUID
+    phase_status: PhaseStatus
+    groups: list[TargetGroup]
+
+
+TargetStatus = Literal["not_asked", "invited", "declined", "enrolled", "left_program"]
+
+
+class TargetEmployee(RpcReply):
+    employee_id: UUID
+    external_id: str | None
+    department: str | None
+    job_family: str | None
+    group_ids: list[UUID] = Field(description="The targeted groups the employee is in")
+    status: TargetStatus = Field(description="Whether the program has asked them yet")
+
+
+class GetRecruitmentTarget(RpcRequest):
+    organisation_id: UUID
+    program_id: UUID
+    limit: int = Field(default=50, ge=1, le=200)
+    after: UUID | None = None
+
+
+class RecruitmentTarget(RpcReply):
+    """The employees targeted recruitment aims at now: the active members of its groups, as the
+    HR system's group facts have arrived."""
+
+    program_id: UUID
+    phase_status: PhaseStatus
+    groups: list[TargetGroup]
+    total: int
+    items: list[TargetEmployee]
+    next_after: UUID | None
+
+
 class GetLeadershipReport(RpcRequest):
     organisation_id: UUID
     program_id: UUID
@@ -728,6 +797,12 @@ LIST_TRANSITIONS: Operation[ListTransitions, TransitionPage] = Operation(
 )
 LIST_PROPOSALS: Operation[ListProposals, ProposalPage] = Operation(
     "planner", "recruitment.proposals", ListProposals, ProposalPage
+)
+SET_TARGET_GROUPS: Operation[SetTargetGroups, TargetGroups] = Operation(
+    "planner", "recruitment.groups.set", SetTargetGroups, TargetGroups
+)
+GET_RECRUITMENT_TARGET: Operation[GetRecruitmentTarget, RecruitmentTarget] = Operation(
+    "planner", "recruitment.target", GetRecruitmentTarget, RecruitmentTarget
 )
 GET_LEADERSHIP_REPORT: Operation[GetLeadershipReport, LeadershipReport] = Operation(
     "planner", "leadership.report", GetLeadershipReport, LeadershipReport

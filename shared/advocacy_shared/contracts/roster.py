@@ -96,8 +96,14 @@ RosterAttribute = Literal[
     "languages",
     "topics",
 ]
+ElementAttribute = Literal[
+    "email_type", "email_primary", "group_type", "member_display", "member_type"
+]
+"""Sub-attributes of one element of a multi-valued attribute, only inside a `ValuePath`."""
 FilterAttribute = (
-    RosterAttribute | Literal["id", "created_at", "updated_at", "members", "group_id", "group_name"]
+    RosterAttribute
+    | ElementAttribute
+    | Literal["id", "created_at", "updated_at", "members", "group_id", "group_name"]
 )
 """`members` filters groups by an employee; `group_id` and `group_name` filter employees by the
 groups they are in (the segment a group is)."""
@@ -156,9 +162,23 @@ class Negation(BaseModel):
     operand: RosterFilter
 
 
-RosterFilter = Annotated[Comparison | Logical | Negation, Field(discriminator="kind")]
+class ValuePath(BaseModel):
+    """`attribute[filter]` (RFC 7644 §3.4.2.2 valuePath): some one element of the multi-valued
+    attribute matches `filter` (whose comparisons name that element's sub-attributes: `email`,
+    `email_type`, `email_primary` for emails; `group_id`, `group_name`, `group_type` for a User's
+    groups; `members`, `member_display`, `member_type` for a Group's members)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["value_path"] = "value_path"
+    attribute: Literal["emails", "groups", "members"]
+    filter: RosterFilter
+
+
+RosterFilter = Annotated[Comparison | Logical | Negation | ValuePath, Field(discriminator="kind")]
 Logical.model_rebuild()
 Negation.model_rebuild()
+ValuePath.model_rebuild()
 
 
 class AttributeChange(BaseModel):
@@ -211,6 +231,15 @@ class DeleteEmployee(RpcRequest):
     expected_version: int | None = Field(default=None, description="From If-Match, when sent")
 
 
+class EmployeeGroupRef(BaseModel):
+    """A group the employee is in (SCIM User `groups`, read-only: RFC 7643 §4.1.2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_id: UUID
+    display_name: str
+
+
 class Employee(RpcReply):
     id: UUID
     organisation_id: UUID
@@ -218,6 +247,9 @@ class Employee(RpcReply):
     version: int
     created_at: datetime
     updated_at: datetime
+    groups: list[EmployeeGroupRef] = Field(
+        default_factory=list, description="The groups the employee is in, by name"
+    )
 
 
 class EmployeeList(RpcReply):
@@ -384,6 +416,27 @@ class EmployeeLeftGroup(EventData):
     version: EntityVersion = Field(
         default=None, description="The group's version after the change (last + 1 on deletion)"
     )
+
+
+@event("ambassadors", "group", "changed", 1)
+class RosterGroupChanged(EventData):
+    """A group of the roster was created or renamed: what a program needs to target it by id or
+    by name before (or without) any member joining."""
+
+    group_id: UUID
+    group_name: str = Field(max_length=200)
+    group_external_id: ExternalId | None
+    changed_at: datetime
+    version: EntityVersion = Field(default=None, description="The group's version after the change")
+
+
+@event("ambassadors", "group", "deleted", 1)
+class RosterGroupDeleted(EventData):
+    """A group of the roster is gone (each member's `EmployeeLeftGroup` precedes this)."""
+
+    group_id: UUID
+    deleted_at: datetime
+    version: EntityVersion = Field(default=None, description="The group's last version + 1")
 
 
 CREATE_GROUP: Operation[CreateGroup, Group] = Operation(

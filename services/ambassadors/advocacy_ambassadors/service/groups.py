@@ -34,6 +34,8 @@ from advocacy_shared.contracts.roster import (
     ListGroups,
     PatchGroup,
     ReplaceGroup,
+    RosterGroupChanged,
+    RosterGroupDeleted,
 )
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
@@ -55,6 +57,7 @@ async def create_group(session: AsyncSession, outbox: Outbox, request: CreateGro
         await session.flush()
     except IntegrityError as exc:  # a concurrent creation of the same name won the race
         raise _name_taken() from exc
+    await _announce(session, outbox, record)
     await _set_members(session, outbox, groups, record, [], request.fields.members, version=1)
     return await group_view(groups, record)
 
@@ -126,6 +129,12 @@ async def delete_group(session: AsyncSession, outbox: Outbox, request: DeleteGro
     for employee_id in await groups.member_ids(record.id):
         await _left(session, outbox, record, employee_id, now, record.version + 1)
     await groups.delete(record.id)
+    await outbox.add(
+        session,
+        RosterGroupDeleted(group_id=record.id, deleted_at=now, version=record.version + 1),
+        organisation_id=record.organisation_id,
+        subject=str(record.id),
+    )
     return GroupDeleted(group_id=record.id)
 
 
@@ -167,7 +176,25 @@ async def _change(
             await session.flush()
         except IntegrityError as exc:
             raise _name_taken() from exc
+    if renamed:
+        await _announce(session, outbox, record)
     return await group_view(groups, record)
+
+
+async def _announce(session: AsyncSession, outbox: Outbox, record: EmployeeGroupRecord) -> None:
+    """The group's name and external id at its current version (created or renamed)."""
+    await outbox.add(
+        session,
+        RosterGroupChanged(
+            group_id=record.id,
+            group_name=record.display_name,
+            group_external_id=record.external_id,
+            changed_at=record.updated_at,
+            version=record.version,
+        ),
+        organisation_id=record.organisation_id,
+        subject=str(record.id),
+    )
 
 
 async def _set_members(

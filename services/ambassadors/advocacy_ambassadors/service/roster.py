@@ -25,11 +25,13 @@ from advocacy_ambassadors.service.states import locked
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound, NotReady
 from advocacy_shared.contracts.roster import (
     LIST_ATTRIBUTES,
+    MAX_GROUP_MEMBERS,
     AttributeChange,
     Employee,
     EmployeeAttributes,
     EmployeeChanged,
     EmployeeDeleted,
+    EmployeeGroupRef,
     EmployeeJoinedRoster,
     EmployeeLeftRoster,
     EmployeeList,
@@ -69,9 +71,28 @@ async def provision_employee(
 
 
 async def get_employee(session: AsyncSession, organisation_id: UUID, employee_id: UUID) -> Employee:
-    return employee_view(
-        await _existing_employee(EmployeeRepository(session, organisation_id), employee_id)
-    )
+    record = await _existing_employee(EmployeeRepository(session, organisation_id), employee_id)
+    (employee,) = await with_groups(session, organisation_id, [employee_view(record)])
+    return employee
+
+
+async def with_groups(
+    session: AsyncSession, organisation_id: UUID, employees: list[Employee]
+) -> list[Employee]:
+    """The employees with the groups they are in (SCIM `groups`). An answer carries at most
+    `MAX_GROUP_MEMBERS` groups in all, so that it fits in a message: a list stops at the employee
+    who would pass it (at least one is given, with that many of their groups at most)."""
+    found = await GroupRepository(session, organisation_id).groups_of([e.id for e in employees])
+    shown: list[Employee] = []
+    carried = 0
+    for employee in employees:
+        groups = found.get(employee.id, [])[:MAX_GROUP_MEMBERS]
+        carried += len(groups)
+        if shown and carried > MAX_GROUP_MEMBERS:
+            break
+        refs = [EmployeeGroupRef(group_id=g.id, display_name=g.display_name) for g in groups]
+        shown.append(employee.model_copy(update={"groups": refs}))
+    return shown
 
 
 async def list_employees(session: AsyncSession, request: ListEmployees) -> EmployeeList:
@@ -86,7 +107,9 @@ async def list_employees(session: AsyncSession, request: ListEmployees) -> Emplo
     return EmployeeList(
         total_results=total,
         start_index=request.start_index,
-        items=[employee_view(row) for row in rows],
+        items=await with_groups(
+            session, request.organisation_id, [employee_view(row) for row in rows]
+        ),
     )
 
 
@@ -95,7 +118,9 @@ async def replace_employee(
 ) -> Employee:
     employees = EmployeeRepository(session, request.organisation_id)
     record = await _locked_employee(employees, request.employee_id, request.expected_version)
-    return await _change_employee(session, outbox, employees, record, request.attributes)
+    changed = await _change_employee(session, outbox, employees, record, request.attributes)
+    (employee,) = await with_groups(session, request.organisation_id, [changed])
+    return employee
 
 
 async def patch_employee(session: AsyncSession, outbox: Outbox, request: PatchEmployee) -> Employee:
@@ -111,7 +136,9 @@ async def patch_employee(session: AsyncSession, outbox: Outbox, request: PatchEm
         raise Invalid(
             f"the patch leaves invalid values in {', '.join(fields)}", {"attributes": fields}
         ) from exc
-    return await _change_employee(session, outbox, employees, record, attributes)
+    changed = await _change_employee(session, outbox, employees, record, attributes)
+    (employee,) = await with_groups(session, request.organisation_id, [changed])
+    return employee
 
 
 async def delete_employee(

@@ -8,6 +8,7 @@ everyone else they are left out of phases and graduation checks.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +41,7 @@ from advocacy_shared.contracts.planner import (
     GET_PLAN,
     GET_PLAYBOOK,
     GET_PROGRAM,
+    GET_RECRUITMENT_TARGET,
     KEY_PATTERN,
     LIST_PHASES,
     LIST_PROGRAMS,
@@ -48,17 +50,22 @@ from advocacy_shared.contracts.planner import (
     LIST_TRANSITIONS,
     RETIRE_PLAYBOOK_ROW,
     SET_PHASE,
+    SET_TARGET_GROUPS,
     GraduationCheck,
     Phase,
     PhaseFields,
     PhaseKind,
     Phases,
+    PhaseStatus,
     PlaybookRowChanges,
     PlaybookRowInput,
     ProgramFields,
     Proposal,
     ReadinessFields,
     SetPhase,
+    TargetEmployee,
+    TargetGroup,
+    TargetGroupsFields,
 )
 
 MANAGE, READ = Permission.PLANNER_MANAGE, Permission.PLANNER_READ
@@ -86,6 +93,13 @@ class Advance(BaseModel):
 class Proposals(Page[Proposal]):
     program_phase: PhaseKind
     note: str | None
+
+
+class RecruitmentTargetPage(Page[TargetEmployee]):
+    program_id: UUID
+    phase_status: PhaseStatus
+    groups: list[TargetGroup]
+    total: int = Field(description="Active employees in the targeted groups now")
 
 
 def _sees_leadership(access: Access | None) -> bool:
@@ -183,6 +197,14 @@ ROUTES = [
     get(PROGRAM + "/recruitment", LIST_PROPOSALS, MANAGE, "list_proposals",
         "Whom to invite next, each proposal explained (from the HR roster)",
         paging=BY_ID, response_model=Proposals),
+    put(PROGRAM + "/phases/targeted_recruitment/groups", SET_TARGET_GROUPS, MANAGE,
+        "set_target_groups",
+        "Target the targeted-recruitment phase at HR groups (SCIM Group ids or displayNames)",
+        body=TargetGroupsFields, responses=CONFLICT),
+    get(PROGRAM + "/phases/targeted_recruitment/target", GET_RECRUITMENT_TARGET, MANAGE,
+        "get_recruitment_target",
+        "The employees the phase targets now: the active members of its HR groups",
+        paging=BY_ID, response_model=RecruitmentTargetPage),
     get(PROGRAM + "/leadership", GET_LEADERSHIP_REPORT, Permission.PLANNER_LEADERSHIP_READ,
         "leadership_report",
         "The leadership track: participation target and status, apart from everyone else"),

@@ -34,6 +34,7 @@ from advocacy_gateway.scim.filter import parse_filter
 from advocacy_gateway.scim.groups import (
     GROUP_FILTER_PATHS,
     GROUP_SCHEMA,
+    GROUP_VALUE_PATHS,
     changes_of,
     fields_of,
     group_of,
@@ -158,7 +159,9 @@ async def group_page(access: Any, state: Any, request: Request, query: ListQuery
         LIST_GROUPS,
         ListGroups(
             organisation_id=access.organisation.id,
-            filter=parse_filter(query.filter, GROUP_FILTER_PATHS) if query.filter else None,
+            filter=parse_filter(query.filter, GROUP_FILTER_PATHS, GROUP_VALUE_PATHS)
+            if query.filter
+            else None,
             start_index=query.start_index,
             count=query.count,
             sort_by=query.sort_attribute(GROUP_FILTER_PATHS),

@@ -79,6 +79,24 @@ def _user_attributes() -> list[dict[str, Any]]:
             description="One email is kept: the primary one (else the work one, else the first) "
             "sent, as the work email; `primary` is accepted, to choose it",
         ),
+        _attribute(
+            "groups",
+            "complex",
+            multi=True,
+            mutability="readOnly",
+            sub=[
+                _attribute("value", mutability="readOnly", description="The group's id"),
+                {
+                    **_attribute("$ref", "reference", mutability="readOnly"),
+                    "referenceTypes": ["Group"],
+                },
+                _attribute("display", mutability="readOnly", description="The group's name"),
+                _attribute(
+                    "type", mutability="readOnly", canonical=["direct"], description="Always direct"
+                ),
+            ],
+            description="The groups the User is in (change them through /Groups)",
+        ),
     ]
 
 

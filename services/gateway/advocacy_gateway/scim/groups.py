@@ -26,6 +26,10 @@ GROUP_FILTER_PATHS: dict[str, str] = {
     "members": "members",
     "members.value": "members",
 }
+# `members[value eq "…"]` in a filter: one member's sub-attributes.
+GROUP_VALUE_PATHS: dict[str, dict[str, str]] = {
+    "members": {"value": "members", "display": "member_display", "type": "member_type"},
+}
 # `members[value eq "…"]`, as Entra ID names the member to remove.
 _MEMBER_PATH = re.compile(r'^members\[\s*value\s+eq\s+"([^"]*)"\s*\]$', re.IGNORECASE)
 

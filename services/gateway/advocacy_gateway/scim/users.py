@@ -58,6 +58,12 @@ FILTER_PATHS: dict[str, FilterAttribute] = {
     "groups.value": "group_id",
     "groups.display": "group_name",
 }
+# Multi-valued attributes a filter may bracket (`emails[type eq "work"]`), with the sub-attributes
+# of one element (RFC 7644 §3.4.2.2 valuePath).
+VALUE_PATHS: dict[str, dict[str, FilterAttribute]] = {
+    "emails": {"value": "email", "type": "email_type", "primary": "email_primary"},
+    "groups": {"value": "group_id", "display": "group_name", "type": "group_type"},
+}
 # Paths whose value is a complex attribute, expanded into its sub-attributes.
 COMPLEX = {"name": "name", "emails": "emails", _ENTERPRISE: "enterprise", _ADVOCACY: "advocacy"}
 READ_ONLY = frozenset({"id", "meta", "schemas", "groups"})
@@ -291,6 +297,16 @@ def user_of(employee: Employee, base_url: str) -> dict[str, Any]:
             {"givenName": a.given_name, "familyName": a.family_name, "formatted": a.formatted_name}
         ),
         "emails": [{"value": a.email, "type": "work"}] if a.email else None,
+        "groups": [
+            {
+                "value": str(g.group_id),
+                "$ref": f"{base_url}{SCIM_PREFIX}/Groups/{g.group_id}",
+                "display": g.display_name,
+                "type": "direct",
+            }
+            for g in employee.groups
+        ]
+        or None,
     }
     user.update({k: v for k, v in optional.items() if v is not None and v != {}})
     extensions = {

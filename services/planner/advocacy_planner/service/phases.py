@@ -60,6 +60,7 @@ def phase_view(record: PhaseRecord) -> Phase:
             "review_date": record.review_date,
             "started_at": record.started_at,
             "graduated_at": record.graduated_at,
+            "target_group_ids": record.target_group_ids or [],
         }
     )
 

@@ -11,11 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner.models import EnrolledAmbassador, RosterEmployee
 from advocacy_planner.repository import (
+    AMBASSADOR,
+    EMPLOYEE,
     DepartureRetention,
+    GroupRepository,
     PhaseRepository,
     ProgramRepository,
     RosterRepository,
 )
+from advocacy_planner.service import groups
 from advocacy_planner.service.playbook import playbook
 from advocacy_planner.service.programs import existing_program
 from advocacy_shared.contracts.ambassadors import (
@@ -36,9 +40,6 @@ EMPLOYER_BRANDING_SEGMENT = "everyone"
 # Facts may arrive late or twice (a nak'ed message is redelivered after later ones; two replicas
 # race). Each copy keeps the version of the newest fact applied and takes only newer ones; a
 # person who left or was erased leaves a tombstone (`departures`), and no fact brings them back.
-
-EMPLOYEE = "employee"
-AMBASSADOR = "ambassador"
 
 
 def newer(held: int | None, incoming: int | None) -> bool:
@@ -83,6 +84,7 @@ async def forget_employee(
 ) -> None:
     roster = RosterRepository(session, organisation_id)
     await roster.forget_employee(fact.employee_id)
+    await GroupRepository(session, organisation_id).forget_member(fact.employee_id)
     await roster.mark_departed(EMPLOYEE, fact.employee_id, "left_roster")
 
 
@@ -190,6 +192,7 @@ async def erase(session: AsyncSession, organisation_id: UUID, fact: AmbassadorEr
     await roster.mark_departed(AMBASSADOR, fact.ambassador_id, "erased")
     if fact.employee_id is not None:
         await roster.forget_employee(fact.employee_id)
+        await GroupRepository(session, organisation_id).forget_member(fact.employee_id)
         await roster.mark_departed(EMPLOYEE, fact.employee_id, "erased")
     erased = str(fact.ambassador_id)
     phases_repository = PhaseRepository(session, organisation_id)
@@ -224,6 +227,8 @@ async def proposals(
     session: AsyncSession, organisation_id: UUID, program_id: UUID, limit: int, after: UUID | None
 ) -> tuple[PhaseKind, list[Proposal], UUID | None]:
     """Whom to invite next, each with the reasons; people with an ambassador record are skipped.
+    When the targeted-recruitment phase targets HR groups, only their members are proposed, each
+    with the groups they are in as a reason.
 
     Scans the roster in id order and keeps those with at least one reason, so a page may be
     shorter than `limit` while more follow (`next_after` says so).
@@ -243,17 +248,34 @@ async def proposals(
         ),
         "thought_leadership": next((r.key for r in chosen if "specialist" in r.segments), None),
     }
-    batch = await RosterRepository(session, organisation_id).candidates(limit, after)
-    found = [p for p in (_proposal(e, wanted, keys) for e in batch) if p is not None]
+    targeted = await groups.target_group_ids(session, organisation_id, program_id)
+    group_copies = GroupRepository(session, organisation_id)
+    among = group_copies.in_groups(targeted) if targeted else None
+    batch = await RosterRepository(session, organisation_id).candidates(limit, after, among)
+    in_groups = await group_copies.groups_of([e.employee_id for e in batch], targeted)
+    names = await groups.group_names(session, organisation_id, targeted)
+    found = [
+        p
+        for p in (
+            _proposal(e, wanted, keys, [names[g] for g in in_groups[e.employee_id] if g in names])
+            for e in batch
+        )
+        if p is not None
+    ]
     next_after = batch[-1].employee_id if len(batch) == limit else None
     return cast(PhaseKind, record.phase), found, next_after
 
 
 def _proposal(
-    employee: RosterEmployee, wanted: _Wanted, keys: dict[str, str | None]
+    employee: RosterEmployee, wanted: _Wanted, keys: dict[str, str | None], in_groups: list[str]
 ) -> Proposal | None:
     reasons: list[str] = []
     disciplines: list[str] = []
+    if in_groups:
+        reasons.append(
+            f"Targeted recruitment: in the HR group {', '.join(in_groups)}, which the targeted "
+            "recruitment phase recruits from."
+        )
     if wanted.employer_branding and employee.hard_to_recruit:
         reasons.append(
             f"Employer branding: {employee.job_family or 'their job family'} is hard to recruit; "
