@@ -350,7 +350,7 @@ async def test_a_401_stops_polling_the_member_until_they_reconnect(
     path_calls = sandbox.state.sandbox.calls  # every call, answered or refused
 
     def calls() -> int:
-        return path_calls.get("/rest/memberCreatorPostAnalytics", 0)
+        return int(path_calls.get("/rest/memberCreatorPostAnalytics", 0))
 
     for issued in list(sandbox.state.sandbox.tokens.values()):
         issued.status = "revoked"  # the member revoked the app on LinkedIn

@@ -53,7 +53,10 @@ def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
             adapters.append(LinkedInAnalytics(LinkedInClient(settings.linkedin)))
         return adapters[0]
 
-    polling_wiring.poller = Poller(settings, analytics, rpc, SecretBox(settings.secret_keys()))
+    keys = settings.secret_keys()
+    polling_wiring.poller = Poller(
+        settings, analytics, rpc, SecretBox(keys) if keys is not None else None
+    )
     return runtime
 
 

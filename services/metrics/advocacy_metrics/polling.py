@@ -57,7 +57,8 @@ class Poller:
     analytics: Callable[[], LinkedInAnalytics]
     """Made when first needed: the official client's base URLs are process-wide."""
     rpc: Callable[[], RpcClient]
-    secrets: SecretBox
+    secrets: SecretBox | None
+    """None in production without `ADVOCACY_METRICS_ENCRYPTION_KEYS`: no company page then."""
     clock: Callable[[], datetime] = utc_now
     """Tests move it forward instead of waiting days."""
     schedule: Schedule = field(init=False)
@@ -169,6 +170,8 @@ class Poller:
         """The page's latest posts and their lifetime statistics, as company snapshots."""
         retry_at = self.clock() + timedelta(minutes=self.settings.linkedin_poll_retry_minutes)
         try:
+            if self.secrets is None:
+                raise SecretUnreadable("no encryption key is configured")
             token = self.secrets.open(claim.sealed_token)
             analytics = self.analytics()
             found = await analytics.organization_posts(

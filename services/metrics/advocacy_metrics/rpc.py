@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_metrics.polling import polling_wiring
 from advocacy_metrics.service import ingest, polling, reports
+from advocacy_shared.contracts.errors import Conflict
 from advocacy_shared.contracts.metrics import (
     COMPARE_COMPANY,
     GET_COMPANY_PAGE,
@@ -93,6 +94,11 @@ async def set_emv_rates(session: AsyncSession, request: SetEmvRates) -> EmvRates
 @server.handles(SET_COMPANY_PAGE)
 async def set_company_page(session: AsyncSession, request: SetCompanyPage) -> CompanyPage:
     poller = polling_wiring()
+    if poller.secrets is None:
+        raise Conflict(
+            "the metrics service has no encryption key (ADVOCACY_METRICS_ENCRYPTION_KEYS or "
+            "ADVOCACY_ENCRYPTION_KEYS): a company page's token cannot be stored"
+        )
     page = await polling.set_company_page(session, poller.secrets, request, poller.clock())
     poller.wake()
     return page

@@ -81,7 +81,11 @@ class MetricsSettings(ServiceSettings):
         default=50, ge=1, le=100, description="The page's latest posts read each time"
     )
 
-    def secret_keys(self) -> str:
+    def secret_keys(self) -> str | None:
+        """The keys sealing company pages' tokens; None in production when none is set (the
+        service runs, but refuses to store a company page's token)."""
         if self.encryption_keys is not None:
             return self.encryption_keys.get_secret_value()
+        if self.environment == "production":
+            return None
         return development_key(self.data_dir)
