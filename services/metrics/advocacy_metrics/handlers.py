@@ -48,8 +48,8 @@ async def provision_organisation(
 @consumers.on(PostPublished)
 async def post_published(session: AsyncSession, fact: PostPublished, envelope: CloudEvent) -> None:
     poller = polling_wiring()
-    await ingest.post_published(session, server.outbox, _org(envelope), fact)
-    await polling.start(session, _org(envelope), fact, poller.schedule, poller.clock())
+    if await ingest.post_published(session, server.outbox, _org(envelope), fact):
+        await polling.start(session, _org(envelope), fact, poller.schedule, poller.clock())
 
 
 @consumers.on(PostWithdrawn)
