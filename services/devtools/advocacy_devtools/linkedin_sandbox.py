@@ -9,7 +9,9 @@ demo, the tests and anyone evaluating without a LinkedIn app. So far its OAuth p
 - `POST /oauth/v2/introspectToken`; `GET /v2/userinfo` (Bearer; 401 with LinkedIn's error body on
   an invalid, expired or revoked token; 403 without `openid`);
 - sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays) on a path;
-- the Posts API and the share pages: `advocacy_devtools.linkedin_sandbox_posts` (`mount_posts`).
+- the Posts API and the share pages: `advocacy_devtools.linkedin_sandbox_posts` (`mount_posts`);
+- member post analytics and company-page statistics, with engagement that grows with a post's
+  age and a clock tests fast-forward: `advocacy_devtools.linkedin_sandbox_analytics`.
 
 State lives in memory. Run it with `python -m advocacy_devtools.linkedin_sandbox`.
 """
@@ -30,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from advocacy_devtools.linkedin_sandbox_analytics import mount_analytics
 from advocacy_devtools.linkedin_sandbox_posts import mount_posts
 from advocacy_shared.linkedin.settings import MEMBER_SCOPES
 
@@ -70,6 +73,12 @@ class SandboxSettings(BaseSettings):
     duplicate_window_seconds: float = Field(
         default=86_400.0, ge=0, description="Posts API: the same text again within it is a 422"
     )
+    analytics_seed: int = Field(
+        default=14, description="Analytics: the seed of every post's engagement curve"
+    )
+    analytics_calls_per_member_per_day: int = Field(
+        default=100_000, ge=0, description="Analytics: a 429 past this many calls a member a day"
+    )
 
 
 @dataclass
@@ -93,6 +102,7 @@ class _Token:
 class _Fault:
     status: int | None
     delay_seconds: float
+    retry_after: int = 0
 
 
 @dataclass
@@ -103,6 +113,17 @@ class SandboxState:
     tokens: dict[str, _Token] = field(default_factory=dict)
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+
+    def issue_token(self, client_id: str, scopes: tuple[str, ...]) -> str:
+        token = "AQV" + secrets.token_urlsafe(256)
+        now = self.clock()
+        self.tokens[token] = _Token(
+            client_id=client_id,
+            scopes=scopes,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.settings.token_lifetime_seconds),
+        )
+        return token
 
     def token_status(self, token: str) -> str:
         known = self.tokens.get(token)
@@ -118,6 +139,7 @@ class FaultIn(BaseModel):
     status: int | None = Field(default=503, description="null: answer normally after the delay")
     delay_seconds: float = Field(default=0.0, ge=0, le=60)
     count: int = Field(default=1, ge=1, le=100)
+    retry_after_seconds: int = Field(default=0, ge=0, le=86_400, description="A 429's Retry-After")
 
 
 class TokenIn(BaseModel):
@@ -164,7 +186,9 @@ def create_sandbox(
                 return JSONResponse(
                     {"status": fault.status, "message": "sandbox fault"},
                     status_code=fault.status,
-                    headers={"Retry-After": "0"} if fault.status == 429 else None,
+                    headers={"Retry-After": str(fault.retry_after)}
+                    if fault.status == 429
+                    else None,
                 )
         return await call_next(request)
 
@@ -276,15 +300,8 @@ def create_sandbox(
                 "match authorization code. Or authorization code expired. Or external member "
                 "binding exists",
             )
-        token = "AQV" + secrets.token_urlsafe(256)
-        now = state.clock()
+        token = state.issue_token(code.client_id, code.scopes)
         lifetime = state.settings.token_lifetime_seconds
-        state.tokens[token] = _Token(
-            client_id=code.client_id,
-            scopes=code.scopes,
-            created_at=now,
-            expires_at=now + timedelta(seconds=lifetime),
-        )
         return JSONResponse(
             {"access_token": token, "expires_in": lifetime, "scope": ",".join(code.scopes)}
         )
@@ -382,10 +399,11 @@ def create_sandbox(
     async def add_fault(body: FaultIn) -> None:
         """Sandbox only: the next `count` calls of `path` fail with `status` after a delay."""
         state.faults.setdefault(body.path, []).extend(
-            _Fault(body.status, body.delay_seconds) for _ in range(body.count)
+            _Fault(body.status, body.delay_seconds, body.retry_after_seconds)
+            for _ in range(body.count)
         )
 
-    mount_posts(app, state)
+    mount_analytics(app, state, mount_posts(app, state))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

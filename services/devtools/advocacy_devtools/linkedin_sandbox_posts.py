@@ -20,7 +20,9 @@ and from the analytics endpoints so each grows on its own.
   The sandbox lets the author read their own post with `w_member_social` (LinkedIn asks for
   `r_member_social`, which only approved partners get).
 - `GET /rest/posts?q=author&author=<urn>&count=N`: the author's posts, newest first (needs
-  `r_member_social`: a 403 otherwise, as LinkedIn answers self-serve apps).
+  `r_member_social`: a 403 otherwise, as LinkedIn answers self-serve apps; a company page's
+  posts, `author=urn:li:organization:N`, need `r_organization_social` or
+  `rw_organization_admin`).
 - `DELETE /rest/posts/{urn}`: 204; the post is gone (a second delete is a 404).
 - Share pages, as a browser sees them on www.linkedin.com: `/sharing/share-offsite/?url=` and
   `/feed/?shareActive=true&text=` show a composer signed in as the sandbox member; its *Post*
@@ -55,6 +57,8 @@ FEED_DISTRIBUTIONS = {"MAIN_FEED", "NONE"}
 LIFECYCLE_STATES = {"PUBLISHED", "DRAFT"}
 _VERSION = re.compile(r"^(\d{6})(\.\d{2})?$")
 _URN = re.compile(r"^urn:li:(share|ugcPost):\d+$")
+ORGANIZATION_READ = ("r_organization_social", "rw_organization_admin")
+"""Scopes that read a company page's posts (a page role is assumed in the sandbox)."""
 
 
 @dataclass
@@ -129,6 +133,57 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def versioned(request: Request) -> tuple[str, Response | None]:
+    """The `LinkedIn-Version` (YYYYMM) of a `/rest` call, or LinkedIn's refusal of its headers."""
+    version = request.headers.get("LinkedIn-Version")
+    if not version:
+        response = _error(
+            400,
+            "A version must be present. Please specify a version by adding the "
+            "LinkedIn-Version header.",
+            "VERSION_MISSING",
+        )
+        response.headers["X-Restli-Gateway-Error"] = "true"
+        return "", response
+    matched = _VERSION.match(version)
+    if matched is None or matched.group(1) < OLDEST_VERSION:
+        shown = f"{matched.group(1)}01" if matched else version[:20]
+        return "", _error(426, f"Requested version {shown} is not active", "NONEXISTENT_VERSION")
+    if request.headers.get("X-Restli-Protocol-Version") != PROTOCOL_VERSION:
+        return "", _error(
+            400,
+            "X-Restli-Protocol-Version must be 2.0.0 for this resource",
+            "INVALID_PROTOCOL_VERSION",
+        )
+    return matched.group(1), None
+
+
+def bearer(state: SandboxState, request: Request) -> tuple[tuple[str, ...], Response | None]:
+    """The scopes of the call's Bearer token, or LinkedIn's 401."""
+    header = request.headers.get("Authorization", "")
+    token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+    status = state.token_status(token)
+    if status == "revoked":
+        return (), _error(
+            401,
+            "The token used in the request has been revoked by the user",
+            "REVOKED_ACCESS_TOKEN",
+            serviceErrorCode=65601,
+        )
+    if status == "expired":
+        return (), _error(
+            401,
+            "The token used in the request has expired",
+            "EXPIRED_ACCESS_TOKEN",
+            serviceErrorCode=65602,
+        )
+    if status != "active":
+        return (), _error(
+            401, "Invalid access token", "INVALID_ACCESS_TOKEN", serviceErrorCode=65600
+        )
+    return state.tokens[token].scopes, None
+
+
 def mount_posts(app: FastAPI, state: SandboxState) -> PostsState:
     """Add the Posts API, the share pages and `/sandbox/posts` to the sandbox `app`."""
     posts = PostsState(
@@ -138,62 +193,13 @@ def mount_posts(app: FastAPI, state: SandboxState) -> PostsState:
     app.state.posts = posts
     member = f"urn:li:person:{state.settings.member_sub}"
 
-    def versioned(request: Request) -> tuple[str, Response | None]:
-        version = request.headers.get("LinkedIn-Version")
-        if not version:
-            response = _error(
-                400,
-                "A version must be present. Please specify a version by adding the "
-                "LinkedIn-Version header.",
-                "VERSION_MISSING",
-            )
-            response.headers["X-Restli-Gateway-Error"] = "true"
-            return "", response
-        matched = _VERSION.match(version)
-        if matched is None or matched.group(1) < OLDEST_VERSION:
-            shown = f"{matched.group(1)}01" if matched else version[:20]
-            return "", _error(
-                426, f"Requested version {shown} is not active", "NONEXISTENT_VERSION"
-            )
-        if request.headers.get("X-Restli-Protocol-Version") != PROTOCOL_VERSION:
-            return "", _error(
-                400,
-                "X-Restli-Protocol-Version must be 2.0.0 for this resource",
-                "INVALID_PROTOCOL_VERSION",
-            )
-        return matched.group(1), None
-
-    def bearer(request: Request) -> tuple[tuple[str, ...], Response | None]:
-        header = request.headers.get("Authorization", "")
-        token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
-        status = state.token_status(token)
-        if status == "revoked":
-            return (), _error(
-                401,
-                "The token used in the request has been revoked by the user",
-                "REVOKED_ACCESS_TOKEN",
-                serviceErrorCode=65601,
-            )
-        if status == "expired":
-            return (), _error(
-                401,
-                "The token used in the request has expired",
-                "EXPIRED_ACCESS_TOKEN",
-                serviceErrorCode=65602,
-            )
-        if status != "active":
-            return (), _error(
-                401, "Invalid access token", "INVALID_ACCESS_TOKEN", serviceErrorCode=65600
-            )
-        return state.tokens[token].scopes, None
-
     def checked(
         request: Request, method: str, needs: tuple[str, ...]
     ) -> tuple[tuple[str, ...], Response | None]:
         version, refusal = versioned(request)
         if refusal is not None:
             return (), refusal
-        scopes, refusal = bearer(request)
+        scopes, refusal = bearer(state, request)
         if refusal is not None:
             return (), refusal
         if not any(scope in scopes for scope in needs):
@@ -323,10 +329,12 @@ def mount_posts(app: FastAPI, state: SandboxState) -> PostsState:
 
     @app.get("/rest/posts", response_model=None, tags=["posts"])
     async def find_posts(request: Request) -> Response:
-        _, refusal = checked(request, "FINDER-author", ("r_member_social",))
+        params = request.query_params
+        page = unquote(params.get("author", "")).startswith("urn:li:organization:")
+        needs = ORGANIZATION_READ if page else ("r_member_social",)
+        _, refusal = checked(request, "FINDER-author", needs)
         if refusal is not None:
             return refusal
-        params = request.query_params
         if params.get("q") != "author" or not params.get("author"):
             return _error(400, "Finder q=author with an author is required", "INVALID_FINDER")
         count = min(max(int(params.get("count", "10") or 10), 1), 100)

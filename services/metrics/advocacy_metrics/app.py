@@ -1,5 +1,5 @@
-"""Wiring of the metrics service: its consumers and request handlers, and two periodic tasks
-(the daily rollups of touched days; momentum and cohort actuals)."""
+"""Wiring of the metrics service: its consumers and request handlers, and three periodic tasks
+(the daily rollups of touched days; momentum and cohort actuals; LinkedIn polling)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import logging
 
 from advocacy_metrics.handlers import consumers
 from advocacy_metrics.models import messaging
+from advocacy_metrics.polling import Poller, polling_wiring
 from advocacy_metrics.rpc import server
 from advocacy_metrics.service import rollups, schedule
 from advocacy_metrics.settings import MetricsSettings
+from advocacy_shared.crypto import SecretBox
+from advocacy_shared.linkedin import LinkedInClient
+from advocacy_shared.linkedin.analytics import LinkedInAnalytics
+from advocacy_shared.rpc import RpcClient
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
 from advocacy_shared.settings import ServiceSettings
@@ -19,13 +24,45 @@ log = logging.getLogger(__name__)
 
 
 def create_runtime(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    return ServiceRuntime(
-        settings or MetricsSettings(),
+    settings = settings or MetricsSettings()
+    assert isinstance(settings, MetricsSettings)
+    runtime = ServiceRuntime(
+        settings,
         messaging,
         consumers,
         server,
-        background=[rollup_task, schedule_task],
+        background=[rollup_task, schedule_task, poll_task],
     )
+    clients: list[RpcClient] = []
+
+    def rpc() -> RpcClient:
+        """Requests to the ambassadors service, on the runtime's own NATS connection."""
+        if not clients:
+            clients.append(
+                RpcClient(
+                    runtime.broker.connection, runtime.subject_of, settings.rpc_timeout_seconds
+                )
+            )
+        return clients[0]
+
+    adapters: list[LinkedInAnalytics] = []
+
+    def analytics() -> LinkedInAnalytics:
+        """The LinkedIn adapter, made when the first poll is due (its base URLs are global)."""
+        if not adapters:
+            adapters.append(LinkedInAnalytics(LinkedInClient(settings.linkedin)))
+        return adapters[0]
+
+    keys = settings.secret_keys()
+    polling_wiring.poller = Poller(
+        settings, analytics, rpc, SecretBox(keys) if keys is not None else None
+    )
+    return runtime
+
+
+async def poll_task(runtime: ServiceRuntime) -> None:
+    """LinkedIn's analytics of due posts and company pages (advocacy_metrics.polling)."""
+    await polling_wiring().run(runtime)
 
 
 def _settings(runtime: ServiceRuntime) -> MetricsSettings:

@@ -10,9 +10,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_metrics.polling import polling_wiring
 from advocacy_metrics.repository import tenant_repository
 from advocacy_metrics.rpc import server
-from advocacy_metrics.service import ingest, people
+from advocacy_metrics.service import ingest, people, polling
 from advocacy_shared.consumers import EventConsumers
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
@@ -22,6 +23,7 @@ from advocacy_shared.contracts.ambassadors import (
     ConsentRevoked,
 )
 from advocacy_shared.contracts.content import PostPublished, PostWithdrawn
+from advocacy_shared.contracts.linkedin import LinkedInConnected
 from advocacy_shared.contracts.metrics import CompanyPostMetricsObserved, PostMetricsObserved
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated
@@ -45,12 +47,23 @@ async def provision_organisation(
 
 @consumers.on(PostPublished)
 async def post_published(session: AsyncSession, fact: PostPublished, envelope: CloudEvent) -> None:
-    await ingest.post_published(session, server.outbox, _org(envelope), fact)
+    poller = polling_wiring()
+    if await ingest.post_published(session, server.outbox, _org(envelope), fact):
+        await polling.start(session, _org(envelope), fact, poller.schedule, poller.clock())
 
 
 @consumers.on(PostWithdrawn)
 async def post_withdrawn(session: AsyncSession, fact: PostWithdrawn, envelope: CloudEvent) -> None:
     await ingest.post_withdrawn(session, _org(envelope), fact)
+    await polling.withdrawn(session, _org(envelope), fact.post_id)
+
+
+@consumers.on(LinkedInConnected)
+async def linkedin_connected(
+    session: AsyncSession, fact: LinkedInConnected, envelope: CloudEvent
+) -> None:
+    """A reconnected ambassador's posts are polled again."""
+    await polling.reconnected(session, _org(envelope), fact.ambassador_id)
 
 
 @consumers.on_batches(PostMetricsObserved, batch_size=SNAPSHOT_BATCH)

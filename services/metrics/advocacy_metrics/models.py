@@ -32,6 +32,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Uuid,
 )
 from sqlmodel import SQLModel
@@ -227,4 +228,66 @@ momentum_drops = Table(
     Column("week_start", Date, nullable=False),
     Column("organisation_id", Uuid, nullable=False),
     PrimaryKeyConstraint("program_id", "week_start", name="pk_momentum_drops"),
+)
+
+# --- LinkedIn polling (advocacy_metrics.service.polling) ------------------------------------------
+
+linkedin_polls = Table(
+    "linkedin_polls",
+    metadata,
+    Column("post_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("ambassador_id", Uuid, nullable=False),
+    Column("post_urn", String(200), nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("state", String(20), nullable=False, comment="due, stopped, reconnect or withdrawn"),
+    Column("next_poll_at", UtcDateTime, nullable=True),
+    Column("lease_id", Uuid, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("polls", Integer, nullable=False),
+    Column("last_polled_at", UtcDateTime, nullable=True),
+    Column("last_change_at", UtcDateTime, nullable=True),
+    Column("last_counts", String(120), nullable=True, comment="the counts last seen, joined"),
+    Column("last_error", String(300), nullable=True),
+    Index("ix_linkedin_polls_due", "state", "next_poll_at"),
+    Index("ix_linkedin_polls_member", "organisation_id", "ambassador_id"),
+)
+
+linkedin_members = Table(
+    "linkedin_members",
+    metadata,
+    Column("ambassador_id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("paused_until", UtcDateTime, nullable=True, comment="LinkedIn's 429: not before"),
+    Column(
+        "reconnect_since", UtcDateTime, nullable=True, comment="401 or no token: until reconnected"
+    ),
+    Column("reason", String(300), nullable=True),
+)
+
+linkedin_budget = Table(
+    "linkedin_budget",
+    metadata,
+    Column("scope", String(40), nullable=False, comment="app, or an ambassador's id"),
+    Column("day", Date, nullable=False),
+    Column("calls", Integer, nullable=False),
+    PrimaryKeyConstraint("scope", "day", name="pk_linkedin_budget"),
+)
+"""Analytics calls per UTC day: the app's (one LinkedIn app serves every organisation, so its
+row belongs to none) and each member's."""
+
+company_pages = Table(
+    "company_pages",
+    metadata,
+    Column("organisation_id", Uuid, primary_key=True),
+    Column("organization_urn", String(60), nullable=False),
+    Column("sealed_token", Text, nullable=False),
+    Column("program_id", Uuid, nullable=True),
+    Column("state", String(20), nullable=False, comment="active or token_rejected"),
+    Column("next_poll_at", UtcDateTime, nullable=True),
+    Column("lease_id", Uuid, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("last_polled_at", UtcDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

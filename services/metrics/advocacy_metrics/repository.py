@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_metrics.models import (
     ambassadors,
     company_latest,
+    company_pages,
     company_posts,
     company_snapshots,
     daily_rollups,
     emv_rates,
+    linkedin_budget,
+    linkedin_members,
+    linkedin_polls,
     momentum_drops,
     post_daily,
     post_latest,
@@ -670,3 +674,250 @@ async def mark_engagement_announced(
         .where(posts.c.organisation_id == organisation_id, posts.c.post_id == post_id)
         .values(engagement_announced_at=observed_at)
     )
+
+
+# --- LinkedIn polling ----------------------------------------------------------------------------
+
+APP_BUDGET = "app"
+"""The budget row of the LinkedIn app itself, shared by every organisation it serves."""
+
+
+async def add_poll(session: AsyncSession, values: dict[str, Any]) -> None:
+    await _insert_ignoring(session, linkedin_polls, [values])
+
+
+async def withdraw_poll(session: AsyncSession, organisation_id: UUID, post_id: UUID) -> None:
+    await session.execute(
+        update(linkedin_polls)
+        .where(
+            linkedin_polls.c.organisation_id == organisation_id,
+            linkedin_polls.c.post_id == post_id,
+        )
+        .values(state="withdrawn", next_poll_at=None)
+    )
+
+
+async def forget_polls(session: AsyncSession, organisation_id: UUID, ambassador_id: UUID) -> None:
+    """An erased ambassador: their polls and their LinkedIn waits are gone."""
+    for table in (linkedin_polls, linkedin_members):
+        await session.execute(
+            delete(table).where(
+                table.c.organisation_id == organisation_id,
+                table.c.ambassador_id == ambassador_id,
+            )
+        )
+
+
+async def due_polls(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+    """Polls due now whose member is neither waiting for a reconnection nor paused by a 429, and
+    which no replica holds: the oldest first. PostgreSQL locks them, skipping rows another
+    transaction holds (`SKIP LOCKED`); the lease taken next decides in either database."""
+    waiting = (
+        select(linkedin_members.c.ambassador_id)
+        .where(
+            linkedin_members.c.ambassador_id == linkedin_polls.c.ambassador_id,
+            or_(
+                linkedin_members.c.reconnect_since.is_not(None),
+                linkedin_members.c.paused_until > now,
+            ),
+        )
+        .exists()
+    )
+    query = (
+        select(
+            linkedin_polls.c.post_id,
+            linkedin_polls.c.organisation_id,
+            linkedin_polls.c.ambassador_id,
+            linkedin_polls.c.post_urn,
+        )
+        .where(
+            linkedin_polls.c.state == "due",
+            linkedin_polls.c.next_poll_at <= now,
+            or_(linkedin_polls.c.lease_until.is_(None), linkedin_polls.c.lease_until <= now),
+            ~waiting,
+        )
+        .order_by(linkedin_polls.c.next_poll_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=linkedin_polls)
+    )
+    return list(await session.execute(query))
+
+
+async def take_poll_lease(
+    session: AsyncSession, post_id: UUID, now: datetime, lease_id: UUID, until: datetime
+) -> bool:
+    """The poll is this replica's until `until`, unless another one holds it or it moved on."""
+    result = await session.execute(
+        update(linkedin_polls)
+        .where(
+            linkedin_polls.c.post_id == post_id,
+            linkedin_polls.c.state == "due",
+            linkedin_polls.c.next_poll_at <= now,
+            or_(linkedin_polls.c.lease_until.is_(None), linkedin_polls.c.lease_until <= now),
+        )
+        .values(lease_id=lease_id, lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def poll_row(session: AsyncSession, organisation_id: UUID, post_id: UUID) -> Row[Any] | None:
+    query = select(linkedin_polls).where(
+        linkedin_polls.c.organisation_id == organisation_id, linkedin_polls.c.post_id == post_id
+    )
+    return (await session.execute(query)).first()
+
+
+async def finish_poll(
+    session: AsyncSession, post_id: UUID, lease_id: UUID, values: dict[str, Any]
+) -> bool:
+    """Record a poll's outcome and free its lease, if the lease is still this one's."""
+    result = await session.execute(
+        update(linkedin_polls)
+        .where(linkedin_polls.c.post_id == post_id, linkedin_polls.c.lease_id == lease_id)
+        .values(lease_id=None, lease_until=None, **values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def reserve_calls(
+    session: AsyncSession, scope: str, day: date, calls: int, limit: int
+) -> bool:
+    """Count `calls` against `scope`'s budget of `day` if they fit under `limit`. The row's lock
+    (PostgreSQL) or the write lock (SQLite) makes concurrent reservations take turns, so the
+    budget is never exceeded."""
+    await _insert_ignoring(session, linkedin_budget, [{"scope": scope, "day": day, "calls": 0}])
+    result = await session.execute(
+        update(linkedin_budget)
+        .where(
+            linkedin_budget.c.scope == scope,
+            linkedin_budget.c.day == day,
+            linkedin_budget.c.calls + calls <= limit,
+        )
+        .values(calls=linkedin_budget.c.calls + calls)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_calls(session: AsyncSession, scope: str, day: date, calls: int) -> None:
+    await session.execute(
+        update(linkedin_budget)
+        .where(linkedin_budget.c.scope == scope, linkedin_budget.c.day == day)
+        .values(calls=linkedin_budget.c.calls - calls)
+    )
+
+
+async def calls_of(session: AsyncSession, scope: str, day: date) -> int:
+    query = select(linkedin_budget.c.calls).where(
+        linkedin_budget.c.scope == scope, linkedin_budget.c.day == day
+    )
+    return int((await session.execute(query)).scalar() or 0)
+
+
+async def prune_budgets(session: AsyncSession, before: date) -> None:
+    await session.execute(delete(linkedin_budget).where(linkedin_budget.c.day < before))
+
+
+async def member_wait(session: AsyncSession, ambassador_id: UUID) -> Row[Any] | None:
+    query = select(linkedin_members).where(linkedin_members.c.ambassador_id == ambassador_id)
+    return (await session.execute(query)).first()
+
+
+async def set_member_wait(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID, **values: Any
+) -> None:
+    """Pause a member's polls (`paused_until`) or hold them until reconnected
+    (`reconnect_since`)."""
+    statement = _insert(session, linkedin_members).values(
+        ambassador_id=ambassador_id,
+        organisation_id=organisation_id,
+        **{"paused_until": None, "reconnect_since": None, "reason": None, **values},
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["ambassador_id"],
+        set_=values,
+        where=linkedin_members.c.organisation_id == organisation_id,
+    )
+    await session.execute(statement)
+
+
+async def member_reconnected(
+    session: AsyncSession, organisation_id: UUID, ambassador_id: UUID
+) -> None:
+    """A new connection: the member's polls resume, the due ones at once."""
+    await session.execute(
+        update(linkedin_members)
+        .where(
+            linkedin_members.c.organisation_id == organisation_id,
+            linkedin_members.c.ambassador_id == ambassador_id,
+        )
+        .values(reconnect_since=None, reason=None)
+    )
+
+
+# --- Company pages -------------------------------------------------------------------------------
+
+
+async def company_page(session: AsyncSession, organisation_id: UUID) -> Row[Any] | None:
+    query = select(company_pages).where(company_pages.c.organisation_id == organisation_id)
+    return (await session.execute(query)).first()
+
+
+async def save_company_page(session: AsyncSession, values: dict[str, Any]) -> None:
+    statement = _insert(session, company_pages).values(**values)
+    replaced = {name: statement.excluded[name] for name in values if name != "organisation_id"}
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["organisation_id"], set_=replaced)
+    )
+
+
+async def due_company_pages(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+    query = (
+        select(company_pages.c.organisation_id)
+        .where(
+            company_pages.c.state == "active",
+            company_pages.c.next_poll_at <= now,
+            or_(company_pages.c.lease_until.is_(None), company_pages.c.lease_until <= now),
+        )
+        .order_by(company_pages.c.next_poll_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(await session.execute(query))
+
+
+async def take_company_lease(
+    session: AsyncSession, organisation_id: UUID, now: datetime, lease_id: UUID, until: datetime
+) -> bool:
+    result = await session.execute(
+        update(company_pages)
+        .where(
+            company_pages.c.organisation_id == organisation_id,
+            company_pages.c.state == "active",
+            company_pages.c.next_poll_at <= now,
+            or_(company_pages.c.lease_until.is_(None), company_pages.c.lease_until <= now),
+        )
+        .values(lease_id=lease_id, lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def finish_company_page(
+    session: AsyncSession, organisation_id: UUID, lease_id: UUID, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(company_pages)
+        .where(
+            company_pages.c.organisation_id == organisation_id,
+            company_pages.c.lease_id == lease_id,
+        )
+        .values(lease_id=None, lease_until=None, **values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def program_of(session: AsyncSession, organisation_id: UUID, program_id: UUID) -> bool:
+    """Whether the organisation has this program (known from `ProgramCreated`)."""
+    query = select(programs.c.program_id).where(
+        programs.c.organisation_id == organisation_id, programs.c.program_id == program_id
+    )
+    return (await session.execute(query)).first() is not None

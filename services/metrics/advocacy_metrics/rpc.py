@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_metrics.service import ingest, reports
+from advocacy_metrics.polling import polling_wiring
+from advocacy_metrics.service import ingest, polling, reports
+from advocacy_shared.contracts.errors import Conflict
 from advocacy_shared.contracts.metrics import (
     COMPARE_COMPANY,
+    GET_COMPANY_PAGE,
     GET_MOMENTUM,
     GET_PARTICIPATION,
     GET_POST_METRICS,
@@ -14,11 +17,14 @@ from advocacy_shared.contracts.metrics import (
     IMPORT_SNAPSHOTS,
     LIST_EMV_RATES,
     LIST_ROLLUPS,
+    SET_COMPANY_PAGE,
     SET_EMV_RATES,
+    CompanyPage,
     Compare,
     EmployeeVsCompany,
     EmvRates,
     EmvRatesList,
+    GetCompanyPage,
     GetMomentum,
     GetParticipation,
     GetPostMetrics,
@@ -32,6 +38,7 @@ from advocacy_shared.contracts.metrics import (
     Participation,
     PostMetrics,
     Rollups,
+    SetCompanyPage,
     SetEmvRates,
 )
 from advocacy_shared.rpc import RpcServer
@@ -82,3 +89,21 @@ async def list_emv_rates(session: AsyncSession, request: ListEmvRates) -> EmvRat
 @server.handles(SET_EMV_RATES)
 async def set_emv_rates(session: AsyncSession, request: SetEmvRates) -> EmvRates:
     return await reports.set_rates(session, request)
+
+
+@server.handles(SET_COMPANY_PAGE)
+async def set_company_page(session: AsyncSession, request: SetCompanyPage) -> CompanyPage:
+    poller = polling_wiring()
+    if poller.secrets is None:
+        raise Conflict(
+            "the metrics service has no encryption key (ADVOCACY_METRICS_ENCRYPTION_KEYS or "
+            "ADVOCACY_ENCRYPTION_KEYS): a company page's token cannot be stored"
+        )
+    page = await polling.set_company_page(session, poller.secrets, request, poller.clock())
+    poller.wake()
+    return page
+
+
+@server.reads(GET_COMPANY_PAGE)
+async def get_company_page(session: AsyncSession, request: GetCompanyPage) -> CompanyPage:
+    return await polling.get_company_page(session, request)

@@ -435,3 +435,57 @@ LIST_EMV_RATES: Operation[ListEmvRates, EmvRatesList] = Operation(
 SET_EMV_RATES: Operation[SetEmvRates, EmvRates] = Operation(
     "metrics", "emv_rates.set", SetEmvRates, EmvRates
 )
+
+
+# --- The company page on LinkedIn (the baseline's source) ----------------------------------------
+
+CompanyPageState = Literal["active", "token_rejected"]
+
+
+class CompanyPageFields(BaseModel):
+    """An organisation's LinkedIn company page and a token that may read its statistics (a page
+    administrator's, with `rw_organization_admin`). The token is sealed at rest and never shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization_urn: str = Field(
+        pattern=r"^urn:li:organization:\d{1,20}$",
+        max_length=60,
+        description="The page, e.g. urn:li:organization:2414183",
+    )
+    access_token: str = Field(
+        min_length=1, max_length=4000, repr=False, description="Never returned or logged"
+    )
+    program_id: UUID | None = Field(
+        default=None, description="The program whose baseline the page's posts are"
+    )
+
+
+class SetCompanyPage(RpcRequest):
+    organisation_id: UUID
+    page: CompanyPageFields
+
+
+class GetCompanyPage(RpcRequest):
+    organisation_id: UUID
+
+
+class CompanyPage(RpcReply):
+    """The configured page and how its last read went: never the token."""
+
+    organization_urn: str
+    program_id: UUID | None = None
+    state: CompanyPageState = Field(
+        description="token_rejected: LinkedIn refused the token; set the page again"
+    )
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    last_error: str | None = None
+
+
+SET_COMPANY_PAGE: Operation[SetCompanyPage, CompanyPage] = Operation(
+    "metrics", "company_page.set", SetCompanyPage, CompanyPage
+)
+GET_COMPANY_PAGE: Operation[GetCompanyPage, CompanyPage] = Operation(
+    "metrics", "company_page.get", GetCompanyPage, CompanyPage
+)

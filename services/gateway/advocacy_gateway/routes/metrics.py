@@ -28,6 +28,7 @@ from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.metrics import (
     COMPARE_COMPANY,
     FIRST_DAY,
+    GET_COMPANY_PAGE,
     GET_MOMENTUM,
     GET_PARTICIPATION,
     GET_POST_METRICS,
@@ -37,7 +38,9 @@ from advocacy_shared.contracts.metrics import (
     LIST_EMV_RATES,
     LIST_ROLLUPS,
     MAX_IMPORT_ROWS,
+    SET_COMPANY_PAGE,
     SET_EMV_RATES,
+    CompanyPageFields,
     Dimension,
     EmvRatesFields,
     ImportResult,
@@ -124,6 +127,11 @@ ROUTES = [
     put("/metrics/emv-rates/{currency}", SET_EMV_RATES, MANAGE, "set_emv_rates",
         "Set the earned media value rates of one currency (optionally the default one)",
         body=EmvRatesFields, body_as="rates", params={"currency": CurrencyPath}),
+    get("/metrics/linkedin/company-page", GET_COMPANY_PAGE, READ, "get_company_page",
+        "The organisation's LinkedIn company page (the baseline) and how its last read went"),
+    put("/metrics/linkedin/company-page", SET_COMPANY_PAGE, MANAGE, "set_company_page",
+        "Set the LinkedIn company page and a page admin's token; its posts' statistics become "
+        "the company baseline", body=CompanyPageFields, body_as="page"),
 ]
 # fmt: on
 

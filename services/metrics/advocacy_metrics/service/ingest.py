@@ -46,10 +46,11 @@ class Refused(MalformedEvent):
 
 async def post_published(
     session: AsyncSession, outbox: Outbox, organisation_id: UUID, fact: PostPublished
-) -> None:
+) -> bool:
+    """Whether the post is new (a second publication, or an erased author's, changes nothing)."""
     known = await repository.post_rows(session, [fact.post_id])
     if fact.post_id in known:
-        return  # a second publication of the same post changes nothing
+        return False
     await repository.add_post(
         session,
         {
@@ -68,6 +69,7 @@ async def post_published(
         },
     )
     await people.posted(session, outbox, organisation_id, fact)
+    return True
 
 
 async def post_withdrawn(session: AsyncSession, organisation_id: UUID, fact: PostWithdrawn) -> None:

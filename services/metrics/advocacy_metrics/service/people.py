@@ -100,6 +100,7 @@ async def erased(session: AsyncSession, organisation_id: UUID, fact: AmbassadorE
             session, organisation_id, post_id, fact.erased_at, "author_erased"
         )
     await repository.forget_measurements(session, organisation_id, post_ids)
+    await repository.forget_polls(session, organisation_id, fact.ambassador_id)
     await repository.delete_ambassador(session, organisation_id, fact.ambassador_id)
 
 
