@@ -19,6 +19,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -91,12 +92,12 @@ async def call(path: str) -> None:
         "server": ("127.0.0.1", 80),
         "state": {},
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
