@@ -87,20 +87,26 @@ def page_data(http: httpx.Client, base: str) -> dict[str, Any]:
         found: list[dict[str, Any]] = response.json()["items"]
         return found
 
+    def one(path: str) -> dict[str, Any]:
+        response = http.get(f"{base}{path}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
     ambassadors = items("/ambassadors")
     someone = ambassadors[0]["id"]
-    summary = http.get(f"{base}/metrics/summary").json()
-    leadership = http.get(f"{base}/metrics/leadership").json()
-    comparison = http.get(f"{base}/metrics/company-comparison").json()["comparison"]
-    momentum = http.get(f"{base}/metrics/momentum").json()
-    rules = http.get(f"{base}/compliance/rules").json()
-    preview = http.get(f"{base}/ambassadors/{someone}/suggestions/preview").json()
+    summary = one("/metrics/summary")
+    leadership = one("/metrics/leadership")
+    comparison = one("/metrics/company-comparison")["comparison"]
+    momentum = one("/metrics/momentum?weeks=8")
+    rules = one("/compliance/rules")
+    preview = one(f"/ambassadors/{someone}/suggestions/preview")
     return {
         "programs": len(items("/programs")),
         "ambassadors": len(ambassadors),
         "leaders": sum(1 for a in ambassadors if a["profile"]["leadership"]),
-        "consents": len(http.get(f"{base}/ambassadors/{someone}/consents").json()["changes"]),
-        "consent texts": len(http.get(f"{base}/consent-texts").json()["items"]),
+        "consents": len(one(f"/ambassadors/{someone}/consents")["changes"]),
+        "consent texts": len(one("/consent-texts")["items"]),
         "members": len(items("/members")),
         "library": len(items("/content")),
         "approved": len(items("/content", status="approved")),

@@ -325,15 +325,17 @@ class Demo:
                     "content_item_id": item["id"],
                     "path": "manual",
                     "language": "en",
+                    "scheduled_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                 }
-                made = await self.until(
-                    f"a post for {name}", partial(self.call, "POST", path, json=body)
-                )
-                urn = 7_290_000_000_000_000_000 + self.random.randrange(10**15)
-                url = f"https://www.linkedin.com/feed/update/urn:li:share:{urn}/"
-                await self.call(
-                    "POST", f"{self.base}/posts/{made['id']}/published", json={"url": url}
-                )
+                await self.until(f"a post for {name}", partial(self.call, "POST", path, json=body))
+            # The ambassador posted through the share link and the link is reported: published.
+            for post in await self.every(path):
+                if post["state"] == "scheduled":
+                    urn = 7_290_000_000_000_000_000 + self.random.randrange(10**15)
+                    url = f"https://www.linkedin.com/feed/update/urn:li:share:{urn}/"
+                    await self.call(
+                        "POST", f"{self.base}/posts/{post['id']}/published", json={"url": url}
+                    )
             published += [p for p in await self.every(path) if p["state"] == "published"]
         return published
 
