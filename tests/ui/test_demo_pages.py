@@ -280,3 +280,23 @@ async def test_a_roster_file_is_imported_with_progress_and_each_bad_row_reported
     await expect(failures).to_contain_text("nils@demo.example")
     await expect(failures).to_contain_text("leadership must be true or false")
     await expect(page.get_by_role("link", name="Download the error report (CSV)")).to_be_visible()
+
+
+async def test_on_a_phone_the_new_pages_do_not_scroll_sideways(tab: Tab, demo_org: Demo) -> None:
+    page = tab.page
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(tab, "program_manager")
+    for route, heading in [
+        ("content", "Content library"),
+        (f"content/{demo_org.item_id}", re.compile("^How Nordfjord")),
+        ("content/rules", "Compliance rules"),
+        (f"content/preview/{demo_org.astrid}", "Suggestion preview"),
+        ("metrics", "Metrics"),
+        ("roster-import", "Roster import"),
+    ]:
+        await shown(tab, route, heading)
+        await expect(page.get_by_text("Loading…")).to_have_count(0)
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"#/{route} scrolls sideways by {overflow}px"

@@ -260,6 +260,11 @@ class Demo:
                     f"{self.base}/ambassadors/{person['id']}/trainings",
                     json={"enablement_format": "workshop"},
                 )
+                # The profile given at the invitation reaches the content service (topics and
+                # languages for the suggestions) only with a profile change, so one is made.
+                await self.call(
+                    "PUT", f"{self.base}/ambassadors/{person['id']}/profile", json=person["profile"]
+                )
             people[name] = person
         return people
 

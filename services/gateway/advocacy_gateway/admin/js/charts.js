@@ -52,6 +52,9 @@ function axes(max, format) {
   });
 }
 
+/** The first label starts at its point and the last ends there, so that neither is cut off. */
+const anchor = (index, count) => (index === 0 ? "start" : index === count - 1 ? "end" : "middle");
+
 /** A line over days (or weeks): `points` is [{label, value}], oldest first. */
 export function lineChart({ title, unit, points, format = number }) {
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
@@ -66,7 +69,7 @@ export function lineChart({ title, unit, points, format = number }) {
     s("path", { d: path, class: "series" }),
     points.map((p, i) => s("circle", { cx: at(i, p.value)[0], cy: at(i, p.value)[1], r: 2.5, class: "dot" })),
     points.map((p, i) => (i % labelEvery === 0 || i === points.length - 1
-      ? s("text", { x: at(i, 0)[0], y: HEIGHT - 12, "text-anchor": "middle", class: "x-label" }, p.label) : null)));
+      ? s("text", { x: at(i, 0)[0], y: HEIGHT - 12, "text-anchor": anchor(i, points.length), class: "x-label" }, p.label) : null)));
   const total = points.reduce((sum, p) => sum + p.value, 0);
   const peak = points.reduce((best, p) => (p.value > best.value ? p : best), points[0] || { value: 0, label: "—" });
   return figure({
