@@ -53,6 +53,7 @@ def test_the_demo_fills_every_page_and_is_made_once(running: RunningPlatform) ->
         orgs = [o for o in http.get("/api/v1/orgs").json()["items"] if o["slug"] == demo.SLUG]
         assert len(orgs) == 1
         base = f"/api/v1/orgs/{orgs[0]['id']}"
+        rolled_up(http, base)
         before = page_data(http, base)
         for page, count in before.items():
             assert count > 0, f"the {page} page would be empty: {before}"
@@ -76,6 +77,14 @@ def test_the_demo_fills_every_page_and_is_made_once(running: RunningPlatform) ->
     assert again.organisation_id == orgs[0]["id"]
     with httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as http:
         assert page_data(http, base) == before
+
+
+def rolled_up(http: httpx.Client, base: str) -> None:
+    """The daily rollups are recomputed in the background, every minute at most."""
+    deadline = time.monotonic() + 180
+    while not http.get(f"{base}/metrics/rollups/ambassador").json()["items"]:
+        assert time.monotonic() < deadline, "the demo's snapshots were never rolled up"
+        time.sleep(0.5)
 
 
 def page_data(http: httpx.Client, base: str) -> dict[str, Any]:
@@ -116,6 +125,7 @@ def page_data(http: httpx.Client, base: str) -> dict[str, Any]:
         "metrics posts": summary["totals"]["posts"],
         "reach": summary["totals"]["reach"],
         "emv": summary["emv"]["amount"],
+        "rollup rows": len(one("/metrics/rollups/track")["items"]),
         "leadership posts": leadership["totals"]["posts"],
         "company posts": comparison["company_posts"],
         "active this week": momentum["weeks"][-1]["active_ambassadors"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class Demo:
 def demo_org(site: Site) -> Demo:
     summary = asyncio.run(demo.seed(site.base_url, site.admin_key))
     base = f"/api/v1/orgs/{summary.organisation_id}"
+    rolled_up(site, base)
     programs = site.api("GET", f"{base}/programs").json()["items"]
     people = site.api("GET", f"{base}/ambassadors", params={"limit": 200}).json()["items"]
     items = site.api("GET", f"{base}/content", params={"limit": 200}).json()["items"]
@@ -41,6 +43,17 @@ def demo_org(site: Site) -> Demo:
         next(p["id"] for p in people if p["display_name"] == "Astrid Holm"),
         next(i["id"] for i in items if i["title"].startswith("How Nordfjord")),
     )
+
+
+def rolled_up(site: Site, base: str) -> None:
+    """The daily rollups are recomputed in the background (every minute at most): the charts
+    over time and by ambassador wait for them."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if site.api("GET", f"{base}/metrics/rollups/ambassador").json()["items"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the metrics service never rolled the demo's snapshots up")
 
 
 async def sign_in(tab: Tab, role: str) -> None:
@@ -133,6 +146,7 @@ async def test_every_page_of_the_demo_shows_its_data_with_no_serious_accessibili
     top_posts = page.get_by_role("table", name="Top posts by reach")
     await expect(top_posts.get_by_role("row")).to_have_count(1 + 10)
     await expect(page.get_by_role("heading", name="Leadership visibility")).to_be_visible()
+    await expect(page.get_by_role("img", name=re.compile("^Reach by ambassador"))).to_be_visible()
     await check(tab, "metrics", found)
 
     await page.get_by_role("button", name="Sign out").click()
@@ -286,14 +300,15 @@ async def test_on_a_phone_the_new_pages_do_not_scroll_sideways(tab: Tab, demo_or
     page = tab.page
     await page.set_viewport_size({"width": 390, "height": 844})
     await sign_in(tab, "program_manager")
-    for route, heading in [
+    pages: list[tuple[str, str | re.Pattern[str]]] = [
         ("content", "Content library"),
         (f"content/{demo_org.item_id}", re.compile("^How Nordfjord")),
         ("content/rules", "Compliance rules"),
         (f"content/preview/{demo_org.astrid}", "Suggestion preview"),
         ("metrics", "Metrics"),
         ("roster-import", "Roster import"),
-    ]:
+    ]
+    for route, heading in pages:
         await shown(tab, route, heading)
         await expect(page.get_by_text("Loading…")).to_have_count(0)
         overflow = await page.evaluate(

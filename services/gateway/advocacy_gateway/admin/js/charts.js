@@ -23,7 +23,7 @@ export const number = (value) => (Number.isFinite(value) ? Math.round(value).toL
 
 /** A round upper bound for an axis: 1, 2 or 5 times a power of ten. */
 function niceMax(value) {
-  if (!(value > 0)) return 1;
+  if (!(value > 2)) return 2; // counts: the middle tick stays a whole number
   const power = 10 ** Math.floor(Math.log10(value));
   return [1, 2, 5, 10].map((step) => step * power).find((candidate) => candidate >= value);
 }
@@ -68,7 +68,7 @@ export function lineChart({ title, unit, points, format = number }) {
     axes(max, format),
     s("path", { d: path, class: "series" }),
     points.map((p, i) => s("circle", { cx: at(i, p.value)[0], cy: at(i, p.value)[1], r: 2.5, class: "dot" })),
-    points.map((p, i) => (i % labelEvery === 0 || i === points.length - 1
+    points.map((p, i) => ((i % labelEvery === 0 && points.length - 1 - i >= labelEvery / 2) || i === points.length - 1
       ? s("text", { x: at(i, 0)[0], y: HEIGHT - 12, "text-anchor": anchor(i, points.length), class: "x-label" }, p.label) : null)));
   const total = points.reduce((sum, p) => sum + p.value, 0);
   const peak = points.reduce((best, p) => (p.value > best.value ? p : best), points[0] || { value: 0, label: "—" });
