@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
@@ -315,3 +316,20 @@ async def test_on_a_phone_the_new_pages_do_not_scroll_sideways(tab: Tab, demo_or
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"#/{route} scrolls sideways by {overflow}px"
+
+
+async def test_the_accessibility_check_finds_a_serious_violation_where_there_is_one(
+    browser: Any,
+) -> None:
+    """The check itself can fail: an unlabelled field and an image without text are reported."""
+    page = await browser.new_page()
+    try:
+        await page.set_content(
+            '<html lang="en"><title>t</title><main><img src="x.png">'
+            '<input type="text"></main></html>'
+        )
+        found = " ".join(await blocking_violations(page))
+        assert "image-alt" in found
+        assert "label" in found
+    finally:
+        await page.close()
