@@ -16,7 +16,7 @@ $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/advocacy run
+	$(BIN)/advocacy run $(if $(DEMO),--demo)
 
 # One process by default; PYTEST_WORKERS=2 runs two pytest-xdist workers (each with its own
 # nats-server, database templates and schemas). On this shared 2-core machine two workers were not

@@ -78,8 +78,9 @@ def wait_ready(base_url: str, timeout: float) -> float:
 
 
 @contextmanager
-def running_platform(folder: Path, **settings: str) -> Iterator[RunningPlatform]:
-    """Start `advocacy run` with an embedded nats-server and SQLite in `folder`; stop it after."""
+def running_platform(folder: Path, *options: str, **settings: str) -> Iterator[RunningPlatform]:
+    """Start `advocacy run [options]` with an embedded nats-server and SQLite in `folder`; stop
+    it after."""
     port = free_port()
     env = {
         key: value
@@ -89,7 +90,7 @@ def running_platform(folder: Path, **settings: str) -> Iterator[RunningPlatform]
     env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(folder / "data")}
     env |= {f"ADVOCACY_{name.upper()}": value for name, value in settings.items()}
     log = folder / "run.log"
-    command = [str(Path(sys.executable).parent / "advocacy"), "run"]
+    command = [str(Path(sys.executable).parent / "advocacy"), "run", *options]
     started = time.monotonic()
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)

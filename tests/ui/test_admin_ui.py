@@ -233,23 +233,6 @@ async def test_each_role_sees_only_the_pages_it_may_use(tab: Tab) -> None:
     await tab.screenshot("leadership")
 
 
-async def test_content_and_metrics_are_marked_slots_until_their_services_arrive(tab: Tab) -> None:
-    page = tab.page
-    await tab.sign_in("program_manager")
-    await (
-        page.get_by_role("navigation", name="Main")
-        .get_by_role("link", name=re.compile("^Content"))
-        .click()
-    )
-    await expect(page.get_by_role("note")).to_contain_text(
-        "This page arrives with the content service."
-    )
-    await tab.open("metrics")
-    await expect(page.get_by_role("note")).to_contain_text(
-        "This page arrives with the metrics service."
-    )
-
-
 async def test_a_platform_admin_switches_organisation(tab: Tab) -> None:
     page = tab.page
     await tab.sign_in("platform_admin", organisation=None)

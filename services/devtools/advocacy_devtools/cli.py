@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from advocacy_devtools.demo import DemoError, sign_in_text
+from advocacy_devtools.demo import seed as seed_demo
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
 from advocacy_devtools.locks import FolderInUseError, FolderLock
 from advocacy_devtools.metrics_import import ImportRefused, import_metrics
@@ -43,7 +45,12 @@ WEBHOOKS = "advocacy_gateway.webhooks"
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="advocacy", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start every service and the gateway (embedded default)")
+    run = commands.add_parser("run", help="start every service and the gateway (embedded default)")
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="once ready, make (or find) a demo organisation with a month of activity",
+    )
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
     _add_roster_commands(commands)
     _add_metrics_commands(commands)
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         migrate_all()
     else:
-        sys.exit(asyncio.run(run_platform(settings)))
+        sys.exit(asyncio.run(run_platform(settings, demo=args.demo)))
 
 
 def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -178,7 +185,7 @@ def migrate_all() -> None:
         subprocess.run([sys.executable, "-m", package, "migrate"], check=True)
 
 
-async def run_platform(settings: GatewaySettings) -> int:
+async def run_platform(settings: GatewaySettings, demo: bool = False) -> int:
     data_dir = settings.data_dir.resolve()
     try:
         # Two platforms on one data folder would share SQLite files and a JetStream store.
@@ -210,7 +217,7 @@ async def run_platform(settings: GatewaySettings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, supervisor.stop)
         announcer = asyncio.create_task(
-            _when_ready(settings, admin_key, sandbox_url, supervisor, env)
+            _when_ready(settings, admin_key, sandbox_url, supervisor, env, demo)
         )
         watcher = _supervise_nats(nats_server, supervisor)
         await supervisor.run()
@@ -261,12 +268,33 @@ async def _when_ready(
     sandbox_url: str | None,
     supervisor: Supervisor,
     env: dict[str, str],
+    demo: bool = False,
 ) -> None:
     """Once the gateway answers, it has migrated its database: the webhook delivery process, on
-    the same database, starts then."""
+    the same database, starts then; then the demo organisation is made, when asked for."""
     await _announce_when_ready(settings, admin_key, sandbox_url)
     webhooks = [sys.executable, "-m", WEBHOOKS, "serve", "--no-migrate"]
     supervisor.add([ProcessSpec("webhooks", webhooks, env)])
+    if demo:
+        await _seed_demo(f"http://{settings.http_host}:{settings.http_port}", admin_key)
+
+
+async def _seed_demo(base_url: str, admin_key: str) -> None:
+    """A refused step is reported and the platform runs on: the demo is a convenience."""
+    started = asyncio.get_running_loop().time()
+    try:
+        summary = await seed_demo(base_url, admin_key)
+    except (DemoError, httpx.HTTPError) as exc:
+        print(f"\nthe demo organisation could not be made: {exc}", file=sys.stderr, flush=True)
+        return
+    took = asyncio.get_running_loop().time() - started
+    print(
+        f"\nDemo organisation ready in {took:.1f} s: {summary.ambassadors} ambassadors, "
+        f"{summary.items} library items, {summary.posts} posts, {summary.snapshots} snapshots\n"
+        f"{sign_in_text(base_url)}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _linkedin(

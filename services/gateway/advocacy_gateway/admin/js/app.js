@@ -4,12 +4,14 @@
 import { all, api, csrf, get, post, whenSignedOut } from "./api.js";
 import { clear, empty, h, problemBox } from "./dom.js";
 import * as ambassadors from "./pages/ambassadors.js";
+import * as content from "./pages/content.js";
 import * as leadership from "./pages/leadership.js";
+import * as metrics from "./pages/metrics.js";
 import * as organisations from "./pages/organisations.js";
 import * as program from "./pages/program.js";
+import * as roster from "./pages/roster.js";
 import * as settings from "./pages/settings.js";
 import * as signin from "./pages/signin.js";
-import * as soon from "./pages/soon.js";
 
 const ORG_KEY = "advocacy.org";
 
@@ -29,6 +31,12 @@ const GRANTS = {
   "webhooks.manage": ["org_admin"],
   "sso.manage": ["org_admin"],
   "audit.read": ["org_admin"],
+  "content.read": [...ALL, "ambassador"],
+  "content.manage": ["org_admin", "program_manager"],
+  "content.approve": ["org_admin", "program_manager"],
+  "posts.read": ["org_admin", "program_manager", "analyst"],
+  "metrics.read": ALL,
+  "metrics.leadership.read": ["org_admin", "program_manager", "leadership_viewer"],
 };
 
 // The navigation: [route, text, permission, page]; `soon` marks pages whose services are not
@@ -38,11 +46,14 @@ const NAV = [
     ["program", "Program", "planner.read"],
     ["ambassadors", "Ambassadors", "ambassadors.read"],
     ["invitations", "Invitations", "ambassadors.read"],
+    ["roster-import", "Roster import", "ambassadors.manage"],
     ["leadership", "Leadership", "planner.leadership.read"],
   ] },
-  { group: "Coming with their services", items: [
-    ["content", "Content", "ambassadors.read", "soon"],
-    ["metrics", "Metrics", "ambassadors.read", "soon"],
+  { group: "Content and results", items: [
+    ["content", "Content library", "content.read"],
+    ["content/rules", "Compliance rules", "content.read"],
+    ["content/preview", "Suggestion preview", "content.manage"],
+    ["metrics", "Metrics", "metrics.read"],
   ] },
   { group: "Settings", items: [
     ["settings/webhooks", "Webhooks", "webhooks.manage"],
@@ -59,9 +70,14 @@ const ROUTES = [
   [/^ambassadors$/, ambassadors.list],
   [/^ambassadors\/([0-9a-f-]{36})$/, ambassadors.detail],
   [/^invitations$/, ambassadors.invitations],
+  [/^roster-import$/, roster.page],
   [/^leadership$/, leadership.page],
-  [/^content$/, soon.content],
-  [/^metrics$/, soon.metrics],
+  [/^content$/, content.libraryPage],
+  [/^content\/rules$/, content.rulesPage],
+  [/^content\/preview$/, content.previewPage],
+  [/^content\/preview\/([0-9a-f-]{36})$/, content.previewPage],
+  [/^content\/([0-9a-f-]{36})$/, content.itemPage],
+  [/^metrics$/, metrics.page],
   [/^settings\/webhooks$/, settings.webhooks],
   [/^settings\/webhooks\/([0-9a-f-]{36})$/, settings.webhook],
   [/^settings\/api-keys$/, settings.apiKeys],
@@ -160,7 +176,7 @@ function renderChrome() {
     if (!shown.length) return null;
     return h("div", { class: "nav-group" }, h("p", { class: "nav-title" }, group),
       h("ul", {}, shown.map(([route, text, , kind]) => h("li", {},
-        h("a", { href: `#/${route}`, "aria-current": current === route || current.startsWith(`${route}/`) ? "page" : null, class: kind === "soon" ? "soon" : null },
+        h("a", { href: `#/${route}`, "aria-current": isCurrent(current, route) ? "page" : null, class: kind === "soon" ? "soon" : null },
           text, kind === "soon" ? h("span", { class: "visually-hidden" }, " (arrives with its service)") : null)))));
   });
   if (ctx.me.is_platform_admin) {
@@ -168,6 +184,13 @@ function renderChrome() {
       h("ul", {}, h("li", {}, h("a", { href: "#/organisations", "aria-current": current === "organisations" ? "page" : null }, "Organisations")))));
   }
   clear(nav, groups);
+}
+
+/** The navigation entry of the page shown: the longest route that the address starts with. */
+function isCurrent(current, route) {
+  const routes = NAV.flatMap(({ items }) => items.map(([r]) => r));
+  const matching = routes.filter((r) => current === r || current.startsWith(`${r}/`));
+  return matching.length > 0 && matching.sort((a, b) => b.length - a.length)[0] === route;
 }
 
 let rendering = 0;

@@ -64,7 +64,8 @@ export function problemBox(error) {
   }
   if (problem.context) {
     for (const [key, value] of Object.entries(problem.context)) {
-      items.push(h("li", {}, h("code", {}, key), ": ", Array.isArray(value) ? value.join(", ") : JSON.stringify(value)));
+      const shown = Array.isArray(value) ? value.map((one) => (one && typeof one === "object" ? one.message || JSON.stringify(one) : one)).join("; ") : JSON.stringify(value);
+      items.push(h("li", {}, h("code", {}, key), ": ", shown));
     }
   }
   return h(
