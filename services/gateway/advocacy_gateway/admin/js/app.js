@@ -4,6 +4,7 @@
 import { all, api, csrf, get, post, whenSignedOut } from "./api.js";
 import { clear, empty, h, problemBox } from "./dom.js";
 import * as ambassadors from "./pages/ambassadors.js";
+import * as employee from "./pages/employee.js";
 import * as leadership from "./pages/leadership.js";
 import * as organisations from "./pages/organisations.js";
 import * as program from "./pages/program.js";
@@ -29,6 +30,7 @@ const GRANTS = {
   "webhooks.manage": ["org_admin"],
   "sso.manage": ["org_admin"],
   "audit.read": ["org_admin"],
+  "self.service": [...ALL, "ambassador"],
 };
 
 // The navigation: [route, text, permission, page]; `soon` marks pages whose services are not
@@ -44,6 +46,7 @@ const NAV = [
     ["content", "Content", "ambassadors.read", "soon"],
     ["metrics", "Metrics", "ambassadors.read", "soon"],
   ] },
+  { group: "Your side", items: [["me", "Your suggestions", "self.service"], ["me/posts", "Your posts", "self.service"]] },
   { group: "Settings", items: [
     ["settings/webhooks", "Webhooks", "webhooks.manage"],
     ["settings/api-keys", "API keys", "api_keys.manage"],
@@ -68,8 +71,13 @@ const ROUTES = [
   [/^settings\/sso$/, settings.sso],
   [/^settings\/members$/, settings.members],
   [/^settings\/audit$/, settings.audit],
+  [/^invitation\/([A-Za-z0-9._-]{1,200})$/, employee.invitation],
   [/^organisations$/, organisations.page],
+  [/^me$/, employee.suggestions],
+  [/^me\/posts$/, employee.posts],
 ];
+// Pages that need no sign-in: the invitation link's token is the employee's credential.
+const OPEN_ROUTES = [[/^invitation\/([A-Za-z0-9._-]{1,200})$/, employee.invitation]];
 
 const ctx = {
   me: null,
@@ -175,6 +183,12 @@ async function render() {
   const ticket = ++rendering;
   const target = main();
   const route = location.hash.replace(/^#\/?/, "");
+  const open = OPEN_ROUTES.map(([pattern, view]) => [route.match(pattern), view]).find(([found]) => found);
+  if (open && !(ctx.me && ctx.org)) {
+    renderChrome();
+    await open[1](ctx, clear(target), ...open[0].slice(1));
+    return;
+  }
   if (!ctx.me) {
     if (route !== "signin") {
       history.replaceState(null, "", "#/signin");
@@ -185,7 +199,7 @@ async function render() {
     return;
   }
   if (route === "" || route === "signin") {
-    ctx.go(ctx.org ? (ctx.can("planner.read") ? "program" : "settings/members") : "organisations");
+    ctx.go(ctx.org ? (ctx.can("planner.read") ? "program" : ctx.role === "ambassador" ? "me" : "settings/members") : "organisations");
     return;
   }
   renderChrome();
