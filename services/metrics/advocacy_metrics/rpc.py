@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_metrics.service import ingest, reports
+from advocacy_metrics.service import bi, ingest, reports
 from advocacy_shared.contracts.metrics import (
     COMPARE_COMPANY,
+    EXPORT_PAGE,
     GET_MOMENTUM,
     GET_PARTICIPATION,
     GET_POST_METRICS,
@@ -19,6 +20,8 @@ from advocacy_shared.contracts.metrics import (
     EmployeeVsCompany,
     EmvRates,
     EmvRatesList,
+    ExportPage,
+    ExportRows,
     GetMomentum,
     GetParticipation,
     GetPostMetrics,
@@ -82,3 +85,9 @@ async def list_emv_rates(session: AsyncSession, request: ListEmvRates) -> EmvRat
 @server.handles(SET_EMV_RATES)
 async def set_emv_rates(session: AsyncSession, request: SetEmvRates) -> EmvRates:
     return await reports.set_rates(session, request)
+
+
+@server.handles(EXPORT_PAGE)
+async def export_page(session: AsyncSession, request: ExportPage) -> ExportRows:
+    """A transaction, not a read: an organisation's first export creates its pseudonym key."""
+    return await bi.export_page(session, request)
