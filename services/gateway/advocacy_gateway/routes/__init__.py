@@ -6,6 +6,7 @@ from advocacy_gateway.routes import (
     admin,
     ambassadors,
     api_keys,
+    asyncapi,
     audit,
     content,
     health,
@@ -25,6 +26,7 @@ from advocacy_gateway.routes import (
 
 ROUTERS = [
     health.router,
+    asyncapi.router,
     users.router,
     sso.router,
     organisations.router,
