@@ -78,8 +78,11 @@ def wait_ready(base_url: str, timeout: float) -> float:
 
 
 @contextmanager
-def running_platform(folder: Path, **settings: str) -> Iterator[RunningPlatform]:
-    """Start `advocacy run` with an embedded nats-server and SQLite in `folder`; stop it after."""
+def running_platform(
+    folder: Path, environment: dict[str, str] | None = None, **settings: str
+) -> Iterator[RunningPlatform]:
+    """Start `advocacy run` with an embedded nats-server and SQLite in `folder`; stop it after.
+    `environment`: more variables as they are (OTEL_*); `settings`: ADVOCACY_<NAME> ones."""
     port = free_port()
     env = {
         key: value
@@ -88,6 +91,7 @@ def running_platform(folder: Path, **settings: str) -> Iterator[RunningPlatform]
     }
     env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(folder / "data")}
     env |= {f"ADVOCACY_{name.upper()}": value for name, value in settings.items()}
+    env |= environment or {}
     log = folder / "run.log"
     command = [str(Path(sys.executable).parent / "advocacy"), "run"]
     started = time.monotonic()
