@@ -39,6 +39,7 @@ from advocacy_shared.contracts.ambassadors import (
 )
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
+    CLAIM_INVITATION,
     CONNECT_LINKEDIN,
     ISSUE_INVITATION,
     LIST_CONSENT_TEXTS,
@@ -47,6 +48,8 @@ from advocacy_shared.contracts.invitations import (
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
     AnswerInvitation,
+    ClaimedInvitation,
+    ClaimInvitation,
     ConnectLinkedInByInvitation,
     ConsentText,
     ConsentTexts,
@@ -270,6 +273,11 @@ async def connect_linkedin(
 @server.handles(OPEN_INVITATION)
 async def open_invitation(session: AsyncSession, request: OpenInvitation) -> InvitationForEmployee:
     return await invitations.open_invitation(session, request.token)
+
+
+@server.reads(CLAIM_INVITATION)
+async def claim_invitation(session: AsyncSession, request: ClaimInvitation) -> ClaimedInvitation:
+    return await invitations.claim_invitation(session, request)
 
 
 @server.handles(ANSWER_INVITATION)

@@ -197,6 +197,20 @@ class SuggestionRecord(ContentModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
+class SuggestionDayRecord(ContentModel, table=True):
+    """One organisation's day of suggestions. Its row is locked while a list of that day is
+    made, so that colleagues' lists are made one after another and the daily cap (an item to
+    at most a quarter of the cohort) counts every list before it. The daily run leases it
+    (`lease_until`) so that one replica prepares the day, and marks it `prepared_at`."""
+
+    __tablename__ = "suggestion_days"
+
+    organisation_id: UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    prepared_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
 # --- Posts (docs/posting.md) ---------------------------------------------------------------------
 
 

@@ -48,9 +48,10 @@ async def post_source(
 ) -> PostSource:
     """Check what a new post says it comes from, and fill in what a suggestion implies.
 
-    A suggestion must be this organisation's (else 404) and this ambassador's; it names its item
-    and discipline. An item must be this organisation's (else 404), approved, and within its
-    publish window at `posting_at` (the schedule, or now).
+    A suggestion must be this organisation's and this ambassador's (else 404); it names its item
+    and discipline, and is marked accepted (in the post's transaction). An item must be this
+    organisation's (else 404), approved, and within its publish window at `posting_at` (the
+    schedule, or now).
     """
     if suggestion_id is not None:
         suggestion = await SuggestionRepository(session, organisation_id).get(suggestion_id)
@@ -58,10 +59,9 @@ async def post_source(
             raise NotFound(
                 f"there is no suggestion {suggestion_id}", {"suggestion_id": str(suggestion_id)}
             )
-        if suggestion.ambassador_id != ambassador_id:
-            raise Invalid(
-                "the suggestion was made for another ambassador",
-                {"rule": "suggestion_ambassador", "suggestion_id": str(suggestion_id)},
+        if suggestion.ambassador_id != ambassador_id:  # a colleague's: as unknown as any
+            raise NotFound(
+                f"there is no suggestion {suggestion_id}", {"suggestion_id": str(suggestion_id)}
             )
         if content_item_id is not None and content_item_id != suggestion.item_id:
             raise Invalid(
@@ -70,6 +70,7 @@ async def post_source(
             )
         content_item_id = suggestion.item_id
         discipline = discipline or suggestion.discipline
+        suggestion.status = "accepted"  # ranked below: not suggested to them again
     if content_item_id is not None:
         await _usable_item(session, organisation_id, content_item_id, posting_at)
     return PostSource(content_item_id, discipline)

@@ -8,7 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -23,6 +24,7 @@ from advocacy_content.models import (
     PostAttemptRecord,
     PostRecord,
     ProgramCopy,
+    SuggestionDayRecord,
     SuggestionRecord,
     messaging,
     tenants,
@@ -106,6 +108,17 @@ class LibraryRepository(_Scoped):
         return await self.session.get(ComplianceRulesRecord, self.organisation_id)
 
 
+async def organisations_with_cohorts(session: AsyncSession) -> list[UUID]:
+    """Every organisation with someone who may get suggestions (for the daily run)."""
+    query = (
+        select(AmbassadorCopy.organisation_id)
+        .where(col(AmbassadorCopy.consent) == True, col(AmbassadorCopy.activity) != "left")  # noqa: E712
+        .distinct()
+        .order_by(col(AmbassadorCopy.organisation_id))
+    )
+    return list((await session.execute(query)).scalars())
+
+
 class CopyRepository(_Scoped):
     """The copies of other services' facts this service keeps (from their events)."""
 
@@ -119,6 +132,19 @@ class CopyRepository(_Scoped):
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def cohort(self) -> list[UUID]:
+        """The ambassadors who may get suggestions, in a fixed order (the daily run's)."""
+        query = (
+            select(AmbassadorCopy.ambassador_id)
+            .where(
+                col(AmbassadorCopy.organisation_id) == self.organisation_id,
+                col(AmbassadorCopy.consent) == True,  # noqa: E712
+                col(AmbassadorCopy.activity) != "left",
+            )
+            .order_by(col(AmbassadorCopy.ambassador_id))
+        )
+        return list((await self.session.execute(query)).scalars())
 
     async def cohort_size(self) -> int:
         """Ambassadors who may get suggestions: consenting and in the program."""
@@ -220,6 +246,80 @@ class SuggestionRepository(_Scoped):
             SuggestionRecord.id == suggestion_id,
         )
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def locked(self, suggestion_id: UUID) -> SuggestionRecord | None:
+        query = (
+            select(SuggestionRecord)
+            .where(
+                SuggestionRecord.organisation_id == self.organisation_id,
+                SuggestionRecord.id == suggestion_id,
+            )
+            .with_for_update()
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def declined_items(self, ambassador_id: UUID) -> set[UUID]:
+        """Items the ambassador dismissed or already wrote a post from: not suggested again."""
+        query = select(SuggestionRecord.item_id).where(
+            col(SuggestionRecord.organisation_id) == self.organisation_id,
+            col(SuggestionRecord.ambassador_id) == ambassador_id,
+            col(SuggestionRecord.status).in_(("dismissed", "accepted")),
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    async def lock_day(self, day: date) -> None:
+        """Hold the organisation's day of suggestions until the transaction ends (the row is
+        made on first use): lists of that day are made one after another."""
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        await self.session.execute(
+            insert(SuggestionDayRecord)
+            .values(organisation_id=self.organisation_id, day=day)
+            .on_conflict_do_nothing()
+        )
+        await self.session.execute(
+            update(SuggestionDayRecord)
+            .where(
+                col(SuggestionDayRecord.organisation_id) == self.organisation_id,
+                col(SuggestionDayRecord.day) == day,
+            )
+            .values(day=SuggestionDayRecord.day)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def lease_day(self, day: date, now: datetime, until: datetime) -> bool:
+        """Take the daily run of the organisation's day, unless it is prepared or another
+        replica's lease still runs: True when this replica holds it now."""
+        await self.lock_day(day)
+        result = await self.session.execute(
+            update(SuggestionDayRecord)
+            .where(
+                col(SuggestionDayRecord.organisation_id) == self.organisation_id,
+                col(SuggestionDayRecord.day) == day,
+                col(SuggestionDayRecord.prepared_at).is_(None),
+                or_(
+                    col(SuggestionDayRecord.lease_until).is_(None),
+                    col(SuggestionDayRecord.lease_until) <= now,
+                ),
+            )
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def day_prepared(self, day: date, now: datetime) -> None:
+        await self.session.execute(
+            update(SuggestionDayRecord)
+            .where(
+                col(SuggestionDayRecord.organisation_id) == self.organisation_id,
+                col(SuggestionDayRecord.day) == day,
+            )
+            .values(prepared_at=now, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     async def of_day(self, ambassador_id: UUID, day: date) -> list[SuggestionRecord]:
         query = (

@@ -16,6 +16,7 @@ from advocacy_shared.contracts import ambassadors as ambassador_contracts
 from advocacy_shared.contracts.content import (
     CHECK_COMPLIANCE,
     CREATE_ITEM,
+    DISMISS_SUGGESTION,
     EDIT_ITEM,
     GET_COMPLIANCE_RULES,
     GET_ITEM,
@@ -34,6 +35,7 @@ from advocacy_shared.contracts.content import (
     ComplianceRules,
     ContentItem,
     CreateItem,
+    DismissSuggestion,
     EditItem,
     GetComplianceRules,
     GetItem,
@@ -192,7 +194,16 @@ async def preview(session: AsyncSession, request: PreviewSuggestions) -> Suggest
 
 @server.reads(GET_SUGGESTION)
 async def get_suggestion(session: AsyncSession, request: GetSuggestion) -> Suggestion:
-    return await service.get_suggestion(session, request.organisation_id, request.suggestion_id)
+    return await service.get_suggestion(
+        session, request.organisation_id, request.suggestion_id, request.ambassador_id
+    )
+
+
+@server.handles(DISMISS_SUGGESTION)
+async def dismiss_suggestion(session: AsyncSession, request: DismissSuggestion) -> Suggestion:
+    return await suggestions.dismiss(
+        session, request.organisation_id, request.suggestion_id, request.ambassador_id
+    )
 
 
 @dataclass
@@ -265,9 +276,20 @@ async def create_post(session: AsyncSession, request: CreatePost) -> Post:
 @server.reads(GET_POST)
 async def get_post(session: AsyncSession, request: PostRequest) -> Post:
     record = await PostRepository(session, request.organisation_id).get(request.post_id)
-    if record is None:
+    if record is None or request.author_id not in (None, record.ambassador_id):
         raise NotFound(f"no post {request.post_id} in this organisation")
     return posts.view(record, posting_wiring().web_base_url)
+
+
+async def _own(
+    session: AsyncSession, organisation_id: UUID, post_id: UUID, author: UUID | None
+) -> None:
+    """Self-service: a post that is not the caller's own is not found (as an unknown one)."""
+    if author is None:
+        return
+    record = await PostRepository(session, organisation_id).get(post_id)
+    if record is None or record.ambassador_id != author:
+        raise NotFound(f"no post {post_id} in this organisation")
 
 
 @server.reads(LIST_POSTS)
@@ -284,6 +306,7 @@ async def list_posts(session: AsyncSession, request: ListPosts) -> PostPage:
 
 @server.handles(EDIT_POST)
 async def edit_post(session: AsyncSession, request: EditPost) -> Post:
+    await _own(session, request.organisation_id, request.post_id, request.author_id)
     edited = await posts.edit(session, request, posting_wiring().web_base_url)
     posting_wiring().publisher.wake()
     return edited
@@ -292,7 +315,7 @@ async def edit_post(session: AsyncSession, request: EditPost) -> Post:
 @server.handles(SCHEDULE_POST)
 async def schedule_post(session: AsyncSession, request: SchedulePost) -> Post:
     record = await PostRepository(session, request.organisation_id).get(request.post_id)
-    if record is None:
+    if record is None or request.author_id not in (None, record.ambassador_id):
         raise NotFound(f"no post {request.post_id} in this organisation")
     author = await _author(request.organisation_id, record.ambassador_id)
     scheduled = await posts.schedule(session, request, author, posting_wiring().web_base_url)
@@ -302,6 +325,7 @@ async def schedule_post(session: AsyncSession, request: SchedulePost) -> Post:
 
 @server.handles(CANCEL_POST)
 async def cancel_post(session: AsyncSession, request: PostRequest) -> Post:
+    await _own(session, request.organisation_id, request.post_id, request.author_id)
     return await posts.cancel(
         session, request.organisation_id, request.post_id, posting_wiring().web_base_url
     )
@@ -309,4 +333,5 @@ async def cancel_post(session: AsyncSession, request: PostRequest) -> Post:
 
 @server.handles(REPORT_POST_URL)
 async def report_post_url(session: AsyncSession, request: ReportPostUrl) -> Post:
+    await _own(session, request.organisation_id, request.post_id, request.author_id)
     return await posts.report_url(session, server.outbox, request, posting_wiring().web_base_url)

@@ -473,11 +473,15 @@ async def check_compliance(
 
 
 async def get_suggestion(
-    session: AsyncSession, organisation_id: UUID, suggestion_id: UUID
+    session: AsyncSession,
+    organisation_id: UUID,
+    suggestion_id: UUID,
+    ambassador_id: UUID | None = None,
 ) -> Suggestion:
-    """One suggestion of this organisation (another organisation's is unknown: 404)."""
+    """One suggestion of this organisation (another organisation's is unknown: 404); with
+    `ambassador_id`, only that ambassador's (a colleague's is unknown too)."""
     record = await SuggestionRepository(session, organisation_id).get(suggestion_id)
-    if record is None:
+    if record is None or ambassador_id not in (None, record.ambassador_id):
         raise NotFound(
             f"there is no suggestion {suggestion_id}", {"suggestion_id": str(suggestion_id)}
         )

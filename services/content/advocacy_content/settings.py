@@ -39,3 +39,22 @@ class ContentSettings(ServiceSettings):
     posts_per_day: int = Field(
         default=10_000, ge=0, description="Our side of LinkedIn's per-app daily budget"
     )
+    suggestions_run_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="How often the daily run of suggestions looks for a day not yet prepared",
+    )
+    suggestions_prepare_hour_utc: int = Field(
+        default=4,
+        ge=0,
+        le=23,
+        description="From this hour (UTC) each day, every consenting ambassador's suggestions "
+        "are prepared ahead of their first visit",
+    )
+    suggestions_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long one replica holds an organisation's daily run before another "
+        "may take it over (a stopped replica's run is resumed; lists already made are kept)",
+    )

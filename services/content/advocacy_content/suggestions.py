@@ -124,7 +124,8 @@ async def _rank(
     suggestions = SuggestionRepository(session, organisation_id)
     today = now.date()
     records = {r.id: r for r in await LibraryRepository(session, organisation_id).approved()}
-    items = [as_item(r) for r in records.values() if available(r, now)]
+    declined = await suggestions.declined_items(copy.ambassador_id)
+    items = [as_item(r) for r in records.values() if available(r, now) and r.id not in declined]
     disciplines = {
         d.key: ranking.Discipline(d.key, d.challenge, tuple(d.segments), tuple(d.angle_prompts))
         for d in await copies.disciplines()
@@ -226,6 +227,26 @@ def _records(
     ]
 
 
+async def _kept(
+    session: AsyncSession, organisation_id: UUID, copy: AmbassadorCopy, day: date
+) -> SuggestionList | None:
+    """The day's list as it was made (by the daily run or an earlier call), if it was."""
+    kept = await SuggestionRepository(session, organisation_id).of_day(copy.ambassador_id, day)
+    if not kept:
+        return None
+    library = LibraryRepository(session, organisation_id)
+    items = {r.id: r for r in await library.approved()}
+    views = []
+    for record in kept:
+        item = items.get(record.item_id) or await library.item(record.item_id)
+        if item is not None:
+            views.append(suggestion_view(record, item))
+    cadence = ranking.cadence_text(as_person(copy, nudged_recently=False))
+    return SuggestionList(
+        ambassador_id=copy.ambassador_id, day=day, stored=True, cadence=cadence, items=views
+    )
+
+
 async def suggest_for(
     session: AsyncSession,
     outbox: Outbox,
@@ -233,23 +254,24 @@ async def suggest_for(
     ambassador_id: UUID,
     now: datetime,
 ) -> SuggestionList:
-    """Today's suggestions: made and kept on the first call of the day, then the same list."""
-    copy = await _ambassador(session, organisation_id, ambassador_id, lock=True)
+    """Today's suggestions: the list the daily run prepared (or an earlier call made); made
+    and kept now when there is none yet (the run has not reached this person, or they joined
+    since).
+
+    Making a list holds the person's copy and then the organisation's day (`lock_day`), so
+    that colleagues' lists of one day are made one after another and each counts the lists
+    before it against the daily cap; a prepared list is read without either lock."""
     today = now.date()
+    copy = await _ambassador(session, organisation_id, ambassador_id)
+    kept = await _kept(session, organisation_id, copy, today)
+    if kept is not None:
+        return kept
+    copy = await _ambassador(session, organisation_id, ambassador_id, lock=True)
     suggestions = SuggestionRepository(session, organisation_id)
-    kept = await suggestions.of_day(ambassador_id, today)
-    if kept:
-        items = {r.id: r for r in await LibraryRepository(session, organisation_id).approved()}
-        library = LibraryRepository(session, organisation_id)
-        views = []
-        for record in kept:
-            item = items.get(record.item_id) or await library.item(record.item_id)
-            if item is not None:
-                views.append(suggestion_view(record, item))
-        cadence = ranking.cadence_text(as_person(copy, nudged_recently=False))
-        return SuggestionList(
-            ambassador_id=ambassador_id, day=today, stored=True, cadence=cadence, items=views
-        )
+    await suggestions.lock_day(today)
+    kept = await _kept(session, organisation_id, copy, today)
+    if kept is not None:  # made meanwhile by the daily run or a concurrent call
+        return kept
     ranked, context, records = await _rank(session, organisation_id, copy, now, None)
     rows = _records(organisation_id, ranked, context, today)
     for row in rows:
@@ -333,3 +355,28 @@ async def preview(
         cadence=ranked.cadence,
         items=[suggestion_view(row, records[row.item_id]) for row in rows],
     )
+
+
+async def dismiss(
+    session: AsyncSession,
+    organisation_id: UUID,
+    suggestion_id: UUID,
+    ambassador_id: UUID | None,
+) -> Suggestion:
+    """The ambassador will not post it: marked dismissed, and its item is not suggested to them
+    again. One already accepted (a post was written from it) stays accepted: 409."""
+    record = await SuggestionRepository(session, organisation_id).locked(suggestion_id)
+    if record is None or ambassador_id not in (None, record.ambassador_id):
+        raise NotFound(
+            f"there is no suggestion {suggestion_id}", {"suggestion_id": str(suggestion_id)}
+        )
+    if record.status == "accepted":
+        raise Conflict(
+            "a post was written from this suggestion: cancel the post instead",
+            {"rule": "suggestion_status", "status": record.status},
+        )
+    record.status = "dismissed"
+    item = await LibraryRepository(session, organisation_id).item(record.item_id)
+    if item is None:
+        raise NotFound(f"there is no suggestion {suggestion_id}")
+    return suggestion_view(record, item)

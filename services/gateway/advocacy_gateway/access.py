@@ -46,6 +46,7 @@ class Permission(StrEnum):
     CONTENT_APPROVE = "content.approve"
     CONTENT_PROPOSE = "content.propose"
     SUGGESTIONS_READ = "suggestions.read"
+    SELF_SERVICE = "self.service"  # one's own ambassador record: /orgs/{org_id}/me/…
     POSTS_READ = "posts.read"
     POSTS_MANAGE = "posts.manage"
     METRICS_READ = "metrics.read"
@@ -118,6 +119,9 @@ GRANTS: dict[Permission, tuple[frozenset[Role], frozenset[Scope]]] = {
         frozenset({Role.ORG_ADMIN, Role.PROGRAM_MANAGER, Role.AMBASSADOR}),
         frozenset({Scope.ADMIN, Scope.COMMS}),
     ),
+    # One's own ambassador record, its suggestions and posts (routes/me.py): any signed-in user
+    # whose account is linked to a record; never an API key (a key is nobody's own).
+    Permission.SELF_SERVICE: (_ALL_ROLES, frozenset()),
     # Posts: the program's staff and the comms platform write and schedule them; readers of the
     # program see them.
     Permission.POSTS_READ: (

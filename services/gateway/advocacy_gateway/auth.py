@@ -57,6 +57,8 @@ class Principal:
     key_organisation_id: UUID | None = None
     scopes: frozenset[Scope] = frozenset()
     roles: dict[UUID, Role] = field(default_factory=dict)
+    ambassadors: dict[UUID, UUID] = field(default_factory=dict)
+    """The ambassador record linked to the account, per organisation (self-service)."""
 
     @property
     def actor(self) -> str:
@@ -85,6 +87,15 @@ class Principal:
             )
         role = self.roles.get(organisation_id)
         return role is not None and role_allows(role, permission)
+
+    def ambassador_in(self, organisation_id: UUID) -> UUID | None:
+        """The caller's own ambassador record in the organisation, once linked."""
+        return self.ambassadors.get(organisation_id)
+
+    def only_own_ambassador(self, organisation_id: UUID) -> bool:
+        """Whether the caller acts in the organisation as an ambassador: then it may reach only
+        its own ambassador record's suggestions, proposals and posts."""
+        return self.kind == "user" and self.roles.get(organisation_id) == Role.AMBASSADOR
 
     def belongs_to(self, organisation_id: UUID) -> bool:
         organisations = self.organisations()
@@ -201,6 +212,11 @@ async def _from_session(state: GatewayState, request: Request, token: str) -> Pr
             m.organisation_id: Role(m.role)
             for m in memberships
             if m.organisation_id == user.organisation_id
+        },
+        ambassadors={
+            m.organisation_id: m.ambassador_id
+            for m in memberships
+            if m.organisation_id == user.organisation_id and m.ambassador_id is not None
         },
     )
 

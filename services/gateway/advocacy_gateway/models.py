@@ -68,11 +68,19 @@ class User(GatewayModel, table=True):
 
 
 class Membership(GatewayModel, table=True):
+    """A user's role in an organisation and, once linked, the ambassador record that is theirs
+    (docs/security.md, "An account and its ambassador record"): at most one per account, and
+    one account per ambassador record."""
+
     __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "ambassador_id", name="uq_memberships_ambassador"),
+    )
 
     organisation_id: UUID = Field(foreign_key="organisations.id", primary_key=True)
     user_id: UUID = Field(foreign_key="users.id", primary_key=True, index=True)
     role: str = Field(max_length=32)
+    ambassador_id: UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 

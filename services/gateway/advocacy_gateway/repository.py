@@ -116,6 +116,14 @@ class MembershipRepository:
     async def get(self, user_id: UUID) -> Membership | None:
         return await self.session.get(Membership, (self.organisation_id, user_id))
 
+    async def linked_to(self, ambassador_id: UUID) -> Membership | None:
+        """The membership whose account is linked to this ambassador record, if any."""
+        query = select(Membership).where(
+            Membership.organisation_id == self.organisation_id,
+            Membership.ambassador_id == ambassador_id,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
     def add(self, membership: Membership) -> None:
         assert membership.organisation_id == self.organisation_id
         self.session.add(membership)

@@ -352,6 +352,42 @@ async def change_password(
     await SessionRepository(session).remove_all_but(user.id, hash_secret(keep_token or ""))
 
 
+async def link_ambassador(
+    session: AsyncSession, organisation_id: UUID, user_id: UUID, ambassador_id: UUID, actor: str
+) -> None:
+    """Link the account to its ambassador record (checked by the ambassadors service: the
+    account holds that record's accepted invitation and has its address). Linking again to the
+    same record changes nothing; one account has one record and one record one account, so a
+    second of either is a conflict (the unique constraint stops two concurrent links)."""
+    memberships = MembershipRepository(session, organisation_id)
+    membership = await memberships.get(user_id)
+    if membership is None:
+        raise NotFound("the account is not a member of this organisation")
+    if membership.ambassador_id == ambassador_id:
+        return
+    if membership.ambassador_id is not None:
+        raise Conflict(
+            "this account is already linked to another ambassador record",
+            {"rule": "one_ambassador_per_account"},
+        )
+    holder = await memberships.linked_to(ambassador_id)
+    if holder is not None:
+        raise Conflict(
+            "this ambassador record is already linked to another account",
+            {"rule": "one_account_per_ambassador"},
+        )
+    membership.ambassador_id = ambassador_id
+    memberships.add(membership)
+    audit(
+        session,
+        organisation_id,
+        actor,
+        "member.linked_ambassador",
+        f"user:{user_id}",
+        ambassador_id=str(ambassador_id),
+    )
+
+
 async def csrf_token_of(session: AsyncSession, token: str) -> str | None:
     """The CSRF token of the session the cookie holds (one signed in through SSO never saw it)."""
     user_session = await SessionRepository(session).get(hash_secret(token))

@@ -316,6 +316,9 @@ class SignalExplanation(RpcReply):
     reason: str = Field(description="The signal in words")
 
 
+SuggestionStatus = Literal["open", "accepted", "dismissed"]
+
+
 class Suggestion(RpcReply):
     id: UUID
     ambassador_id: UUID
@@ -333,7 +336,10 @@ class Suggestion(RpcReply):
     nudge: bool = Field(description="The one gentle nudge of a quiet ambassador")
     summary: str = Field(description="Why, in one sentence")
     signals: list[SignalExplanation]
-    status: str = Field(description="open; the posting side records what became of it")
+    status: SuggestionStatus = Field(
+        description="open; accepted once a post is written from it; dismissed when the "
+        "ambassador declined it (neither is suggested to them again)"
+    )
     created_at: datetime
 
 
@@ -365,6 +371,21 @@ class PreviewSuggestions(RpcRequest):
 class GetSuggestion(RpcRequest):
     organisation_id: UUID
     suggestion_id: UUID
+    ambassador_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the suggestion must be this ambassador's (else not found)",
+    )
+
+
+class DismissSuggestion(RpcRequest):
+    """The ambassador will not post it: not suggested to them again."""
+
+    organisation_id: UUID
+    suggestion_id: UUID
+    ambassador_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the suggestion must be this ambassador's (else not found)",
+    )
 
 
 CREATE_ITEM: Operation[CreateItem, ContentItem] = Operation(
@@ -407,6 +428,9 @@ PREVIEW_SUGGESTIONS: Operation[PreviewSuggestions, SuggestionList] = Operation(
 )
 GET_SUGGESTION: Operation[GetSuggestion, Suggestion] = Operation(
     "content", "suggestion.get", GetSuggestion, Suggestion
+)
+DISMISS_SUGGESTION: Operation[DismissSuggestion, Suggestion] = Operation(
+    "content", "suggestion.dismiss", DismissSuggestion, Suggestion
 )
 
 

@@ -145,6 +145,20 @@ class ConnectLinkedInByInvitation(RpcRequest):
     browser_binding: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
 
 
+class ClaimInvitation(RpcRequest):
+    """A signed-in account of the organisation claims the ambassador record of an accepted
+    invitation (docs/security.md, "An account and its ambassador record"): the token proves the
+    mailbox the invitation went to, and the account's address must be the ambassador's."""
+
+    token: str = Field(min_length=1, max_length=200)
+    organisation_id: UUID = Field(description="The signed-in account's organisation")
+    email: str = Field(min_length=3, max_length=320, description="The signed-in account's address")
+
+
+class ClaimedInvitation(RpcReply):
+    ambassador_id: UUID
+
+
 PUBLISH_CONSENT_TEXT: Operation[PublishConsentText, ConsentText] = Operation(
     "ambassadors", "consent_text.publish", PublishConsentText, ConsentText
 )
@@ -168,4 +182,7 @@ ANSWER_INVITATION: Operation[AnswerInvitation, Invitation] = Operation(
 )
 CONNECT_LINKEDIN: Operation[ConnectLinkedInByInvitation, LinkedInAuthorization] = Operation(
     "ambassadors", "invitation.connect_linkedin", ConnectLinkedInByInvitation, LinkedInAuthorization
+)
+CLAIM_INVITATION: Operation[ClaimInvitation, ClaimedInvitation] = Operation(
+    "ambassadors", "invitation.claim", ClaimInvitation, ClaimedInvitation
 )

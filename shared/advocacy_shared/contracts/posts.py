@@ -62,11 +62,19 @@ class CreatePost(RpcRequest):
 class PostRequest(RpcRequest):
     organisation_id: UUID
     post_id: UUID
+    author_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the post must be this ambassador's (another's is not found)",
+    )
 
 
 class EditPost(RpcRequest):
     organisation_id: UUID
     post_id: UUID
+    author_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the post must be this ambassador's (another's is not found)",
+    )
     text: str | None = Field(default=None, min_length=1, max_length=MAX_POST_TEXT)
     scheduled_at: datetime | None = Field(
         default=None, description="A new time; the post must not be posted or posting"
@@ -76,6 +84,10 @@ class EditPost(RpcRequest):
 class SchedulePost(RpcRequest):
     organisation_id: UUID
     post_id: UUID
+    author_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the post must be this ambassador's (another's is not found)",
+    )
     scheduled_at: datetime = Field(description="When to publish (UTC), not in the past")
 
 
@@ -84,6 +96,10 @@ class ReportPostUrl(RpcRequest):
 
     organisation_id: UUID
     post_id: UUID
+    author_id: UUID | None = Field(
+        default=None,
+        description="Self-service: the post must be this ambassador's (another's is not found)",
+    )
     url: str = Field(
         min_length=10,
         max_length=MAX_URL,

@@ -27,6 +27,8 @@ from advocacy_shared.contracts.ambassadors import GrantConsent
 from advocacy_shared.contracts.errors import Conflict, NotFound, NotReady
 from advocacy_shared.contracts.invitations import (
     AnswerInvitation,
+    ClaimedInvitation,
+    ClaimInvitation,
     ConsentText,
     ConsentTexts,
     Invitation,
@@ -268,6 +270,32 @@ async def connect_linkedin(
         invitation_id=invitation.id,
         browser_hash=browser_binding,
     )
+
+
+async def claim_invitation(session: AsyncSession, request: ClaimInvitation) -> ClaimedInvitation:
+    """Which ambassador record a signed-in account may be linked to: the one whose accepted
+    invitation it holds, in its own organisation, under its own address. Another organisation's
+    link is not found (as an unknown one); a pending or declined one, or another address, is
+    refused (the holder of the link learns nothing it could not read on the invitation page)."""
+    organisation_id, invitation = await invitation_by_token(session, request.token)
+    if organisation_id != request.organisation_id:
+        raise NotFound("no such invitation: the link may be mistyped, or a newer one was sent")
+    status = invitation_status(invitation)
+    if status != "accepted":
+        raise Conflict(
+            f"this invitation is {status}: accept it before linking your account",
+            {"status": status, "rule": "invitation_accepted"},
+        )
+    ambassador = await existing(
+        AmbassadorRepository(session, organisation_id), invitation.ambassador_id
+    )
+    if ambassador.email.casefold() != request.email.strip().casefold():
+        raise Conflict(
+            "this invitation was sent to another address than the signed-in account's: sign in "
+            "with the account of the address that received it",
+            {"rule": "same_address"},
+        )
+    return ClaimedInvitation(ambassador_id=ambassador.id)
 
 
 async def invitation_by_token(session: AsyncSession, token: str) -> tuple[UUID, InvitationRecord]:

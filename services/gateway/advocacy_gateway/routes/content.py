@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from advocacy_gateway.access import Permission
 from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS
 from advocacy_gateway.routes.forward import BY_ID, BY_NUMBER, actor, get, mount, post, put
+from advocacy_gateway.routes.me import only_own, own_if_ambassador
 from advocacy_shared.contracts.content import (
     CHECK_COMPLIANCE,
     CREATE_ITEM,
@@ -86,7 +87,7 @@ ROUTES = [
          from_caller=BY_CALLER, location="/api/v1/orgs/{org_id}/content/{reply.id}"),
     post("/content/proposals", PROPOSE_ITEM, Permission.CONTENT_PROPOSE, "propose_content_item",
          "An ambassador proposes an item: checked against the compliance rules, then in review",
-         body=Proposal, status_code=201, from_caller=BY_CALLER,
+         body=Proposal, status_code=201, from_caller=BY_CALLER, check=only_own,
          location="/api/v1/orgs/{org_id}/content/{reply.id}"),
     get("/content", LIST_ITEMS, READ, "list_content_items", "The library, by status",
         paging=BY_ID, params={"status": StatusFilter}),
@@ -118,13 +119,15 @@ ROUTES = [
     # --- Suggestions ---
     get("/ambassadors/{ambassador_id}/suggestions", SUGGEST, Permission.SUGGESTIONS_READ,
         "ambassador_suggestions",
-        "Today's ranked suggestions, each explained (made once a day, then the same list)"),
+        "Today's ranked suggestions, each explained (prepared daily, then the same list); an "
+        "ambassador-role user reaches only their own", check=only_own),
     get("/ambassadors/{ambassador_id}/suggestions/preview", PREVIEW_SUGGESTIONS, MANAGE,
         "preview_suggestions",
         "For program managers: what the ranking would suggest now (nothing kept or sent)",
         params={"count": PreviewCount}),
     get("/suggestions/{suggestion_id}", GET_SUGGESTION, Permission.SUGGESTIONS_READ,
-        "get_suggestion", "One suggestion with its explanation"),
+        "get_suggestion", "One suggestion with its explanation",
+        from_caller={"ambassador_id": own_if_ambassador}),
 ]
 # fmt: on
 

@@ -16,15 +16,19 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
+from advocacy_gateway import service
 from advocacy_gateway.access import Permission
-from advocacy_gateway.auth import Access
+from advocacy_gateway.auth import Access, Caller
+from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS, State
 from advocacy_gateway.routes.forward import BY_ID, delete, get, mount, post
 from advocacy_gateway.routes.linkedin import CALLBACK_PATH, FLOW_COOKIE, flow_binding
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
+    CLAIM_INVITATION,
     CONNECT_LINKEDIN,
     ISSUE_INVITATION,
     LIST_CONSENT_TEXTS,
@@ -32,6 +36,7 @@ from advocacy_shared.contracts.invitations import (
     OPEN_INVITATION,
     PUBLISH_CONSENT_TEXT,
     REVOKE_INVITATION,
+    ClaimInvitation,
     ConnectLinkedInByInvitation,
     InvitationStatus,
     IssuedInvitation,
@@ -163,6 +168,42 @@ async def connect_linkedin(
     )
     response.headers["Cache-Control"] = "no-store"
     return authorization
+
+
+class Linked(BaseModel):
+    organisation_id: UUID
+    ambassador_id: UUID = Field(description="Your own ambassador record, now linked")
+
+
+@employee_router.post(
+    "/link",
+    operation_id="link_ambassador",
+    summary="Link the signed-in account to the ambassador record of the invitation it accepted",
+    description="Needs a signed-in user of the invitation's organisation (session and CSRF "
+    "token) and the accepted invitation's token; the account's address must be the one the "
+    "invitation was sent to. Then `/auth/me` names the `ambassador_id` and `/orgs/{org_id}/me/…` "
+    "serve that record alone (docs/security.md).",
+)
+async def link_ambassador(token: InvitationToken, caller: Caller, state: State) -> Linked:
+    if caller.kind != "user" or len(caller.roles) != 1:
+        raise ProblemError(
+            403, "forbidden", "sign in with your own account of the organisation to link it"
+        )
+    (organisation_id,) = caller.roles
+    claimed = await state.rpc.call(
+        CLAIM_INVITATION,
+        ClaimInvitation(token=token, organisation_id=organisation_id, email=caller.name),
+    )
+    try:
+        async with state.transaction() as session:
+            await service.link_ambassador(
+                session, organisation_id, UUID(caller.id), claimed.ambassador_id, caller.actor
+            )
+    except IntegrityError as exc:  # a concurrent link of the same record won
+        raise ProblemError(
+            409, "conflict", "this ambassador record is already linked to another account"
+        ) from exc
+    return Linked(organisation_id=organisation_id, ambassador_id=claimed.ambassador_id)
 
 
 @page_router.get(PAGE_PATH, include_in_schema=False, response_class=HTMLResponse)

@@ -45,6 +45,11 @@ class Me(BaseModel):
     roles: dict[UUID, Role] = Field(description="Role per organisation (users)")
     organisation_id: UUID | None = Field(description="The organisation of an API key")
     scopes: list[str] = Field(description="Scopes of an API key")
+    ambassador_id: UUID | None = Field(
+        default=None,
+        description="A user's own ambassador record in their organisation, once linked "
+        "(`POST /api/v1/invitation/link`); null otherwise",
+    )
     csrf_token: str | None = Field(
         default=None,
         description="A session's CSRF token (for X-CSRF-Token), so that a browser signed in "
@@ -181,6 +186,7 @@ async def me(
         organisation_id=caller.key_organisation_id,
         scopes=sorted(caller.scopes),
         csrf_token=csrf_token,
+        ambassador_id=next(iter(caller.ambassadors.values()), None),
     )
 
 

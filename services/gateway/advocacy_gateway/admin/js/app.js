@@ -5,6 +5,7 @@ import { all, api, csrf, get, post, whenSignedOut } from "./api.js";
 import { clear, empty, h, problemBox } from "./dom.js";
 import * as ambassadors from "./pages/ambassadors.js";
 import * as content from "./pages/content.js";
+import * as employee from "./pages/employee.js";
 import * as leadership from "./pages/leadership.js";
 import * as metrics from "./pages/metrics.js";
 import * as organisations from "./pages/organisations.js";
@@ -37,6 +38,7 @@ const GRANTS = {
   "posts.read": ["org_admin", "program_manager", "analyst"],
   "metrics.read": ALL,
   "metrics.leadership.read": ["org_admin", "program_manager", "leadership_viewer"],
+  "self.service": [...ALL, "ambassador"],
 };
 
 // The navigation: [route, text, permission, page]; `soon` marks pages whose services are not
@@ -55,6 +57,7 @@ const NAV = [
     ["content/preview", "Suggestion preview", "content.manage"],
     ["metrics", "Metrics", "metrics.read"],
   ] },
+  { group: "Your side", items: [["me", "Your suggestions", "self.service"], ["me/posts", "Your posts", "self.service"]] },
   { group: "Settings", items: [
     ["settings/webhooks", "Webhooks", "webhooks.manage"],
     ["settings/api-keys", "API keys", "api_keys.manage"],
@@ -84,8 +87,13 @@ const ROUTES = [
   [/^settings\/sso$/, settings.sso],
   [/^settings\/members$/, settings.members],
   [/^settings\/audit$/, settings.audit],
+  [/^invitation\/([A-Za-z0-9._-]{1,200})$/, employee.invitation],
   [/^organisations$/, organisations.page],
+  [/^me$/, employee.suggestions],
+  [/^me\/posts$/, employee.posts],
 ];
+// Pages that need no sign-in: the invitation link's token is the employee's credential.
+const OPEN_ROUTES = [[/^invitation\/([A-Za-z0-9._-]{1,200})$/, employee.invitation]];
 
 const ctx = {
   me: null,
@@ -198,6 +206,12 @@ async function render() {
   const ticket = ++rendering;
   const target = main();
   const route = location.hash.replace(/^#\/?/, "");
+  const open = OPEN_ROUTES.map(([pattern, view]) => [route.match(pattern), view]).find(([found]) => found);
+  if (open && !(ctx.me && ctx.org)) {
+    renderChrome();
+    await open[1](ctx, clear(target), ...open[0].slice(1));
+    return;
+  }
   if (!ctx.me) {
     if (route !== "signin") {
       history.replaceState(null, "", "#/signin");
@@ -208,7 +222,7 @@ async function render() {
     return;
   }
   if (route === "" || route === "signin") {
-    ctx.go(ctx.org ? (ctx.can("planner.read") ? "program" : "settings/members") : "organisations");
+    ctx.go(ctx.org ? (ctx.can("planner.read") ? "program" : ctx.role === "ambassador" ? "me" : "settings/members") : "organisations");
     return;
   }
   renderChrome();
