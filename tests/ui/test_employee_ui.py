@@ -66,6 +66,7 @@ def invited_employee(site: Site, email: str) -> str:
     return token
 
 
+@pytest.mark.timeout(300)
 async def test_an_employee_accepts_connects_linkedin_and_schedules_a_suggested_post(
     tab: Tab,
 ) -> None:

@@ -136,14 +136,16 @@ function notLinked(target, title, error) {
   return false;
 }
 
+/** The LinkedIn connection, in words, and whether posts can go out through it. */
 async function connection(ctx) {
   try {
     const linkedin = await get(`${ctx.base()}/me/linkedin`);
-    return linkedin.status === "connected"
-      ? h("p", {}, badge("LinkedIn connected", "ok"), ` until ${fmtDate(linkedin.expires_at)}`)
-      : h("p", {}, badge(`LinkedIn ${label(linkedin.status)}`, "warn"), " Without a connection you get a share link to post yourself.");
+    if (linkedin.status === "connected") {
+      return { connected: true, node: h("p", {}, badge("LinkedIn connected", "ok"), ` until ${fmtDate(linkedin.expires_at)}`) };
+    }
+    return { connected: false, node: h("p", {}, badge(`LinkedIn ${label(linkedin.status)}`, "warn"), " Without a connection you get a share link to post yourself.") };
   } catch {
-    return h("p", {}, badge("LinkedIn not connected", "warn"), " Connect it from your invitation link; until then you get a share link to post yourself.");
+    return { connected: false, node: h("p", {}, badge("LinkedIn not connected", "warn"), " Connect it from your invitation link; until then you get a share link to post yourself.") };
   }
 }
 
@@ -155,15 +157,16 @@ export async function suggestions(ctx, target) {
     if (notLinked(target, "Your suggestions", error)) return;
     throw error;
   }
-  const cards = list.items.map((s) => suggestionCard(ctx, s));
+  const linkedin = await connection(ctx);
+  const cards = list.items.map((s) => suggestionCard(ctx, s, linkedin.connected));
   clear(target,
     pageHeader("Your suggestions", h("a", { href: "#/me/posts", class: "button secondary" }, "Your posts")),
-    await connection(ctx),
+    linkedin.node,
     h("p", { class: "muted" }, `For ${fmtDate(list.day)}. ${list.cadence}`),
     cards.length ? h("ol", { class: "suggestions" }, cards) : empty("Nothing to suggest today: new content arrives as it is approved."));
 }
 
-function suggestionCard(ctx, s) {
+function suggestionCard(ctx, s, connected) {
   const editor = h("div", {});
   const node = h("li", { class: "card suggestion", "aria-label": s.title },
     h("h2", {}, s.title, " ", badge(s.status, s.status === "accepted" ? "ok" : s.status === "dismissed" ? "warn" : "")),
@@ -174,7 +177,7 @@ function suggestionCard(ctx, s) {
     h("p", { class: "angle" }, h("strong", {}, "Angle: "), s.angle_prompt),
     s.leadership_prompt ? h("p", {}, h("strong", {}, "As a leader: "), s.leadership_prompt) : null,
     s.status === "open" ? h("div", { class: "actions" },
-      h("button", { type: "button", class: "primary", onclick: () => clear(editor, writeForm(ctx, s)) }, "Accept and write"),
+      h("button", { type: "button", class: "primary", onclick: () => clear(editor, writeForm(ctx, s, connected)) }, "Accept and write"),
       h("button", { type: "button", class: "secondary", onclick: async (event) => {
         event.target.disabled = true;
         try {
@@ -189,7 +192,7 @@ function suggestionCard(ctx, s) {
   return node;
 }
 
-function writeForm(ctx, s) {
+function writeForm(ctx, s, connected) {
   const node = form({
     label: `Write your post: ${s.title}`,
     submit: "Schedule the post",
@@ -204,6 +207,7 @@ function writeForm(ctx, s) {
       text: value(formNode, "text"),
       suggestion_id: s.id,
       scheduled_at: instant(value(formNode, "scheduled_at")),
+      path: connected ? "auto" : "manual",
     }),
     done: () => ctx.go("me/posts"),
   });
