@@ -192,3 +192,47 @@ async def sign_in_through_sso(client: httpx.AsyncClient, slug: str) -> httpx.Res
     back = urlsplit(at_provider.headers["location"])
     params = {k: v[0] for k, v in parse_qs(back.query).items()}
     return await client.get(back.path, params=params)
+
+
+# --- Employees: the invitation, and the account linked to their ambassador record ---------------
+
+CONSENT_CHOICES = {"allows_posting": True, "allows_analytics": True}
+
+
+async def invitation_token(target: Reachable, org: str, ambassador_id: str) -> dict[str, str]:
+    """A new invitation for the ambassador: the `Invitation-Token` header its link carries."""
+    response = await target.http.post(
+        f"/api/v1/orgs/{org}/invitations",
+        json={"ambassador_id": ambassador_id},
+        headers=target.auth,
+    )
+    assert response.status_code == 201, response.text
+    return {"Invitation-Token": response.json()["url"].split("#", 1)[1]}
+
+
+async def accept_invitation(target: Reachable, org: str, ambassador_id: str) -> dict[str, str]:
+    """The employee opens a new invitation link and accepts the consent text it shows."""
+    token = await invitation_token(target, org, ambassador_id)
+    opened = await target.http.get("/api/v1/invitation", headers=token)
+    assert opened.status_code == 200, opened.text
+    answer = await target.http.post(
+        "/api/v1/invitation/accept",
+        json={"consent_version": opened.json()["consent"]["version"], **CONSENT_CHOICES},
+        headers=token,
+    )
+    assert answer.status_code == 200, answer.text
+    return token
+
+
+async def linked_ambassador(target: Reachable, org: str, email: str) -> tuple[str, Browser]:
+    """An invited ambassador who accepted, with an `ambassador` account of the same address,
+    signed in and linked to the record: (the ambassador's id, the signed-in browser)."""
+    ambassador = await new_ambassador(target, org, email)
+    token = await accept_invitation(target, org, ambassador["id"])
+    await add_member(target, org, email, "ambassador")
+    signed_in = await sign_in(target, email, organisation=org)
+    linked = await signed_in.http.post(
+        "/api/v1/invitation/link", headers={**token, **signed_in.unsafe()}
+    )
+    assert linked.status_code == 200, linked.text
+    return str(ambassador["id"]), signed_in

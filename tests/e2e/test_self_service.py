@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from advocacy_content import suggestions as content_suggestions
 from advocacy_content.app import run_daily_suggestions
 from advocacy_content.models import AmbassadorCopy, SuggestionRecord
+from tests import actors
 from tests.actors import Browser, add_member, sign_in
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import invite
@@ -28,10 +29,7 @@ from tests.e2e.test_content import (
     copy_of,
     onboard,
 )
-from tests.e2e.test_invitations import holder, issue
 from tests.shared.helpers import eventually
-
-CONSENT = {"allows_posting": True, "allows_analytics": True}
 
 
 def news(number: int) -> dict[str, Any]:
@@ -44,19 +42,6 @@ def news(number: int) -> dict[str, Any]:
     }
 
 
-async def accepted(platform: Platform, org: str, ambassador_id: str) -> dict[str, str]:
-    """The employee accepts their invitation through the link: the token's header."""
-    token = holder(await issue(platform, org, ambassador_id))
-    opened = await platform.http.get("/api/v1/invitation", headers=token)
-    assert opened.status_code == 200, opened.text
-    version = opened.json()["consent"]["version"]
-    answer = await platform.http.post(
-        "/api/v1/invitation/accept", json={"consent_version": version, **CONSENT}, headers=token
-    )
-    assert answer.status_code == 200, answer.text
-    return token
-
-
 async def consenting_copy(platform: Platform, ambassador_id: str) -> None:
     async def applied() -> bool:
         copy = await copy_of(platform, AmbassadorCopy, ambassador_id=UUID(ambassador_id))
@@ -66,19 +51,11 @@ async def consenting_copy(platform: Platform, ambassador_id: str) -> None:
 
 
 async def linked_ambassador(platform: Platform, org: str, email: str) -> tuple[str, Browser]:
-    """An invited ambassador who accepted, an account of the same address with the ambassador
-    role, signed in and linked: (ambassador id, the signed-in browser)."""
-    ambassador = await invite(platform, org, email)
-    token = await accepted(platform, org, ambassador["id"])
-    await add_member(platform.gateway, org, email, "ambassador")
-    browser = await sign_in(platform.gateway, email, organisation=org)
-    linked = await browser.http.post(
-        "/api/v1/invitation/link", headers={**token, **browser.unsafe()}
-    )
-    assert linked.status_code == 200, linked.text
-    assert linked.json()["ambassador_id"] == ambassador["id"]
-    await consenting_copy(platform, ambassador["id"])
-    return ambassador["id"], browser
+    """An ambassador whose account is linked (tests.actors), once the content service knows
+    they consented."""
+    ambassador_id, browser = await actors.linked_ambassador(platform.gateway, org, email)
+    await consenting_copy(platform, ambassador_id)
+    return ambassador_id, browser
 
 
 def me(org: str, path: str) -> str:
@@ -102,14 +79,15 @@ async def test_an_account_is_linked_by_its_accepted_invitation_and_address_only(
     assert (await browser.http.get(me(org, "/ambassador"))).status_code == 404
     assert (await browser.http.get("/api/v1/auth/me")).json()["ambassador_id"] is None
 
-    ada_token = holder(await issue(platform, org, ada["id"]))
+    ada_token = await actors.invitation_token(platform.gateway, org, ada["id"])
     pending = await browser.http.post(
         "/api/v1/invitation/link", headers={**ada_token, **browser.unsafe()}
     )
     assert pending.status_code == 409, pending.text  # accept first
     assert pending.json()["context"]["rule"] == "invitation_accepted"
 
-    bob_token = await accepted(platform, org, bob["id"])  # a colleague's link, other address
+    # A colleague's link, accepted: another address.
+    bob_token = await actors.accept_invitation(platform.gateway, org, bob["id"])
     stolen = await browser.http.post(
         "/api/v1/invitation/link", headers={**bob_token, **browser.unsafe()}
     )
@@ -119,7 +97,10 @@ async def test_an_account_is_linked_by_its_accepted_invitation_and_address_only(
     eve = await invite(platform, other_org, "ada@acme.dk")  # same address, other organisation
     foreign = await browser.http.post(
         "/api/v1/invitation/link",
-        headers={**await accepted(platform, other_org, eve["id"]), **browser.unsafe()},
+        headers={
+            **await actors.accept_invitation(platform.gateway, other_org, eve["id"]),
+            **browser.unsafe(),
+        },
     )
     assert foreign.status_code == 404, foreign.text
 
@@ -130,7 +111,7 @@ async def test_an_account_is_linked_by_its_accepted_invitation_and_address_only(
     )
     assert by_key.status_code == 403
 
-    ada_token = await accepted(platform, org, ada["id"])
+    ada_token = await actors.accept_invitation(platform.gateway, org, ada["id"])
     linked = await browser.http.post(
         "/api/v1/invitation/link", headers={**ada_token, **browser.unsafe()}
     )
