@@ -34,6 +34,10 @@ function localIn(minutes) {
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
+// An invitation accepted before signing in: linked to the account once the employee signs in
+// (this tab only; the token is the one already in this tab's address).
+const PENDING = "advocacy.invitation";
+
 const signedInUser = (ctx) => Boolean(ctx.me && ctx.me.kind === "user" && !ctx.me.is_platform_admin);
 
 // --- The invitation --------------------------------------------------------------------------
@@ -104,7 +108,8 @@ async function afterAccepting(ctx, token) {
       parts.push(problemBox(error));
     }
   } else {
-    parts.push(h("p", {}, "Sign in with your work account, then open this link again to see your suggestions. ",
+    sessionStorage.setItem(PENDING, token);
+    parts.push(h("p", {}, "Sign in with your work account to see your suggestions. ",
       h("a", { href: "#/signin" }, "Sign in")));
   }
   const errors = h("div", { "aria-live": "polite" });
@@ -154,7 +159,18 @@ export async function suggestions(ctx, target) {
   try {
     list = await get(`${ctx.base()}/me/suggestions`);
   } catch (error) {
-    if (notLinked(target, "Your suggestions", error)) return;
+    const pending = sessionStorage.getItem(PENDING);
+    if (pending && signedInUser(ctx) && error.status === 404) {
+      sessionStorage.removeItem(PENDING);
+      try {
+        await withToken("POST", "/api/v1/invitation/link", pending);
+        return suggestions(ctx, target);
+      } catch (linkError) {
+        clear(target, pageHeader("Your suggestions"), problemBox(linkError));
+        return undefined;
+      }
+    }
+    if (notLinked(target, "Your suggestions", error)) return undefined;
     throw error;
   }
   const linkedin = await connection(ctx);
