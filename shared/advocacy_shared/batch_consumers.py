@@ -4,8 +4,10 @@ It keeps every promise of `consumers.EventConsumer` (inbox, ack after commit, bo
 dead letters) at a fraction of the per-message cost: it fetches up to `batch_size` messages of the
 durable consumer, applies them in one transaction together with their inbox rows, commits, then
 acks them all; the inbox rows go in one statement that also says which events are new (a
-redelivered one is skipped), and a consumer with a `batch_handler` gets the
-batch's new events at once (bulk writes). When the batch fails (a handler raises, a message is
+redelivered one is skipped), and a consumer with a `batch_handler` gets the batch's new events
+at once (bulk writes). A batch handler declared `idempotent` (it stores by a natural key and a
+second application changes nothing) gets no inbox rows at all: only the copies of one event id
+within a batch are dropped. When the batch fails (a handler raises, a message is
 malformed), nothing of it is kept and its messages are applied one at a time through the
 ordinary consumer, which isolates the bad one: it is retried with backoff and dead-lettered,
 the good ones are applied once.
@@ -102,7 +104,10 @@ class BatchConsumer:
         decoded = [consumer.decode(message.data) for message in messages]
         inbox = consumer.inbox
         async with consumer.sessions() as session, session.begin():
-            new_ids = await claim_inbox(session, inbox, consumer.durable, decoded)
+            if consumer.idempotent and consumer.batch_handler is not None:
+                new_ids = {envelope.id for envelope, _ in decoded}
+            else:
+                new_ids = await claim_inbox(session, inbox, consumer.durable, decoded)
             applied = 0
             fresh: list[tuple[EventData, CloudEvent]] = []
             for envelope, data in decoded:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from advocacy_devtools import metrics_export
 from advocacy_devtools.demo import DemoError, sign_in_text
 from advocacy_devtools.demo import seed as seed_demo
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(deadletters.run_command(args))
     if args.command == "roster":
         sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
+    if args.command == "metrics" and args.metrics_command == "export":
+        sys.exit(
+            asyncio.run(metrics_export.export_dataset(args, args.url or default_gateway_url()))
+        )
     if args.command == "metrics":
         sys.exit(asyncio.run(metrics_import(args.file, args.org, args.url, args.key, args.report)))
     settings = GatewaySettings()
@@ -120,6 +125,7 @@ def _add_metrics_commands(commands: argparse._SubParsersAction[argparse.Argument
         help="an API key that may manage metrics (default: $ADVOCACY_API_KEY)",
     )
     importing.add_argument("--report", type=Path, help="write the failed rows to this CSV file")
+    metrics_export.add_command(metrics_commands)
 
 
 async def metrics_import(

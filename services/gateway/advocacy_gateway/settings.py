@@ -30,6 +30,14 @@ class GatewaySettings(ServiceSettings):
         '(rate limits, login throttling), as JSON: ["10.0.0.0/8"]; none by default',
     )
     idempotency_hours: float = Field(default=24.0, gt=0)
+    bi_export_settle_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="A BI export ends this long before now (its `until`), so that the rows of "
+        "transactions still open, or stamped by a replica whose clock runs behind, are not "
+        "skipped by the next export from that `until`",
+    )
     auth_cache_seconds: float = Field(
         default=2.0,
         ge=0,

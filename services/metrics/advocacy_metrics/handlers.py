@@ -1,8 +1,9 @@
 """The metrics service's event subscriptions.
 
 Snapshots (`PostMetricsObserved`, `CompanyPostMetricsObserved`) arrive in volume and are consumed
-in batches (`batch_size` per transaction, one bulk statement per table); every other fact one at
-a time."""
+in batches (`batch_size` per transaction, one bulk statement per table) without inbox rows: a
+snapshot is stored once per (post, observed_at, source) and latest and daily values only move
+forward, so applying one twice changes nothing. Every other fact one at a time."""
 
 from __future__ import annotations
 
@@ -66,14 +67,14 @@ async def linkedin_connected(
     await polling.reconnected(session, _org(envelope), fact.ambassador_id)
 
 
-@consumers.on_batches(PostMetricsObserved, batch_size=SNAPSHOT_BATCH)
+@consumers.on_batches(PostMetricsObserved, batch_size=SNAPSHOT_BATCH, idempotent=True)
 async def snapshots_observed(
     session: AsyncSession, batch: list[tuple[PostMetricsObserved, CloudEvent]]
 ) -> None:
     await ingest.snapshots_observed(session, batch)
 
 
-@consumers.on_batches(CompanyPostMetricsObserved, batch_size=SNAPSHOT_BATCH)
+@consumers.on_batches(CompanyPostMetricsObserved, batch_size=SNAPSHOT_BATCH, idempotent=True)
 async def company_snapshots_observed(
     session: AsyncSession, batch: list[tuple[CompanyPostMetricsObserved, CloudEvent]]
 ) -> None:

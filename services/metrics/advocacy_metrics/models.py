@@ -15,9 +15,15 @@ Plain Core tables: snapshots arrive by the thousand a second and are written in 
 - `programs`: each program's current phase, from the planner's events.
 - `emv_rates`: earned media value rates per organisation and currency.
 - `momentum_drops`: the (program, week) whose drop was announced, so it is announced once.
+- `bi_keys`: each organisation's key for the ambassadors' pseudonyms in the BI export.
+
+`changed_at` (posts, latest and daily values, rollups) is when a row was last written: the BI
+export's incremental cursor.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -64,6 +70,11 @@ def _counts() -> list[Column[int]]:
     ]
 
 
+def _changed_at() -> Column[datetime]:
+    """When the row was last written: the BI export's incremental cursor (`since`)."""
+    return Column("changed_at", UtcDateTime, nullable=True)
+
+
 posts = Table(
     "posts",
     metadata,
@@ -81,6 +92,7 @@ posts = Table(
     Column("withdrawn_reason", String(20), nullable=True),
     # The latest observation last announced as `PostEngagementMeasured` (None: never).
     Column("engagement_announced_at", UtcDateTime, nullable=True),
+    _changed_at(),
     Index("ix_posts_org_published", "organisation_id", "published_at"),
     Index("ix_posts_org_ambassador", "organisation_id", "ambassador_id"),
 )
@@ -129,6 +141,7 @@ post_latest = Table(
     Column("observed_at", UtcDateTime, nullable=False),
     Column("source", String(60), nullable=False),
     *_counts(),
+    _changed_at(),
 )
 
 company_latest = Table(
@@ -150,8 +163,10 @@ post_daily = Table(
     Column("organisation_id", Uuid, nullable=False),
     Column("observed_at", UtcDateTime, nullable=False),
     *_counts(),
+    _changed_at(),
     PrimaryKeyConstraint("post_id", "day", name="pk_post_daily"),
     Index("ix_post_daily_org_day", "organisation_id", "day"),
+    Index("ix_post_daily_org_changed", "organisation_id", "changed_at"),
 )
 
 daily_rollups = Table(
@@ -169,9 +184,11 @@ daily_rollups = Table(
     Column("comments", BigInteger, nullable=False),
     Column("reshares", BigInteger, nullable=False),
     Column("clicks", BigInteger, nullable=False),
+    _changed_at(),
     PrimaryKeyConstraint(
         "organisation_id", "track", "dimension", "day", "key", name="pk_daily_rollups"
     ),
+    Index("ix_daily_rollups_org_changed", "organisation_id", "changed_at"),
 )
 
 rollup_dirty = Table(
@@ -290,4 +307,11 @@ company_pages = Table(
     Column("last_polled_at", UtcDateTime, nullable=True),
     Column("last_error", String(300), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+bi_keys = Table(
+    "bi_keys",
+    metadata,
+    Column("organisation_id", Uuid, primary_key=True),
+    Column("secret", String(64), nullable=False, comment="HMAC key of the BI pseudonyms"),
 )

@@ -8,12 +8,13 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Insert, Row, Table, and_, delete, func, or_, select, text, update
+from sqlalchemy import Insert, Row, Table, and_, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_metrics.models import (
     ambassadors,
+    bi_keys,
     company_latest,
     company_pages,
     company_posts,
@@ -32,6 +33,7 @@ from advocacy_metrics.models import (
     snapshots,
     tenants,
 )
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
@@ -107,7 +109,7 @@ async def post_rows(session: AsyncSession, post_ids: Iterable[UUID]) -> dict[UUI
 
 
 async def add_post(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _insert_ignoring(session, posts, [values])
+    await _insert_ignoring(session, posts, [{**values, "changed_at": utc_now()}])
 
 
 async def withdraw_post(
@@ -116,7 +118,7 @@ async def withdraw_post(
     result = await session.execute(
         update(posts)
         .where(posts.c.organisation_id == organisation_id, posts.c.post_id == post_id)
-        .values(withdrawn_at=at, withdrawn_reason=reason)
+        .values(withdrawn_at=at, withdrawn_reason=reason, changed_at=utc_now())
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -175,20 +177,24 @@ WITH s AS (
     SELECT post_id, observed_at, source, organisation_id, COUNT_LIST FROM s
     ON CONFLICT DO NOTHING
 ), latest AS (
-    INSERT INTO post_latest (post_id, organisation_id, observed_at, source, COUNT_LIST)
-    SELECT DISTINCT ON (post_id) post_id, organisation_id, observed_at, source, COUNT_LIST
+    INSERT INTO post_latest (post_id, organisation_id, observed_at, source, COUNT_LIST,
+        changed_at)
+    SELECT DISTINCT ON (post_id) post_id, organisation_id, observed_at, source, COUNT_LIST,
+        CAST(:now AS timestamptz)
     FROM s ORDER BY post_id, observed_at DESC, source
     ON CONFLICT (post_id) DO UPDATE SET observed_at = excluded.observed_at,
-        source = excluded.source, organisation_id = excluded.organisation_id, UPDATE_COUNTS
+        source = excluded.source, organisation_id = excluded.organisation_id, UPDATE_COUNTS,
+        changed_at = excluded.changed_at
     WHERE excluded.observed_at > post_latest.observed_at
 ), daily AS (
-    INSERT INTO post_daily (post_id, day, organisation_id, observed_at, COUNT_LIST)
+    INSERT INTO post_daily (post_id, day, organisation_id, observed_at, COUNT_LIST, changed_at)
     SELECT DISTINCT ON (post_id, (observed_at AT TIME ZONE 'UTC')::date)
         post_id, (observed_at AT TIME ZONE 'UTC')::date, organisation_id, observed_at,
-        COUNT_LIST
+        COUNT_LIST, CAST(:now AS timestamptz)
     FROM s ORDER BY post_id, (observed_at AT TIME ZONE 'UTC')::date, observed_at DESC, source
     ON CONFLICT (post_id, day) DO UPDATE SET observed_at = excluded.observed_at,
-        organisation_id = excluded.organisation_id, UPDATE_COUNTS
+        organisation_id = excluded.organisation_id, UPDATE_COUNTS,
+        changed_at = excluded.changed_at
     WHERE excluded.observed_at > post_daily.observed_at
 )
 INSERT INTO rollup_dirty (organisation_id, day)
@@ -216,6 +222,7 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
         await _store_snapshots_postgresql(session, rows)
         return
     await _insert_ignoring(session, snapshots, rows)
+    now = utc_now()
     latest: dict[UUID, dict[str, Any]] = {}
     daily: dict[tuple[UUID, date], dict[str, Any]] = {}
     dirty: set[tuple[UUID, date]] = set()
@@ -223,7 +230,7 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
         post_id, observed_at = row["post_id"], row["observed_at"]
         current = latest.get(post_id)
         if current is None or observed_at > current["observed_at"]:
-            latest[post_id] = row
+            latest[post_id] = {**row, "changed_at": now}
         day = observed_at.date()
         key = (post_id, day)
         current = daily.get(key)
@@ -234,6 +241,7 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
                 "organisation_id": row["organisation_id"],
                 "observed_at": observed_at,
                 **{name: row[name] for name in COUNTS},
+                "changed_at": now,
             }
         dirty.add((row["organisation_id"], day))
     await _upsert_newer(session, post_latest, ["post_id"], list(latest.values()))
@@ -246,7 +254,8 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
 async def _store_snapshots_postgresql(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
-    await session.execute(_STORE, {name: [row[name] for row in rows] for name in SNAPSHOT_FIELDS})
+    values: dict[str, Any] = {name: [row[name] for row in rows] for name in SNAPSHOT_FIELDS}
+    await session.execute(_STORE, {**values, "now": utc_now()})
 
 
 async def store_company_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -442,7 +451,8 @@ async def replace_rollups(
         )
     )
     if rows:
-        await session.execute(daily_rollups.insert(), list(rows))
+        now = utc_now()
+        await session.execute(daily_rollups.insert(), [{**row, "changed_at": now} for row in rows])
 
 
 async def rollups(
@@ -921,3 +931,161 @@ async def program_of(session: AsyncSession, organisation_id: UUID, program_id: U
         programs.c.organisation_id == organisation_id, programs.c.program_id == program_id
     )
     return (await session.execute(query)).first() is not None
+
+
+# --- BI export -----------------------------------------------------------------------------------
+
+
+async def bi_secret(session: AsyncSession, organisation_id: UUID, fresh: str) -> str:
+    """The organisation's pseudonym key, created (as `fresh`) on its first export."""
+    query = select(bi_keys.c.secret).where(bi_keys.c.organisation_id == organisation_id)
+    secret = (await session.execute(query)).scalar()
+    if secret is not None:
+        return str(secret)
+    await _insert_ignoring(
+        session, bi_keys, [{"organisation_id": organisation_id, "secret": fresh}]
+    )
+    return str((await session.execute(query)).scalar_one())
+
+
+def _changed(column: Any, since: datetime | None, until: datetime) -> Any:
+    """Written in (since, until]."""
+    if since is None:
+        return column <= until
+    return and_(column > since, column <= until)
+
+
+async def post_days_page(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    since: datetime | None,
+    until: datetime,
+    after: tuple[UUID, date] | None,
+    limit: int,
+    leadership: bool,
+) -> list[Row[Any]]:
+    """Daily values written in (since, until] with their post's dimensions, by (post, day)."""
+    query = (
+        select(
+            post_daily.c.post_id,
+            post_daily.c.day,
+            posts.c.ambassador_id,
+            posts.c.program_id,
+            posts.c.content_item_id,
+            posts.c.discipline,
+            posts.c.leadership,
+            posts.c.published_at,
+            post_daily.c.observed_at,
+            *(post_daily.c[name] for name in COUNTS),
+            post_daily.c.changed_at,
+        )
+        .select_from(post_daily.join(posts, posts.c.post_id == post_daily.c.post_id))
+        .where(
+            post_daily.c.organisation_id == organisation_id,
+            posts.c.organisation_id == organisation_id,
+            _changed(post_daily.c.changed_at, since, until),
+        )
+        .order_by(post_daily.c.post_id, post_daily.c.day)
+        .limit(limit)
+    )
+    if not leadership:
+        query = query.where(posts.c.leadership.is_(False))
+    if after is not None:
+        query = query.where(tuple_(post_daily.c.post_id, post_daily.c.day) > tuple_(*after))
+    return list(await session.execute(query))
+
+
+async def posts_page(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    since: datetime | None,
+    until: datetime,
+    after: UUID | None,
+    limit: int,
+    leadership: bool,
+) -> list[Row[Any]]:
+    """Posts whose row or latest values were written in (since, until], by post id."""
+    query = (
+        _with_latest()
+        .add_columns(
+            posts.c.content_item_id,
+            posts.c.source,
+            func.coalesce(post_latest.c.changed_at, posts.c.changed_at).label("latest_changed"),
+            posts.c.changed_at,
+        )
+        .where(
+            posts.c.organisation_id == organisation_id,
+            or_(
+                _changed(posts.c.changed_at, since, until),
+                _changed(post_latest.c.changed_at, since, until),
+            ),
+        )
+        .order_by(posts.c.post_id)
+        .limit(limit)
+    )
+    if not leadership:
+        query = query.where(posts.c.leadership.is_(False))
+    if after is not None:
+        query = query.where(posts.c.post_id > after)
+    return list(await session.execute(query))
+
+
+async def rollups_page(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    since: datetime | None,
+    until: datetime,
+    after: tuple[str, str, date, str] | None,
+    limit: int,
+    leadership: bool,
+) -> list[Row[Any]]:
+    """Rollup rows written in (since, until], by (track, dimension, day, key)."""
+    order = (daily_rollups.c.track, daily_rollups.c.dimension, daily_rollups.c.day)
+    query = (
+        select(daily_rollups)
+        .where(
+            daily_rollups.c.organisation_id == organisation_id,
+            _changed(daily_rollups.c.changed_at, since, until),
+        )
+        .order_by(*order, daily_rollups.c.key)
+        .limit(limit)
+    )
+    if not leadership:
+        query = query.where(daily_rollups.c.track == "ambassadors")
+    if after is not None:
+        query = query.where(tuple_(*order, daily_rollups.c.key) > tuple_(*after))
+    return list(await session.execute(query))
+
+
+async def ambassadors_page(
+    session: AsyncSession,
+    organisation_id: UUID,
+    *,
+    after: UUID | None,
+    limit: int,
+    leadership: bool,
+) -> list[Row[Any]]:
+    """Every ambassador of the organisation (enrolled or not), by id."""
+    query = (
+        select(ambassadors)
+        .where(ambassadors.c.organisation_id == organisation_id)
+        .order_by(ambassadors.c.ambassador_id)
+        .limit(limit)
+    )
+    if not leadership:
+        query = query.where(ambassadors.c.leadership.is_(False))
+    if after is not None:
+        query = query.where(ambassadors.c.ambassador_id > after)
+    return list(await session.execute(query))
+
+
+async def program_ids(session: AsyncSession, organisation_id: UUID) -> list[UUID]:
+    query = (
+        select(programs.c.program_id)
+        .where(programs.c.organisation_id == organisation_id)
+        .order_by(programs.c.program_id)
+    )
+    return list((await session.execute(query)).scalars())

@@ -489,3 +489,126 @@ SET_COMPANY_PAGE: Operation[SetCompanyPage, CompanyPage] = Operation(
 GET_COMPANY_PAGE: Operation[GetCompanyPage, CompanyPage] = Operation(
     "metrics", "company_page.get", GetCompanyPage, CompanyPage
 )
+
+
+# --- BI export -----------------------------------------------------------------------------------
+
+BiDataset = Literal["post_days", "posts", "rollups", "ambassadors", "participation", "momentum"]
+BiType = Literal["string", "date", "timestamp", "int64", "float64"]
+
+_COUNT_COLUMNS: tuple[tuple[str, BiType], ...] = (
+    ("impressions", "int64"),
+    ("members_reached", "int64"),
+    ("reactions", "int64"),
+    ("comments", "int64"),
+    ("reshares", "int64"),
+    ("clicks", "int64"),
+)
+BI_COLUMNS: dict[str, tuple[tuple[str, BiType], ...]] = {
+    # The fact table: each post's last observation of each UTC day.
+    "post_days": (
+        ("post_id", "string"),
+        ("day", "date"),
+        ("ambassador_key", "string"),
+        ("program_id", "string"),
+        ("content_item_id", "string"),
+        ("discipline", "string"),
+        ("track", "string"),
+        ("published_at", "timestamp"),
+        ("observed_at", "timestamp"),
+        *_COUNT_COLUMNS,
+        ("changed_at", "timestamp"),
+    ),
+    # The content dimension with each post's latest values.
+    "posts": (
+        ("post_id", "string"),
+        ("ambassador_key", "string"),
+        ("program_id", "string"),
+        ("content_item_id", "string"),
+        ("discipline", "string"),
+        ("track", "string"),
+        ("source", "string"),
+        ("published_at", "timestamp"),
+        ("withdrawn_at", "timestamp"),
+        ("observed_at", "timestamp"),
+        *_COUNT_COLUMNS,
+        ("changed_at", "timestamp"),
+    ),
+    "rollups": (
+        ("day", "date"),
+        ("track", "string"),
+        ("dimension", "string"),
+        ("key", "string"),
+        ("posts", "int64"),
+        ("impressions", "int64"),
+        ("reach", "int64"),
+        ("reactions", "int64"),
+        ("comments", "int64"),
+        ("reshares", "int64"),
+        ("clicks", "int64"),
+        ("changed_at", "timestamp"),
+    ),
+    # The ambassador dimension (pseudonymised), with momentum.
+    "ambassadors": (
+        ("ambassador_key", "string"),
+        ("program_id", "string"),
+        ("track", "string"),
+        ("segments", "string"),
+        ("enrolled_at", "timestamp"),
+        ("left_at", "timestamp"),
+        ("last_posted_at", "timestamp"),
+        ("days_since_last_post", "int64"),
+        ("state", "string"),
+    ),
+    "participation": (
+        ("program_id", "string"),
+        ("track", "string"),
+        ("as_of", "date"),
+        ("window_days", "int64"),
+        ("enrolled", "int64"),
+        ("posted", "int64"),
+        ("rate", "float64"),
+    ),
+    "momentum": (
+        ("program_id", "string"),
+        ("week_start", "date"),
+        ("active_ambassadors", "int64"),
+        ("posts", "int64"),
+        ("trend", "float64"),
+    ),
+}
+"""Each dataset's columns and types, in order: what the CSV header and the Parquet schema say."""
+
+BI_INCREMENTAL: frozenset[str] = frozenset({"post_days", "posts", "rollups"})
+"""Datasets whose rows carry `changed_at` and follow `since`; the others are whole each time."""
+
+MAX_BI_PAGE = 1000
+BiCell = str | int | float | None
+BiKey = Annotated[str, Field(max_length=200)]
+
+
+class ExportPage(RpcRequest):
+    """One page of a BI dataset: rows changed in (`since`, `until`], after the key `after`
+    (the previous page's last), leadership rows only when `leadership` is allowed."""
+
+    organisation_id: UUID
+    dataset: BiDataset
+    since: datetime | None = None
+    until: datetime | None = Field(default=None, description="The first page's answer, resent")
+    after: list[BiKey] | None = Field(default=None, max_length=4)
+    limit: int = Field(default=MAX_BI_PAGE, ge=1, le=MAX_BI_PAGE)
+    leadership: bool = False
+
+
+class ExportRows(RpcReply):
+    """Rows as lists in `BI_COLUMNS` order (dates and times as ISO 8601 strings); `after` is
+    None on the last page; `until` is the export's upper bound, the next export's `since`."""
+
+    rows: list[list[BiCell]] = Field(max_length=MAX_BI_PAGE)
+    after: list[BiKey] | None = Field(default=None, max_length=4)
+    until: datetime
+
+
+EXPORT_PAGE: Operation[ExportPage, ExportRows] = Operation(
+    "metrics", "bi.export", ExportPage, ExportRows
+)

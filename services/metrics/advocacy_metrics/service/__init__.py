@@ -6,5 +6,6 @@
 - `people`: enrolment, track and segments from the ambassadors service, programs' phases.
 - `reports`: the aggregates the API answers.
 - `rollups`: the daily rollups per dimension.
+- `bi`: the BI datasets, a page at a time (the gateway streams them as Parquet or CSV).
 - `schedule`: the periodic work: momentum (quiet, back, program drops) and cohort actuals.
 """
