@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -55,7 +56,7 @@ from advocacy_shared.topology import Topology
 
 SENT = "Bench-Sent"
 POSTS = 2000
-BATCH = 500
+RAW_BATCH = 500
 
 
 def plain_dsn(url: str) -> str:
@@ -116,7 +117,9 @@ class Timed(BatchConsumer):
                 self.latencies.append(now - float(sent))
 
 
-async def service_consumer(url: str, topology: Topology, js: JetStreamContext) -> tuple[Timed, Any]:
+async def service_consumer(
+    url: str, topology: Topology, args: argparse.Namespace
+) -> tuple[Timed, Any]:
     engine = create_engine(url)
     sessions = session_factory(engine)
     settings = MetricsSettings(database_url=url, namespace=topology.namespace)
@@ -127,7 +130,13 @@ async def service_consumer(url: str, topology: Topology, js: JetStreamContext) -
         )
         if c.durable == "metrics_snapshots_observed"
     ]
-    runner = Timed(consumer, batch_size=BATCH, fetch_timeout=0.2)
+    if args.batch or args.inbox:  # the consumer as configured before (for a before/after pair)
+        consumer = dataclasses.replace(
+            consumer,
+            batch_size=args.batch or consumer.batch_size,
+            idempotent=consumer.idempotent and not args.inbox,
+        )
+    runner = Timed(consumer, batch_size=consumer.batch_size, fetch_timeout=0.2)
     runner.latencies = []
     return runner, engine
 
@@ -167,7 +176,7 @@ async def run_raw(dsn: str, schema: str, js: JetStreamContext, stream: str, coun
     done = 0
     started = time.perf_counter()
     while done < count:
-        messages = await fetch_batch(subscription, BATCH, 0.2)
+        messages = await fetch_batch(subscription, RAW_BATCH, 0.2)
         if not messages:
             continue
         rows = []
@@ -262,30 +271,27 @@ async def main_async(args: argparse.Namespace) -> int:
         post_ids = [uuid.uuid4() for _ in range(POSTS)]
         published_at = datetime.now(UTC) - timedelta(days=30)
         connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+        values = {
+            "organisation_id": uuid.UUID(org),
+            "leadership": False,
+            "source": "manual",
+            "published_at": published_at,
+            "changed_at": published_at,
+        }
+        columns = [c.name for c in posts.columns]  # whatever the schema's version has
         await connection.copy_records_to_table(
             posts.name,
             records=[
-                (
-                    p,
-                    uuid.UUID(org),
-                    uuid.uuid4(),
-                    None,
-                    None,
-                    None,
-                    False,
-                    None,
-                    "manual",
-                    published_at,
-                    None,
-                    None,
+                tuple(
+                    {**values, "post_id": p, "ambassador_id": uuid.uuid4()}.get(c) for c in columns
                 )
                 for p in post_ids
             ],
-            columns=[c.name for c in posts.columns],
+            columns=columns,
         )
         await connection.close()
         subject = PostMetricsObserved.spec.subject(topology)
-        stream = topology.stream_name("metrics")
+        stream = topology.stream_name(PostMetricsObserved.spec.domain)
         count = args.events
 
         print(f"publishing {count} events twice (service subject, raw subject) ...", flush=True)
@@ -296,12 +302,14 @@ async def main_async(args: argparse.Namespace) -> int:
         await wait_stored(js, raw_stream, count)
         del batch
 
-        runner, engine = await service_consumer(url, topology, js)
+        runner, engine = await service_consumer(url, topology, args)
         service_seconds = await run_service(runner, js, count)
         service_rate = count / service_seconds
         print(
             f"service: {count} events in {service_seconds:.2f} s = {service_rate:,.0f} events/s "
-            f"({runner.stats.batches} batches, {runner.stats.fallbacks} fallbacks)",
+            f"({runner.stats.batches} batches of up to {runner.batch_size}, "
+            f"{'without' if getattr(runner.consumer, 'idempotent', False) else 'with'} inbox rows, "
+            f"{runner.stats.fallbacks} fallbacks)",
             flush=True,
         )
         raw_seconds = await run_raw(dsn, schema, js, raw_stream, count)
@@ -339,6 +347,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--batch", type=int, default=0, help="batch size (default: the service's own)"
+    )
+    parser.add_argument(
+        "--inbox", action="store_true", help="write inbox rows as non-idempotent batches do"
+    )
     sys.exit(asyncio.run(main_async(parser.parse_args())))
 
 

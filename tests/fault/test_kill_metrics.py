@@ -170,7 +170,7 @@ async def test_kill_9_of_the_metrics_service_three_times_during_an_ingest(
         "ADVOCACY_NAMESPACE": topology.namespace,
         "ADVOCACY_METRICS_DATABASE_URL": url,
         "ADVOCACY_DATA_DIR": str(tmp_path),
-        "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "5",
+        "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "2",
         "ADVOCACY_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.5]",
         "ADVOCACY_ROLLUP_INTERVAL_SECONDS": "1",  # rollup passes get killed too
         "ADVOCACY_LOG_LEVEL": "WARNING",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.batch_consumers import BatchConsumer, fetch_batch
@@ -105,3 +106,39 @@ async def test_an_empty_batch_fetch_returns_nothing_instead_of_raising(
         assert await fetch_batch(subscription, 50, timeout=0.2) == []
     finally:
         await subscription.unsubscribe()
+
+
+async def test_an_idempotent_batch_handler_writes_no_inbox_rows(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    """Snapshots' consumer: the handler stores by a natural key, so the inbox would only cost."""
+    facts = [organisation_created(f"org {n}") for n in range(20)]
+    for fact in facts:
+        await probe.emit(fact)
+    await probe.relay.publish_pending()
+    consumers = EventConsumers("probe")
+    batches: list[int] = []
+
+    async def store_by_key(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        batches.append(len(batch))
+        for fact, envelope in batch:
+            await probe.record(session, fact, envelope)
+
+    consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True)(store_by_key)
+    (consumer,) = consumers.build(
+        probe.sessions, tables.inbox, probe.topology, FAST_RETRIES, after_commit=lambda: None
+    )
+    runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=0.5)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+
+    async def applied() -> bool:
+        return runner.stats.applied == 20
+
+    await eventually(applied)
+    assert batches == [20]
+    assert [await probe.applications(f.organisation_id) for f in facts] == [1] * 20
+    async with probe.sessions() as session:
+        inbox_rows = await session.execute(
+            select(func.count()).where(tables.inbox.c.consumer == consumer.durable)
+        )
+        assert inbox_rows.scalar_one() == 0
