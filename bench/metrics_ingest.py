@@ -5,11 +5,12 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
 
 1. `service`: `--events` `PostMetricsObserved` snapshots are published to the metrics stream, then
    the metrics service's own batch consumer (`metrics_snapshots_observed`: decode and validate
-   each CloudEvent, dedupe against the inbox, check each post's organisation, store snapshots,
+   each CloudEvent, drop copies of one event id, check each post's organisation, store snapshots,
    latest values, daily values and rollup marks, commit, then ack every message) drains them.
 2. `raw`: the same number of events on a second subject, drained by a bare nats-py pull
    consumer that `json.loads` each and COPYs the rows into one table with asyncpg, acking each
-   after the commit: the yardstick of what the machine can do at all.
+   after the commit, in batches of the service's size: the yardstick of what the machine can do
+   at all.
 3. `paced`: the service's consumer running while snapshots are published at `--rate` per second
    for `--seconds`; each message carries its send time, and the latency is taken when its
    batch's transaction has committed (before the acks).
@@ -56,7 +57,6 @@ from advocacy_shared.topology import Topology
 
 SENT = "Bench-Sent"
 POSTS = 2000
-RAW_BATCH = 500
 
 
 def plain_dsn(url: str) -> str:
@@ -155,7 +155,9 @@ async def run_service(runner: Timed, js: JetStreamContext, count: int) -> float:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def run_raw(dsn: str, schema: str, js: JetStreamContext, stream: str, count: int) -> float:
+async def run_raw(
+    dsn: str, schema: str, js: JetStreamContext, stream: str, count: int, batch: int
+) -> float:
     connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
     await connection.execute(
         "CREATE TABLE raw_snapshots (post_id uuid, observed_at timestamptz, source text, "
@@ -169,14 +171,14 @@ async def run_raw(dsn: str, schema: str, js: JetStreamContext, stream: str, coun
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_ack_pending=1000,
+            max_ack_pending=max(1000, 2 * batch),
         ),
     )
     subscription = await js.pull_subscribe_bind(durable=durable, stream=stream)
     done = 0
     started = time.perf_counter()
     while done < count:
-        messages = await fetch_batch(subscription, RAW_BATCH, 0.2)
+        messages = await fetch_batch(subscription, batch, 0.2)
         if not messages:
             continue
         rows = []
@@ -312,9 +314,12 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{runner.stats.fallbacks} fallbacks)",
             flush=True,
         )
-        raw_seconds = await run_raw(dsn, schema, js, raw_stream, count)
+        raw_seconds = await run_raw(dsn, schema, js, raw_stream, count, runner.batch_size)
         raw_rate = count / raw_seconds
-        print(f"raw:     {count} events in {raw_seconds:.2f} s = {raw_rate:,.0f} events/s")
+        print(
+            f"raw:     {count} events in {raw_seconds:.2f} s = {raw_rate:,.0f} events/s "
+            f"(batches of up to {runner.batch_size}, as the service's)"
+        )
         print(f"ratio service / raw: {service_rate / raw_rate:.2f}", flush=True)
 
         paced_count = args.rate * args.seconds

@@ -4,9 +4,11 @@ for callers who may see them; `since` gives only what changed; pages join up."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,6 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from advocacy_devtools import cli
+from advocacy_devtools.embedded_nats import free_port
 from advocacy_metrics.service import bi, rollups
 from advocacy_shared.contracts.metrics import BI_COLUMNS, ExportPage
 from advocacy_shared.envelope import utc_now
@@ -24,6 +28,7 @@ from tests.conftest import Platform
 from tests.e2e.test_metrics import known, onboarded, post, send_snapshot
 from tests.e2e.test_planner import publish
 from tests.e2e.test_skeleton import create_organisation
+from tests.loopback import LoopbackServer
 from tests.shared.helpers import eventually
 
 TODAY = utc_now().date()
@@ -233,3 +238,35 @@ async def test_an_export_reads_page_after_page_by_key(
         request = request.model_copy(update={"after": page.after})
     assert pages == 3
     assert seen == sorted(str(p.post_id) for p in published)
+
+
+async def test_the_cli_writes_a_dataset_to_a_parquet_file(
+    platform: Platform, nats_client: NatsClient, topology: Topology, tmp_path: Path
+) -> None:
+    org = (await create_organisation(platform, f"Org {uuid4().hex[:8]}"))["id"]
+    key = (await new_key(platform.gateway, org, "bi"))["key"]
+    published = post(uuid4(), days_ago=3)
+    await publish(platform, "content", org, published)
+    await known(platform, org, published.post_id)
+    await send_snapshot(nats_client, topology, org, snap(published.post_id, at(D1, 9), 321))
+
+    async def stored() -> bool:
+        rows, _ = await export(platform, org, "post_days", platform.auth)
+        return len(rows) == 1
+
+    await eventually(stored, timeout=30)
+    target = tmp_path / "post_days.parquet"
+    server = LoopbackServer(platform.gateway.app, free_port())
+    await server.start()
+    argv = ["metrics", "export", "post_days", "--org", org, "--key", key, "-o", str(target)]
+    argv += ["--url", f"http://127.0.0.1:{server.port}"]
+    try:
+        with pytest.raises(SystemExit) as exited:
+            await asyncio.to_thread(cli.main, argv)
+        assert exited.value.code == 0
+    finally:
+        await server.stop()
+    rows = pq.read_table(target).to_pylist()
+    assert [(UUID(r["post_id"]), r["day"], r["impressions"]) for r in rows] == [
+        (published.post_id, D1, 321)
+    ]
