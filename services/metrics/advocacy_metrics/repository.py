@@ -198,8 +198,8 @@ WITH s AS (
     WHERE excluded.observed_at > post_daily.observed_at
 )
 INSERT INTO rollup_dirty (organisation_id, day)
-SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s
-ON CONFLICT DO NOTHING
+SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s ORDER BY 1, 2
+ON CONFLICT (organisation_id, day) DO UPDATE SET day = excluded.day
 """
 _STORE = text(
     _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
@@ -207,7 +207,8 @@ _STORE = text(
 """One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
 arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
 rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
-which is all these need: each writes its own table."""
+which is all these need: each writes its own table. A mark that exists already is updated to
+itself, which locks it until the commit (see `take_dirty_days`)."""
 
 
 async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -401,20 +402,35 @@ async def last_posts(
 # --- Rollups -------------------------------------------------------------------------------------
 
 
-async def dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
-    rows = await session.execute(select(rollup_dirty.c.organisation_id, rollup_dirty.c.day))
+_TAKE_MARKS = text(
+    "DELETE FROM rollup_dirty AS d USING (SELECT organisation_id, day FROM rollup_dirty "
+    "ORDER BY organisation_id, day FOR UPDATE) AS l "
+    "WHERE d.organisation_id = l.organisation_id AND d.day = l.day "
+    "RETURNING d.organisation_id, d.day"
+)
+"""Takes the marks in (organisation, day) order, as ingestion locks them: no deadlock."""
+
+
+async def take_dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
+    """Remove and return the marked days, before their rollups are recomputed.
+
+    Taking them first is what keeps a concurrent ingestion's days from being lost: ingestion
+    marks a day with a row lock held to its commit (ON CONFLICT DO UPDATE), so this waits for a
+    batch that marked an already marked day, and the recomputation that follows reads its values;
+    a batch that commits later marks the day again for the next pass. (Clearing the marks after
+    the recomputation lost a batch committed in between: found by the kill -9 fault test.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        rows = list(await session.execute(_TAKE_MARKS))
+    else:  # SQLite has one writer at a time
+        rows = list(
+            await session.execute(
+                delete(rollup_dirty).returning(rollup_dirty.c.organisation_id, rollup_dirty.c.day)
+            )
+        )
     marked: dict[UUID, list[date]] = {}
     for organisation_id, day in rows:
-        marked.setdefault(organisation_id, []).append(day)
+        marked.setdefault(UUID(str(organisation_id)), []).append(day)
     return marked
-
-
-async def clear_dirty(session: AsyncSession, organisation_id: UUID, days: Sequence[date]) -> None:
-    await session.execute(
-        delete(rollup_dirty).where(
-            rollup_dirty.c.organisation_id == organisation_id, rollup_dirty.c.day.in_(days)
-        )
-    )
 
 
 async def daily_values(session: AsyncSession, organisation_id: UUID, until: date) -> list[Row[Any]]:

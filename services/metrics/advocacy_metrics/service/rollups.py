@@ -4,9 +4,11 @@ far. Dimensions: `ambassador`, `program`, `discipline`, `segment` (a post counts
 author's segments), `track` (`ambassadors` or `leadership`). Leaders' posts roll up only in the
 `leadership` track, so that every other figure leaves them out.
 
-Snapshot ingestion only marks the (organisation, day) it touched; `refresh` recomputes, from the
-earliest marked day to today, every organisation with marks (a background task every
-`rollup_interval_seconds`). A value carried forward is the day's own when no newer one came: a
+Snapshot ingestion only marks the (organisation, day) it touched; `refresh` takes the marks and
+recomputes, from the earliest marked day to today, every organisation with marks (a background
+task every `rollup_interval_seconds`); marks taken before the recomputation, so that a batch
+committed meanwhile is never left unrolled (`repository.take_dirty_days`). A value carried
+forward is the day's own when no newer one came: a
 counter that went down rolls up lower, as observed.
 """
 
@@ -28,10 +30,9 @@ FIELDS = ("impressions", "reach", "reactions", "comments", "reshares", "clicks")
 
 async def refresh(session: AsyncSession) -> int:
     """Recompute the rollups of every organisation with marked days; returns how many."""
-    marked = await repository.dirty_days(session)
+    marked = await repository.take_dirty_days(session)
     for organisation_id, days in marked.items():
         await refresh_organisation(session, organisation_id, min(days))
-        await repository.clear_dirty(session, organisation_id, days)
     return len(marked)
 
 
