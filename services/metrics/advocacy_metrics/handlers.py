@@ -30,7 +30,7 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated
 from advocacy_shared.envelope import CloudEvent
 
-SNAPSHOT_BATCH = 2000
+SNAPSHOT_BATCH = 500
 
 consumers = EventConsumers("metrics")
 
