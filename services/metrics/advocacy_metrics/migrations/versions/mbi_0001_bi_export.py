@@ -1,7 +1,7 @@
 """the BI export: changed_at on the exported tables (its cursor), pseudonym keys
 
 Revision ID: mbi_0001
-Revises: metrics_0002
+Revises: mlinkedin_0001
 Create Date: 2026-12-02 17:30:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "mbi_0001"
-down_revision: Union[str, Sequence[str], None] = "metrics_0002"
+down_revision: Union[str, Sequence[str], None] = "mlinkedin_0001"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
