@@ -78,9 +78,12 @@ def wait_ready(base_url: str, timeout: float) -> float:
 
 
 @contextmanager
-def running_platform(folder: Path, *options: str, **settings: str) -> Iterator[RunningPlatform]:
+def running_platform(
+    folder: Path, *options: str, environment: dict[str, str] | None = None, **settings: str
+) -> Iterator[RunningPlatform]:
     """Start `advocacy run [options]` with an embedded nats-server and SQLite in `folder`; stop
-    it after."""
+    it after. `environment`: more variables as they are (OTEL_*); `settings`: ADVOCACY_<NAME>
+    ones."""
     port = free_port()
     env = {
         key: value
@@ -89,6 +92,7 @@ def running_platform(folder: Path, *options: str, **settings: str) -> Iterator[R
     }
     env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(folder / "data")}
     env |= {f"ADVOCACY_{name.upper()}": value for name, value in settings.items()}
+    env |= environment or {}
     log = folder / "run.log"
     command = [str(Path(sys.executable).parent / "advocacy"), "run", *options]
     started = time.monotonic()

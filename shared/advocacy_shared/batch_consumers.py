@@ -28,10 +28,12 @@ from nats.js import JetStreamContext
 from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared import tracing
 from advocacy_shared.consumers import EventConsumer
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
+from advocacy_shared.telemetry import CONSUMER_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,10 @@ class BatchConsumer:
         """Apply a fetched batch and ack it; on failure, one message at a time."""
         self.stats.batches += 1
         try:
-            await self.apply(messages)
+            if not tracing.active:
+                await self.apply(messages)
+            else:
+                await self._apply_traced(messages)
         except Exception as exc:
             self.stats.fallbacks += 1
             log.warning(
@@ -97,6 +102,22 @@ class BatchConsumer:
             return
         for message in messages:
             await message.ack()
+
+    async def _apply_traced(self, messages: list[Msg]) -> None:
+        """One span for the batch, linked to the trace of each message it applies."""
+        links = [tp for tp in (tracing.in_event(message.data) for message in messages) if tp]
+        with tracing.span(
+            f"process batch {self.consumer.durable}",
+            "consumer",
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.consumer.durable,
+                "messaging.batch.message_count": len(messages),
+            },
+            links=links,
+        ):
+            await self.apply(messages)
 
     async def apply(self, messages: list[Msg]) -> None:
         """Every message of the batch and its inbox row in one transaction; raises on any error."""
@@ -131,6 +152,8 @@ class BatchConsumer:
                         await consumer.handler(session, data, envelope)
                 applied = len(fresh)
         self.stats.applied += applied
+        CONSUMER_MESSAGES.labels(consumer.durable, "applied").inc(applied)
+        CONSUMER_MESSAGES.labels(consumer.durable, "duplicate").inc(len(messages) - applied)
         consumer.after_commit()
 
 

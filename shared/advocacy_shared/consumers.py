@@ -30,11 +30,13 @@ from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from advocacy_shared import tracing
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 from advocacy_shared.settings import ServiceSettings
+from advocacy_shared.telemetry import CONSUMER_MESSAGES
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -161,37 +163,60 @@ class EventConsumer:
 
     async def handle(self, raw: Msg) -> None:
         """Apply a delivered message and settle it: ack, nak with backoff, or dead-letter."""
+        if not tracing.active:
+            outcome = await self._settle(raw)
+        else:
+            with tracing.span(
+                f"process {self.durable}",
+                "consumer",
+                parent=_traceparent_of(raw),
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": raw.subject,
+                    "messaging.consumer.group.name": self.durable,
+                },
+            ) as span:
+                outcome = await self._settle(raw)
+                span.set_attribute("advocacy.outcome", outcome)
+        CONSUMER_MESSAGES.labels(self.durable, outcome).inc()
+
+    async def _settle(self, raw: Msg) -> str:
+        """Apply and settle; returns the outcome as metrics count it."""
         delivered = raw.metadata.num_delivered
         try:
             outcome = await self.apply(raw)
         except UnknownEventType as exc:
+            settled = "skipped"
             if not self.skip_unknown_types:
                 await self.dead_letter(raw, f"malformed event: {exc}")
+                settled = "dead_lettered"
             else:
                 log.warning(
                     "skipping an event type this consumer does not know",
                     extra={"consumer": self.durable, "reason": str(exc)},
                 )
             await raw.ack()
-            return
+            return settled
         except MalformedEvent as exc:
             await self.dead_letter(raw, f"malformed event: {exc}")
             await raw.ack()
-            return
+            return "dead_lettered"
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:1000]
             if delivered >= self.policy.max_attempts:
                 await self.dead_letter(raw, f"handler failed {delivered} times; last: {reason}")
                 await raw.ack()
-            else:
-                log.warning(
-                    "event handler failed, will retry",
-                    extra={"consumer": self.durable, "deliveries": delivered, "error": reason},
-                )
-                await raw.nak(delay=self.policy.delay(delivered))
-            return
+                return "dead_lettered"
+            log.warning(
+                "event handler failed, will retry",
+                extra={"consumer": self.durable, "deliveries": delivered, "error": reason},
+            )
+            await raw.nak(delay=self.policy.delay(delivered))
+            return "failed"
         await raw.ack()
         log.debug("event settled", extra={"consumer": self.durable, "outcome": outcome.value})
+        return outcome.value
 
     async def apply(self, raw: Msg) -> Outcome:
         """Apply the event in one transaction with its inbox row; does not settle the message."""
@@ -258,6 +283,13 @@ class EventConsumer:
                 "stream_seq": metadata.sequence.stream,
             },
         )
+
+
+def _traceparent_of(raw: Msg) -> str | None:
+    """The trace a delivered event continues: the publish's (NATS header), else the event's own
+    CloudEvents extension (a message published without the header, a replayed dead letter)."""
+    header = (raw.headers or {}).get(tracing.TRACEPARENT)
+    return header or tracing.in_event(raw.data)
 
 
 def _summary(exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""Structured JSON logs that carry the correlation id and organisation of the work in hand."""
+"""Structured JSON logs carrying the correlation id, organisation and trace of the work in hand."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from advocacy_shared import tracing
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 organisation_id_var: ContextVar[str | None] = ContextVar("organisation_id", default=None)
@@ -31,6 +33,8 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = correlation_id
         if (organisation_id := organisation_id_var.get()) is not None:
             entry["organisation_id"] = organisation_id
+        if (trace := _trace_ids()) is not None:
+            entry["trace_id"], entry["span_id"] = trace
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
@@ -55,3 +59,12 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
 
 
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
+"""The trace context an event being applied carried (its CloudEvents `traceparent`)."""
+
+
+def _trace_ids() -> tuple[str, str] | None:
+    """The current span's ids while tracing; else those of the event being applied, if any."""
+    if tracing.active:
+        return tracing.current_ids()
+    traceparent = traceparent_var.get()
+    return tracing.ids_of(traceparent) if traceparent else None

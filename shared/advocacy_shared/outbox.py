@@ -38,6 +38,7 @@ from nats.js.errors import APIError, ServiceUnavailableError
 from sqlalchemy import Row, Select, Table, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from advocacy_shared import tracing
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
@@ -46,6 +47,7 @@ from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.logs import correlation_id_var, traceparent_var
 from advocacy_shared.outbox_records import prune
 from advocacy_shared.settings import ServiceSettings
+from advocacy_shared.telemetry import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class Outbox:
             data=data.model_dump(mode="json"),
             orgid=str(organisation_id),
             correlationid=correlation_id_var.get() or new_id(),
-            traceparent=traceparent_var.get(),
+            traceparent=tracing.current_traceparent() if tracing.active else traceparent_var.get(),
         )
         session.info[_ADDED_EVENTS] = True
         payload = envelope.to_bytes()
@@ -177,7 +179,9 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         park_after: int = 5,
         retention: Retention | None = None,
+        name: str = "service",
     ) -> None:
+        """`name`: the service whose outbox this is, as its metrics label it."""
         self.sessions = sessions
         self.table = table
         self.interval = interval
@@ -186,6 +190,8 @@ class OutboxRelay:
         self.park_after = park_after
         self.retention = retention
         self.stats = RelayStats()
+        self._published = OUTBOX_PUBLISHED.labels(name)
+        self._failed = OUTBOX_PUBLISH_FAILURES.labels(name)
         self.js: JetStreamContext | None = None
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
@@ -236,19 +242,38 @@ class OutboxRelay:
             finally:
                 await self._mark_sent(published)
         self.stats.published += len(published)
+        self._published.inc(len(published))
         return len(published)
 
     async def _publish(self, row: Row[Any]) -> str:
+        if not tracing.active:
+            return await self._publish_row(row, {MSG_ID_HEADER: row.id})
+        payload = row.payload.encode()
+        with tracing.span(
+            f"publish {row.subject}",
+            "producer",
+            parent=tracing.in_event(payload),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": row.subject,
+                "messaging.message.id": row.id,
+            },
+        ):
+            headers = {MSG_ID_HEADER: row.id}
+            tracing.inject(headers)
+            return await self._publish_row(row, headers)
+
+    async def _publish_row(self, row: Row[Any], headers: dict[str, str]) -> str:
+        """Publish one row with `headers`: sent, failed (the pass stops) or parked."""
         assert self.js is not None
         try:
             ack = await self.js.publish(
-                row.subject,
-                row.payload.encode(),
-                timeout=self.publish_timeout,
-                headers={MSG_ID_HEADER: row.id},
+                row.subject, row.payload.encode(), timeout=self.publish_timeout, headers=headers
             )
         except Exception as exc:
             self.stats.failures += 1
+            self._failed.inc()
             if isinstance(exc, UNPUBLISHABLE) or (
                 _refused_by_server(exc) and row.attempts + 1 >= self.park_after
             ):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast
 
@@ -18,6 +19,7 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared import tracing
 from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply, RpcRequest
 from advocacy_shared.contracts.errors import (
     ERRORS_BY_CODE,
@@ -32,6 +34,7 @@ from advocacy_shared.envelope import new_id
 from advocacy_shared.idempotency import CommandKey, CommandRecords, command_key_headers
 from advocacy_shared.logs import correlation_id_var, organisation_id_var
 from advocacy_shared.outbox import Outbox
+from advocacy_shared.telemetry import RPC_CLIENT_SECONDS, RPC_SERVER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -269,20 +272,42 @@ class _Responder:
         self.commands = commands
 
     async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
+        started = time.perf_counter()
+        if not tracing.active:
+            answer, outcome = await self._answer(headers, body)
+        else:
+            with tracing.span(
+                f"{self.operation.service}.{self.operation.name}",
+                "server",
+                parent=headers.get(tracing.TRACEPARENT),
+                attributes={"rpc.system": "nats", "rpc.service": self.operation.service},
+            ) as span:
+                answer, outcome = await self._answer(headers, body)
+                span.set_attribute("advocacy.outcome", outcome)
+        self._seconds(outcome).observe(time.perf_counter() - started)
+        return answer
+
+    def _seconds(self, outcome: str) -> Any:
+        return RPC_SERVER_SECONDS.labels(self.operation.service, self.operation.name, outcome)
+
+    async def _answer(self, headers: Mapping[str, str], body: bytes) -> tuple[bytes, str]:
+        """The reply's bytes and the outcome as metrics count it: ok or the error's code."""
         correlation_id_var.set(headers.get(CORRELATION_HEADER) or new_id())
         try:
             request = self.operation.request.model_validate_json(body)
         except ValidationError as exc:
-            return encode_error(Invalid("invalid request", {"errors": _errors(exc)}))
+            error = Invalid("invalid request", {"errors": _errors(exc)})
+            return encode_error(error), error.code
         organisation_id_var.set(str(getattr(request, "organisation_id", "")) or None)
         try:
             reply = await self._handle(request, CommandKey.from_headers(headers))
         except RpcError as exc:
-            return encode_error(exc)
+            return encode_error(exc), exc.code
         except Exception:
             log.exception("request handler failed", extra={"operation": self.operation.name})
-            return encode_error(RpcError("the service failed to handle the request"))
-        return encode_reply(reply)
+            failed = RpcError("the service failed to handle the request")
+            return encode_error(failed), failed.code
+        return encode_reply(reply), "ok"
 
     async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply:
         if self.mode == "steps":
@@ -299,6 +324,25 @@ class _Responder:
         opened = self.read if self.mode == "read" else self.transaction
         async with opened() as session:
             return await cast(RpcHandler, self.handler)(session, request)
+
+
+def _error_code(payload: bytes) -> str:
+    """The code of an error reply, for metrics (`decode_reply` raises it afterwards)."""
+    try:
+        return str(_Failure.model_validate_json(payload).error.code)
+    except ValidationError:
+        return "unreadable"
+
+
+def _client_outcome(exc: RpcError) -> str:
+    """How a failed call counts: the error's code, or what kept the request from a service."""
+    if isinstance(exc, RpcTimeout):
+        return "timeout"
+    if isinstance(exc, RpcNoResponders):
+        return "no_responders"
+    if isinstance(exc, NatsUnavailable):
+        return "unavailable"
+    return str(exc.code)
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -333,6 +377,39 @@ class RpcClient:
     async def _request(
         self, operation: Operation[Any, Any], request: RpcRequest, timeout: float | None
     ) -> bytes:
+        """The reply's bytes, timed by outcome (`advocacy_rpc_client_duration_seconds`)."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            if not tracing.active:
+                payload = await self._send(operation, request, timeout, {})
+            else:
+                with tracing.span(
+                    f"{operation.service}.{operation.name}",
+                    "client",
+                    attributes={"rpc.system": "nats", "rpc.service": operation.service},
+                ):
+                    headers: dict[str, str] = {}
+                    tracing.inject(headers)
+                    payload = await self._send(operation, request, timeout, headers)
+            if not payload.startswith(_SUCCESS_PREFIX):
+                outcome = _error_code(payload)
+            return payload
+        except RpcError as exc:
+            outcome = _client_outcome(exc)
+            raise
+        finally:
+            RPC_CLIENT_SECONDS.labels(operation.service, operation.name, outcome).observe(
+                time.perf_counter() - started
+            )
+
+    async def _send(
+        self,
+        operation: Operation[Any, Any],
+        request: RpcRequest,
+        timeout: float | None,
+        trace_headers: dict[str, str],
+    ) -> bytes:
         correlation_id = correlation_id_var.get() or new_id()
         if not self.nc.is_connected:
             # While reconnecting, nats-py would buffer the request and wait out the timeout.
@@ -342,7 +419,11 @@ class RpcClient:
                 self.subject_of(operation),
                 request.model_dump_json().encode(),
                 timeout=timeout or self.timeout,
-                headers={CORRELATION_HEADER: correlation_id, **command_key_headers()},
+                headers={
+                    CORRELATION_HEADER: correlation_id,
+                    **command_key_headers(),
+                    **trace_headers,
+                },
             )
         except nats.errors.NoRespondersError as exc:
             raise RpcNoResponders(f"the {operation.service} service is not running") from exc

@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared import tracing
 from advocacy_shared.batch_consumers import start_batch_consumer
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
@@ -35,6 +36,7 @@ from advocacy_shared.outbox import Outbox, OutboxRelay, Retention, added_events
 from advocacy_shared.rpc import RpcServer, RpcServing
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
+from advocacy_shared.telemetry import OutboxSample, Sampler, listen
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,9 @@ class ServiceRuntime:
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
             retention=Retention.of(settings, tables.inbox),
+            name=self.name,
         )
+        self._outbox_table = tables.outbox
         self.consumers: list[EventConsumer] = consumers.build(
             self.sessions,
             tables.inbox,
@@ -180,7 +184,42 @@ class ServiceRuntime:
             for consumer in self.consumers
             if consumer.batch_size > 1
         ]
+        self._start_metrics()
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
+
+    def _start_metrics(self) -> None:
+        """The metrics listener and the sampler of consumer lag and outbox backlog, when
+        `metrics_port` is set; nothing at all otherwise."""
+        if self.settings.metrics_port is None:
+            return
+        listen(self.settings.metrics_host, self.settings.metrics_port)
+        sampler = Sampler(
+            self.name, self.outbox_sample, self.consumer_lag, self.settings.metrics_interval_seconds
+        )
+        self._background_tasks.append(
+            asyncio.create_task(sampler.run(), name=f"{self.name}-metrics-sampler")
+        )
+
+    async def outbox_sample(self) -> OutboxSample:
+        async with self.read_sessions() as session:
+            return OutboxSample(*await outbox_backlog(session, self._outbox_table))
+
+    async def consumer_lag(self) -> list[tuple[str, int, int, int]]:
+        """Each consumer's lag from JetStream: one consumer-info call per consumer per sample."""
+        if self.js is None:
+            return []
+        lag = []
+        for consumer in self.consumers:
+            info = await self.js.consumer_info(consumer.stream, consumer.durable)
+            lag.append(
+                (
+                    consumer.durable,
+                    info.num_pending or 0,
+                    info.num_ack_pending or 0,
+                    info.num_redelivered or 0,
+                )
+            )
+        return lag
 
     async def stop(self) -> None:
         for task in self._background_tasks:
@@ -190,6 +229,7 @@ class ServiceRuntime:
             await within(self._rpc_serving.stop(), 15, "request handlers")
         await within(self.broker.stop(), 15, "broker")
         await within(self.engine.dispose(), 10, "database pool")
+        tracing.shutdown()
         log.info("service stopped")
 
     async def serve_until_signalled(self) -> None:

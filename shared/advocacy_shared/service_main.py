@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from advocacy_shared import tracing
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
 from advocacy_shared.runtime import ServiceRuntime
@@ -27,6 +28,7 @@ def service_main(
     args = parser.parse_args(argv)
     settings = settings_type()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    tracing.configure(settings.service_name)
     if args.command == "migrate" or not args.no_migrate:
         upgrade(package, settings.effective_database_url(), settings.service_name)
     if args.command == "serve":

@@ -56,6 +56,21 @@ class ServiceSettings(BaseSettings):
 
     database_url: str | None = None
 
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus /metrics of this process on this port (unset: no "
+        "listener; 0: any free port). `advocacy run` gives each process its own from this base",
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="Where the metrics listener binds")  # noqa: S104
+    metrics_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often consumer lag (JetStream consumer info) and the outbox's backlog "
+        "are sampled for /metrics: a few calls per interval, never one per message",
+    )
+
     @model_validator(mode="after")
     def _retention_outlives_the_duplicate_window(self) -> ServiceSettings:
         if self.messaging_retention_seconds <= self.stream_duplicate_window_seconds:

@@ -69,6 +69,11 @@ from advocacy_shared.linkedin.posts import (
 from advocacy_shared.outbox import Outbox
 from advocacy_shared.rpc import RpcClient
 from advocacy_shared.runtime import ServiceRuntime
+from advocacy_shared.telemetry import (
+    LINKEDIN_BUDGET_SPENT,
+    LINKEDIN_POSTS_BUDGET,
+    LINKEDIN_POSTS_TODAY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +247,16 @@ class Publisher:
         since = midnight(now)
         mine = await repository.attempts_since(record.ambassador_id, since)
         everyone = await attempts_since_everywhere(session, since)
+        LINKEDIN_POSTS_TODAY.set(everyone)
+        LINKEDIN_POSTS_BUDGET.set(self.settings.posts_per_day)
         if (
             mine < self.settings.posts_per_ambassador_per_day
             and everyone < self.settings.posts_per_day
         ):
             return False
+        LINKEDIN_BUDGET_SPENT.labels(
+            "app" if everyone >= self.settings.posts_per_day else "member"
+        ).inc()
         if record.state == "posting":
             posts.move(record, "scheduled", now)
         record.next_attempt_at = next_midnight(now)

@@ -215,7 +215,9 @@ async def run_platform(settings: GatewaySettings, demo: bool = False) -> int:
         # Each process migrates its own database as it starts (one replica each here, so no race);
         # a restarted process finds its schema at head and goes straight on.
         specs += [
-            ProcessSpec(name, [sys.executable, "-m", package, "serve"], env)
+            ProcessSpec(
+                name, [sys.executable, "-m", package, "serve"], env | metrics_port(settings, name)
+            )
             for name, package in PACKAGES.items()
         ]
         supervisor = Supervisor(specs)
@@ -238,6 +240,21 @@ async def run_platform(settings: GatewaySettings, demo: bool = False) -> int:
         return 1
     print("advocacy platform stopped", file=sys.stderr)
     return 0
+
+
+METRICS_PORT_ORDER = (*PACKAGES, "webhooks")
+"""Under `advocacy run`, process `i` of this list serves /metrics on ADVOCACY_METRICS_PORT + i."""
+
+
+def metrics_port(settings: GatewaySettings, process: str) -> dict[str, str]:
+    """The metrics listener of one process of `advocacy run`: none unless ADVOCACY_METRICS_PORT
+    is set, then that port plus the process's place (every process needs its own port); 0 gives
+    each a free port of its own."""
+    if settings.metrics_port is None:
+        return {}
+    port = settings.metrics_port and settings.metrics_port + METRICS_PORT_ORDER.index(process)
+    host = os.environ.get("ADVOCACY_METRICS_HOST", "127.0.0.1")
+    return {"ADVOCACY_METRICS_PORT": str(port), "ADVOCACY_METRICS_HOST": host}
 
 
 def _supervise_nats(
@@ -280,7 +297,7 @@ async def _when_ready(
     the same database, starts then; then the demo organisation is made, when asked for."""
     await _announce_when_ready(settings, admin_key, sandbox_url)
     webhooks = [sys.executable, "-m", WEBHOOKS, "serve", "--no-migrate"]
-    supervisor.add([ProcessSpec("webhooks", webhooks, env)])
+    supervisor.add([ProcessSpec("webhooks", webhooks, env | metrics_port(settings, "webhooks"))])
     if demo:
         await _seed_demo(f"http://{settings.http_host}:{settings.http_port}", admin_key)
 

@@ -7,6 +7,7 @@ import argparse
 from advocacy_gateway.app import create_app
 from advocacy_gateway.serving import serve
 from advocacy_gateway.settings import GatewaySettings
+from advocacy_shared import tracing
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
+    tracing.configure("gateway")
     if args.command == "migrate" or not args.no_migrate:
         upgrade("advocacy_gateway", settings.effective_database_url(), "gateway")
     if args.command == "serve":

@@ -10,7 +10,11 @@ from fastapi import Depends, FastAPI
 
 from advocacy_gateway.auth import document_permissions
 from advocacy_gateway.idempotency import IdempotencyMiddleware
-from advocacy_gateway.middleware import BodySizeLimitMiddleware, CorrelationIdMiddleware
+from advocacy_gateway.middleware import (
+    BodySizeLimitMiddleware,
+    CorrelationIdMiddleware,
+    ObservedRequestsMiddleware,
+)
 from advocacy_gateway.problems import install_problem_handlers
 from advocacy_gateway.ratelimit import RateLimitMiddleware, charge_route
 from advocacy_gateway.routes import ROUTERS
@@ -51,7 +55,8 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     document_permissions(ROUTERS)
     for router in ROUTERS:
         app.include_router(router)
-    # The last added runs first: correlation id, size limit, rate limit, then idempotency.
+    # The last added runs first: metrics and traces, correlation id, size limit, rate limit,
+    # then idempotency.
     app.add_middleware(
         IdempotencyMiddleware,
         ttl=timedelta(hours=settings.idempotency_hours),
@@ -60,4 +65,5 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(ObservedRequestsMiddleware)
     return app

@@ -1,14 +1,17 @@
-"""ASGI middleware of the gateway: correlation ids and the request size limit."""
+"""ASGI middleware of the gateway: correlation ids, the request size limit, metrics and traces."""
 
 from __future__ import annotations
 
 import re
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advocacy_gateway.problems import send_problem
+from advocacy_shared import tracing
 from advocacy_shared.envelope import new_id
 from advocacy_shared.logs import correlation_id_var
+from advocacy_shared.telemetry import HTTP_RESPONSES, HTTP_SECONDS
 
 CORRELATION_HEADER = b"x-correlation-id"
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -93,3 +96,63 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replaying_receive
+
+
+UNMATCHED_ROUTE = "unmatched"
+
+
+class ObservedRequestsMiddleware:
+    """Times every request and counts its status by route template (`/api/v1/orgs/{org_id}`,
+    never the raw path: no organisation or user id in a label); while tracing, a server span per
+    request that continues the caller's `traceparent`. Outermost, so it sees every refusal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if tracing.active:
+            await self._traced(scope, receive, send)
+            return
+        await self._observed(scope, receive, send)
+
+    async def _observed(self, scope: Scope, receive: Receive, send: Send) -> int:
+        started = time.perf_counter()
+        status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            method, route = scope["method"], route_of(scope)
+            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            HTTP_RESPONSES.labels(method, route, str(status)).inc()
+        return status
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caller = dict(scope["headers"]).get(tracing.TRACEPARENT.encode(), b"").decode("latin-1")
+        with tracing.span(
+            scope["method"],  # named by its route once routed, never by its raw path
+            "server",
+            parent=caller or None,
+            attributes={"http.request.method": scope["method"]},
+        ) as span:
+            status = await self._observed(scope, receive, send)
+            route = route_of(scope)
+            span.update_name(f"{scope['method']} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template, or `unmatched` (a 404 must not label by its raw path)."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else UNMATCHED_ROUTE

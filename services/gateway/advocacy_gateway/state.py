@@ -25,14 +25,16 @@ from advocacy_gateway.retention import RetentionSweeper
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.webhooks.process import wake
 from advocacy_gateway.webhooks.targets import policy_of
-from advocacy_shared import outbound
+from advocacy_shared import outbound, tracing
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.outbox import Outbox, OutboxRelay, Retention, added_events
 from advocacy_shared.rpc import RpcClient
+from advocacy_shared.runtime import outbox_backlog
 from advocacy_shared.streams import ensure_streams
+from advocacy_shared.telemetry import OutboxSample, Sampler, listen
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class GatewayState:
             interval=settings.relay_interval_seconds,
             batch_size=settings.relay_batch_size,
             retention=Retention.of(settings, messaging.inbox),
+            name="gateway",
         )
         self.secrets = SecretBox(settings.secret_keys())
         self.rate_limiter = RateLimiter(
@@ -73,6 +76,7 @@ class GatewayState:
         self.nc: NatsClient | None = None
         self._rpc: RpcClient | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._sampler_task: asyncio.Task[None] | None = None
 
     @property
     def rpc(self) -> RpcClient:
@@ -108,11 +112,28 @@ class GatewayState:
         self.relay.js = js
         self._relay_task = asyncio.create_task(self.relay.run(), name="gateway-outbox-relay")
         self.retention.start()
+        self._start_metrics()
+
+    def _start_metrics(self) -> None:
+        """The metrics listener and the outbox's sampler, when `metrics_port` is set."""
+        if self.settings.metrics_port is None:
+            return
+        listen(self.settings.metrics_host, self.settings.metrics_port)
+        sampler = Sampler(
+            "gateway", self._outbox_sample, None, self.settings.metrics_interval_seconds
+        )
+        self._sampler_task = asyncio.create_task(sampler.run(), name="gateway-metrics-sampler")
+
+    async def _outbox_sample(self) -> OutboxSample:
+        async with self.read_sessions() as session:
+            return OutboxSample(*await outbox_backlog(session, messaging.outbox))
 
     async def stop(self) -> None:
+        await cancel(self._sampler_task)
         await within(self.oidc.http.aclose(), 5, "identity provider client")
         await within(self.retention.stop(), 5, "retention sweeper")
         await cancel(self._relay_task)
         if self.nc is not None:
             await within(self.nc.drain(), 10, "NATS connection")
         await within(self.engine.dispose(), 10, "database pool")
+        tracing.shutdown()

@@ -34,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from advocacy_shared import outbound
 from advocacy_shared.linkedin.settings import LinkedInSettings
 from advocacy_shared.outbound import FetchPolicy
+from advocacy_shared.telemetry import LINKEDIN_CALLS
 
 log = logging.getLogger(__name__)
 
@@ -282,15 +283,19 @@ class LinkedInClient:
             else:
                 status = outcome.status
                 if outcome.result is not None and not _retryable(status):
+                    LINKEDIN_CALLS.labels(what, "ok").inc()
                     return outcome.result
                 if outcome.result is None and status is not None and not _retryable(status):
+                    LINKEDIN_CALLS.labels(what, "failed").inc()
                     raise _rejection(what, status, None)  # an unreadable 4xx body
                 failure = LinkedInUnavailable(
                     f"LinkedIn's {what} answered {status or 'an unreadable response'}",
                     status=status,
                 )
             if attempt == attempts:
+                LINKEDIN_CALLS.labels(what, "failed").inc()
                 raise failure
+            LINKEDIN_CALLS.labels(what, "retried").inc()
             delay = self._delay(attempt, outcome.retry_after if outcome else None)
             log.warning(
                 "LinkedIn call failed; retrying",

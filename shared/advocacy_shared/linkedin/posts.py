@@ -31,6 +31,7 @@ from advocacy_shared.linkedin.client import (
     LinkedInTokenRejected,
     LinkedInUnavailable,
 )
+from advocacy_shared.telemetry import LINKEDIN_CALLS
 
 RESERVED = "\\|{}@[]()<>#*_~"
 """The little text format's reserved characters (the backslash first: it escapes the others)."""
@@ -143,12 +144,15 @@ class LinkedInPosts:
                 ),
             )
         except requests.RequestException as exc:
+            LINKEDIN_CALLS.labels("post create", "unknown").inc()
             raise LinkedInOutcomeUnknown(
                 f"LinkedIn's post create got no answer ({type(exc).__name__})"
             ) from exc
         response, status = outcome.result, outcome.status
         if status == 201 and response is not None and response.entity_id:
+            LINKEDIN_CALLS.labels("post create", "ok").inc()
             return str(response.decoded_entity_id or response.entity_id)
+        LINKEDIN_CALLS.labels("post create", "failed").inc()
         body = response.entity if response is not None and isinstance(response.entity, dict) else {}
         raise _create_failure(status, body, outcome.retry_after)
 

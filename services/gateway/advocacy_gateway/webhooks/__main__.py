@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from advocacy_gateway.webhooks.process import NAME, WebhooksProcess, WebhooksSettings
+from advocacy_shared import tracing
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
 from advocacy_shared.runtime import serve_until_signalled
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = WebhooksSettings()
     configure_logging(NAME, settings.log_level, settings.log_json)
+    tracing.configure(NAME)
     if args.command == "migrate" or not args.no_migrate:
         upgrade("advocacy_gateway", settings.effective_database_url(), "gateway")
     if args.command == "serve":

@@ -16,6 +16,7 @@ import contextlib
 import email.utils
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,10 +29,11 @@ from advocacy_gateway.webhooks import service, signing, targets
 from advocacy_gateway.webhooks.models import WebhookDelivery, WebhookEndpoint
 from advocacy_gateway.webhooks.repository import DeliveryQueue
 from advocacy_gateway.webhooks.service import AttemptResult, DisableRule
-from advocacy_shared import outbound
+from advocacy_shared import outbound, tracing
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
+from advocacy_shared.telemetry import WEBHOOK_DELIVERIES, WEBHOOK_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,25 @@ class DeliveryWorker:
         return len(claimed)
 
     async def attempt(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
+        if not tracing.active:
+            await self._attempt(delivery, endpoint)
+            return
+        with tracing.span(
+            f"webhook {delivery.event_type}",
+            "client",
+            parent=delivery.traceparent,
+            attributes={
+                "http.request.method": "POST",
+                "advocacy.webhook.attempt": delivery.attempts + 1,
+            },
+        ):
+            await self._attempt(delivery, endpoint)
+
+    async def _attempt(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
+        started = time.perf_counter()
         result, retry_after = await self.send(delivery, endpoint)
+        WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+        retry_at = None
         async with self.sessions() as session, session.begin():
             if result.succeeded:
                 await service.record_success(session, delivery, result)
@@ -180,6 +200,9 @@ class DeliveryWorker:
                 await service.record_failure(
                     session, delivery, result, retry_at, self.policy.disable, self.outbox
                 )
+        WEBHOOK_DELIVERIES.labels(
+            "delivered" if result.succeeded else "retrying" if retry_at else "failed"
+        ).inc()
         self.after_commit()  # a disabled endpoint's event waits in the outbox
         log.info(
             "webhook attempt",
@@ -205,6 +228,7 @@ class DeliveryWorker:
         headers = signing.webhook_headers(
             endpoint.signing_secrets(now, self.box), delivery.message_id, int(now.timestamp()), body
         )
+        tracing.inject(headers)  # the receiver may continue the trace (W3C trace context)
         try:
             async with asyncio.timeout(self.policy.timeout):
                 answer = await self._post(target, headers, body)

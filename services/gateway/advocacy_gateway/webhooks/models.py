@@ -88,6 +88,9 @@ class WebhookDelivery(GatewayModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     replay_of: UUID | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    traceparent: str | None = Field(default=None, max_length=55)
+    """The trace of the intake that queued it (W3C trace context; none while not tracing): the
+    attempts continue it, and send it on to the receiver."""
 
 
 class WebhookErasure(GatewayModel, table=True):

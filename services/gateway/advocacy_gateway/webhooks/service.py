@@ -28,6 +28,7 @@ from advocacy_gateway.webhooks.repository import (
     EndpointRepository,
     ErasureRepository,
 )
+from advocacy_shared import tracing
 from advocacy_shared.consumers import MalformedEvent
 from advocacy_shared.contracts import WEBHOOK_EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import AmbassadorErased
@@ -250,6 +251,7 @@ async def replay_delivery(
         payload=original.payload,
         next_attempt_at=utc_now(),
         replay_of=original.id,
+        traceparent=tracing.current_traceparent(),
     )
     deliveries.add(replay)
     audit(
@@ -294,6 +296,7 @@ async def queue_deliveries(
     body = signing.payload(envelope.type, envelope.time, data)
     now = utc_now()
     deliveries = DeliveryRepository(session, organisation_id)
+    traceparent = tracing.current_traceparent()
     queued = [
         WebhookDelivery(
             organisation_id=organisation_id,
@@ -302,6 +305,7 @@ async def queue_deliveries(
             event_type=envelope.type,
             payload=body,
             next_attempt_at=now,
+            traceparent=traceparent,
         )
         for endpoint in endpoints
     ]
