@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Receiver:
                         ReceivedSpan(
                             service=attributes.get("service.name", ""),
                             name=span.name,
-                            kind=span.Kind.Name(span.kind).removeprefix("SPAN_KIND_").lower(),
+                            kind=Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_").lower(),
                             trace_id=span.trace_id.hex(),
                             span_id=span.span_id.hex(),
                             parent_span_id=span.parent_span_id.hex(),

@@ -56,7 +56,8 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
             spans = receiver.of_trace(trace_id)
 
     chain = _chain_to_caller(spans, consumed, caller_span)
-    assert [(span.service, span.kind) for span in chain] == [
+    # FastAPI adds internal spans of its own (`fastapi.endpoint`) under its HTTP server span.
+    assert [(span.service, span.kind) for span in chain if span.kind != "internal"] == [
         ("advocacy-metrics", "consumer"),  # the event, consumed by a third process
         ("advocacy-planner", "producer"),  # the relay's publish, from the outbox row's context
         ("advocacy-planner", "server"),  # the request, answered in a transaction

@@ -8,7 +8,6 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advocacy_gateway.problems import send_problem
-from advocacy_shared import tracing
 from advocacy_shared.envelope import new_id
 from advocacy_shared.logs import correlation_id_var
 from advocacy_shared.telemetry import HTTP_RESPONSES, HTTP_SECONDS
@@ -103,8 +102,10 @@ UNMATCHED_ROUTE = "unmatched"
 
 class ObservedRequestsMiddleware:
     """Times every request and counts its status by route template (`/api/v1/orgs/{org_id}`,
-    never the raw path: no organisation or user id in a label); while tracing, a server span per
-    request that continues the caller's `traceparent`. Outermost, so it sees every refusal."""
+    never the raw path: no organisation or user id in a label). Outermost, so it sees every
+    refusal. The HTTP server span is FastAPI's own (its native OpenTelemetry support, on once
+    `advocacy_shared.tracing` has set the tracer provider), which continues the caller's
+    `traceparent` and names the span by the route template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -113,12 +114,6 @@ class ObservedRequestsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if tracing.active:
-            await self._traced(scope, receive, send)
-            return
-        await self._observed(scope, receive, send)
-
-    async def _observed(self, scope: Scope, receive: Receive, send: Send) -> int:
         started = time.perf_counter()
         status = 500
 
@@ -134,21 +129,6 @@ class ObservedRequestsMiddleware:
             method, route = scope["method"], route_of(scope)
             HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
             HTTP_RESPONSES.labels(method, route, str(status)).inc()
-        return status
-
-    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
-        caller = dict(scope["headers"]).get(tracing.TRACEPARENT.encode(), b"").decode("latin-1")
-        with tracing.span(
-            scope["method"],  # named by its route once routed, never by its raw path
-            "server",
-            parent=caller or None,
-            attributes={"http.request.method": scope["method"]},
-        ) as span:
-            status = await self._observed(scope, receive, send)
-            route = route_of(scope)
-            span.update_name(f"{scope['method']} {route}")
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
 
 
 def route_of(scope: Scope) -> str:
