@@ -1,5 +1,6 @@
 """A tiny OTLP/HTTP trace receiver for tests: what processes export to
-`OTEL_EXPORTER_OTLP_ENDPOINT`, decoded with OpenTelemetry's own protobuf messages."""
+`OTEL_EXPORTER_OTLP_ENDPOINT`, decoded with OpenTelemetry's own protobuf messages. It also
+takes webhooks on any other path (`hooks`: the headers of each), to see a trace reach them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class ReceivedSpan:
 class Receiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.hooks: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.endpoint = ""
 
@@ -67,6 +69,8 @@ def otlp_receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.path == "/v1/traces":
                 receiver.add(body)
+            else:
+                receiver.hooks.append({k.lower(): v for k, v in self.headers.items()})
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")

@@ -1,7 +1,8 @@
-"""One trace across three processes of `advocacy run`: the gateway's HTTP request, its
-request-reply to the planner, the planner's transaction and outbox, the relay's publish, and the
-metrics service's consumer of the event, each span exported over OTLP/HTTP by its own process
-to a receiver in the test, and linked to its parent."""
+"""One trace across the processes of `advocacy run`: the gateway's HTTP request, its
+request-reply to the planner, the planner's transaction and outbox, the relay's publish, the
+metrics service's consumer of the event, and the webhook delivery process's intake and attempt,
+each span exported over OTLP/HTTP by its own process to a receiver in the test, and linked to its
+parent; the webhook's receiver gets the trace in its `traceparent` header."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from advocacy_shared.contracts.planner import ProgramCreated
 from tests.actors import PROGRAM
 from tests.live import running_platform
 from tests.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.shared.helpers import polls
+
+CREATED = ProgramCreated.spec.type
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,6 +44,11 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
                     if http.get(f"/api/v1/orgs/{org}/playbook").status_code == 200:
                         break
                     time.sleep(0.05)
+                hook = http.post(
+                    f"/api/v1/orgs/{org}/webhooks",
+                    json={"url": f"{receiver.endpoint}/hook", "event_types": [CREATED]},
+                )
+                assert hook.status_code == 201, hook.text
                 trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
                 created = http.post(
                     f"/api/v1/orgs/{org}/programs",
@@ -48,9 +57,10 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
                 )
                 assert created.status_code == 201, created.text
 
-            consumed = "process metrics_program_created"
+            consumed, delivered = "process metrics_program_created", f"webhook {CREATED}"
             for _ in polls(60):
-                if any(span.name == consumed for span in receiver.of_trace(trace_id)):
+                names = {span.name for span in receiver.of_trace(trace_id)}
+                if consumed in names and delivered in names:
                     break
                 time.sleep(0.1)
             spans = receiver.of_trace(trace_id)
@@ -66,11 +76,15 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
     ], [(span.service, span.name) for span in chain]
     assert chain[-1].name == "POST /api/v1/orgs/{org_id}/programs"
     assert org not in " ".join(span.name for span in spans)
-    assert {span.service for span in spans} >= {
-        "advocacy-gateway",
-        "advocacy-planner",
-        "advocacy-metrics",
-    }
+    webhook = _chain_to_caller(spans, delivered, caller_span)
+    assert [(span.service, span.kind) for span in webhook[:3]] == [
+        ("advocacy-webhooks", "client"),  # the attempt, continuing the delivery row's context
+        ("advocacy-webhooks", "consumer"),  # the intake that queued the delivery
+        ("advocacy-planner", "producer"),
+    ], [(span.service, span.name) for span in webhook]
+    (received,) = receiver.hooks
+    assert received["traceparent"].split("-")[1] == trace_id
+    assert received["traceparent"].split("-")[2] == webhook[0].span_id
 
 
 def _chain_to_caller(
