@@ -36,7 +36,7 @@ from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 from advocacy_shared.settings import ServiceSettings
-from advocacy_shared.telemetry import CONSUMER_MESSAGES
+from advocacy_shared.telemetry import CONSUMER_MESSAGES, labelled
 from advocacy_shared.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class EventConsumer:
             ) as span:
                 outcome = await self._settle(raw)
                 span.set_attribute("advocacy.outcome", outcome)
-        CONSUMER_MESSAGES.labels(self.durable, outcome).inc()
+        labelled(CONSUMER_MESSAGES, self.durable, outcome).inc()
 
     async def _settle(self, raw: Msg) -> str:
         """Apply and settle; returns the outcome as metrics count it."""

@@ -34,7 +34,7 @@ from advocacy_shared.envelope import new_id
 from advocacy_shared.idempotency import CommandKey, CommandRecords, command_key_headers
 from advocacy_shared.logs import correlation_id_var, organisation_id_var
 from advocacy_shared.outbox import Outbox
-from advocacy_shared.telemetry import RPC_CLIENT_SECONDS, RPC_SERVER_SECONDS
+from advocacy_shared.telemetry import RPC_CLIENT_SECONDS, RPC_SERVER_SECONDS, labelled
 
 log = logging.getLogger(__name__)
 
@@ -284,11 +284,11 @@ class _Responder:
             ) as span:
                 answer, outcome = await self._answer(headers, body)
                 span.set_attribute("advocacy.outcome", outcome)
-        self._seconds(outcome).observe(time.perf_counter() - started)
+        operation = self.operation
+        labelled(RPC_SERVER_SECONDS, operation.service, operation.name, outcome).observe(
+            time.perf_counter() - started
+        )
         return answer
-
-    def _seconds(self, outcome: str) -> Any:
-        return RPC_SERVER_SECONDS.labels(self.operation.service, self.operation.name, outcome)
 
     async def _answer(self, headers: Mapping[str, str], body: bytes) -> tuple[bytes, str]:
         """The reply's bytes and the outcome as metrics count it: ok or the error's code."""
@@ -399,7 +399,7 @@ class RpcClient:
             outcome = _client_outcome(exc)
             raise
         finally:
-            RPC_CLIENT_SECONDS.labels(operation.service, operation.name, outcome).observe(
+            labelled(RPC_CLIENT_SECONDS, operation.service, operation.name, outcome).observe(
                 time.perf_counter() - started
             )
 

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from advocacy_gateway.problems import send_problem
 from advocacy_shared.envelope import new_id
 from advocacy_shared.logs import correlation_id_var
-from advocacy_shared.telemetry import HTTP_RESPONSES, HTTP_SECONDS
+from advocacy_shared.telemetry import HTTP_RESPONSES, HTTP_SECONDS, http_method, labelled
 
 CORRELATION_HEADER = b"x-correlation-id"
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -126,9 +126,9 @@ class ObservedRequestsMiddleware:
         try:
             await self.app(scope, receive, send_observed)
         finally:
-            method, route = scope["method"], route_of(scope)
-            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
-            HTTP_RESPONSES.labels(method, route, str(status)).inc()
+            method, route = http_method(scope["method"]), route_of(scope)
+            labelled(HTTP_SECONDS, method, route).observe(time.perf_counter() - started)
+            labelled(HTTP_RESPONSES, method, route, str(status)).inc()
 
 
 def route_of(scope: Scope) -> str:
