@@ -1,7 +1,7 @@
 """webhook delivery trace context
 
 Revision ID: opsobserve_0001
-Revises: backbone_0001
+Revises: content2_0001
 Create Date: 2026-12-02 17:25:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'opsobserve_0001'
-down_revision: Union[str, Sequence[str], None] = 'backbone_0001'
+down_revision: Union[str, Sequence[str], None] = 'content2_0001'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
