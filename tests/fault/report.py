@@ -10,7 +10,7 @@ that prints the summary collects nothing, so it never loads a conftest below tes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import pytest
@@ -29,6 +29,11 @@ class FaultRow:
 @dataclass
 class FaultReport:
     rows: list[FaultRow]
+    notes: list[str] = field(default_factory=list)
+    """Figures a fault test measured besides its counts (throughput), printed under the table."""
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
 
     def add(
         self,
@@ -46,7 +51,9 @@ class FaultReport:
 
 
 _ROWS: list[FaultRow] = []
+_NOTES: list[str] = []
 _PROPERTY = "fault_row"
+_NOTE = "fault_note"
 
 
 @pytest.fixture
@@ -56,12 +63,14 @@ def fault_report(request: pytest.FixtureRequest) -> Iterator[FaultReport]:
     report = FaultReport([])
     yield report
     request.node.user_properties.extend((_PROPERTY, asdict(row)) for row in report.rows)
+    request.node.user_properties.extend((_NOTE, note) for note in report.notes)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "teardown":
         rows = [row for name, row in report.user_properties if name == _PROPERTY]
         _ROWS.extend(FaultRow(**cast(dict[str, Any], row)) for row in rows)
+        _NOTES.extend(str(note) for name, note in report.user_properties if name == _NOTE)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -89,3 +98,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("fault table")
     for row in [header, *lines]:
         terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    for note in _NOTES:
+        terminalreporter.write_line(note)
