@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content
+.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content deploy-check
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# deploy/ offline: the Kustomize overlays rendered and validated against the Kubernetes schemas,
+# docker-compose.yml against the Compose specification, the alert rules' PromQL, the AsyncAPI
+# document (tests/deploy/; `make test` runs them too).
+deploy-check: $(STAMP)
+	$(BIN)/pytest tests/deploy -q
 
 # The gateway next to a bare FastAPI handler (docs/performance.md); PostgreSQL when DATABASE_URL
 # is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.
