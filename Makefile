@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content deploy-check
+.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content deploy-check asyncapi asyncapi
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ check: lint typecheck test
 # document (tests/deploy/; `make test` runs them too).
 deploy-check: $(STAMP)
 	$(BIN)/pytest tests/deploy -q
+
+# Regenerate the AsyncAPI document of every event and request after a contract changed
+# (tests/deploy/test_asyncapi.py fails while the committed copy is stale).
+asyncapi: $(STAMP)
+	$(BIN)/python -m advocacy_shared.asyncapi > docs/asyncapi.json
 
 # The gateway next to a bare FastAPI handler (docs/performance.md); PostgreSQL when DATABASE_URL
 # is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.

@@ -27,6 +27,7 @@ from tests.conftest import Gateway
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/asyncapi.json"),  # the event contract, public as /openapi.json is
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/auth/oidc/{org_slug}/login"),
     ("GET", "/api/v1/auth/oidc/callback"),

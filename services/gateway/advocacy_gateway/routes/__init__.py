@@ -6,6 +6,7 @@ from advocacy_gateway.routes import (
     admin,
     ambassadors,
     api_keys,
+    asyncapi,
     audit,
     bi,
     content,
@@ -27,6 +28,7 @@ from advocacy_gateway.routes import (
 
 ROUTERS = [
     health.router,
+    asyncapi.router,
     users.router,
     sso.router,
     organisations.router,
