@@ -308,6 +308,7 @@ async def test_replicas_share_the_work_and_survive_a_replica_and_a_nats_node_kil
     )
     assert (row.lost, row.applied_twice, row.out_of_order) == (0, 0, 0), row
     assert counts.stale_copies == 0, counts
+    assert len(two[1]) == REPLICAS, two[1]
     assert min(two[1]) >= BURST // 10, f"the work was not shared between replicas: {two[1]}"
 
 
@@ -416,14 +417,40 @@ async def faults(
 
     await eventually(settled, timeout=120)
     writes = await roster.applications(employees)
-    by_employee: dict[str, list[int]] = {str(e): [] for e in employees}
-    for employee_id, version, _at in writes:
+    return counted_writes(
+        [str(e) for e in employees],
+        [(employee_id, version) for employee_id, version, _at in writes],
+        sent=len(sent),
+        taken=len(await roster.taken(sent)),
+        recovery=recovery,
+    )
+
+
+def counted_writes(
+    employees: list[str], writes: list[tuple[str, int]], *, sent: int, taken: int, recovery: float
+) -> FaultCounts:
+    """The counts from the writes to each employee's copy (employee, version), in lock order."""
+    by_employee: dict[str, list[int]] = {employee_id: [] for employee_id in employees}
+    for employee_id, version in writes:
         by_employee[employee_id].append(version)
     return FaultCounts(
-        events=len(sent),
-        lost=len(sent) - len(await roster.taken(sent)),
+        events=sent,
+        lost=sent - taken,
         applied_twice=sum(len(v) - len(set(v)) for v in by_employee.values()),
         out_of_order=sum(1 for v in by_employee.values() for a, b in pairwise(v) if a > b),
         stale_copies=sum(1 for v in by_employee.values() if not v or v[-1] != STEPS),
         recovery=recovery,
     )
+
+
+def test_the_counts_see_a_fact_written_twice_out_of_order_lost_or_stale() -> None:
+    """The multi-node test's counts can fail: each fault below shows in its own count."""
+    last = STEPS
+    writes = [("a", 1), ("a", 2), ("a", 2), ("b", 2), ("b", 1), ("c", 1)]
+    counts = counted_writes(["a", "b", "c"], writes, sent=10, taken=9, recovery=0.0)
+    assert (counts.lost, counts.applied_twice, counts.out_of_order) == (1, 1, 1)
+    assert counts.stale_copies == 3  # none holds the last version
+    clean = counted_writes(
+        ["a"], [("a", v) for v in range(1, last + 1)], sent=5, taken=5, recovery=0
+    )
+    assert (clean.lost, clean.applied_twice, clean.out_of_order, clean.stale_copies) == (0, 0, 0, 0)
