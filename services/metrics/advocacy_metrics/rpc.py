@@ -94,10 +94,25 @@ async def set_emv_rates(session: AsyncSession, request: SetEmvRates) -> EmvRates
     return await reports.set_rates(session, request)
 
 
-from advocacy_metrics.polling import polling_wiring
-from advocacy_metrics.service import bi, ingest, polling, reports
-from advocacy_shared.contracts.errors import Conflict
-from advocacy_shared.contracts.metrics import (
-    COMPARE_COMPANY,
-    EXPORT_PAGE,
-    GET_COMPANY_PAGE,
+@server.handles(SET_COMPANY_PAGE)
+async def set_company_page(session: AsyncSession, request: SetCompanyPage) -> CompanyPage:
+    poller = polling_wiring()
+    if poller.secrets is None:
+        raise Conflict(
+            "the metrics service has no encryption key (ADVOCACY_METRICS_ENCRYPTION_KEYS or "
+            "ADVOCACY_ENCRYPTION_KEYS): a company page's token cannot be stored"
+        )
+    page = await polling.set_company_page(session, poller.secrets, request, poller.clock())
+    poller.wake()
+    return page
+
+
+@server.reads(GET_COMPANY_PAGE)
+async def get_company_page(session: AsyncSession, request: GetCompanyPage) -> CompanyPage:
+    return await polling.get_company_page(session, request)
+
+
+@server.handles(EXPORT_PAGE)
+async def export_page(session: AsyncSession, request: ExportPage) -> ExportRows:
+    """A transaction, not a read: an organisation's first export creates its pseudonym key."""
+    return await bi.export_page(session, request)
