@@ -7,8 +7,10 @@ with the reason, where it is not installed (`apt-get install chromium`; .ci/run 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from advocacy_devtools import demo
 from tests.live import running_platform
 
 CHROMIUM = Path(os.environ.get("ADVOCACY_CHROMIUM", "/usr/bin/chromium"))
@@ -66,7 +69,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("the live platform needs /proc (Linux)")
     folder = tmp_path_factory.mktemp("admin-ui")
-    with running_platform(folder, rate_limit_burst="1000000") as platform:
+    # Exports hold what was written up to now (not a minute ago): the demo was just seeded.
+    with running_platform(
+        folder, rate_limit_burst="1000000", bi_export_settle_seconds="0"
+    ) as platform:
         site = Site(platform.base_url, platform.admin_key(), {}, {})
         site.org = _created(
             site.api("POST", "/api/v1/orgs", json={"name": "Acme A/S", "slug": "acme"})
@@ -109,8 +115,6 @@ def _created(response: httpx.Response) -> dict[str, Any]:
 
 def _playbook_ready(site: Site, org_id: str) -> None:
     """The planner provisions an organisation from its event, a moment after the 201."""
-    import time
-
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if site.api("GET", f"/api/v1/orgs/{org_id}/playbook").status_code == 200:
@@ -181,3 +185,62 @@ def _expected(error: str) -> bool:
     return bool(
         re.search(r"Failed to load resource: the server responded with a status of (4\d\d)", error)
     )
+
+
+# --- The demo organisation (`advocacy run --demo`'s), for the pages with data ---------------
+
+
+@dataclass
+class Demo:
+    """The demo organisation, its pilot, one of its ambassadors and one library item."""
+
+    org: str
+    program_id: str
+    astrid: str
+    item_id: str
+
+
+@pytest.fixture(scope="session")
+def demo_org(site: Site) -> Demo:
+    summary = asyncio.run(demo.seed(site.base_url, site.admin_key))
+    base = f"/api/v1/orgs/{summary.organisation_id}"
+    rolled_up(site, base)
+    programs = site.api("GET", f"{base}/programs").json()["items"]
+    people = site.api("GET", f"{base}/ambassadors", params={"limit": 200}).json()["items"]
+    items = site.api("GET", f"{base}/content", params={"limit": 200}).json()["items"]
+    return Demo(
+        summary.organisation_id,
+        programs[0]["id"],
+        next(p["id"] for p in people if p["display_name"] == "Astrid Holm"),
+        next(i["id"] for i in items if i["title"].startswith("How Nordfjord")),
+    )
+
+
+def rolled_up(site: Site, base: str) -> None:
+    """The daily rollups are recomputed in the background (every minute at most): the charts
+    over time and by ambassador wait for them."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if site.api("GET", f"{base}/metrics/rollups/ambassador").json()["items"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the metrics service never rolled the demo's snapshots up")
+
+
+async def demo_sign_in(tab: Tab, role: str) -> None:
+    """Sign in to the demo organisation as the account of `role` there."""
+    page = tab.page
+    await tab.open("signin")
+    await page.get_by_label("Organisation").fill(demo.SLUG)
+    await page.get_by_label("Email").fill(demo.email(role))
+    await page.get_by_label("Password").fill(demo.PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.get_by_role("button", name="Sign out").wait_for()
+
+
+async def shown(tab: Tab, route: str, heading: str | re.Pattern[str]) -> None:
+    """Open `route` and wait for its page's heading."""
+    from playwright.async_api import expect
+
+    await tab.open(route)
+    await expect(tab.page.get_by_role("heading", name=heading, level=1)).to_be_visible()

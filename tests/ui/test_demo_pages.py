@@ -6,9 +6,9 @@ import are used as their users would."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,60 +16,11 @@ import pytest
 from playwright.async_api import expect
 
 from advocacy_devtools import demo
+from advocacy_shared.contracts.metrics import BI_COLUMNS
 from tests.ui.axe import blocking_violations
-from tests.ui.conftest import Site, Tab
+from tests.ui.conftest import Demo, Tab, demo_sign_in, shown
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the walk: a dozen pages
-
-
-@dataclass
-class Demo:
-    org: str
-    program_id: str
-    astrid: str
-    item_id: str
-
-
-@pytest.fixture(scope="session")
-def demo_org(site: Site) -> Demo:
-    summary = asyncio.run(demo.seed(site.base_url, site.admin_key))
-    base = f"/api/v1/orgs/{summary.organisation_id}"
-    rolled_up(site, base)
-    programs = site.api("GET", f"{base}/programs").json()["items"]
-    people = site.api("GET", f"{base}/ambassadors", params={"limit": 200}).json()["items"]
-    items = site.api("GET", f"{base}/content", params={"limit": 200}).json()["items"]
-    return Demo(
-        summary.organisation_id,
-        programs[0]["id"],
-        next(p["id"] for p in people if p["display_name"] == "Astrid Holm"),
-        next(i["id"] for i in items if i["title"].startswith("How Nordfjord")),
-    )
-
-
-def rolled_up(site: Site, base: str) -> None:
-    """The daily rollups are recomputed in the background (every minute at most): the charts
-    over time and by ambassador wait for them."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if site.api("GET", f"{base}/metrics/rollups/ambassador").json()["items"]:
-            return
-        time.sleep(0.5)
-    raise AssertionError("the metrics service never rolled the demo's snapshots up")
-
-
-async def sign_in(tab: Tab, role: str) -> None:
-    page = tab.page
-    await tab.open("signin")
-    await page.get_by_label("Organisation").fill(demo.SLUG)
-    await page.get_by_label("Email").fill(demo.email(role))
-    await page.get_by_label("Password").fill(demo.PASSWORD)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await page.get_by_role("button", name="Sign out").wait_for()
-
-
-async def shown(tab: Tab, route: str, heading: str | re.Pattern[str]) -> None:
-    await tab.open(route)
-    await expect(tab.page.get_by_role("heading", name=heading, level=1)).to_be_visible()
 
 
 async def check(tab: Tab, name: str, found: dict[str, list[str]]) -> None:
@@ -89,7 +40,7 @@ async def test_every_page_of_the_demo_shows_its_data_with_no_serious_accessibili
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await check(tab, "sign-in", found)
 
-    await sign_in(tab, "program_manager")
+    await demo_sign_in(tab, "program_manager")
     await shown(tab, "program", "Programs")
     await expect(page.get_by_role("link", name="LinkedIn pilot")).to_be_visible()
     await check(tab, "programs", found)
@@ -151,7 +102,7 @@ async def test_every_page_of_the_demo_shows_its_data_with_no_serious_accessibili
     await check(tab, "metrics", found)
 
     await page.get_by_role("button", name="Sign out").click()
-    await sign_in(tab, "org_admin")
+    await demo_sign_in(tab, "org_admin")
     for route, heading, name in [
         ("settings/webhooks", "Webhooks", "webhooks"),
         ("settings/api-keys", "API keys", "api-keys-demo"),
@@ -169,7 +120,7 @@ async def test_a_draft_that_breaks_a_rule_is_refused_then_fixed_submitted_and_ap
     tab: Tab, demo_org: Demo
 ) -> None:
     page = tab.page
-    await sign_in(tab, "program_manager")
+    await demo_sign_in(tab, "program_manager")
     await shown(tab, "content", "Content library")
     await page.get_by_text("Add an item", exact=True).click()
     add = page.get_by_role("form", name="Add a library item")
@@ -214,7 +165,7 @@ async def test_an_analyst_reads_the_library_and_metrics_but_no_approval_and_no_l
     tab: Tab, demo_org: Demo
 ) -> None:
     page = tab.page
-    await sign_in(tab, "analyst")
+    await demo_sign_in(tab, "analyst")
     nav = page.get_by_role("navigation", name="Main")
     await expect(nav.get_by_role("link", name="Content library")).to_be_visible()
     await expect(nav.get_by_role("link", name="Suggestion preview")).to_have_count(0)
@@ -237,7 +188,7 @@ async def test_the_compliance_rules_are_changed_and_a_text_checked_against_them(
     tab: Tab, demo_org: Demo
 ) -> None:
     page = tab.page
-    await sign_in(tab, "program_manager")
+    await demo_sign_in(tab, "program_manager")
     await shown(tab, "content/rules", "Compliance rules")
     rules = page.get_by_role("form", name="Change the compliance rules")
     await rules.get_by_label("Required disclosure").fill("#employee")
@@ -275,7 +226,7 @@ async def test_a_roster_file_is_imported_with_progress_and_each_bad_row_reported
         '"nils@demo.example","Nils, Jr.",nils@demo.example,perhaps,\n'
         "olga@demo.example,Olga Bak,olga@demo.example,yes,vision\n"
     )
-    await sign_in(tab, "org_admin")
+    await demo_sign_in(tab, "org_admin")
     await shown(tab, "roster-import", "Roster import")
     form = page.get_by_role("form", name="Import the roster")
     await form.get_by_label("CSV file").set_input_files(str(roster))
@@ -300,7 +251,7 @@ async def test_a_roster_file_is_imported_with_progress_and_each_bad_row_reported
 async def test_on_a_phone_the_new_pages_do_not_scroll_sideways(tab: Tab, demo_org: Demo) -> None:
     page = tab.page
     await page.set_viewport_size({"width": 390, "height": 844})
-    await sign_in(tab, "program_manager")
+    await demo_sign_in(tab, "program_manager")
     pages: list[tuple[str, str | re.Pattern[str]]] = [
         ("content", "Content library"),
         (f"content/{demo_org.item_id}", re.compile("^How Nordfjord")),
@@ -333,3 +284,74 @@ async def test_the_accessibility_check_finds_a_serious_violation_where_there_is_
         assert "label" in found
     finally:
         await page.close()
+
+
+def _csv_lines(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+async def test_the_bi_export_links_every_dataset_and_downloads_it_with_the_session(
+    tab: Tab, demo_org: Demo
+) -> None:
+    page = tab.page
+    await demo_sign_in(tab, "program_manager")
+    await shown(tab, "metrics", "Metrics")
+    export = page.get_by_role("region", name="BI export")
+    await expect(export).to_contain_text("Your role may see leadership metrics")
+    datasets = export.get_by_role("table", name="Datasets")
+    await expect(datasets.get_by_role("row")).to_have_count(1 + len(BI_COLUMNS))
+    for dataset in BI_COLUMNS:
+        name = page.locator("code", has_text=re.compile(f"^{dataset}$"))
+        row = datasets.get_by_role("row").filter(has=name)
+        for fmt in ("csv", "parquet"):
+            href = await row.get_by_role("link", name=re.compile(f"^{fmt} of", re.I)).get_attribute(
+                "href"
+            )
+            assert href == f"/api/v1/orgs/{demo_org.org}/metrics/export/{dataset}?format={fmt}"
+
+    # Through the page: the link, clicked, downloads the file the API streams.
+    posts_csv = datasets.get_by_role("link", name="CSV of posts")
+    async with page.expect_download() as started:
+        await posts_csv.click()
+    download = await started.value
+    assert download.suggested_filename == "posts.csv"
+    lines = _csv_lines(await asyncio.to_thread(Path(await download.path()).read_text))
+    assert lines[0] == [name for name, _kind in BI_COLUMNS["posts"]]
+    track = lines[0].index("track")
+    assert {line[track] for line in lines[1:]} == {"ambassadors", "leadership"}
+
+    # "Changed since" narrows the incremental datasets only.
+    await export.get_by_label("Changed since (optional)").fill("2026-01-02")
+    post_days = await datasets.get_by_role("link", name="CSV of post days").get_attribute("href")
+    assert post_days is not None
+    assert post_days.endswith("&since=2026-01-02T00%3A00%3A00Z")
+    whole = await datasets.get_by_role("link", name="CSV of ambassadors").get_attribute("href")
+    assert whole is not None
+    assert "since" not in whole
+    answer = await page.request.get(f"{tab.site.base_url}{post_days}")
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert _csv_lines(await answer.text())[0] == [n for n, _k in BI_COLUMNS["post_days"]]
+
+    # A refusal is the API's problem on the page, not a failed download.
+    await page.context.clear_cookies()
+    await posts_csv.click()
+    await expect(export.get_by_role("alert")).to_contain_text("Download refused")
+    await expect(export.get_by_role("alert")).to_contain_text("(401)")
+    await expect(export.get_by_role("alert")).to_be_focused()
+
+
+async def test_an_analysts_bi_export_says_and_holds_no_leadership_rows(
+    tab: Tab, demo_org: Demo
+) -> None:
+    page = tab.page
+    await demo_sign_in(tab, "analyst")
+    await shown(tab, "metrics", "Metrics")
+    export = page.get_by_role("region", name="BI export")
+    await expect(export).to_contain_text("Your role may not see leadership metrics")
+    link = export.get_by_role("link", name="CSV of posts")
+    answer = await page.request.get(f"{tab.site.base_url}{await link.get_attribute('href')}")
+    assert answer.status == 200
+    lines = _csv_lines(await answer.text())
+    track = lines[0].index("track")
+    assert {line[track] for line in lines[1:]} == {"ambassadors"}

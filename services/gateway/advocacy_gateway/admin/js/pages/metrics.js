@@ -1,8 +1,10 @@
 // The metrics dashboard: reach and engagement over time, employees versus the company page,
 // earned media value, participation and momentum, top posts, and the leadership track apart for
 // the roles allowed to see it (docs/metrics.md). Charts are SVG drawn from the API's numbers.
+// Below them, the BI export: each dataset of the star schema as CSV or Parquet, downloaded with
+// the session (docs/metrics.md, "BI export").
 
-import { all, get } from "../api.js";
+import { all, ApiError, get } from "../api.js";
 import { barChart, lineChart, number } from "../charts.js";
 import { badge, clear, empty, facts, field, fmtDate, h, meter, pageHeader, pct, problemBox, section, table } from "../dom.js";
 
@@ -60,7 +62,7 @@ export async function page(ctx, target) {
   };
   filters.addEventListener("change", show);
   filters.addEventListener("submit", (event) => event.preventDefault());
-  clear(target, pageHeader("Metrics"), filters, board);
+  clear(target, pageHeader("Metrics"), filters, board, biExport(ctx));
   await show();
 }
 
@@ -233,4 +235,102 @@ async function leadership(ctx, scope) {
       ["Engagement rate", pct(t.engagement_rate)],
       ["Earned media value", money(summary.emv.currency)(summary.emv.amount)],
     ]));
+}
+
+// --- BI export ---------------------------------------------------------------------------------
+
+// The datasets of `BI_COLUMNS` (advocacy_shared.contracts.metrics), in its order; `incremental`
+// are those of `BI_INCREMENTAL`, which follow `since`.
+const DATASETS = [
+  { name: "post_days", title: "Post days", incremental: true, text: "Each post's figures per day: the fact table." },
+  { name: "posts", title: "Posts", incremental: true, text: "Each post with its latest figures, source and withdrawal." },
+  { name: "rollups", title: "Rollups", incremental: true, text: "Daily sums by ambassador, program, discipline, segment and track." },
+  { name: "ambassadors", title: "Ambassadors", incremental: false, text: "Each ambassador as a pseudonym, with enrolment and momentum state." },
+  { name: "participation", title: "Participation", incremental: false, text: "Enrolled and posted in the window, per program and track." },
+  { name: "momentum", title: "Momentum", incremental: false, text: "Active ambassadors and posts per week, the last 8 weeks." },
+];
+const FORMATS = [["csv", "CSV"], ["parquet", "Parquet"]];
+
+function exportHref(ctx, dataset, format, since) {
+  const params = { format, since: dataset.incremental && since ? `${since}T00:00:00Z` : "" };
+  return `${ctx.base()}/metrics/export/${dataset.name}${query(params)}`;
+}
+
+/**
+ * A download link that asks first: the export answers its status before its first byte, so a
+ * refusal (a role without `metrics.read`, an expired session) shows here as the API's problem
+ * instead of a failed download; once allowed, the browser downloads the file itself, streamed to
+ * disk.
+ */
+function downloadLink(href, text, hidden, errors) {
+  const link = h("a", { href, download: "", class: "button secondary" }, text, h("span", { class: "visually-hidden" }, hidden));
+  link.addEventListener("click", async (event) => {
+    if (link.dataset.allowed) {
+      delete link.dataset.allowed;
+      return;
+    }
+    event.preventDefault();
+    clear(errors);
+    const asking = new AbortController();
+    try {
+      const response = await fetch(link.href, { credentials: "same-origin", cache: "no-store", signal: asking.signal });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        throw new ApiError(response.status, { ...problem, title: `Download refused: ${problem.title || response.statusText}` });
+      }
+      asking.abort();
+      link.dataset.allowed = "1";
+      link.click();
+    } catch (error) {
+      const box = problemBox(error);
+      box.tabIndex = -1;
+      clear(errors, box);
+      box.focus();
+    }
+  });
+  return link;
+}
+
+function biExport(ctx) {
+  const errors = h("div", { class: "form-errors", "aria-live": "polite" });
+  const sinceField = field("since", "Changed since (optional)", {
+    type: "date",
+    hint: "Post days, posts and rollups then hold only the rows written on or after this day (UTC); the other datasets are whole every time. Empty: every row.",
+  });
+  const sinceInput = sinceField.querySelector("input");
+  const links = [];
+  const rows = DATASETS.map((dataset) => ({
+    dataset,
+    links: FORMATS.map(([format, text]) => {
+      const link = downloadLink(exportHref(ctx, dataset, format, ""), text, ` of ${dataset.title.toLowerCase()}`, errors);
+      links.push([link, dataset, format]);
+      return link;
+    }),
+  }));
+  const follow = () => {
+    for (const [link, dataset, format] of links) link.setAttribute("href", exportHref(ctx, dataset, format, sinceInput.value));
+  };
+  sinceInput.addEventListener("input", follow);
+  sinceInput.addEventListener("change", follow);
+  const leadershipNote = ctx.can("metrics.leadership.read")
+    ? "Your role may see leadership metrics, so your files include them."
+    : "Your role may not see leadership metrics, so your files leave them out.";
+  return section("BI export",
+    h("p", {}, "Every program's figures for a BI tool, as CSV or Parquet: a star schema of posts and their days, "
+      + "rollups and ambassadors, where an ambassador appears only as a pseudonym. Leadership rows (leaders' posts "
+      + "and the leadership track) are included only for the roles allowed to see them. ", h("strong", {}, leadershipNote)),
+    h("form", { class: "filters export-options", "aria-label": "Export options", onsubmit: (event) => event.preventDefault() }, sinceField),
+    table({
+      caption: "Datasets",
+      columns: [
+        { title: "Dataset", cell: (r) => [h("strong", {}, r.dataset.title), " ", h("code", {}, r.dataset.name)] },
+        { title: "What it holds", cell: (r) => r.dataset.text },
+        { title: "Rows", cell: (r) => (r.dataset.incremental ? "Changed since the day, if given" : "Whole") },
+        { title: "Download", cell: (r) => h("div", { class: "actions downloads" }, r.links) },
+      ],
+      rows,
+    }),
+    errors,
+    h("p", { class: "muted small" }, "A scheduled load uses a bi API key on the same addresses and passes the previous export's ",
+      h("code", {}, "Advocacy-Export-Until"), " header as ", h("code", {}, "since"), " (docs/metrics.md)."));
 }
