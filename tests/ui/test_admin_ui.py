@@ -11,6 +11,7 @@ from playwright.async_api import Locator, Page, expect
 
 from advocacy_devtools.embedded_nats import free_port
 from tests.ui.conftest import PASSWORD, Site, Tab
+from tests.ui.keyboard import unnamed_controls
 
 pytestmark = pytest.mark.slow
 
@@ -332,10 +333,4 @@ async def test_on_a_phone_nothing_overflows_and_the_keyboard_reaches_every_contr
     await page.keyboard.press("Enter")
     assert await page.evaluate("document.activeElement.id") == "main"
     # Every control in the page can be named by assistive technology.
-    unnamed = await page.evaluate(
-        """[...document.querySelectorAll('input, select, textarea, button')]
-            .filter(el => !el.labels?.length && !el.getAttribute('aria-label')
-                          && !el.textContent.trim())
-            .map(el => el.outerHTML)"""
-    )
-    assert unnamed == []
+    assert await unnamed_controls(page) == []

@@ -257,7 +257,11 @@ export async function posts(ctx, target) {
         { title: "On LinkedIn", cell: (p) => p.post_url ? h("a", { href: p.post_url, rel: "noopener noreferrer", target: "_blank" }, "Open")
           : p.share_url && EDITABLE.has(p.state) ? h("a", { href: p.share_url, rel: "noopener noreferrer", target: "_blank" }, "Share it yourself") : "—" },
         { title: "Actions", cell: (p) => EDITABLE.has(p.state) ? h("div", { class: "actions" },
-          h("button", { type: "button", class: "link-button", onclick: () => clear(editor, editForm(ctx, p)) }, "Edit"),
+          h("button", { type: "button", class: "link-button", onclick: () => {
+            // The form opens above the table: the focus goes to it, not left behind on the button.
+            clear(editor, editForm(ctx, p));
+            editor.querySelector("textarea").focus();
+          } }, "Edit"),
           h("button", { type: "button", class: "link-button", onclick: async () => {
             try {
               await post(`${ctx.base()}/me/posts/${p.id}/cancel`);
