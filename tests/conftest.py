@@ -33,7 +33,7 @@ from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
 
-pytest_plugins = ["tests.fault.report"]
+pytest_plugins = ["tests.fault.report", "tests.linkedin"]
 
 ADMIN_KEY = "test-admin-key-0123456789"
 TEST_ENCRYPTION_KEY = new_key()

@@ -17,12 +17,12 @@ from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import events, invite
 from tests.e2e.test_invitations import holder, issue
-from tests.e2e.test_linkedin import connect, sandbox_state
-from tests.e2e.test_linkedin import sandbox as sandbox  # a fixture, used by name
+from tests.e2e.test_linkedin import sandbox_state
 from tests.e2e.test_linkedin import service_overrides as service_overrides  # a fixture
 from tests.e2e.test_scim import auth, hr_key
 from tests.e2e.test_skeleton import create_organisation
 from tests.gateway.webhook_receiver import Receiver
+from tests.linkedin import connect
 from tests.shared.helpers import dump_database, eventually, polls
 
 PERSON: dict[str, Any] = {

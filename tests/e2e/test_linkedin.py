@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,8 +17,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import text
 
-from advocacy_devtools.embedded_nats import free_port
-from advocacy_devtools.linkedin_sandbox import SandboxSettings, SandboxState, create_sandbox
+from advocacy_devtools.linkedin_sandbox import SandboxState
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, ConsentRevoked
 from advocacy_shared.contracts.errors import Conflict
 from advocacy_shared.contracts.linkedin import (
@@ -34,91 +32,33 @@ from advocacy_shared.contracts.linkedin import (
     TokenPurpose,
 )
 from advocacy_shared.envelope import CloudEvent, utc_now
-from advocacy_shared.linkedin import LinkedInSettings
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
-from tests.e2e.test_ambassadors import CONSENT, events, invite, published_until
+from tests.e2e.test_ambassadors import events, invite, published_until
 from tests.e2e.test_invitations import holder, issue
 from tests.e2e.test_skeleton import create_organisation
-from tests.loopback import LoopbackServer
+from tests.linkedin import (
+    CALLBACK,
+    CLIENT_SECRET,
+    authorization_url,
+    callback,
+    connect,
+    consented,
+    follow,
+    linkedin_settings,
+)
 from tests.shared.helpers import dump_database
-
-CALLBACK = "http://gateway/api/v1/linkedin/callback"
-CLIENT_SECRET = "e2e-linkedin-client-secret"
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[FastAPI]:
-    app = create_sandbox(
-        SandboxSettings(
-            client_id="e2e-app",
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(CALLBACK,),
-            auto_approve=True,
-        )
-    )
-    app.state.url = f"http://127.0.0.1:{free_port()}"
-    server = LoopbackServer(app, int(app.state.url.rsplit(":", 1)[1]))
-    await server.start()
-    yield app
-    await server.stop()
 
 
 @pytest.fixture
 def service_overrides(sandbox: FastAPI) -> dict[str, dict[str, Any]]:
-    url = sandbox.state.url
-    linkedin = LinkedInSettings(
-        client_id="e2e-app",
-        client_secret=CLIENT_SECRET,
-        redirect_url=CALLBACK,
-        oauth_base_url=f"{url}/oauth/v2",
-        rest_base_url=f"{url}/rest",
-        v2_base_url=f"{url}/v2",
-        allowed_networks=("127.0.0.1/32",),  # the sandbox, on loopback
-        max_attempts=2,
-        backoff_initial_seconds=0.01,
-    )
+    linkedin = linkedin_settings(sandbox.state.url)
     return {"ambassadors": {"linkedin": linkedin, "linkedin_sweep_seconds": 0.2}}
 
 
 def sandbox_state(sandbox: FastAPI) -> SandboxState:
     state: SandboxState = sandbox.state.sandbox
     return state
-
-
-async def consented(platform: Platform, org: str, email: str, **consent: Any) -> str:
-    ambassador = await invite(platform, org, email)
-    base = f"/api/v1/orgs/{org}/ambassadors/{ambassador['id']}"
-    response = await platform.http.post(
-        f"{base}/consent", json={**CONSENT, **consent}, headers=platform.auth
-    )
-    assert response.status_code == 200, response.text
-    return base
-
-
-async def authorization_url(platform: Platform, base: str) -> str:
-    response = await platform.http.post(f"{base}/linkedin/authorize", headers=platform.auth)
-    assert response.status_code == 200, response.text
-    url: str = response.json()["authorization_url"]
-    return url
-
-
-async def follow(url: str) -> str:
-    """The ambassador's browser at LinkedIn (the sandbox): where it is sent back to."""
-    async with httpx.AsyncClient() as browser:
-        response = await browser.get(url)
-    assert response.status_code == 302, response.text
-    location: str = response.headers["location"]
-    assert location.startswith(CALLBACK)
-    return location
-
-
-async def callback(platform: Platform, location: str) -> httpx.Response:
-    return await platform.http.get(location.removeprefix("http://gateway"))
-
-
-async def connect(platform: Platform, base: str) -> httpx.Response:
-    return await callback(platform, await follow(await authorization_url(platform, base)))
 
 
 def of_type(published: list[CloudEvent], *kinds: type[Any]) -> list[str]:

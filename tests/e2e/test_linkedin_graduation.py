@@ -8,21 +8,15 @@ condition."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
-from advocacy_devtools.embedded_nats import free_port
-from advocacy_devtools.linkedin_sandbox import SandboxSettings, create_sandbox
 from tests.conftest import Platform
-from tests.e2e.test_ambassadors import CONSENT, invite
-from tests.e2e.test_linkedin import CALLBACK, CLIENT_SECRET, connect
 from tests.e2e.test_planner import READINESS, new_program
-from tests.loopback import LoopbackServer
-from tests.metrics.test_linkedin_polling import linkedin_settings
+from tests.linkedin import PAGE_ADMIN_SCOPES, connected, linkedin_settings
 from tests.shared.helpers import eventually, polls
 
 TARGETS = {
@@ -34,25 +28,8 @@ TARGETS = {
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[FastAPI]:
-    app = create_sandbox(
-        SandboxSettings(
-            client_id="e2e-app",
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(CALLBACK,),
-            auto_approve=True,
-        )
-    )
-    app.state.url = f"http://127.0.0.1:{free_port()}"
-    server = LoopbackServer(app, int(app.state.url.rsplit(":", 1)[1]))
-    await server.start()
-    yield app
-    await server.stop()
-
-
-@pytest.fixture
 def service_overrides(sandbox: FastAPI) -> dict[str, dict[str, Any]]:
-    linkedin = linkedin_settings(sandbox.state.url)
+    linkedin = linkedin_settings(sandbox.state.url, PAGE_ADMIN_SCOPES)
     return {
         "ambassadors": {"linkedin": linkedin},
         "content": {"linkedin": linkedin, "posting_poll_seconds": 0.1},
@@ -67,15 +44,9 @@ def service_overrides(sandbox: FastAPI) -> dict[str, dict[str, Any]]:
 
 
 async def ambassador(platform: Platform, org: str, program_id: str, email: str) -> str:
-    """Invited into the program, consented (posting and analytics), LinkedIn connected."""
-    for _ in polls():
-        invited = await invite(platform, org, email, program_id=program_id)
-        base = f"/api/v1/orgs/{org}/ambassadors/{invited['id']}"
-        break
-    consented = await platform.http.post(f"{base}/consent", json=CONSENT, headers=platform.auth)
-    assert consented.status_code == 200, consented.text
-    assert (await connect(platform, base)).status_code == 200
-    return str(invited["id"])
+    """Invited into the program, consented (posting and analytics), LinkedIn connected: its id."""
+    base = await connected(platform, org, email, program_id=program_id)
+    return base.rsplit("/", 1)[1]
 
 
 async def write_post(platform: Platform, org: str, ambassador_id: str, text: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,8 +19,6 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import text
 
 from advocacy_content.rpc import posting_wiring
-from advocacy_devtools.embedded_nats import free_port
-from advocacy_devtools.linkedin_sandbox import SandboxSettings, create_sandbox
 from advocacy_devtools.linkedin_sandbox_posts import PostsState
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.content import PostPublished, PostWithdrawn
@@ -29,35 +26,18 @@ from advocacy_shared.contracts.linkedin import LinkedInConnectionExpired
 from advocacy_shared.contracts.posts import PostReminderRaised, ReconnectRequested
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
-from advocacy_shared.linkedin import MEMBER_SCOPES, LinkedInSettings
+from advocacy_shared.linkedin import MEMBER_SCOPES
 from advocacy_shared.linkedin.posts import escape_little_text
 from advocacy_shared.topology import Topology
 from tests.conftest import Platform
 from tests.e2e.test_ambassadors import invite, published_until
 from tests.e2e.test_content import ENGLISH_ITEM, OFFICE_ITEM, approved_item, call, content_ready
-from tests.e2e.test_linkedin import CALLBACK, CLIENT_SECRET, connect, consented, of_type
+from tests.e2e.test_linkedin import of_type
 from tests.e2e.test_skeleton import create_organisation
-from tests.loopback import LoopbackServer
+from tests.linkedin import connect, connected, consented, linkedin_settings
 from tests.shared.helpers import polls, read_all
 
 TEXT = "Vi søger en ny kollega (igen)! #hiring @team: læs mere_her"
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[FastAPI]:
-    app = create_sandbox(
-        SandboxSettings(
-            client_id="e2e-app",
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(CALLBACK,),
-            auto_approve=True,
-        )
-    )
-    app.state.url = f"http://127.0.0.1:{free_port()}"
-    server = LoopbackServer(app, int(app.state.url.rsplit(":", 1)[1]))
-    await server.start()
-    yield app
-    await server.stop()
 
 
 @pytest.fixture
@@ -70,20 +50,7 @@ def member_scopes() -> tuple[str, ...]:
 def service_overrides(
     sandbox: FastAPI, member_scopes: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
-    url = sandbox.state.url
-    linkedin = LinkedInSettings(
-        scopes=member_scopes,
-        client_id="e2e-app",
-        client_secret=CLIENT_SECRET,
-        redirect_url=CALLBACK,
-        oauth_base_url=f"{url}/oauth/v2",
-        rest_base_url=f"{url}/rest",
-        v2_base_url=f"{url}/v2",
-        web_base_url=url,
-        allowed_networks=("127.0.0.1/32",),  # the sandbox, on loopback
-        max_attempts=2,
-        backoff_initial_seconds=0.01,
-    )
+    linkedin = linkedin_settings(sandbox.state.url, member_scopes)
     return {
         "ambassadors": {"linkedin": linkedin},
         "content": {
@@ -102,12 +69,6 @@ def sandbox_posts(sandbox: FastAPI) -> PostsState:
 
 def soon(seconds: float = 0.5) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-
-
-async def connected(platform: Platform, org: str, email: str) -> str:
-    base = await consented(platform, org, email)
-    assert (await connect(platform, base)).status_code == 200
-    return base
 
 
 async def write(platform: Platform, base: str, **fields: Any) -> httpx.Response:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,61 +23,25 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from advocacy_devtools.embedded_nats import free_port
-from advocacy_devtools.linkedin_sandbox import SandboxSettings, _Fault, create_sandbox
+from advocacy_devtools.linkedin_sandbox import _Fault
 from advocacy_devtools.linkedin_sandbox_analytics import AnalyticsState, counts_at
 from advocacy_metrics.models import linkedin_budget, linkedin_members, linkedin_polls, snapshots
 from advocacy_metrics.polling import Poller, polling_wiring
 from advocacy_metrics.service.polling import Schedule
 from advocacy_shared.contracts.content import PostPublished
-from advocacy_shared.linkedin import MEMBER_SCOPES, LinkedInClient, LinkedInSettings
+from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.linkedin.analytics import CALLS_PER_POST
 from advocacy_shared.linkedin.posts import LinkedInPosts
 from advocacy_shared.runtime import ServiceRuntime
 from tests.conftest import Platform
-from tests.e2e.test_linkedin import CALLBACK, CLIENT_SECRET, connect, token
+from tests.e2e.test_linkedin import token
 from tests.e2e.test_planner import publish
-from tests.e2e.test_posting import connected
 from tests.e2e.test_skeleton import create_organisation
-from tests.loopback import LoopbackServer
+from tests.linkedin import PAGE_ADMIN_SCOPES, connect, connected, linkedin_settings
 from tests.shared.helpers import eventually
 
 MEMBER = "urn:li:person:782bbtaQ"
-SCOPES = (*MEMBER_SCOPES, "rw_organization_admin")
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[FastAPI]:
-    app = create_sandbox(
-        SandboxSettings(
-            client_id="e2e-app",
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(CALLBACK,),
-            auto_approve=True,
-        )
-    )
-    app.state.url = f"http://127.0.0.1:{free_port()}"
-    server = LoopbackServer(app, int(app.state.url.rsplit(":", 1)[1]))
-    await server.start()
-    yield app
-    await server.stop()
-
-
-def linkedin_settings(url: str) -> LinkedInSettings:
-    return LinkedInSettings(
-        scopes=SCOPES,
-        client_id="e2e-app",
-        client_secret=CLIENT_SECRET,
-        redirect_url=CALLBACK,
-        oauth_base_url=f"{url}/oauth/v2",
-        rest_base_url=f"{url}/rest",
-        v2_base_url=f"{url}/v2",
-        web_base_url=url,
-        allowed_networks=("127.0.0.1/32",),  # the sandbox, on loopback
-        max_attempts=2,
-        backoff_initial_seconds=0.01,
-    )
 
 
 @pytest.fixture
@@ -90,7 +53,7 @@ def metrics_overrides() -> dict[str, Any]:
 def service_overrides(
     sandbox: FastAPI, metrics_overrides: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    linkedin = linkedin_settings(sandbox.state.url)
+    linkedin = linkedin_settings(sandbox.state.url, PAGE_ADMIN_SCOPES)
     return {
         "ambassadors": {"linkedin": linkedin},
         "content": {"linkedin": linkedin},

@@ -14,10 +14,11 @@ from advocacy_shared.envelope import utc_now
 from tests.actors import browser, organisation
 from tests.e2e.test_ambassadors import invite
 from tests.e2e.test_invitations import holder, issue
-from tests.e2e.test_linkedin import follow, sandbox, service_overrides
+from tests.e2e.test_linkedin import service_overrides
+from tests.linkedin import follow
 from tests.security.conftest import Live
 
-__all__ = ["sandbox", "service_overrides"]  # the LinkedIn sandbox, wired into the platform
+__all__ = ["service_overrides"]  # the LinkedIn sandbox, wired into the platform
 
 ACCEPT = {"consent_version": "1", "allows_posting": True, "allows_analytics": True}
 

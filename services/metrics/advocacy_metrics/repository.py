@@ -4,11 +4,25 @@ checked against it (a post's row carries its organisation and is compared before
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Insert, Row, Table, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -708,6 +722,31 @@ APP_BUDGET = "app"
 """The budget row of the LinkedIn app itself, shared by every organisation it serves."""
 
 
+@dataclass(frozen=True)
+class Leased:
+    """A table of scheduled LinkedIn reads that replicas take turns on: a row (by its `key`
+    column) is free to take when it is in state `due_state`, its `next_poll_at` has come and no
+    lease holds it."""
+
+    table: Table
+    key: str
+    due_state: str
+
+    def free(self, now: datetime) -> list[ColumnElement[bool]]:
+        columns = self.table.c
+        return [
+            columns.state == self.due_state,
+            columns.next_poll_at <= now,
+            or_(columns.lease_until.is_(None), columns.lease_until <= now),
+        ]
+
+
+POLLS = Leased(linkedin_polls, "post_id", "due")
+"""A post's analytics polls, by post."""
+COMPANY_PAGES = Leased(company_pages, "organisation_id", "active")
+"""An organisation's company page statistics, by organisation."""
+
+
 async def add_poll(session: AsyncSession, values: dict[str, Any]) -> None:
     await _insert_ignoring(session, linkedin_polls, [values])
 
@@ -756,12 +795,7 @@ async def due_polls(session: AsyncSession, now: datetime, limit: int) -> list[Ro
             linkedin_polls.c.ambassador_id,
             linkedin_polls.c.post_urn,
         )
-        .where(
-            linkedin_polls.c.state == "due",
-            linkedin_polls.c.next_poll_at <= now,
-            or_(linkedin_polls.c.lease_until.is_(None), linkedin_polls.c.lease_until <= now),
-            ~waiting,
-        )
+        .where(*POLLS.free(now), ~waiting)
         .order_by(linkedin_polls.c.next_poll_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=linkedin_polls)
@@ -769,19 +803,26 @@ async def due_polls(session: AsyncSession, now: datetime, limit: int) -> list[Ro
     return list(await session.execute(query))
 
 
-async def take_poll_lease(
-    session: AsyncSession, post_id: UUID, now: datetime, lease_id: UUID, until: datetime
+async def take_lease(
+    session: AsyncSession, leased: Leased, key: UUID, now: datetime, lease_id: UUID, until: datetime
 ) -> bool:
-    """The poll is this replica's until `until`, unless another one holds it or it moved on."""
+    """The row is this replica's until `until`, unless another one holds it or it moved on."""
     result = await session.execute(
-        update(linkedin_polls)
-        .where(
-            linkedin_polls.c.post_id == post_id,
-            linkedin_polls.c.state == "due",
-            linkedin_polls.c.next_poll_at <= now,
-            or_(linkedin_polls.c.lease_until.is_(None), linkedin_polls.c.lease_until <= now),
-        )
+        update(leased.table)
+        .where(leased.table.c[leased.key] == key, *leased.free(now))
         .values(lease_id=lease_id, lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def finish_lease(
+    session: AsyncSession, leased: Leased, key: UUID, lease_id: UUID, values: dict[str, Any]
+) -> bool:
+    """Record a read's outcome and free the row's lease, if the lease is still this one's."""
+    result = await session.execute(
+        update(leased.table)
+        .where(leased.table.c[leased.key] == key, leased.table.c.lease_id == lease_id)
+        .values(lease_id=None, lease_until=None, **values)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -791,18 +832,6 @@ async def poll_row(session: AsyncSession, organisation_id: UUID, post_id: UUID) 
         linkedin_polls.c.organisation_id == organisation_id, linkedin_polls.c.post_id == post_id
     )
     return (await session.execute(query)).first()
-
-
-async def finish_poll(
-    session: AsyncSession, post_id: UUID, lease_id: UUID, values: dict[str, Any]
-) -> bool:
-    """Record a poll's outcome and free its lease, if the lease is still this one's."""
-    result = await session.execute(
-        update(linkedin_polls)
-        .where(linkedin_polls.c.post_id == post_id, linkedin_polls.c.lease_id == lease_id)
-        .values(lease_id=None, lease_until=None, **values)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def reserve_calls(
@@ -899,46 +928,12 @@ async def save_company_page(session: AsyncSession, values: dict[str, Any]) -> No
 async def due_company_pages(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
     query = (
         select(company_pages.c.organisation_id)
-        .where(
-            company_pages.c.state == "active",
-            company_pages.c.next_poll_at <= now,
-            or_(company_pages.c.lease_until.is_(None), company_pages.c.lease_until <= now),
-        )
+        .where(*COMPANY_PAGES.free(now))
         .order_by(company_pages.c.next_poll_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(await session.execute(query))
-
-
-async def take_company_lease(
-    session: AsyncSession, organisation_id: UUID, now: datetime, lease_id: UUID, until: datetime
-) -> bool:
-    result = await session.execute(
-        update(company_pages)
-        .where(
-            company_pages.c.organisation_id == organisation_id,
-            company_pages.c.state == "active",
-            company_pages.c.next_poll_at <= now,
-            or_(company_pages.c.lease_until.is_(None), company_pages.c.lease_until <= now),
-        )
-        .values(lease_id=lease_id, lease_until=until)
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def finish_company_page(
-    session: AsyncSession, organisation_id: UUID, lease_id: UUID, values: dict[str, Any]
-) -> bool:
-    result = await session.execute(
-        update(company_pages)
-        .where(
-            company_pages.c.organisation_id == organisation_id,
-            company_pages.c.lease_id == lease_id,
-        )
-        .values(lease_id=None, lease_until=None, **values)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def program_of(session: AsyncSession, organisation_id: UUID, program_id: UUID) -> bool:

@@ -141,18 +141,20 @@ async def claim_due(
     claims: list[PollClaim] = []
     for row in await repository.due_polls(session, now, limit):
         lease_id = uuid4()
-        if not await repository.take_poll_lease(session, row.post_id, now, lease_id, now + lease):
+        if not await repository.take_lease(
+            session, repository.POLLS, row.post_id, now, lease_id, now + lease
+        ):
             continue  # another replica holds it
         if not await repository.reserve_calls(
             session, repository.APP_BUDGET, day, CALLS_PER_POST, budgets.per_app
         ):
-            await repository.finish_poll(session, row.post_id, lease_id, {})
+            await repository.finish_lease(session, repository.POLLS, row.post_id, lease_id, {})
             break
         if not await repository.reserve_calls(
             session, str(row.ambassador_id), day, CALLS_PER_POST, budgets.per_member
         ):
             await repository.release_calls(session, repository.APP_BUDGET, day, CALLS_PER_POST)
-            await repository.finish_poll(session, row.post_id, lease_id, {})
+            await repository.finish_lease(session, repository.POLLS, row.post_id, lease_id, {})
             await repository.set_member_wait(
                 session,
                 row.organisation_id,
@@ -211,8 +213,9 @@ async def record_counts(
     changed = row.last_change_at is None or fingerprint != row.last_counts
     last_change = now if changed else row.last_change_at
     following = schedule.next_poll(row.published_at, last_change, now)
-    await repository.finish_poll(
+    await repository.finish_lease(
         session,
+        repository.POLLS,
         claim.post_id,
         claim.lease_id,
         {
@@ -231,8 +234,9 @@ async def record_failure(
     session: AsyncSession, claim: PollClaim, retry_at: datetime, error: str
 ) -> None:
     """LinkedIn failed (5xx, no answer, a refusal): the poll is tried again at `retry_at`."""
-    await repository.finish_poll(
+    await repository.finish_lease(
         session,
+        repository.POLLS,
         claim.post_id,
         claim.lease_id,
         {"next_poll_at": retry_at, "last_error": error[:300]},
@@ -247,8 +251,8 @@ async def record_throttled(
     await repository.set_member_wait(
         session, claim.organisation_id, claim.ambassador_id, paused_until=until, reason=error[:300]
     )
-    await repository.finish_poll(
-        session, claim.post_id, claim.lease_id, {"last_error": error[:300]}
+    await repository.finish_lease(
+        session, repository.POLLS, claim.post_id, claim.lease_id, {"last_error": error[:300]}
     )
 
 
@@ -264,8 +268,8 @@ async def record_reconnect(
         reconnect_since=now,
         reason=error[:300],
     )
-    await repository.finish_poll(
-        session, claim.post_id, claim.lease_id, {"last_error": error[:300]}
+    await repository.finish_lease(
+        session, repository.POLLS, claim.post_id, claim.lease_id, {"last_error": error[:300]}
     )
 
 
@@ -301,14 +305,16 @@ async def claim_pages(
     claims: list[PageClaim] = []
     for (organisation_id,) in await repository.due_company_pages(session, now, 20):
         lease_id = uuid4()
-        if not await repository.take_company_lease(
-            session, organisation_id, now, lease_id, now + lease
+        if not await repository.take_lease(
+            session, repository.COMPANY_PAGES, organisation_id, now, lease_id, now + lease
         ):
             continue
         if not await repository.reserve_calls(
             session, repository.APP_BUDGET, day, page_calls(posts), budgets.per_app
         ):
-            await repository.finish_company_page(session, organisation_id, lease_id, {})
+            await repository.finish_lease(
+                session, repository.COMPANY_PAGES, organisation_id, lease_id, {}
+            )
             break
         page = await repository.company_page(session, organisation_id)
         assert page is not None
@@ -361,8 +367,9 @@ async def record_page(
         batch.append((fact, envelope))
     if batch:
         await ingest.company_snapshots_observed(session, batch)
-    await repository.finish_company_page(
+    await repository.finish_lease(
         session,
+        repository.COMPANY_PAGES,
         claim.organisation_id,
         claim.lease_id,
         {"next_poll_at": next_at, "last_polled_at": now, "last_error": None},
@@ -382,7 +389,9 @@ async def record_page_failure(
         values |= {"state": "token_rejected", "next_poll_at": None}
     else:
         values["next_poll_at"] = retry_at
-    await repository.finish_company_page(session, claim.organisation_id, claim.lease_id, values)
+    await repository.finish_lease(
+        session, repository.COMPANY_PAGES, claim.organisation_id, claim.lease_id, values
+    )
 
 
 def _shown(page: Any) -> CompanyPage:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner.models import RosterEmployee, RosterGroup, RosterGroupMember
 from advocacy_planner.repository import EMPLOYEE, GroupRepository, PhaseRepository, RosterRepository
+from advocacy_planner.service.ordering import newer, not_older
 from advocacy_planner.service.phases import existing_phase
 from advocacy_planner.service.programs import existing_program
 from advocacy_shared.contracts.errors import Conflict, Invalid
@@ -42,17 +43,6 @@ from advocacy_shared.contracts.roster import (
 from advocacy_shared.envelope import utc_now
 
 TARGETED = "targeted_recruitment"
-
-
-def _newer(held: int | None, incoming: int | None) -> bool:
-    """As `recruitment.newer`: facts without a version apply in arrival order."""
-    return held is None or incoming is None or incoming > held
-
-
-def _not_older(held: int | None, incoming: int | None) -> bool:
-    """A group's name: a rename and the membership change of one PATCH share a version and carry
-    the same name, so a fact of the same version may apply."""
-    return held is None or incoming is None or incoming >= held
 
 
 # --- The copies ----------------------------------------------------------------------------------
@@ -84,7 +74,7 @@ async def _name_group(
     record = await groups.group(group_id)
     if record is not None and record.deleted:
         return None
-    if record is not None and not _not_older(record.version, version):
+    if record is not None and not not_older(record.version, version):
         return record
     record = record or RosterGroup(
         group_id=group_id, organisation_id=organisation_id, display_name=name, display_name_key=""
@@ -147,7 +137,7 @@ async def _set_membership(
     member: bool,
 ) -> None:
     row = await groups.membership(group_id, fact.employee_id)
-    if row is not None and not _newer(row.version, fact.version):
+    if row is not None and not newer(row.version, fact.version):
         return
     row = row or RosterGroupMember(
         group_id=group_id,

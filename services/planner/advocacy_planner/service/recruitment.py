@@ -20,6 +20,7 @@ from advocacy_planner.repository import (
     RosterRepository,
 )
 from advocacy_planner.service import groups
+from advocacy_planner.service.ordering import newer
 from advocacy_planner.service.playbook import playbook
 from advocacy_planner.service.programs import existing_program
 from advocacy_shared.contracts.ambassadors import (
@@ -40,12 +41,6 @@ EMPLOYER_BRANDING_SEGMENT = "everyone"
 # Facts may arrive late or twice (a nak'ed message is redelivered after later ones; two replicas
 # race). Each copy keeps the version of the newest fact applied and takes only newer ones; a
 # person who left or was erased leaves a tombstone (`departures`), and no fact brings them back.
-
-
-def newer(held: int | None, incoming: int | None) -> bool:
-    """Whether a fact is newer than the copy: facts published before versions were carried
-    (None) apply in arrival order, as they always did."""
-    return held is None or incoming is None or incoming > held
 
 
 async def keep_roster_facts(
