@@ -58,6 +58,10 @@ def test_the_demo_fills_every_page_and_is_made_once(running: RunningPlatform) ->
         for page, count in before.items():
             assert count > 0, f"the {page} page would be empty: {before}"
         assert before["ambassadors"] == 12
+        # A month of activity, not one day: the posts went out on days spread over the month,
+        # and the dashboard's weeks show ambassadors active in more than one of them.
+        assert before["days with posts"] >= 5, before
+        assert before["active weeks"] >= 3, before
         assert before["leaders"] == 3
         assert before["members"] == 4
 
@@ -127,6 +131,10 @@ def page_data(http: httpx.Client, base: str) -> dict[str, Any]:
         "compliance rules": rules["version"],
         "suggestion preview": len(preview["items"]),
         "posts": len(items("/posts", post_state="published")),
+        "days with posts": len(
+            {p["published_at"][:10] for p in items("/posts", post_state="published")}
+        ),
+        "active weeks": sum(1 for week in momentum["weeks"] if week["active_ambassadors"]),
         "metrics posts": summary["totals"]["posts"],
         "reach": summary["totals"]["reach"],
         "emv": summary["emv"]["amount"],

@@ -42,6 +42,7 @@ from advocacy_shared.contracts.posts import (
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.linkedin.posts import (
     activity_urn_from_url,
+    created_at_of,
     permalink,
     post_urn_from_url,
     share_url,
@@ -271,6 +272,21 @@ async def cancel(session: AsyncSession, organisation_id: UUID, post_id: UUID, ba
     return view(record, base)
 
 
+REPORTED_POST_MAX_AGE = timedelta(days=365)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def reported_publication_time(urn: str, now: datetime) -> datetime:
+    """When a reported post went out: the time its LinkedIn id carries, when that is plausible
+    (within the last year, not ahead of our clock by more than a little skew); else the time it
+    is reported. An ambassador often reports a post days after writing it, and participation and
+    momentum count it on the day it went out."""
+    made = created_at_of(urn)
+    if made is None or not now - REPORTED_POST_MAX_AGE <= made <= now + CLOCK_SKEW:
+        return now
+    return min(made, now)
+
+
 async def report_url(
     session: AsyncSession, outbox: Outbox, request: ReportPostUrl, web_base_url: str
 ) -> Post:
@@ -291,7 +307,7 @@ async def report_url(
     move(record, "published", now)
     record.linkedin_post_urn = urn
     record.post_url = request.url
-    record.published_at = now
+    record.published_at = reported_publication_time(urn, now)
     record.next_attempt_at = None
     record.failure = None
     await outbox.add(session, published(record, "manual"), record.organisation_id)

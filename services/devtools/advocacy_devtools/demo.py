@@ -14,7 +14,9 @@ Running it again changes nothing that is there: each step looks for what it woul
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from functools import partial
 from typing import Any
 
 import httpx
+
+from advocacy_shared.linkedin.posts import urn_made_at
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +160,7 @@ class Demo:
         self.timeout = timeout
         self.org = ""
         self.random = random.Random(2027)
+        self.start = datetime.now(UTC)
 
     @property
     def base(self) -> str:
@@ -351,11 +356,13 @@ class Demo:
                     "scheduled_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                 }
                 await self.until(f"a post for {name}", partial(self.call, "POST", path, json=body))
-            # The ambassador posted through the share link and the link is reported: published.
-            for post in await self.every(path):
+            # The ambassador posted through the share link on a day of the past month and the
+            # link is reported: published on the day its LinkedIn id carries.
+            for number, post in enumerate(await self.every(path)):
                 if post["state"] == "scheduled":
-                    urn = 7_290_000_000_000_000_000 + self.random.randrange(10**15)
-                    url = f"https://www.linkedin.com/feed/update/urn:li:share:{urn}/"
+                    went_out = self.start - timedelta(days=2 + (index * 7 + number * 11) % 26)
+                    urn = urn_made_at(went_out, self.random.randrange(1 << 22))
+                    url = f"https://www.linkedin.com/feed/update/{urn}/"
                     await self.call(
                         "POST", f"{self.base}/posts/{post['id']}/published", json={"url": url}
                     )
@@ -384,25 +391,51 @@ class Demo:
         for post in posts:
             known = partial(self.call, "GET", f"{self.base}/metrics/posts/{post['id']}")
             await self.until("the metrics service's copy of a post", known)
-            # Observed as it was reported: the same row (a duplicate) when the demo runs again.
-            impressions = 600 + self.random.randrange(3000)
-            rows.append(
-                {
-                    "row": len(rows) + 1,
-                    "post_id": post["id"],
-                    "observed_at": post["published_at"],
-                    "impressions": impressions,
-                    "members_reached": impressions * 4 // 5,
-                    "reactions": impressions // 40,
-                    "comments": impressions // 300,
-                    "reshares": impressions // 700,
-                    "clicks": impressions // 90,
-                }
-            )
+            rows += [
+                {"row": len(rows) + number + 1, "post_id": post["id"], **counts}
+                for number, counts in enumerate(post_snapshots(post, self.start))
+            ]
         result = await self.call("POST", f"{self.base}/metrics/imports", json=rows)
         if result["failures"]:
             raise DemoError(f"snapshots refused: {result['failures'][:3]}")
         return int(result["stored"]) + int(result["duplicates"])
+
+
+SNAPSHOT_AGES = (
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=2),
+    timedelta(days=4),
+    timedelta(days=7),
+    timedelta(days=14),
+    timedelta(days=21),
+)
+"""When the demo observes a post after it went out: often at first, rarer later, as polling does."""
+
+
+def post_snapshots(post: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """A post's engagement growing as a real post's does (most of it in the first days), observed
+    at `SNAPSHOT_AGES` up to `now`. The values come from the post's id, so running the demo again
+    the same day repeats the same rows (duplicates: nothing new)."""
+    went_out = datetime.fromisoformat(post["published_at"])
+    final = 600 + int(hashlib.sha256(post["id"].encode()).hexdigest()[:8], 16) % 3000
+    rows = []
+    for age in SNAPSHOT_AGES:
+        if went_out + age > now:
+            break
+        impressions = round(final * (1 - math.exp(-age / timedelta(days=2))))
+        rows.append(
+            {
+                "observed_at": (went_out + age).isoformat(),
+                "impressions": impressions,
+                "members_reached": impressions * 4 // 5,
+                "reactions": impressions // 40,
+                "comments": impressions // 300,
+                "reshares": impressions // 700,
+                "clicks": impressions // 90,
+            }
+        )
+    return rows
 
 
 class DemoError(Exception):

@@ -54,6 +54,7 @@ from advocacy_devtools.linkedin_sandbox_posts import (
     bearer,
     versioned,
 )
+from advocacy_shared.linkedin.posts import urn_made_at
 
 if TYPE_CHECKING:
     from advocacy_devtools.linkedin_sandbox import SandboxState
@@ -465,7 +466,7 @@ def mount_analytics(app: FastAPI, state: SandboxState, posts: PostsState) -> Ana
         author = f"urn:li:organization:{organization_id}"
         made = []
         for number in range(body.count):
-            urn = f"urn:li:share:{7_100_000_000_000_000_000 + secrets.randbelow(10**18)}"
+            urn = urn_made_at(state.clock(), secrets.randbits(22))
             commentary = f"Company update {number + 1}"
             posts.posts[urn] = SandboxPost(
                 urn=urn,

@@ -44,6 +44,8 @@ from urllib.parse import parse_qs, quote, unquote
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from advocacy_shared.linkedin.posts import urn_made_at
+
 if TYPE_CHECKING:
     from advocacy_devtools.linkedin_sandbox import SandboxState
 
@@ -125,8 +127,9 @@ def cut_at_unescaped(text: str) -> str:
     return text
 
 
-def _new_urn() -> str:
-    return f"urn:li:share:{7_000_000_000_000_000_000 + secrets.randbelow(10**18)}"
+def _new_urn(now: datetime) -> str:
+    """A share URN whose id carries its creation time, as LinkedIn's do."""
+    return urn_made_at(now, secrets.randbits(22))
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -265,7 +268,7 @@ def mount_posts(app: FastAPI, state: SandboxState) -> PostsState:
                     "DUPLICATE_POST",
                     serviceErrorCode=409,
                 )
-        urn = _new_urn()
+        urn = _new_urn(now)
         posts.posts[urn] = SandboxPost(
             urn=urn,
             author=member,

@@ -102,6 +102,36 @@ def activity_urn_from_url(url: str) -> str | None:
     return f"urn:li:activity:{slug.group(1)}" if slug else None
 
 
+ID_TIME_SHIFT = 22
+"""LinkedIn's post and activity ids are time-ordered: the id shifted right by 22 bits is the
+creation time in milliseconds since the Unix epoch (what LinkedIn's own permalinks show; not in
+its API documentation, so a value outside a plausible range is ignored)."""
+
+
+def urn_id(urn: str) -> int | None:
+    """The number at the end of a share, ugcPost or activity URN."""
+    match = re.fullmatch(r"urn:li:(?:share|ugcPost|activity):(\d{1,30})", urn)
+    return int(match.group(1)) if match else None
+
+
+def created_at_of(urn: str) -> datetime | None:
+    """When LinkedIn made the post the URN names, read from its id; None when the id holds no
+    readable time."""
+    number = urn_id(urn)
+    if number is None:
+        return None
+    try:
+        return datetime.fromtimestamp((number >> ID_TIME_SHIFT) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def urn_made_at(moment: datetime, low_bits: int, kind: str = "share") -> str:
+    """A URN whose id carries `moment` as LinkedIn's ids do (the sandbox and the demo make them)."""
+    number = (int(moment.timestamp() * 1000) << ID_TIME_SHIFT) | (low_bits % (1 << ID_TIME_SHIFT))
+    return f"urn:li:{kind}:{number}"
+
+
 def share_url(web_base_url: str, text: str) -> str:
     """LinkedIn's composer, pre-filled with `text` (`/feed/?shareActive=true&text=`)."""
     return f"{web_base_url.rstrip('/')}/feed/?shareActive=true&text={quote(text, safe='')}"
