@@ -15,7 +15,10 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
    for `--seconds`; each message carries its send time, and the latency is taken when its
    batch's transaction has committed (before the acks).
 
-It prints events/s of both, their ratio, and the paced run's p50/p99/max publish-to-commit.
+It prints events/s of both, their ratio, the CPU time per event each spent in this process (the
+consumer: utime + stime) and in its PostgreSQL backend (read from /proc, so only with a local
+server; "n/a" otherwise), the load average at the start, and the paced run's p50/p99/max
+publish-to-commit.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import nats
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from advocacy_devtools.embedded_nats import EmbeddedNats
@@ -57,6 +61,51 @@ from advocacy_shared.topology import Topology
 
 SENT = "Bench-Sent"
 POSTS = 2000
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """User plus system CPU time of a process (this one by default), None when /proc lacks it."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+@dataclasses.dataclass
+class CpuMeter:
+    """CPU time of the consumer (this process) and of one PostgreSQL backend over a run."""
+
+    backend: int
+    consumer_start: float = 0.0
+    backend_start: float | None = None
+
+    def start(self) -> CpuMeter:
+        self.consumer_start = time.process_time()
+        self.backend_start = cpu_seconds(self.backend)
+        return self
+
+    def report(self, count: int) -> str:
+        consumer = 1e6 * (time.process_time() - self.consumer_start) / count
+        end = cpu_seconds(self.backend)
+        backend = (
+            f"{1e6 * (end - self.backend_start) / count:.0f} µs"
+            if end is not None and self.backend_start is not None
+            else "n/a"
+        )
+        return f"CPU per event: consumer {consumer:.0f} µs, PostgreSQL backend {backend}"
+
+
+async def backend_pid(engine: Any) -> int:
+    """The PostgreSQL backend of the engine's (single, reused) pooled connection."""
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT pg_backend_pid()")))
 
 
 def plain_dsn(url: str) -> str:
@@ -108,8 +157,13 @@ class Timed(BatchConsumer):
 
     latencies: list[float]
 
-    async def apply(self, messages: list[Msg]) -> None:
-        await super().apply(messages)
+    async def apply(
+        self, messages: list[Msg], decoded: list[tuple[CloudEvent, Any]] | None = None
+    ) -> None:
+        if decoded is None:  # so that the bench also runs the code before `decoded` existed
+            await super().apply(messages)
+        else:
+            await super().apply(messages, decoded)
         now = time.time()
         for message in messages:
             sent = (message.headers or {}).get(SENT)
@@ -157,8 +211,9 @@ async def run_service(runner: Timed, js: JetStreamContext, count: int) -> float:
 
 async def run_raw(
     dsn: str, schema: str, js: JetStreamContext, stream: str, count: int, batch: int
-) -> float:
+) -> tuple[float, str]:
     connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    meter = CpuMeter(connection.get_server_pid())
     await connection.execute(
         "CREATE TABLE raw_snapshots (post_id uuid, observed_at timestamptz, source text, "
         "impressions bigint, members_reached bigint, reactions bigint, comments bigint, "
@@ -176,6 +231,7 @@ async def run_raw(
     )
     subscription = await js.pull_subscribe_bind(durable=durable, stream=stream)
     done = 0
+    meter.start()
     started = time.perf_counter()
     while done < count:
         messages = await fetch_batch(subscription, batch, 0.2)
@@ -202,9 +258,10 @@ async def run_raw(
             await message.ack()
         done += len(messages)
     elapsed = time.perf_counter() - started
+    cpu = meter.report(count)
     await subscription.unsubscribe()
     await connection.close()
-    return elapsed
+    return elapsed, cpu
 
 
 async def paced(
@@ -304,21 +361,24 @@ async def main_async(args: argparse.Namespace) -> int:
         await wait_stored(js, raw_stream, count)
         del batch
 
+        print(f"load average at start: {load_average()}", flush=True)
         runner, engine = await service_consumer(url, topology, args)
+        meter = CpuMeter(await backend_pid(engine)).start()
         service_seconds = await run_service(runner, js, count)
+        service_cpu = meter.report(count)
         service_rate = count / service_seconds
         print(
             f"service: {count} events in {service_seconds:.2f} s = {service_rate:,.0f} events/s "
             f"({runner.stats.batches} batches of up to {runner.batch_size}, "
             f"{'without' if getattr(runner.consumer, 'idempotent', False) else 'with'} inbox rows, "
-            f"{runner.stats.fallbacks} fallbacks)",
+            f"{runner.stats.fallbacks} fallbacks)\n         {service_cpu}",
             flush=True,
         )
-        raw_seconds = await run_raw(dsn, schema, js, raw_stream, count, runner.batch_size)
+        raw_seconds, raw_cpu = await run_raw(dsn, schema, js, raw_stream, count, runner.batch_size)
         raw_rate = count / raw_seconds
         print(
             f"raw:     {count} events in {raw_seconds:.2f} s = {raw_rate:,.0f} events/s "
-            f"(batches of up to {runner.batch_size}, as the service's)"
+            f"(batches of up to {runner.batch_size}, as the service's)\n         {raw_cpu}"
         )
         print(f"ratio service / raw: {service_rate / raw_rate:.2f}", flush=True)
 

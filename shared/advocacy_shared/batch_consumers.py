@@ -12,16 +12,25 @@ malformed), nothing of it is kept and its messages are applied one at a time thr
 ordinary consumer, which isolates the bad one: it is retried with backoff and dead-lettered,
 the good ones are applied once.
 
-nats-py 2.16 raises a bare `asyncio.TimeoutError` from a batch fetch that finds nothing (FastStream
-0.7.8 does not suppress it, which is why the ordinary consumers fetch one message at a time): the
-fetch loop here treats that as "nothing yet" and fetches again.
+Messages are fetched by `PullFetcher` rather than nats-py's `PullSubscription.fetch`: nats-py 2.16
+awaits each message of a batch through its own task (with a uuid4 for its name), about a quarter
+of a snapshot's cost in the consumer; the fetcher sends the same JetStream pull requests and
+collects the replies with a callback, a list append per message. nats-py's fetch also raises a
+bare `asyncio.TimeoutError` when it finds nothing (FastStream 0.7.8 does not suppress it, which
+is why the ordinary consumers fetch one message at a time): `fetch_batch` wraps it for callers
+that use nats-py's fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -56,6 +65,125 @@ async def fetch_batch(
         return []
 
 
+STATUS_HEADER = "Status"
+HEARTBEAT = "100"
+MIN_EXPIRES = 0.001
+"""Seconds: a waiting pull request shorter than this is not worth sending."""
+
+
+@dataclass
+class _Request:
+    """A pull request still open on the server: how many messages it may still deliver, until."""
+
+    remaining: int
+    until: float
+
+
+class PullFetcher:
+    """Fetches batches of a durable pull consumer with JetStream's pull requests
+    (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>`), replies collected by one callback
+    subscription on an inbox of its own (each request its own reply subject below it).
+
+    `fetch` first asks for what is there now (`no_wait`: the server sends what it has, then a
+    status that ends the request), so a backlog comes in full batches. When nothing is there it
+    leaves one request waiting on the server (`expires`: the fetch's timeout) and returns as soon
+    as the first messages arrive, not when the batch is full, so a trickle is applied without
+    waiting; what that request delivers later stays in the buffer for the next fetch. Every
+    message delivered is returned by some fetch, so each is acked or redelivered after the ack
+    wait, as with nats-py's fetch."""
+
+    def __init__(self, js: JetStreamContext, stream: str, durable: str) -> None:
+        # nats-py keeps the connection and API prefix of a JetStream context in these attributes
+        # (2.16); the requests are those its own fetch sends.
+        self._nc = js._nc
+        self._next = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._inbox = self._nc.new_inbox()
+        self._numbers = itertools.count()
+        self._open: dict[str, _Request] = {}
+        self._buffer: deque[Msg] = deque()
+        self._arrived = asyncio.Event()
+        self._subscription: Any = None
+
+    async def start(self) -> PullFetcher:
+        self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._received)
+        return self
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _received(self, message: Msg) -> None:
+        request = self._open.get(message.subject)
+        status = message.headers.get(STATUS_HEADER) if message.headers else None
+        if status is None:
+            self._buffer.append(message)
+            if request is not None:
+                request.remaining -= 1
+                if request.remaining <= 0:
+                    del self._open[message.subject]
+        elif status != HEARTBEAT:  # 404 no messages, 408 expired, 409 ...: the request ended
+            self._open.pop(message.subject, None)
+        self._arrived.set()
+
+    async def _request(self, batch: int, timeout: float, *, wait: bool) -> str:
+        reply = f"{self._inbox}.{next(self._numbers)}"
+        body: dict[str, Any] = {"batch": batch}
+        if wait:
+            body["expires"] = int(timeout * 1e9)
+        else:
+            body["no_wait"] = True
+        self._open[reply] = _Request(batch, time.monotonic() + timeout)
+        await self._nc.publish(self._next, json.dumps(body).encode(), reply=reply)
+        return reply
+
+    def _outstanding(self) -> int:
+        """Messages the open requests may still deliver (forgetting those past their time: a
+        reconnect loses a request's end)."""
+        now = time.monotonic()
+        for reply in [r for r, request in self._open.items() if request.until < now]:
+            del self._open[reply]
+        return sum(request.remaining for request in self._open.values())
+
+    async def _wait(self, done: Any, deadline: float) -> None:
+        """Until `done()` or the deadline."""
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                return
+
+    def _take(self, batch: int) -> list[Msg]:
+        buffer = self._buffer
+        return [buffer.popleft() for _ in range(min(batch, len(buffer)))]
+
+    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
+        """Up to `batch` messages; none when none came within `timeout`."""
+        deadline = time.monotonic() + timeout
+        missing = batch - len(self._buffer) - self._outstanding()
+        if missing > 0:
+            reply = await self._request(missing, timeout, wait=False)
+            await self._wait(
+                lambda: len(self._buffer) >= batch or reply not in self._open, deadline
+            )
+        while not self._buffer and (left := deadline - time.monotonic()) > MIN_EXPIRES:
+            if not self._outstanding():
+                await self._request(batch, left, wait=True)
+            await self._wait(lambda: bool(self._buffer) or not self._open, deadline)
+        return self._take(batch)
+
+
+@dataclass
+class _Fetched:
+    messages: list[Msg]
+    decoded: list[tuple[CloudEvent, EventData]] | None
+
+
 @dataclass
 class BatchConsumer:
     """Runs one durable consumer in batches; `consumer` gives its config, decoder and handler."""
@@ -66,27 +194,49 @@ class BatchConsumer:
     stats: BatchStats = field(default_factory=BatchStats)
 
     async def run(self, js: JetStreamContext) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled. The next batch is fetched and decoded while the current one
+        is written (a task of its own, which runs while the database works), so the two
+        overlap; it is applied only after the current one is committed and acked."""
         await self.consumer.ensure(js)
-        subscription = await js.pull_subscribe_bind(
-            durable=self.consumer.durable, stream=self.consumer.stream
-        )
+        fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
+        following: asyncio.Task[_Fetched] | None = None
         try:
+            batch = await self._fetch(fetcher)
             while True:
-                messages = await fetch_batch(subscription, self.batch_size, self.fetch_timeout)
-                if messages:
-                    await self.settle(messages)
+                following = asyncio.create_task(self._fetch(fetcher))
+                if batch.messages:
+                    await self.settle(batch.messages, batch.decoded)
+                batch = await following
         finally:
-            await subscription.unsubscribe()
+            if following is not None:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
+            await fetcher.stop()
 
-    async def settle(self, messages: list[Msg]) -> None:
-        """Apply a fetched batch and ack it; on failure, one message at a time."""
+    async def _fetch(self, fetcher: PullFetcher) -> _Fetched:
+        messages = await fetcher.fetch(self.batch_size, self.fetch_timeout)
+        return _Fetched(messages, self._decode(messages))
+
+    def _decode(self, messages: list[Msg]) -> list[tuple[CloudEvent, EventData]] | None:
+        """The batch's events; None when one cannot be decoded (`apply` then raises for it, and
+        the one-at-a-time fallback dead-letters it)."""
+        decode = self.consumer.decode_one_type
+        try:
+            return [decode(message.data) for message in messages]
+        except Exception:  # any failure is the fallback's to name
+            return None
+
+    async def settle(
+        self, messages: list[Msg], decoded: list[tuple[CloudEvent, EventData]] | None = None
+    ) -> None:
+        """Apply a fetched batch (`decoded`: its events, when decoded already) and ack it after
+        the commit; on failure, one message at a time."""
         self.stats.batches += 1
         try:
             if not tracing.active:
-                await self.apply(messages)
+                await self.apply(messages, decoded)
             else:
-                await self._apply_traced(messages)
+                await self._apply_traced(messages, decoded)
         except Exception as exc:
             self.stats.fallbacks += 1
             log.warning(
@@ -103,7 +253,9 @@ class BatchConsumer:
         for message in messages:
             await message.ack()
 
-    async def _apply_traced(self, messages: list[Msg]) -> None:
+    async def _apply_traced(
+        self, messages: list[Msg], decoded: list[tuple[CloudEvent, EventData]] | None
+    ) -> None:
         """One span for the batch, linked to the trace of each message it applies."""
         links = [tp for tp in (tracing.in_event(message.data) for message in messages) if tp]
         with tracing.span(
@@ -117,12 +269,15 @@ class BatchConsumer:
             },
             links=links,
         ):
-            await self.apply(messages)
+            await self.apply(messages, decoded)
 
-    async def apply(self, messages: list[Msg]) -> None:
+    async def apply(
+        self, messages: list[Msg], decoded: list[tuple[CloudEvent, EventData]] | None = None
+    ) -> None:
         """Every message of the batch and its inbox row in one transaction; raises on any error."""
         consumer = self.consumer
-        decoded = [consumer.decode(message.data) for message in messages]
+        if decoded is None:  # not decoded yet, or one failed: this raises for it
+            decoded = [consumer.decode_one_type(message.data) for message in messages]
         inbox = consumer.inbox
         async with consumer.sessions() as session, session.begin():
             if consumer.idempotent and consumer.batch_handler is not None:

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
@@ -26,7 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
 from nats.js.errors import BadRequestError
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -253,6 +254,23 @@ class EventConsumer:
             raise MalformedEvent(_summary(exc)) from exc
         return envelope, data
 
+    def decode_one_type(self, payload: bytes) -> tuple[CloudEvent, EventData]:
+        """As `decode`, in one validation of the JSON where the consumer takes one event type
+        (about a third less than two: the envelope, then its data). The envelope's `data` is then
+        the data model, not a dict: for the batch path, whose handlers get the data apart. Any
+        problem goes through `decode`, which names it as usual."""
+        if len(self.models) == 1:
+            (model,) = self.models.values()
+            typed, event_type = typed_envelope(model)
+            try:
+                envelope = typed.model_validate_json(payload)
+            except ValidationError:
+                pass
+            else:
+                if envelope.type == event_type:
+                    return envelope, cast(EventData, envelope.data)
+        return self.decode(payload)
+
     async def _seen(self, session: AsyncSession, message_id: str) -> bool:
         query = select(self.inbox.c.message_id).where(
             self.inbox.c.consumer == self.durable, self.inbox.c.message_id == message_id
@@ -283,6 +301,13 @@ class EventConsumer:
                 "stream_seq": metadata.sequence.stream,
             },
         )
+
+
+@cache
+def typed_envelope(model: type[EventData]) -> tuple[type[CloudEvent], str]:
+    """A CloudEvent whose `data` is validated as `model` with the envelope, and its `type`."""
+    typed = create_model(f"{model.__name__}Event", __base__=CloudEvent, data=(model, ...))
+    return typed, model.spec.type
 
 
 def _traceparent_of(raw: Msg) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -177,16 +177,17 @@ SNAPSHOT_FIELDS = ("post_id", "observed_at", "source", "organisation_id", *COUNT
 
 _COUNT_LIST = ", ".join(COUNTS)
 _UPDATE_COUNTS = ", ".join(f"{c} = excluded.{c}" for c in COUNTS)
-_STORE_TEMPLATE = """
-WITH s AS (
+_UNNEST = """
     SELECT * FROM unnest(
         CAST(:post_id AS uuid[]), CAST(:observed_at AS timestamptz[]),
-        CAST(:source AS varchar[]), CAST(:organisation_id AS uuid[]),
+        CAST(:source AS varchar[]), CAST(:organisation_id AS ORG_TYPE[]),
         CAST(:impressions AS bigint[]), CAST(:members_reached AS bigint[]),
         CAST(:reactions AS bigint[]), CAST(:comments AS bigint[]), CAST(:reshares AS bigint[]),
         CAST(:clicks AS bigint[])
-    ) AS t(post_id, observed_at, source, organisation_id, COUNT_LIST)
-), stored AS (
+    ) WITH ORDINALITY AS t(post_id, observed_at, source, organisation_id, COUNT_LIST, n)
+"""
+_WRITES = """
+stored AS (
     INSERT INTO snapshots (post_id, observed_at, source, organisation_id, COUNT_LIST)
     SELECT post_id, observed_at, source, organisation_id, COUNT_LIST FROM s
     ON CONFLICT DO NOTHING
@@ -210,19 +211,72 @@ WITH s AS (
         organisation_id = excluded.organisation_id, UPDATE_COUNTS,
         changed_at = excluded.changed_at
     WHERE excluded.observed_at > post_daily.observed_at
+), marks AS (
+    INSERT INTO rollup_dirty (organisation_id, day)
+    SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s ORDER BY 1, 2
+    ON CONFLICT (organisation_id, day) DO UPDATE SET day = excluded.day
 )
-INSERT INTO rollup_dirty (organisation_id, day)
-SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s ORDER BY 1, 2
-ON CONFLICT (organisation_id, day) DO UPDATE SET day = excluded.day
 """
-_STORE = text(
-    _STORE_TEMPLATE.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+_CHECKED = """
+checked AS (
+    SELECT u.post_id, u.observed_at, u.source, p.organisation_id, COUNT_LIST, u.n,
+        p.withdrawn_at,
+        CASE
+            WHEN p.post_id IS NULL THEN 'unknown'
+            WHEN CAST(p.organisation_id AS varchar) <> u.organisation_id THEN 'organisation'
+            WHEN u.observed_at > CAST(:now AS timestamptz) + CAST(:skew AS interval)
+                THEN 'future'
+            WHEN u.observed_at < p.published_at - CAST(:skew AS interval) THEN 'early'
+        END AS problem
+    FROM u LEFT JOIN posts p ON p.post_id = u.post_id
+), s AS (
+    SELECT post_id, observed_at, source, organisation_id, COUNT_LIST FROM checked
+    WHERE NOT EXISTS (SELECT FROM checked WHERE problem IS NOT NULL)
+        AND (withdrawn_at IS NULL OR observed_at <= withdrawn_at)
+)
+"""
+
+
+def _sql(template: str) -> Any:
+    return text(
+        template.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+    )
+
+
+_STORE = _sql(
+    f"WITH s AS ({_UNNEST.replace('ORG_TYPE', 'uuid')}), {_WRITES} SELECT count(*) FROM s"  # noqa: S608 (constants)
 )
 """One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
 arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
 rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
 which is all these need: each writes its own table. A mark that exists already is updated to
 itself, which locks it until the commit (see `take_dirty_days`)."""
+
+_OBSERVE = _sql(
+    f"WITH u AS ({_UNNEST.replace('ORG_TYPE', 'varchar')}), {_CHECKED}, {_WRITES} "  # noqa: S608
+    "SELECT n, problem FROM checked WHERE problem IS NOT NULL ORDER BY n LIMIT 1"
+)
+"""`_STORE` for snapshot events, with the checks of `ingest.snapshots_observed` joined in: each
+event's post looked up and compared (its organisation, as the event's `orgid` names it, and
+its publication time), so the lookup costs no round trip and no rows to Python. Nothing is
+written when any event has a problem; the first such event comes back (`n`: its position,
+from 1), for the caller to raise. An event observed after its post's withdrawal is skipped."""
+
+
+class SnapshotProblem(NamedTuple):
+    n: int
+    problem: str
+    """unknown (no such post), organisation (another's post), future, early (before the post)"""
+
+
+async def observe_snapshots(
+    session: AsyncSession, columns: dict[str, list[Any]], skew: timedelta
+) -> SnapshotProblem | None:
+    """Check and store snapshot events on PostgreSQL (`_OBSERVE`); `columns` holds the
+    `SNAPSHOT_FIELDS` as lists, `organisation_id` being the events' `orgid` strings. Returns the
+    first event with a problem (then nothing was written), or None."""
+    row = (await session.execute(_OBSERVE, {**columns, "now": utc_now(), "skew": skew})).first()
+    return None if row is None else SnapshotProblem(row[0], row[1])
 
 
 async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -94,18 +94,28 @@ def _counts(snapshot: Any) -> dict[str, Any]:
 
 async def snapshots_observed(
     session: AsyncSession, batch: Sequence[tuple[PostMetricsObserved, CloudEvent]]
-) -> int:
+) -> None:
     """Store a batch of snapshot events; raises (failing the whole batch) on any refused one, so
-    that the batch consumer isolates it. Returns how many were kept for storing."""
+    that the batch consumer isolates it. On PostgreSQL the checks run in the storing statement
+    (`repository.observe_snapshots`), below in Python: the same rules."""
+    if session.get_bind().dialect.name == "postgresql":
+        columns: dict[str, list[Any]] = {
+            name: [getattr(data, name) for data, _ in batch] for name in SNAPSHOT_DATA_FIELDS
+        }
+        columns["organisation_id"] = [envelope.orgid for _, envelope in batch]
+        found = await repository.observe_snapshots(session, columns, CLOCK_SKEW)
+        if found is not None:
+            raise _refusal(batch[found.n - 1][0].post_id, found.problem)
+        return
     known = await repository.post_rows(session, (data.post_id for data, _ in batch))
     now = utc_now()
     rows: list[dict[str, Any]] = []
     for data, envelope in batch:
         post = known.get(data.post_id)
         if post is None:
-            raise UnknownPost(f"no post {data.post_id} has been published")
+            raise _refusal(data.post_id, "unknown")
         if str(post.organisation_id) != envelope.orgid:
-            raise Refused(f"post {data.post_id} belongs to another organisation")
+            raise _refusal(data.post_id, "organisation")
         problem = _problem(data.observed_at, post.published_at, now)
         if problem is not None:
             raise Refused(problem)
@@ -121,7 +131,20 @@ async def snapshots_observed(
             }
         )
     await repository.store_snapshots(session, rows)
-    return len(rows)
+
+
+SNAPSHOT_DATA_FIELDS = tuple(f for f in repository.SNAPSHOT_FIELDS if f != "organisation_id")
+
+
+def _refusal(post_id: UUID, problem: str) -> Exception:
+    """The exception for a snapshot's problem (as `repository.SnapshotProblem` names it)."""
+    if problem == "unknown":
+        return UnknownPost(f"no post {post_id} has been published")
+    if problem == "organisation":
+        return Refused(f"post {post_id} belongs to another organisation")
+    if problem == "future":
+        return Refused("observed_at is in the future")
+    return Refused("observed_at is before the post was published")
 
 
 async def company_snapshots_observed(
