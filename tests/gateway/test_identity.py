@@ -158,6 +158,7 @@ async def test_an_api_key_is_shown_once_and_works_within_its_scopes_and_organisa
         "roles": {},
         "organisation_id": org,
         "scopes": ["hr"],
+        "ambassador_id": None,  # a key is never an ambassador
         "csrf_token": None,  # only a session has one
     }
 

@@ -34,7 +34,9 @@ def upgrade() -> None:
     op.create_table(
         "bi_keys",
         sa.Column("organisation_id", sa.Uuid(), nullable=False),
-        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column(
+            "secret", sa.String(length=64), nullable=False, comment="HMAC key of the BI pseudonyms"
+        ),
         sa.PrimaryKeyConstraint("organisation_id"),
     )
 
