@@ -2,7 +2,8 @@
 account, the employee opens the invitation link, reads the consent text and accepts (which links
 the account to their ambassador profile), connects LinkedIn through the sandbox's OAuth pages,
 sees this week's suggestions with the why and the angle prompt, accepts one, writes the post in
-their own words and schedules it, and finds it among their posts."""
+their own words and schedules it, and finds it among their posts. Each page passes axe-core with
+no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from tests.ui.axe import blocking_violations
 from tests.ui.conftest import PASSWORD, Site, Tab
 
 pytestmark = pytest.mark.slow
@@ -85,6 +87,7 @@ async def test_an_employee_accepts_connects_linkedin_and_schedules_a_suggested_p
     await tab.open(f"invitation/{token}")
     await expect(page.get_by_role("heading", name="Invitation from Acme A/S")).to_be_visible()
     await expect(page.get_by_text("Consent text, version")).to_be_visible()
+    assert await blocking_violations(page) == [], "employee-invitation"
     await tab.screenshot("employee-invitation")
     await page.get_by_role("button", name="Accept the invitation").click()
     await expect(page.get_by_text("You accepted the invitation.")).to_be_visible()
@@ -101,6 +104,7 @@ async def test_an_employee_accepts_connects_linkedin_and_schedules_a_suggested_p
     await expect(card).to_be_visible()
     await expect(card.get_by_text("Why:")).to_be_visible()
     await expect(card.get_by_text("Angle:")).to_be_visible()
+    assert await blocking_violations(page) == [], "employee-suggestions"
     await tab.screenshot("employee-suggestions")
     await card.get_by_role("button", name="Accept and write").click()
     write = page.get_by_role("form", name=re.compile("^Write your post"))
@@ -113,6 +117,7 @@ async def test_an_employee_accepts_connects_linkedin_and_schedules_a_suggested_p
     posts = page.get_by_role("table", name="Your posts")
     await expect(posts).to_contain_text("Vi vokser i Aarhus")
     await expect(posts).to_contain_text("scheduled")
+    assert await blocking_violations(page) == [], "employee-posts"
     await tab.screenshot("employee-posts")
 
     await tab.open("me")
