@@ -41,6 +41,7 @@ from advocacy_devtools.embedded_nats import free_port
 
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+SCENARIOS = ("bare", "rpc read", "gateway read", "write")
 SERVICES = ("gateway", "planner", "ambassadors", "content", "metrics")
 PROGRAM = {
     "name": "Benchmark pilot",
@@ -343,6 +344,13 @@ def main() -> None:
     parser.add_argument("--requests-n", type=int, default=20000, help="per scenario, more")
     parser.add_argument("--seconds", type=float, default=8.0, help="at most, per scenario")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="which to load (the ratio needs `bare`)",
+    )
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as temporary:
@@ -407,6 +415,7 @@ def run_bench(
                     expect=201,
                 ),
             ]
+            scenarios = [scenario for scenario in scenarios if scenario.name in args.scenarios]
             requests = {n: args.requests_1 if n == 1 else args.requests_n for n in args.connections}
             print(f"body: {len(tenant.playbook)} bytes; loading…", file=sys.stderr, flush=True)
             roots = [platform.pid, bare.pid]

@@ -160,7 +160,8 @@ class LeanRead:
     """A read of one prebuilt statement that, in a read session on PostgreSQL, runs straight on
     asyncpg: the statement is compiled once, and each call costs a pool checkout and the driver's
     prepared statement, not SQLAlchemy's ORM execution path (session, compile cache lookup, result
-    construction), which cost about three times the statement itself in CPU (docs/performance.md).
+    construction), which cost about three times the statement itself in CPU, nor its `Connection`
+    (docs/performance.md).
 
     Anywhere else (SQLite, or a session inside a transaction, whose reads must see its own
     uncommitted writes) it runs through the session. Only for statements whose parameters and
@@ -177,10 +178,21 @@ class LeanRead:
             return (await session.execute(self.statement, params)).scalar_one_or_none()
         assert isinstance(engine, AsyncEngine)
         sql, names = self._sql(engine.dialect)
-        async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
+        # The pool's connection itself, not a `Connection` around it: no isolation level set and
+        # reset, no engine events, no task to shield the close (which does no I/O here: nothing
+        # was begun, so the pool's reset on return is a no-op).
+        pooled = await engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
             assert driver is not None
             return await driver.fetchval(sql, *(params[name] for name in names))
+        except BaseException:
+            # A failed or cancelled statement may leave the connection mid-protocol: the pool
+            # replaces it at its next checkout rather than lend it as it is.
+            pooled.invalidate(soft=True)
+            raise
+        finally:
+            pooled.close()
 
     @staticmethod
     def _runs_on_driver(session: AsyncSession, engine: Any) -> bool:

@@ -54,8 +54,10 @@ _CONNECTION_ERRORS = (
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
 Transaction = Callable[[], Any]
 SteppedHandler = Callable[[Transaction, Any], Awaitable[RpcReply]]
-Mode = Literal["transaction", "read", "steps"]
-"""How a handler gets its session: in a transaction, in a read session, or opening its own."""
+PlainHandler = Callable[[Any], Awaitable[RpcReply]]
+Mode = Literal["transaction", "read", "steps", "plain"]
+"""How a handler gets its session: in a transaction, in a read session, opening its own, or
+none at all (it answers without the database)."""
 
 
 class _Success(BaseModel):
@@ -116,7 +118,9 @@ class RpcServer:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._handlers: list[tuple[Operation[Any, Any], RpcHandler | SteppedHandler, Mode]] = []
+        self._handlers: list[
+            tuple[Operation[Any, Any], RpcHandler | SteppedHandler | PlainHandler, Mode]
+        ] = []
         self._outbox: Outbox | None = None
 
     @property
@@ -178,6 +182,19 @@ class RpcServer:
             fn: Callable[[Transaction, Req], Awaitable[Rep]],
         ) -> Callable[[Transaction, Req], Awaitable[Rep]]:
             self._handlers.append((operation, fn, "steps"))
+            return fn
+
+        return register
+
+    def answers(
+        self, operation: Operation[Req, Rep]
+    ) -> Callable[[Callable[[Req], Awaitable[Rep]]], Callable[[Req], Awaitable[Rep]]]:
+        """A handler that needs no database (the system ping): no session is opened for it."""
+        if operation.service != self.service:
+            raise ValueError(f"{operation.subject} belongs to {operation.service}")
+
+        def register(fn: Callable[[Req], Awaitable[Rep]]) -> Callable[[Req], Awaitable[Rep]]:
+            self._handlers.append((operation, fn, "plain"))
             return fn
 
         return register
@@ -258,7 +275,7 @@ class _Responder:
     def __init__(
         self,
         operation: Operation[Any, Any],
-        handler: RpcHandler | SteppedHandler,
+        handler: RpcHandler | SteppedHandler | PlainHandler,
         transaction: Transaction,
         read: Transaction,
         mode: Mode,
@@ -310,6 +327,10 @@ class _Responder:
         return encode_reply(reply), "ok"
 
     async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply:
+        if self.mode == "plain":
+            return await cast(PlainHandler, self.handler)(request)
+        if self.mode == "read":
+            return await self._read(request)
         if self.mode == "steps":
             return await cast(SteppedHandler, self.handler)(self.transaction, request)
         if key is not None and self.commands is not None and self.mode == "transaction":
@@ -321,9 +342,25 @@ class _Responder:
                 request,
                 lambda session: handler(session, request),
             )
-        opened = self.read if self.mode == "read" else self.transaction
-        async with opened() as session:
+        async with self.transaction() as session:
             return await cast(RpcHandler, self.handler)(session, request)
+
+    async def _read(self, request: RpcRequest) -> RpcReply:
+        """A read handler in a read session. A session that never took a connection (its
+        handler read only through `LeanRead`) holds nothing to give back: it is closed on the
+        spot, without the task and the greenlet hop of `AsyncSession.__aexit__`, which shields a
+        close that returns a connection to the pool."""
+        opened = self.read()
+        if not isinstance(opened, AsyncSession):
+            async with opened as session:
+                return await cast(RpcHandler, self.handler)(session, request)
+        try:
+            return await cast(RpcHandler, self.handler)(opened, request)
+        finally:
+            if opened.sync_session.in_transaction():
+                await opened.__aexit__(None, None, None)
+            else:
+                opened.sync_session.close()
 
 
 def _error_code(payload: bytes) -> str:

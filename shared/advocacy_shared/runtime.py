@@ -111,8 +111,8 @@ class ServiceRuntime:
             return
         pong = Pong(service=self.name, version=_package_version(f"advocacy-{self.name}"))
 
-        @rpc.handles(operation)
-        async def answer_ping(_session: AsyncSession, _request: PingRequest) -> Pong:
+        @rpc.answers(operation)
+        async def answer_ping(_request: PingRequest) -> Pong:
             return pong
 
     def _add_status(self, rpc: RpcServer, outbox: Table) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from faststream.nats import NatsBroker
 from sqlalchemy import Column, Integer, Table, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
 
 from advocacy_devtools.testing import MakeDatabase
+from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
 from advocacy_shared.db import (
     LeanRead,
     create_engine,
@@ -15,6 +19,8 @@ from advocacy_shared.db import (
     read_session_factory,
     session_factory,
 )
+from advocacy_shared.rpc import RpcClient, RpcServer
+from advocacy_shared.topology import Topology
 
 mapper = registry()
 
@@ -67,6 +73,14 @@ async def test_a_read_session_refuses_to_write(make_database: MakeDatabase) -> N
         await engine.dispose()
 
 
+class Floor(RpcRequest):
+    floor: int
+
+
+class Biggest(RpcReply):
+    value: int | None
+
+
 BIGGEST_ABOVE = LeanRead(select(func.max(Thing.id)).where(Thing.id > bindparam("floor")))  # type: ignore[attr-defined]
 
 
@@ -89,5 +103,69 @@ async def test_a_lean_read_answers_as_the_orm_does_and_sees_its_own_transactions
             await session.rollback()
         async with read_session_factory(engine)() as session:
             assert await BIGGEST_ABOVE.scalar(session, floor=2) == 9
+    finally:
+        await engine.dispose()
+
+
+async def test_read_handlers_give_their_connections_back_whether_they_read_lean_or_not(
+    make_database: MakeDatabase, nats_server_url: str, topology: Topology
+) -> None:
+    """The RPC server closes a read session that took no connection without the shielded close
+    of `AsyncSession.__aexit__`: every connection a read took must still be back in the pool."""
+    engine = create_engine(await make_database("reads", None))
+    server = RpcServer("probe")
+    lean: Operation[Floor, Biggest] = Operation("probe", "lean", Floor, Biggest)
+    orm: Operation[Floor, Biggest] = Operation("probe", "orm", Floor, Biggest)
+
+    @server.reads(lean)
+    async def read_lean(session: AsyncSession, request: Floor) -> Biggest:
+        return Biggest(value=await BIGGEST_ABOVE.scalar(session, floor=request.floor))
+
+    @server.reads(orm)
+    async def read_orm(session: AsyncSession, request: Floor) -> Biggest:
+        query = select(func.max(Thing.id)).where(Thing.id > request.floor)  # type: ignore[attr-defined]
+        return Biggest(value=(await session.execute(query)).scalar_one_or_none())
+
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    client = RpcClient(nc, lambda op: op.subject(topology), timeout=5.0)
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=session_factory(engine),
+        max_workers=4,
+        read=read_session_factory(engine),
+    )
+    await nc.flush()
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+            await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
+        for operation in (lean, orm) * 3:
+            assert (await client.call(operation, Floor(floor=2))).value == 9
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await serving.stop()
+        await broker.stop()
+        await engine.dispose()
+
+
+async def test_a_lean_read_that_fails_leaves_the_pool_fit_to_serve(
+    make_database: MakeDatabase,
+) -> None:
+    engine = create_engine(await make_database("reads", None))
+    failing = LeanRead(select(func.max(Thing.id) / bindparam("divisor")))  # type: ignore[attr-defined]
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+            await connection.execute(text("INSERT INTO things (id) VALUES (4)"))
+        async with read_session_factory(engine)() as session:
+            if not is_sqlite(str(engine.url)):
+                with pytest.raises(Exception, match="division by zero"):
+                    await failing.scalar(session, divisor=0)
+            assert await failing.scalar(session, divisor=2) == 2
+            assert await BIGGEST_ABOVE.scalar(session, floor=0) == 4
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         await engine.dispose()

@@ -205,3 +205,33 @@ async def test_a_read_handler_gets_a_read_session_and_a_command_a_transaction(
     finally:
         await serving.stop()
         await broker.stop()
+
+
+async def test_a_handler_that_needs_no_database_is_answered_without_opening_a_session(
+    nats_server_url: str, topology: Topology, client: RpcClient
+) -> None:
+    server = RpcServer("probe")
+
+    @server.answers(ECHO)
+    async def echo(request: Echo) -> Echoed:
+        return Echoed(text=request.text, replica="plain")
+
+    def no_session() -> Any:
+        raise AssertionError("a handler that needs no database opened a session")
+
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=no_session,
+        max_workers=2,
+        read=no_session,
+    )
+    await nc.flush()
+    try:
+        assert await client.call(ECHO, Echo(text="x")) == Echoed(text="x", replica="plain")
+    finally:
+        await serving.stop()
+        await broker.stop()
