@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_gateway.settings import GatewaySettings
-from advocacy_shared.contracts.base import EVENT_TYPES, EventData, event
+from advocacy_shared.contracts.base import EVENT_TYPES, EventData, event, newer
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import GET_PLAYBOOK
 from advocacy_shared.crypto import new_key
@@ -26,6 +26,14 @@ def test_event_subjects_and_types_are_versioned_and_namespaced() -> None:
     assert spec.subject(Topology("t1")) == "t1.gateway.organisation.created.v1"
     assert EVENT_TYPES[spec.type] is OrganisationCreated
     assert GET_PLAYBOOK.subject(Topology("advocacy")) == "advocacy.rpc.planner.playbook.get"
+
+
+def test_only_a_higher_entity_version_is_newer() -> None:
+    assert newer(3, 4)
+    assert not newer(3, 3)  # a second fact of the version held changes nothing
+    assert not newer(4, 3)
+    assert newer(None, 1)  # versionless facts apply in arrival order
+    assert newer(2, None)
 
 
 def test_an_event_name_cannot_be_declared_twice_nor_in_an_unknown_domain() -> None:

@@ -26,7 +26,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorProfileChanged,
     ConsentRevoked,
 )
-from advocacy_shared.contracts.base import EventData
+from advocacy_shared.contracts.base import EventData, newer
 from advocacy_shared.contracts.metrics import PostEngagementMeasured
 from advocacy_shared.contracts.planner import (
     DEFAULT_PLAYBOOK,
@@ -34,12 +34,6 @@ from advocacy_shared.contracts.planner import (
     ProgramObjectivesSet,
 )
 from advocacy_shared.envelope import utc_now
-
-
-def newer(held: int | None, incoming: int | None) -> bool:
-    """Whether a fact is newer than the copy (facts without versions apply in arrival order)."""
-    return held is None or incoming is None or incoming > held
-
 
 # --- The playbook and programs -------------------------------------------------------------------
 

@@ -56,6 +56,14 @@ EntityVersion = Annotated[
 ]
 
 
+def newer(held: int | None, incoming: int | None) -> bool:
+    """Whether a fact carrying `incoming` (an `EntityVersion`) is newer than the copy holding
+    `held`: a fact of the version already held is not (a second fact of one version changes
+    nothing). Facts without versions apply in arrival order, as they did before versions were
+    carried."""
+    return held is None or incoming is None or incoming > held
+
+
 def event(domain: str, entity: str, fact: str, version: int) -> Callable[[E], E]:
     """Declare an event class and register it under its CloudEvents type."""
     if domain not in DOMAINS:

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_planner.models import RosterEmployee, RosterGroup, RosterGroupMember
 from advocacy_planner.repository import EMPLOYEE, GroupRepository, PhaseRepository, RosterRepository
-from advocacy_planner.service.ordering import newer, not_older
+from advocacy_planner.service.ordering import not_older
 from advocacy_planner.service.phases import existing_phase
 from advocacy_planner.service.programs import existing_program
+from advocacy_shared.contracts.base import newer
 from advocacy_shared.contracts.errors import Conflict, Invalid
 from advocacy_shared.contracts.planner import (
     GetRecruitmentTarget,

@@ -1,13 +1,9 @@
 """Which facts the planner's event-fed copies take (roster, enrolment and groups alike): each copy
 keeps the version of the newest fact applied and takes only newer ones. Facts published before
-versions were carried (None) apply in arrival order, as they always did."""
+versions were carried (None) apply in arrival order, as they always did. Most copies take only
+newer facts (`advocacy_shared.contracts.base.newer`); a group's name takes facts not older."""
 
 from __future__ import annotations
-
-
-def newer(held: int | None, incoming: int | None) -> bool:
-    """Whether a fact is newer than the copy."""
-    return held is None or incoming is None or incoming > held
 
 
 def not_older(held: int | None, incoming: int | None) -> bool:

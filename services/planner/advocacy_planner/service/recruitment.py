@@ -20,7 +20,6 @@ from advocacy_planner.repository import (
     RosterRepository,
 )
 from advocacy_planner.service import groups
-from advocacy_planner.service.ordering import newer
 from advocacy_planner.service.playbook import playbook
 from advocacy_planner.service.programs import existing_program
 from advocacy_shared.contracts.ambassadors import (
@@ -29,6 +28,7 @@ from advocacy_shared.contracts.ambassadors import (
     AmbassadorOnboarded,
     AmbassadorProfileChanged,
 )
+from advocacy_shared.contracts.base import newer
 from advocacy_shared.contracts.invitations import InvitationDeclined, InvitationIssued
 from advocacy_shared.contracts.planner import PhaseKind, Proposal
 from advocacy_shared.contracts.roster import EmployeeLeftRoster, RosterFacts
