@@ -2,7 +2,7 @@
 database) against the LinkedIn sandbox through the official client: the decaying schedule and its
 stop after a quiet period, the per-member and per-app daily budgets, 429 with `Retry-After`, 401
 until the ambassador reconnects, two replicas never polling one post twice in one slot, and the
-company page's statistics as the baseline.
+company page's statistics as the baseline, read once per interval by any number of replicas.
 
 The poller's clock is set by the test (`Poller.clock`), always in the past so that snapshots are
 not refused as future ones, and the sandbox's clock is moved with it so that a post is as old on
@@ -27,7 +27,8 @@ from advocacy_devtools.linkedin_sandbox import _Fault
 from advocacy_devtools.linkedin_sandbox_analytics import AnalyticsState, counts_at
 from advocacy_metrics.models import linkedin_budget, linkedin_members, linkedin_polls, snapshots
 from advocacy_metrics.polling import Poller, polling_wiring
-from advocacy_metrics.service.polling import Schedule
+from advocacy_metrics.repository import APP_BUDGET
+from advocacy_metrics.service.polling import Schedule, page_calls
 from advocacy_shared.contracts.content import PostPublished
 from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.linkedin.analytics import CALLS_PER_POST
@@ -367,17 +368,21 @@ async def test_two_replicas_never_poll_the_same_post_twice_in_one_slot(
         assert len(await linkedin_snapshots(runtime, post_id)) == 3
 
 
-async def test_the_company_pages_statistics_become_the_baseline(
-    platform: Platform, sandbox: FastAPI
-) -> None:
-    org = await new_org(platform)
-    made = sandbox.state.analytics  # the sandbox's clock is real time here
+COMPANY = "urn:li:organization:2414183"
+
+
+async def company_page(
+    platform: Platform, sandbox: FastAPI, org: str, posts: int
+) -> tuple[list[str], str]:
+    """`posts` posts on the sandbox's company page, two days old, and the organisation's company
+    page configured with an admin's token: the posts' URNs and the page's URL."""
     async with httpx.AsyncClient(base_url=sandbox.state.url) as http:
-        urns = (await http.post("/sandbox/organizations/2414183/posts", json={"count": 2})).json()
+        made = f"/sandbox/organizations/{COMPANY.rsplit(':', 1)[1]}/posts"
+        urns = (await http.post(made, json={"count": posts})).json()
         admin = (
             await http.post("/sandbox/tokens", json={"scopes": ["rw_organization_admin"]})
         ).json()["access_token"]
-    made.advance(timedelta(days=2))
+    sandbox.state.analytics.advance(timedelta(days=2))
     url = f"/api/v1/orgs/{org}/metrics/linkedin/company-page"
     bad = await platform.http.put(
         url,
@@ -388,9 +393,7 @@ async def test_the_company_pages_statistics_become_the_baseline(
 
     async def configured() -> bool:
         answer = await platform.http.put(
-            url,
-            json={"organization_urn": "urn:li:organization:2414183", "access_token": admin},
-            headers=platform.auth,
+            url, json={"organization_urn": COMPANY, "access_token": admin}, headers=platform.auth
         )
         return answer.status_code == 200
 
@@ -398,7 +401,16 @@ async def test_the_company_pages_statistics_become_the_baseline(
     shown = (await platform.http.get(url, headers=platform.auth)).json()
     assert "access_token" not in shown
     assert admin not in str(shown)
-    shown = {}
+    return urns, url
+
+
+async def test_the_company_pages_statistics_become_the_baseline(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = await new_org(platform)
+    made = sandbox.state.analytics  # the sandbox's clock is real time here
+    urns, url = await company_page(platform, sandbox, org, 2)
+    shown: dict[str, Any] = {}
 
     async def read() -> bool:
         await polling_wiring().run_once(platform.runtimes["metrics"])  # or the woken pass
@@ -418,3 +430,32 @@ async def test_the_company_pages_statistics_become_the_baseline(
     reached = sum(c["MEMBERS_REACHED"] for c in expected) / 2
     assert comparison["company_reach_per_post"] == pytest.approx(reached, abs=3)
     assert shown["state"] == "active"
+
+
+async def test_two_replicas_read_a_company_page_once_per_interval(
+    platform: Platform, sandbox: FastAPI
+) -> None:
+    org = await new_org(platform)
+    statistics = sandbox.state.analytics.calls  # the share-statistics calls, by member and day
+    runtime = platform.runtimes["metrics"]
+    first = polling_wiring()
+    second = Poller(first.settings, first.analytics, first.rpc, first.secrets)
+    # The statistics call waits, so that one replica's read is in flight while the other claims.
+    sandbox.state.sandbox.faults["/rest/organizationalEntityShareStatistics"] = [
+        _Fault(None, 0.2) for _ in range(3)
+    ]
+    _, url = await company_page(platform, sandbox, org, 2)
+
+    async def read() -> bool:
+        await asyncio.gather(first.run_once(runtime), second.run_once(runtime))
+        shown = (await platform.http.get(url, headers=platform.auth)).json()
+        assert shown["last_error"] is None, shown
+        return shown["last_polled_at"] is not None
+
+    await eventually(read, timeout=30)
+    await asyncio.gather(first.run_once(runtime), second.run_once(runtime))  # not due again
+    assert sum(statistics.values()) == 1  # this replica, the other and the service's own pass
+    async with runtime.sessions() as session:
+        query = select(linkedin_budget.c.calls).where(linkedin_budget.c.scope == APP_BUDGET)
+        spent = (await session.execute(query)).scalars().all()
+    assert sum(spent) == page_calls(first.settings.company_page_posts)  # one reservation
