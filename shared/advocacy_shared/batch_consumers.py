@@ -163,6 +163,18 @@ class PullFetcher:
             except TimeoutError:
                 return
 
+    async def fetch_now(self, batch: int, timeout: float) -> list[Msg]:
+        """Up to `batch` messages of those there are now (none when there are none), without
+        waiting for more to come."""
+        await self._ask_now(batch, timeout, time.monotonic() + timeout)
+        return self._take(batch)
+
+    async def _ask_now(self, batch: int, timeout: float, deadline: float) -> None:
+        """Ask for what is there now (unless a request is open) and wait for the answer."""
+        if len(self._buffer) < batch and not self._pending():
+            await self._request(batch - len(self._buffer), timeout, wait=False)
+            await self._wait(lambda: len(self._buffer) >= batch or not self._pending(), deadline)
+
     def _take(self, batch: int) -> list[Msg]:
         buffer = self._buffer
         return [buffer.popleft() for _ in range(min(batch, len(buffer)))]
@@ -170,9 +182,7 @@ class PullFetcher:
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Up to `batch` messages; none when none came within `timeout`."""
         deadline = time.monotonic() + timeout
-        if len(self._buffer) < batch and not self._pending():
-            await self._request(batch - len(self._buffer), timeout, wait=False)
-            await self._wait(lambda: len(self._buffer) >= batch or not self._pending(), deadline)
+        await self._ask_now(batch, timeout, deadline)
         while not self._buffer and (left := deadline - time.monotonic()) > MIN_EXPIRES:
             if not self._pending():
                 await self._request(batch, left, wait=True)
@@ -198,7 +208,8 @@ class BatchConsumer:
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
         is written (a task of its own, which runs while the database works), so the two
-        overlap; it is applied only after the current one is committed and acked."""
+        overlap; it is applied only after the current one is committed and acked, topped up
+        with what came meanwhile when it is not full."""
         await self.consumer.ensure(js)
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
@@ -209,6 +220,8 @@ class BatchConsumer:
                 if batch.messages:
                     await self.settle(batch.messages, batch.decoded)
                 batch = await following
+                if batch.messages and len(batch.messages) < self.batch_size:
+                    batch = await self._top_up(fetcher, batch)
         finally:
             if following is not None:
                 following.cancel()
@@ -218,6 +231,19 @@ class BatchConsumer:
     async def _fetch(self, fetcher: PullFetcher) -> _Fetched:
         messages = await fetcher.fetch(self.batch_size, self.fetch_timeout)
         return _Fetched(messages, self._decode(messages))
+
+    async def _top_up(self, fetcher: PullFetcher, batch: _Fetched) -> _Fetched:
+        """A batch fetched while the previous one was written, with what came since: under a
+        steady trickle the fetch ends early in the write, and what comes during the rest of it
+        would otherwise wait for the next batch's write too."""
+        more = await fetcher.fetch_now(self.batch_size - len(batch.messages), self.fetch_timeout)
+        if not more:
+            return batch
+        decoded = self._decode(more)
+        return _Fetched(
+            batch.messages + more,
+            None if batch.decoded is None or decoded is None else batch.decoded + decoded,
+        )
 
     def _decode(self, messages: list[Msg]) -> list[tuple[CloudEvent, EventData]] | None:
         """The batch's events; None when one cannot be decoded (`apply` then raises for it, and
