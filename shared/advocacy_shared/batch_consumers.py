@@ -73,8 +73,10 @@ MIN_EXPIRES = 0.001
 
 @dataclass
 class _Request:
-    """A pull request still open on the server: how many messages it may still deliver, until."""
+    """The pull request open on the server: its reply subject, how many messages it may still
+    deliver, until when."""
 
+    reply: str
     remaining: int
     until: float
 
@@ -90,7 +92,13 @@ class PullFetcher:
     as the first messages arrive, not when the batch is full, so a trickle is applied without
     waiting; what that request delivers later stays in the buffer for the next fetch. Every
     message delivered is returned by some fetch, so each is acked or redelivered after the ack
-    wait, as with nats-py's fetch."""
+    wait, as with nats-py's fetch.
+
+    At most one request is open at a time, so that each message delivered counts against it:
+    a JetStream message arrives under its own subject, not the request's reply subject (only
+    the statuses do), so the messages of two open requests could not be told apart. A request
+    ends when it has delivered its batch, when a status ends it, or at its expiry (a reconnect
+    loses its end)."""
 
     def __init__(self, js: JetStreamContext, stream: str, durable: str) -> None:
         # nats-py keeps the connection and API prefix of a JetStream context in these attributes
@@ -99,7 +107,7 @@ class PullFetcher:
         self._next = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._inbox = self._nc.new_inbox()
         self._numbers = itertools.count()
-        self._open: dict[str, _Request] = {}
+        self._open: _Request | None = None
         self._buffer: deque[Msg] = deque()
         self._arrived = asyncio.Event()
         self._subscription: Any = None
@@ -114,36 +122,33 @@ class PullFetcher:
             self._subscription = None
 
     async def _received(self, message: Msg) -> None:
-        request = self._open.get(message.subject)
+        request = self._open
         status = message.headers.get(STATUS_HEADER) if message.headers else None
         if status is None:
             self._buffer.append(message)
             if request is not None:
                 request.remaining -= 1
                 if request.remaining <= 0:
-                    del self._open[message.subject]
-        elif status != HEARTBEAT:  # 404 no messages, 408 expired, 409 ...: the request ended
-            self._open.pop(message.subject, None)
+                    self._open = None
+        elif status != HEARTBEAT and request is not None and message.subject == request.reply:
+            self._open = None  # 404 no messages, 408 expired, 409 ...: the request ended
         self._arrived.set()
 
-    async def _request(self, batch: int, timeout: float, *, wait: bool) -> str:
+    async def _request(self, batch: int, timeout: float, *, wait: bool) -> None:
         reply = f"{self._inbox}.{next(self._numbers)}"
         body: dict[str, Any] = {"batch": batch}
         if wait:
             body["expires"] = int(timeout * 1e9)
         else:
             body["no_wait"] = True
-        self._open[reply] = _Request(batch, time.monotonic() + timeout)
+        self._open = _Request(reply, batch, time.monotonic() + timeout)
         await self._nc.publish(self._next, json.dumps(body).encode(), reply=reply)
-        return reply
 
-    def _outstanding(self) -> int:
-        """Messages the open requests may still deliver (forgetting those past their time: a
-        reconnect loses a request's end)."""
-        now = time.monotonic()
-        for reply in [r for r, request in self._open.items() if request.until < now]:
-            del self._open[reply]
-        return sum(request.remaining for request in self._open.values())
+    def _pending(self) -> bool:
+        """Whether a request is open (forgetting one past its time: a reconnect loses its end)."""
+        if self._open is not None and self._open.until < time.monotonic():
+            self._open = None
+        return self._open is not None
 
     async def _wait(self, done: Any, deadline: float) -> None:
         """Until `done()` or the deadline."""
@@ -158,6 +163,18 @@ class PullFetcher:
             except TimeoutError:
                 return
 
+    async def fetch_now(self, batch: int, timeout: float) -> list[Msg]:
+        """Up to `batch` messages of those there are now (none when there are none), without
+        waiting for more to come."""
+        await self._ask_now(batch, timeout, time.monotonic() + timeout)
+        return self._take(batch)
+
+    async def _ask_now(self, batch: int, timeout: float, deadline: float) -> None:
+        """Ask for what is there now (unless a request is open) and wait for the answer."""
+        if len(self._buffer) < batch and not self._pending():
+            await self._request(batch - len(self._buffer), timeout, wait=False)
+            await self._wait(lambda: len(self._buffer) >= batch or not self._pending(), deadline)
+
     def _take(self, batch: int) -> list[Msg]:
         buffer = self._buffer
         return [buffer.popleft() for _ in range(min(batch, len(buffer)))]
@@ -165,16 +182,11 @@ class PullFetcher:
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Up to `batch` messages; none when none came within `timeout`."""
         deadline = time.monotonic() + timeout
-        missing = batch - len(self._buffer) - self._outstanding()
-        if missing > 0:
-            reply = await self._request(missing, timeout, wait=False)
-            await self._wait(
-                lambda: len(self._buffer) >= batch or reply not in self._open, deadline
-            )
+        await self._ask_now(batch, timeout, deadline)
         while not self._buffer and (left := deadline - time.monotonic()) > MIN_EXPIRES:
-            if not self._outstanding():
+            if not self._pending():
                 await self._request(batch, left, wait=True)
-            await self._wait(lambda: bool(self._buffer) or not self._open, deadline)
+            await self._wait(lambda: bool(self._buffer) or not self._pending(), deadline)
         return self._take(batch)
 
 
@@ -196,7 +208,8 @@ class BatchConsumer:
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
         is written (a task of its own, which runs while the database works), so the two
-        overlap; it is applied only after the current one is committed and acked."""
+        overlap; it is applied only after the current one is committed and acked, topped up
+        with what came meanwhile when it is not full."""
         await self.consumer.ensure(js)
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
@@ -207,6 +220,8 @@ class BatchConsumer:
                 if batch.messages:
                     await self.settle(batch.messages, batch.decoded)
                 batch = await following
+                if batch.messages and len(batch.messages) < self.batch_size:
+                    batch = await self._top_up(fetcher, batch)
         finally:
             if following is not None:
                 following.cancel()
@@ -216,6 +231,19 @@ class BatchConsumer:
     async def _fetch(self, fetcher: PullFetcher) -> _Fetched:
         messages = await fetcher.fetch(self.batch_size, self.fetch_timeout)
         return _Fetched(messages, self._decode(messages))
+
+    async def _top_up(self, fetcher: PullFetcher, batch: _Fetched) -> _Fetched:
+        """A batch fetched while the previous one was written, with what came since: under a
+        steady trickle the fetch ends early in the write, and what comes during the rest of it
+        would otherwise wait for the next batch's write too."""
+        more = await fetcher.fetch_now(self.batch_size - len(batch.messages), self.fetch_timeout)
+        if not more:
+            return batch
+        decoded = self._decode(more)
+        return _Fetched(
+            batch.messages + more,
+            None if batch.decoded is None or decoded is None else batch.decoded + decoded,
+        )
 
     def _decode(self, messages: list[Msg]) -> list[tuple[CloudEvent, EventData]] | None:
         """The batch's events; None when one cannot be decoded (`apply` then raises for it, and

@@ -13,7 +13,7 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_shared.batch_consumers import BatchConsumer, fetch_batch
+from advocacy_shared.batch_consumers import BatchConsumer, PullFetcher, fetch_batch
 from advocacy_shared.consumers import EventConsumer, EventConsumers
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.deadletters import DeadLetters
@@ -106,6 +106,28 @@ async def test_an_empty_batch_fetch_returns_nothing_instead_of_raising(
         assert await fetch_batch(subscription, 50, timeout=0.2) == []
     finally:
         await subscription.unsubscribe()
+
+
+async def test_a_backlog_comes_in_full_batches_one_fetch_after_another(
+    probe: Probe, nats_client: NatsClient
+) -> None:
+    """Each fetch asks for what it lacks as soon as the previous request has delivered its
+    batch. JetStream delivers a message under its own subject, not the request's reply subject:
+    when the fetcher looked a message's request up by its subject, a request that had delivered
+    its whole batch stayed open until its expiry, and the next fetch waited for it out and came
+    back empty (half the batches of a backlog, the fetch's timeout each)."""
+    for n in range(30):
+        await probe.emit(organisation_created(f"org {n}"))
+    await probe.relay.publish_pending()
+    consumer = batch_consumer(probe, [])
+    js = nats_client.jetstream()
+    await consumer.ensure(js)
+    fetcher = await PullFetcher(js, consumer.stream, consumer.durable).start()
+    try:
+        sizes = [len(await fetcher.fetch(10, timeout=30)) for _ in range(3)]
+    finally:
+        await fetcher.stop()
+    assert sizes == [10, 10, 10]
 
 
 async def test_an_idempotent_batch_handler_writes_no_inbox_rows(
