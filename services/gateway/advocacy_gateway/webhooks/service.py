@@ -267,6 +267,16 @@ async def replay_delivery(
     return replay
 
 
+async def intake_has_work(session: AsyncSession, fact: EventData, envelope: CloudEvent) -> bool:
+    """Whether `queue_deliveries` could write anything for this event: an erasure always (it
+    forgets and records the person), any other event only when an enabled endpoint of its
+    organisation subscribed to its type."""
+    if isinstance(fact, AmbassadorErased):
+        return True
+    endpoints = EndpointRepository(session, _organisation_of(envelope))
+    return bool(await endpoints.enabled_for(envelope.type))
+
+
 async def queue_deliveries(
     session: AsyncSession, fact: EventData, envelope: CloudEvent
 ) -> list[WebhookDelivery]:
