@@ -8,6 +8,11 @@ backoff delay; after `max_attempts` deliveries the message goes to the dead-lett
 reason, and is acknowledged so that later messages keep flowing. A message that cannot be decoded is
 dead-lettered at once: retrying cannot mend it. A consumer of a whole domain skips (logs and acks)
 an event type it does not know, as a newer publisher's type during a rolling deploy.
+
+What an event costs (docs/performance.md, "The write and its fan-out"): on PostgreSQL BEGIN, the
+inbox row claimed in one statement, the handler's statements, COMMIT; the relay and any worker are
+woken only after a commit that asks (`wants_wake`); an event the consumer's `wanted` declines is
+acked after one read, with nothing written.
 """
 
 from __future__ import annotations

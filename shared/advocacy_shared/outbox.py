@@ -5,12 +5,16 @@ transaction (`EventTooLarge`, answered as a 422), so a row that NATS could never
 written.
 
 Relaying, in order and without holding a transaction across the network:
-1. take the service's relay turn (a PostgreSQL advisory lock on the outbox table, so any number of
-   replicas publish one outbox one pass at a time; within one process an asyncio lock);
-2. read the oldest unsent, unparked rows in a short transaction;
+1. take the service's relay turn, only when an unsent, unparked row waits (on PostgreSQL an
+   advisory lock on the outbox table asked for in the same statement that looks for a waiting
+   row, so any number of replicas publish one outbox one pass at a time; on SQLite an asyncio
+   lock and a lock file after a look);
+2. read the oldest unsent, unparked rows;
 3. publish them one by one with `Nats-Msg-Id` = event id (JetStream drops a second publish inside
    the duplicate window; consumers' inboxes cover the rest), no transaction open;
-4. mark the published ones sent in a second short transaction, then give the turn back.
+4. mark the published ones sent (on PostgreSQL one statement whose commit does not wait for the
+   disk), then give the turn back. On PostgreSQL the whole pass runs on one pooled connection in
+   autocommit: four statements, none a BEGIN or a COMMIT.
 
 A row that fails for a reason that affects everything (NATS down, a timeout) stops the pass, so
 order holds, and is tried again. A row that can never be published (`MaxPayloadError`, or
@@ -35,8 +39,8 @@ from uuid import UUID
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-from sqlalchemy import Row, Select, Table, delete, func, select, text, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import Row, Select, Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared import tracing
 from advocacy_shared.contracts.base import EventData
@@ -220,7 +224,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
         self._read_sessions: async_sessionmaker[AsyncSession] | None = None
-        self._lock_statement: Any = None
+        self._sql: _RelaySql | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -258,40 +262,36 @@ class OutboxRelay:
         return len(published)
 
     async def _pass_on_postgresql(self, engine: AsyncEngine) -> list[str]:
-        """One pass on one pooled connection in autocommit (no statement waits on a BEGIN or a
-        COMMIT of its own): the relay's advisory lock, taken only when a row waits (an idle
-        outbox costs that one statement); the rows; the publishes, while the connection sits idle
-        holding the lock; the rows marked sent in one statement (`_mark_sent_on`); the lock given
-        back. A session-level advisory lock needs no transaction; a relay that dies loses it with
-        its connection."""
-        params = {"cls": RELAY_LOCK_CLASS, "tbl": self.table.name}
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        async with autocommit.connect() as connection:
-            locked = (
-                await connection.execute(self._lock_when_pending(engine), params)
-            ).scalar_one_or_none()
-            if not locked:  # None: nothing waits; False: another relay has the turn
+        """One pass on one pooled connection, its four statements sent straight to asyncpg
+        (prepared once per connection, no SQLAlchemy execution path, no BEGIN or COMMIT: each
+        statement is its own transaction): the relay's advisory lock, taken only when a row
+        waits (an idle outbox costs that one statement); the rows; the publishes, while the
+        connection sits idle holding the lock; the rows marked sent in one statement whose
+        commit does not wait for the disk (`_RelaySql`); the lock given back. A session-level
+        advisory lock needs no transaction; a relay that dies loses it with its connection."""
+        sql = self._postgresql_statements(engine)
+        key = (RELAY_LOCK_CLASS, self.table.name)
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            if not await driver.fetchval(sql.lock, *key):  # None: nothing waits; False: busy
                 return []
             published: list[str] = []
             try:
-                rows = (await connection.execute(self._pending_query())).all()
+                rows = [_Pending(*row) for row in await driver.fetch(sql.pending, self.batch_size)]
                 try:
                     await self._publish_rows(rows, published)
                 finally:
-                    await self._mark_sent_on(connection, published)
+                    if published:
+                        await driver.execute(sql.mark_sent, utc_now(), published)
             finally:
-                await connection.execute(text(_LOCK.format("pg_advisory_unlock")), params)
+                await driver.fetchval(sql.unlock, *key)
         return published
 
-    def _lock_when_pending(self, engine: AsyncEngine) -> Any:
-        """The relay's lock, asked for only when an unsent, unparked row waits (no row: None)."""
-        if self._lock_statement is None:
-            outbox = engine.dialect.identifier_preparer.format_table(self.table)
-            waiting = f"SELECT 1 FROM {outbox} WHERE published_at IS NULL AND parked_at IS NULL"  # noqa: S608
-            self._lock_statement = text(
-                f"{_LOCK.format('pg_try_advisory_lock')} WHERE EXISTS ({waiting})"
-            )
-        return self._lock_statement
+    def _postgresql_statements(self, engine: AsyncEngine) -> _RelaySql:
+        if self._sql is None:
+            self._sql = _RelaySql.of(engine.dialect.identifier_preparer.format_table(self.table))
+        return self._sql
 
     async def _pass_elsewhere(self, engine: AsyncEngine) -> list[str]:
         published: list[str] = []
@@ -310,7 +310,7 @@ class OutboxRelay:
                     await self._mark_sent(published)
         return published
 
-    async def _publish_rows(self, rows: Sequence[Row[Any]], published: list[str]) -> None:
+    async def _publish_rows(self, rows: Sequence[Any], published: list[str]) -> None:
         """Publish `rows` in order, adding the sent ones' ids to `published`; a failure that
         is not the row's own stops at that row."""
         for row in rows:
@@ -320,7 +320,7 @@ class OutboxRelay:
             elif outcome == "failed":
                 break
 
-    async def _publish(self, row: Row[Any]) -> str:
+    async def _publish(self, row: _Pending | Row[Any]) -> str:
         if not tracing.active:
             return await self._publish_row(row, {MSG_ID_HEADER: row.id})
         payload = row.payload.encode()
@@ -339,7 +339,7 @@ class OutboxRelay:
             tracing.inject(headers)
             return await self._publish_row(row, headers)
 
-    async def _publish_row(self, row: Row[Any], headers: dict[str, str]) -> str:
+    async def _publish_row(self, row: _Pending | Row[Any], headers: dict[str, str]) -> str:
         """Publish one row with `headers`: sent, failed (the pass stops) or parked."""
         assert self.js is not None
         try:
@@ -387,24 +387,6 @@ class OutboxRelay:
                 .values(published_at=utc_now(), attempts=self.table.c.attempts + 1)
             )
 
-    async def _mark_sent_on(self, connection: AsyncConnection, ids: Sequence[str]) -> None:
-        """Mark rows sent in one autocommit statement whose commit does not wait for the disk:
-        `set_config('synchronous_commit', 'off', true)` in its FROM holds for the statement's
-        own transaction only. If the database loses this commit in a crash, the rows are
-        published again, and JetStream's duplicate window (`Nats-Msg-Id`) and the consumers'
-        inboxes drop the second copy. One fsync fewer per relayed write, and one round trip
-        where BEGIN, SET LOCAL, UPDATE and COMMIT took four."""
-        if not ids:
-            return
-        durability = select(
-            func.set_config("synchronous_commit", "off", true()).label("setting")
-        ).subquery("durability")
-        await connection.execute(
-            update(self.table)
-            .where(self.table.c.id.in_(ids), durability.c.setting.is_not(None))
-            .values(published_at=utc_now(), attempts=self.table.c.attempts + 1)
-        )
-
     async def _record_failure(self, row_id: str, exc: Exception) -> None:
         log.warning(
             "outbox publish failed, will retry",
@@ -417,7 +399,7 @@ class OutboxRelay:
                 .values(attempts=self.table.c.attempts + 1, last_error=_reason(exc))
             )
 
-    async def _park(self, row: Row[Any], exc: Exception) -> None:
+    async def _park(self, row: _Pending | Row[Any], exc: Exception) -> None:
         self.stats.parked += 1
         log.error(
             "outbox event parked: it can never be published; the rows after it go on",
@@ -449,8 +431,45 @@ class OutboxRelay:
         await prune(self.sessions, self.table, self.retention.inbox, self.retention.older_than)
 
 
-_LOCK = "SELECT {}(:cls, CAST(CAST(:tbl AS regclass) AS oid)::int)"
-"""The relay's advisory lock on PostgreSQL: `RELAY_LOCK_CLASS` and the outbox table's oid."""
+@dataclass(frozen=True)
+class _Pending:
+    """An unsent row, as the relay publishes it."""
+
+    id: str
+    subject: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _RelaySql:
+    """The relay's statements on PostgreSQL, for asyncpg (`$n` parameters)."""
+
+    lock: str
+    pending: str
+    mark_sent: str
+    unlock: str
+
+    @classmethod
+    def of(cls, outbox: str) -> _RelaySql:
+        """`outbox`: the table's quoted name. The lock's key is `RELAY_LOCK_CLASS` and the table's
+        oid; the lock is asked for only when an unsent, unparked row waits (else no row). Marking
+        sent sets `synchronous_commit` off for its own transaction only (`set_config(..., true)`
+        in its FROM): if the database loses that commit in a crash, the rows are published again,
+        and JetStream's duplicate window (`Nats-Msg-Id`) and the consumers' inboxes drop the
+        second copy; one fsync fewer per relayed write."""
+        waiting = "published_at IS NULL AND parked_at IS NULL"
+        key = "$1, CAST(CAST($2::text AS regclass) AS oid)::int"
+        pending = f"SELECT id, subject, payload, attempts FROM {outbox} WHERE {waiting}"  # noqa: S608
+        mark_sent = f"UPDATE {outbox} SET published_at = $1, attempts = attempts + 1"  # noqa: S608
+        return cls(
+            lock=f"SELECT pg_try_advisory_lock({key}) WHERE EXISTS ({pending})",
+            pending=f"{pending} ORDER BY created_at, id LIMIT $1",
+            mark_sent=f"{mark_sent} FROM (SELECT set_config('synchronous_commit', 'off', true) "
+            "AS setting) AS durability WHERE id = ANY($2::varchar[]) "
+            "AND durability.setting IS NOT NULL",
+            unlock=f"SELECT pg_advisory_unlock({key})",
+        )
 
 
 def _refused_by_server(exc: Exception) -> bool:
