@@ -32,7 +32,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -111,10 +111,16 @@ class Outbox:
     ) -> list[CloudEvent]:
         """Several events of one organisation (each with its CloudEvents subject), in this
         order, written in one statement: a command that emits two facts makes one round trip
-        for them, not two."""
+        for them, not two. Each event's time is later than the one before it (by a microsecond
+        when the clock has not moved), so the relay, which sends by time, keeps their order."""
         envelopes, rows = [], []
+        previous: datetime | None = None
         for data, subject in facts:
-            envelope, payload = self._envelope(data, organisation_id, subject)
+            time = utc_now()
+            if previous is not None and time <= previous:
+                time = previous + timedelta(microseconds=1)
+            previous = time
+            envelope, payload = self._envelope(data, organisation_id, subject, time)
             envelopes.append(envelope)
             rows.append(
                 {
@@ -132,10 +138,11 @@ class Outbox:
         return envelopes
 
     def _envelope(
-        self, data: EventData, organisation_id: UUID | str, subject: str | None
+        self, data: EventData, organisation_id: UUID | str, subject: str | None, time: datetime
     ) -> tuple[CloudEvent, bytes]:
         """The event's envelope and its bytes; `EventTooLarge` when they would not fit."""
         envelope = CloudEvent(
+            time=time,
             source=self.source,
             type=data.spec.type,
             subject=subject,

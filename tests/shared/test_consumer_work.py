@@ -5,13 +5,16 @@ Real NATS and a real database (PostgreSQL when `DATABASE_URL` is set)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from advocacy_shared import outbox
 from advocacy_shared.batch_consumers import BatchConsumer
 from advocacy_shared.consumers import (
     EventConsumer,
@@ -138,8 +141,10 @@ async def test_the_wake_ups_run_only_after_a_commit_that_asks_for_them(
 
 
 async def test_events_written_together_are_relayed_in_their_order(
-    probe: Probe, nats_client: NatsClient
+    probe: Probe, nats_client: NatsClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Even when the clock does not move between them: the relay sends by time, then by id."""
+    monkeypatch.setattr(outbox, "utc_now", lambda: datetime(2027, 1, 4, tzinfo=UTC))
     facts = [organisation_created(f"event {n}") for n in range(5)]
     organisation_id = facts[0].organisation_id
     async with probe.transaction() as session:
