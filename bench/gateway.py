@@ -101,6 +101,39 @@ def postgres_schemas(url: str) -> Iterator[dict[str, str]]:
         )
 
 
+# --- NATS: a namespace of its own ---------------------------------------------------------------
+
+
+@contextmanager
+def nats_namespace() -> Iterator[dict[str, str]]:
+    """`ADVOCACY_NAMESPACE` of this run, whose streams are deleted afterwards on the NATS server at
+    `NATS_URL`. Without it, platforms run at the same time on one NATS server (other benches, a
+    developer's `make run`) would answer each other's requests and consume each other's events."""
+    namespace = f"bench{secrets.token_hex(4)}"
+    try:
+        yield {"ADVOCACY_NAMESPACE": namespace}
+    finally:
+        if url := os.environ.get("NATS_URL"):
+            asyncio.run(_delete_streams(url, namespace))
+
+
+async def _delete_streams(url: str, namespace: str) -> None:
+    import nats
+
+    from advocacy_shared.settings import ServiceSettings
+    from advocacy_shared.streams import stream_configs
+    from advocacy_shared.topology import Topology
+
+    connection = await nats.connect(url)
+    try:
+        js = connection.jetstream()
+        for config in stream_configs(Topology(namespace), ServiceSettings()):
+            with suppress(Exception):  # a stream not created
+                await js.delete_stream(str(config.name))
+    finally:
+        await connection.close()
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 
@@ -133,6 +166,8 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 def platform_env(
     folder: Path, port: int, admin_key: str, databases: dict[str, str]
 ) -> dict[str, str]:
+    """The platform's environment: this one's without `ADVOCACY_` settings, plus `databases`
+    (the services' database URLs and `nats_namespace()`'s namespace)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -355,8 +390,11 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as temporary:
         folder = Path(temporary)
-        with postgres_schemas(database_url) if database_url else _no_databases() as databases:
-            rows = run_bench(folder, databases, args)
+        with (
+            postgres_schemas(database_url) if database_url else _no_databases() as databases,
+            nats_namespace() as namespace,
+        ):
+            rows = run_bench(folder, databases | namespace, args)
     backend = "PostgreSQL" if database_url else "SQLite"
     nats = "NATS at NATS_URL" if os.environ.get("NATS_URL") else "embedded nats-server"
     load_1, load_5, _ = os.getloadavg()
@@ -381,7 +419,7 @@ def run_bench(
 ) -> list[dict[str, Any]]:
     port, bare_port = free_port(), free_port()
     admin_key = secrets.token_urlsafe(32)
-    env = platform_env(folder, port, admin_key, databases)
+    env = platform_env(folder, port, admin_key, databases)  # the namespace included
     base_url = f"http://127.0.0.1:{port}"
     print("starting the platform (`advocacy run`)…", file=sys.stderr, flush=True)
     with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:

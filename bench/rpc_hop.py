@@ -35,7 +35,6 @@ from advocacy_devtools.embedded_nats import free_port
 from advocacy_shared.contracts.planner import GET_PLAYBOOK, GetPlaybook
 from advocacy_shared.contracts.system import PingRequest, ping
 from advocacy_shared.rpc import CORRELATION_HEADER, decode_reply
-from advocacy_shared.settings import DEFAULT_NAMESPACE
 from advocacy_shared.topology import Topology
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +47,7 @@ from gateway import (  # bench/ is not a package
     _no_databases,
     _ticks,
     create_tenant,
+    nats_namespace,
     platform_env,
     postgres_schemas,
     process,
@@ -108,8 +108,9 @@ async def measure(
     echo_pid: int,
     requests: int,
     only: list[str],
+    namespace: str,
 ) -> dict[str, dict[str, float]]:
-    topology = Topology(os.environ.get("ADVOCACY_NAMESPACE", DEFAULT_NAMESPACE))
+    topology = Topology(namespace)
     nc = await nats.connect(nats_url)
     headers = {CORRELATION_HEADER: "bench"}
     ping_op = ping("planner")
@@ -179,9 +180,12 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="advocacy-hop-") as temporary:
         folder = Path(temporary)
-        with postgres_schemas(database_url) if database_url else _no_databases() as databases:
+        with (
+            postgres_schemas(database_url) if database_url else _no_databases() as databases,
+            nats_namespace() as namespace,
+        ):
             port, admin_key = free_port(), secrets.token_urlsafe(32)
-            env = platform_env(folder, port, admin_key, databases)
+            env = platform_env(folder, port, admin_key, databases | namespace)
             with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:
                 wait_until(f"http://127.0.0.1:{port}/readyz", timeout=120)
                 tenant = create_tenant(f"http://127.0.0.1:{port}", admin_key)
@@ -197,6 +201,7 @@ def main() -> None:
                             echo.pid,
                             args.requests,
                             args.only,
+                            namespace["ADVOCACY_NAMESPACE"],
                         )
                     )
                     _print(rows)

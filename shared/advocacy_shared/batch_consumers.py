@@ -38,7 +38,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared import tracing
-from advocacy_shared.consumers import EventConsumer
+from advocacy_shared.consumers import EventConsumer, wants_wake
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
@@ -302,10 +302,19 @@ class BatchConsumer:
     async def apply(
         self, messages: list[Msg], decoded: list[tuple[CloudEvent, EventData]] | None = None
     ) -> None:
-        """Every message of the batch and its inbox row in one transaction; raises on any error."""
+        """Every message of the batch and its inbox row in one transaction; raises on any error.
+        Events that the consumer's `wanted` declines are left out first (no inbox row); a batch
+        of only those opens no transaction."""
         consumer = self.consumer
         if decoded is None:  # not decoded yet, or one failed: this raises for it
             decoded = [consumer.decode_one_type(message.data) for message in messages]
+        skipped = 0
+        if consumer.wanted is not None:
+            kept = [(e, d) for e, d in decoded if await consumer.has_work(d, e)]
+            skipped, decoded = len(decoded) - len(kept), kept
+            CONSUMER_MESSAGES.labels(consumer.durable, "skipped").inc(skipped)
+            if not decoded:
+                return
         inbox = consumer.inbox
         async with consumer.sessions() as session, session.begin():
             if consumer.idempotent and consumer.batch_handler is not None:
@@ -336,8 +345,11 @@ class BatchConsumer:
                 applied = len(fresh)
         self.stats.applied += applied
         CONSUMER_MESSAGES.labels(consumer.durable, "applied").inc(applied)
-        CONSUMER_MESSAGES.labels(consumer.durable, "duplicate").inc(len(messages) - applied)
-        consumer.after_commit()
+        CONSUMER_MESSAGES.labels(consumer.durable, "duplicate").inc(
+            len(messages) - skipped - applied
+        )
+        if wants_wake(session):
+            consumer.after_commit()
 
 
 async def claim_inbox(

@@ -8,6 +8,11 @@ backoff delay; after `max_attempts` deliveries the message goes to the dead-lett
 reason, and is acknowledged so that later messages keep flowing. A message that cannot be decoded is
 dead-lettered at once: retrying cannot mend it. A consumer of a whole domain skips (logs and acks)
 an event type it does not know, as a newer publisher's type during a rolling deploy.
+
+What an event costs (docs/performance.md, "The write and its fan-out"): on PostgreSQL BEGIN, the
+inbox row claimed in one statement, the handler's statements, COMMIT; the relay and any worker are
+woken only after a commit that asks (`wants_wake`); an event the consumer's `wanted` declines is
+acked after one read, with nothing written.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from typing import Any, cast
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
@@ -29,13 +33,16 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError, create_model
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared import tracing
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
+from advocacy_shared.db import read_session_factory
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
+from advocacy_shared.outbox import added_events
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.telemetry import CONSUMER_MESSAGES, labelled
 from advocacy_shared.topology import Topology
@@ -43,6 +50,9 @@ from advocacy_shared.topology import Topology
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+Wanted = Callable[[AsyncSession, Any, CloudEvent], Awaitable[bool]]
+"""Whether an event has work for its handler, asked in a read session before any transaction:
+an event that has none is acknowledged without a transaction and without an inbox row."""
 BatchHandler = Callable[[AsyncSession, list[tuple[Any, CloudEvent]]], Awaitable[None]]
 """Applies a whole batch of new (not yet seen) events in the batch's transaction."""
 
@@ -56,6 +66,23 @@ SEQUENCE_HEADER = "Advocacy-Stream-Sequence"
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    """No work for the handler (`Wanted`): nothing written, not even the inbox row."""
+
+
+_WAKE = "advocacy_wake_after_commit"
+
+
+def wake_after_commit(session: AsyncSession) -> None:
+    """Ask for the consumer's `after_commit` after this transaction commits: a handler that left
+    work for a worker of its process (webhook deliveries) says so. A transaction that added
+    outbox events asks by itself (`outbox.added_events`); one that did neither wakes nothing."""
+    session.info[_WAKE] = True
+
+
+def wants_wake(session: AsyncSession) -> bool:
+    """Whether the committed transaction of `session` asked for the wake-ups after a commit."""
+    return added_events(session) or bool(session.info.get(_WAKE))
 
 
 class MalformedEvent(Exception):
@@ -101,6 +128,7 @@ class EventConsumer:
     topology: Topology
     policy: RetryPolicy
     after_commit: Callable[[], None] = lambda: None
+    """Run after a commit that asked for it (`wants_wake`): the outbox relay, a worker."""
     js: JetStreamContext | None = field(default=None)
     skip_unknown_types: bool = False
     """A consumer of a whole domain acks a type it does not know instead of dead-lettering it."""
@@ -112,6 +140,11 @@ class EventConsumer:
     idempotent: bool = False
     """The batch handler is idempotent on a key of its own (applying an event twice changes
     nothing): the batch consumer writes no inbox rows for it (the fallback still does)."""
+    wanted: Wanted | None = None
+    """Asked before the transaction; an event it declines is acked as `Outcome.SKIPPED`."""
+    _read_sessions: async_sessionmaker[AsyncSession] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def consumer_config(self) -> Any:
         # Built with nats-py's own ConsumerConfig, which is what FastStream re-exports.
@@ -156,11 +189,16 @@ class EventConsumer:
             # fetches that find nothing, which FastStream 0.7.8 does not suppress.
             pull_sub=PullSub(batch_size=1, timeout=1.0),
             ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_message,
             title=self.durable,
         )(self._on_message)
 
-    async def _on_message(self, msg: NatsMessage) -> None:
-        await self.handle(msg.raw_message)
+    async def _on_message(self, raw: Any) -> None:
+        """The delivered message itself, as `_raw_message` decodes it. Not FastStream's
+        `NatsMessage` context field: FastStream resolves a context field with a synchronous
+        function, which its dependency injection runs in a worker thread, a thread hop for
+        every message."""
+        await self.handle(raw)
 
     async def handle(self, raw: Msg) -> None:
         """Apply a delivered message and settle it: ack, nak with backoff, or dead-letter."""
@@ -220,25 +258,56 @@ class EventConsumer:
         return outcome.value
 
     async def apply(self, raw: Msg) -> Outcome:
-        """Apply the event in one transaction with its inbox row; does not settle the message."""
+        """Apply the event in one transaction with its inbox row; does not settle the message.
+
+        Round trips to the database: BEGIN, the inbox row claimed in one statement (on
+        PostgreSQL; a redelivery finds it taken), the handler's own, COMMIT. An event that
+        `wanted` declines costs one read and writes nothing."""
         envelope, data = self.decode(raw.data)
         correlation_id_var.set(envelope.correlationid)
         organisation_id_var.set(envelope.orgid)
         traceparent_var.set(envelope.traceparent)
+        if self.wanted is not None and not await self.has_work(data, envelope):
+            return Outcome.SKIPPED
         async with self.sessions() as session, session.begin():
-            if await self._seen(session, envelope.id):
+            if not await self.claim(session, envelope):
                 return Outcome.DUPLICATE
-            await session.execute(
-                self.inbox.insert().values(
-                    consumer=self.durable,
-                    message_id=envelope.id,
-                    organisation_id=envelope.orgid,
-                    received_at=utc_now(),
-                )
-            )
             await self.handler(session, data, envelope)
-        self.after_commit()
+        if wants_wake(session):
+            self.after_commit()
         return Outcome.APPLIED
+
+    async def has_work(self, data: EventData, envelope: CloudEvent) -> bool:
+        """`wanted`'s answer, read without a transaction (it sees committed rows only)."""
+        assert self.wanted is not None
+        if self._read_sessions is None:
+            self._read_sessions = read_session_factory(_engine_of(self.sessions))
+        async with self._read_sessions() as session:
+            return await self.wanted(session, data, envelope)
+
+    async def claim(self, session: AsyncSession, envelope: CloudEvent) -> bool:
+        """Write the event's inbox row in `session`'s transaction; False when it is there
+        already (a redelivery, a second publish). On PostgreSQL one statement (ON CONFLICT DO
+        NOTHING RETURNING): a replica applying the same event at the same time waits on the
+        row, then finds it taken; elsewhere a look, then the row."""
+        row = {
+            "consumer": self.durable,
+            "message_id": envelope.id,
+            "organisation_id": envelope.orgid,
+            "received_at": utc_now(),
+        }
+        if session.get_bind().dialect.name == "postgresql":
+            claimed = await session.execute(
+                postgresql.insert(self.inbox)
+                .values(row)
+                .on_conflict_do_nothing()
+                .returning(self.inbox.c.message_id)
+            )
+            return claimed.first() is not None
+        if await self._seen(session, envelope.id):
+            return False
+        await session.execute(self.inbox.insert().values(row))
+        return True
 
     def decode(self, payload: bytes) -> tuple[CloudEvent, EventData]:
         try:
@@ -303,11 +372,24 @@ class EventConsumer:
         )
 
 
+async def _raw_message(message: Any) -> Msg:
+    """FastStream's decoder of the consumers: the nats-py message, undecoded (an `async`
+    decoder: FastStream runs a synchronous one in a worker thread)."""
+    return cast(Msg, message.raw_message)
+
+
 @cache
 def typed_envelope(model: type[EventData]) -> tuple[type[CloudEvent], str]:
     """A CloudEvent whose `data` is validated as `model` with the envelope, and its `type`."""
     typed = create_model(f"{model.__name__}Event", __base__=CloudEvent, data=(model, ...))
     return typed, model.spec.type
+
+
+def _engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("a consumer's session factory must be bound to an engine")
+    return engine
 
 
 def _traceparent_of(raw: Msg) -> str | None:
@@ -334,6 +416,7 @@ class _Declared:
     batch_size: int = 1
     batch_handler: BatchHandler | None = None
     idempotent: bool = False
+    wanted: Wanted | None = None
 
     def subject(self, topology: Topology) -> str:
         if self.model is None:
@@ -392,16 +475,22 @@ class EventConsumers:
 
         return register
 
-    def on_every_event_of(self, domain: str) -> Callable[[Handler], Handler]:
+    def on_every_event_of(
+        self, domain: str, *, wanted: Wanted | None = None
+    ) -> Callable[[Handler], Handler]:
         """Subscribe a handler to every event type a domain publishes (webhooks, audit trails).
 
         The handler gets each event's validated data model; a type the registry does not know is
         skipped with a log line (and acked): a newer service may publish it before this one knows.
+        `wanted`, when given, is asked first, in a read session: an event it declines is acked
+        with nothing written (no transaction, no inbox row). It must decline only events whose
+        handler would write nothing: a redelivery of a declined event is asked again, so an
+        effect still happens at most once.
         """
 
         def register(handler: Handler) -> Handler:
             durable = f"{self.service}_{handler.__name__}_{domain}"
-            self._declared.append(_Declared(durable, domain, None, handler))
+            self._declared.append(_Declared(durable, domain, None, handler, wanted=wanted))
             return handler
 
         return register
@@ -430,6 +519,7 @@ class EventConsumers:
                 batch_size=declared.batch_size,
                 batch_handler=declared.batch_handler,
                 idempotent=declared.idempotent,
+                wanted=declared.wanted,
             )
             for declared in self._declared
         ]

@@ -5,12 +5,16 @@ transaction (`EventTooLarge`, answered as a 422), so a row that NATS could never
 written.
 
 Relaying, in order and without holding a transaction across the network:
-1. take the service's relay turn (a PostgreSQL advisory lock on the outbox table, so any number of
-   replicas publish one outbox one pass at a time; within one process an asyncio lock);
-2. read the oldest unsent, unparked rows in a short transaction;
+1. take the service's relay turn, only when an unsent, unparked row waits (on PostgreSQL an
+   advisory lock on the outbox table asked for in the same statement that looks for a waiting
+   row, so any number of replicas publish one outbox one pass at a time; on SQLite an asyncio
+   lock and a lock file after a look);
+2. read the oldest unsent, unparked rows;
 3. publish them one by one with `Nats-Msg-Id` = event id (JetStream drops a second publish inside
    the duplicate window; consumers' inboxes cover the rest), no transaction open;
-4. mark the published ones sent in a second short transaction, then give the turn back.
+4. mark the published ones sent (on PostgreSQL one statement whose commit does not wait for the
+   disk), then give the turn back. On PostgreSQL the whole pass runs on one pooled connection in
+   autocommit: four statements, none a BEGIN or a COMMIT.
 
 A row that fails for a reason that affects everything (NATS down, a timeout) stops the pass, so
 order holds, and is tried again. A row that can never be published (`MaxPayloadError`, or
@@ -25,17 +29,17 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-from sqlalchemy import Row, Select, Table, delete, select, text, update
+from sqlalchemy import Row, Select, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared import tracing
@@ -96,7 +100,49 @@ class Outbox:
         organisation_id: UUID | str,
         subject: str | None = None,
     ) -> CloudEvent:
+        (envelope,) = await self.add_all(session, [(data, subject)], organisation_id)
+        return envelope
+
+    async def add_all(
+        self,
+        session: AsyncSession,
+        facts: Sequence[tuple[EventData, str | None]],
+        organisation_id: UUID | str,
+    ) -> list[CloudEvent]:
+        """Several events of one organisation (each with its CloudEvents subject), in this
+        order, written in one statement: a command that emits two facts makes one round trip
+        for them, not two. Each event's time is later than the one before it (by a microsecond
+        when the clock has not moved), so the relay, which sends by time, keeps their order."""
+        envelopes, rows = [], []
+        previous: datetime | None = None
+        for data, subject in facts:
+            time = utc_now()
+            if previous is not None and time <= previous:
+                time = previous + timedelta(microseconds=1)
+            previous = time
+            envelope, payload = self._envelope(data, organisation_id, subject, time)
+            envelopes.append(envelope)
+            rows.append(
+                {
+                    "id": envelope.id,
+                    "organisation_id": envelope.orgid,
+                    "subject": data.spec.subject(self.topology),
+                    "payload": payload.decode(),
+                    "created_at": envelope.time,
+                    "attempts": 0,
+                }
+            )
+        if rows:
+            session.info[_ADDED_EVENTS] = True
+            await session.execute(self.table.insert().values(rows))
+        return envelopes
+
+    def _envelope(
+        self, data: EventData, organisation_id: UUID | str, subject: str | None, time: datetime
+    ) -> tuple[CloudEvent, bytes]:
+        """The event's envelope and its bytes; `EventTooLarge` when they would not fit."""
         envelope = CloudEvent(
+            time=time,
             source=self.source,
             type=data.spec.type,
             subject=subject,
@@ -105,7 +151,6 @@ class Outbox:
             correlationid=correlation_id_var.get() or new_id(),
             traceparent=tracing.current_traceparent() if tracing.active else traceparent_var.get(),
         )
-        session.info[_ADDED_EVENTS] = True
         payload = envelope.to_bytes()
         if len(payload) > self.max_bytes:
             log.error(
@@ -117,17 +162,7 @@ class Outbox:
                 f"at most {self.max_bytes} are allowed",
                 {"event_type": data.spec.type, "bytes": len(payload), "max_bytes": self.max_bytes},
             )
-        await session.execute(
-            self.table.insert().values(
-                id=envelope.id,
-                organisation_id=envelope.orgid,
-                subject=data.spec.subject(self.topology),
-                payload=payload.decode(),
-                created_at=envelope.time,
-                attempts=0,
-            )
-        )
-        return envelope
+        return envelope, payload
 
     async def forget_published(
         self, session: AsyncSession, organisation_id: str, mention: str
@@ -196,6 +231,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
         self._read_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._sql: _RelaySql | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -223,29 +259,75 @@ class OutboxRelay:
         """
         if self.js is None:
             raise RuntimeError("the relay has no JetStream context yet")
-        published: list[str] = []
-        async with self._reads() as session:  # an idle outbox costs one query, not a lock
-            if (await session.execute(self._pending_query().limit(1))).first() is None:
-                return 0
-        async with self._turn() as mine:
-            if not mine:
-                return 0
-            async with self._reads() as session:
-                rows = (await session.execute(self._pending_query())).all()
-            try:
-                for row in rows:
-                    outcome = await self._publish(row)
-                    if outcome == "sent":
-                        published.append(row.id)
-                    elif outcome == "failed":
-                        break
-            finally:
-                await self._mark_sent(published)
+        engine = _engine_of(self.sessions)
+        if engine.dialect.name == "postgresql":
+            published = await self._pass_on_postgresql(engine)
+        else:
+            published = await self._pass_elsewhere(engine)
         self.stats.published += len(published)
         self._published.inc(len(published))
         return len(published)
 
-    async def _publish(self, row: Row[Any]) -> str:
+    async def _pass_on_postgresql(self, engine: AsyncEngine) -> list[str]:
+        """One pass on one pooled connection, its four statements sent straight to asyncpg
+        (prepared once per connection, no SQLAlchemy execution path, no BEGIN or COMMIT: each
+        statement is its own transaction): the relay's advisory lock, taken only when a row
+        waits (an idle outbox costs that one statement); the rows; the publishes, while the
+        connection sits idle holding the lock; the rows marked sent in one statement whose
+        commit does not wait for the disk (`_RelaySql`); the lock given back. A session-level
+        advisory lock needs no transaction; a relay that dies loses it with its connection."""
+        sql = self._postgresql_statements(engine)
+        key = (RELAY_LOCK_CLASS, self.table.name)
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            if not await driver.fetchval(sql.lock, *key):  # None: nothing waits; False: busy
+                return []
+            published: list[str] = []
+            try:
+                rows = [_Pending(*row) for row in await driver.fetch(sql.pending, self.batch_size)]
+                try:
+                    await self._publish_rows(rows, published)
+                finally:
+                    if published:
+                        await driver.execute(sql.mark_sent, utc_now(), published)
+            finally:
+                await driver.fetchval(sql.unlock, *key)
+        return published
+
+    def _postgresql_statements(self, engine: AsyncEngine) -> _RelaySql:
+        if self._sql is None:
+            self._sql = _RelaySql.of(engine.dialect.identifier_preparer.format_table(self.table))
+        return self._sql
+
+    async def _pass_elsewhere(self, engine: AsyncEngine) -> list[str]:
+        published: list[str] = []
+        async with self._reads() as session:  # an idle outbox costs one query, not a lock
+            if (await session.execute(self._pending_query().limit(1))).first() is None:
+                return published
+        async with _local_lock(engine, self.table):
+            with _file_lock(engine, self.table) as mine:
+                if not mine:
+                    return published
+                async with self._reads() as session:
+                    rows = (await session.execute(self._pending_query())).all()
+                try:
+                    await self._publish_rows(rows, published)
+                finally:
+                    await self._mark_sent(published)
+        return published
+
+    async def _publish_rows(self, rows: Sequence[Any], published: list[str]) -> None:
+        """Publish `rows` in order, adding the sent ones' ids to `published`; a failure that
+        is not the row's own stops at that row."""
+        for row in rows:
+            outcome = await self._publish(row)
+            if outcome == "sent":
+                published.append(row.id)
+            elif outcome == "failed":
+                break
+
+    async def _publish(self, row: _Pending | Row[Any]) -> str:
         if not tracing.active:
             return await self._publish_row(row, {MSG_ID_HEADER: row.id})
         payload = row.payload.encode()
@@ -264,7 +346,7 @@ class OutboxRelay:
             tracing.inject(headers)
             return await self._publish_row(row, headers)
 
-    async def _publish_row(self, row: Row[Any], headers: dict[str, str]) -> str:
+    async def _publish_row(self, row: _Pending | Row[Any], headers: dict[str, str]) -> str:
         """Publish one row with `headers`: sent, failed (the pass stops) or parked."""
         assert self.js is not None
         try:
@@ -285,35 +367,6 @@ class OutboxRelay:
             self.stats.duplicates += 1
         return "sent"
 
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[bool]:
-        """This relay's turn at the outbox: one relay at a time per outbox table.
-
-        On PostgreSQL a session-level advisory lock, held by a connection that is idle (not in a
-        transaction) while the pass publishes; a relay that dies loses it with its connection.
-        On SQLite, relays in one process take turns with an asyncio lock, and processes sharing
-        the file (the gateway's HTTP and webhook processes under `advocacy run`) with a lock file
-        beside it (`flock`, released by the kernel when a process dies).
-        """
-        engine = _engine_of(self.sessions)
-        if engine.dialect.name != "postgresql":
-            async with _local_lock(engine, self.table):
-                with _file_lock(engine, self.table) as locked:
-                    yield locked
-            return
-        key = "SELECT {}(:cls, CAST(CAST(:tbl AS regclass) AS oid)::int)"
-        params = {"cls": RELAY_LOCK_CLASS, "tbl": self.table.name}
-        # Autocommit: a session-level lock needs no transaction, and none is left open.
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        async with autocommit.connect() as connection:
-            result = await connection.execute(text(key.format("pg_try_advisory_lock")), params)
-            locked = bool(result.scalar())
-            try:
-                yield locked
-            finally:
-                if locked:
-                    await connection.execute(text(key.format("pg_advisory_unlock")), params)
-
     def _reads(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for the relay's reads: no transaction (`read_session_factory`); under the
         relay's turn no other relay changes the rows it reads."""
@@ -331,14 +384,10 @@ class OutboxRelay:
         )
 
     async def _mark_sent(self, ids: Sequence[str]) -> None:
-        """Mark rows sent without waiting for the disk: if the database loses this commit in a
-        crash, the rows are published again, and JetStream's duplicate window (`Nats-Msg-Id`)
-        and the consumers' inboxes drop the second copy. One fsync fewer per relayed write."""
+        """Mark rows sent (the relay's path on SQLite)."""
         if not ids:
             return
         async with self.sessions() as session, session.begin():
-            if _engine_of(self.sessions).dialect.name == "postgresql":
-                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             await session.execute(
                 update(self.table)
                 .where(self.table.c.id.in_(ids))
@@ -357,7 +406,7 @@ class OutboxRelay:
                 .values(attempts=self.table.c.attempts + 1, last_error=_reason(exc))
             )
 
-    async def _park(self, row: Row[Any], exc: Exception) -> None:
+    async def _park(self, row: _Pending | Row[Any], exc: Exception) -> None:
         self.stats.parked += 1
         log.error(
             "outbox event parked: it can never be published; the rows after it go on",
@@ -387,6 +436,47 @@ class OutboxRelay:
             return
         self._pruned_at = now
         await prune(self.sessions, self.table, self.retention.inbox, self.retention.older_than)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An unsent row, as the relay publishes it."""
+
+    id: str
+    subject: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _RelaySql:
+    """The relay's statements on PostgreSQL, for asyncpg (`$n` parameters)."""
+
+    lock: str
+    pending: str
+    mark_sent: str
+    unlock: str
+
+    @classmethod
+    def of(cls, outbox: str) -> _RelaySql:
+        """`outbox`: the table's quoted name. The lock's key is `RELAY_LOCK_CLASS` and the table's
+        oid; the lock is asked for only when an unsent, unparked row waits (else no row). Marking
+        sent sets `synchronous_commit` off for its own transaction only (`set_config(..., true)`
+        in its FROM): if the database loses that commit in a crash, the rows are published again,
+        and JetStream's duplicate window (`Nats-Msg-Id`) and the consumers' inboxes drop the
+        second copy; one fsync fewer per relayed write."""
+        waiting = "published_at IS NULL AND parked_at IS NULL"
+        key = "$1, CAST(CAST($2::text AS regclass) AS oid)::int"
+        pending = f"SELECT id, subject, payload, attempts FROM {outbox} WHERE {waiting}"  # noqa: S608
+        mark_sent = f"UPDATE {outbox} SET published_at = $1, attempts = attempts + 1"  # noqa: S608
+        return cls(
+            lock=f"SELECT pg_try_advisory_lock({key}) WHERE EXISTS ({pending})",
+            pending=f"{pending} ORDER BY created_at, id LIMIT $1",
+            mark_sent=f"{mark_sent} FROM (SELECT set_config('synchronous_commit', 'off', true) "
+            "AS setting) AS durability WHERE id = ANY($2::varchar[]) "
+            "AND durability.setting IS NOT NULL",
+            unlock=f"SELECT pg_advisory_unlock({key})",
+        )
 
 
 def _refused_by_server(exc: Exception) -> bool:

@@ -60,7 +60,9 @@ class ServiceRuntime:
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         """`name` when the process is not the service its settings are of (the gateway's webhook
-        delivery); `after_commit` runs after each consumed event's commit, besides the relay."""
+        delivery); `after_commit` runs, besides waking the relay, after a consumed event's commit
+        that asks for it (`consumers.wants_wake`: it added events, or its handler called
+        `wake_after_commit`)."""
         self.settings = settings
         self.background = list(background)
         self.name = name or settings.service_name

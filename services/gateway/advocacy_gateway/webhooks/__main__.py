@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from advocacy_gateway.webhooks.process import NAME, WebhooksProcess, WebhooksSettings
 from advocacy_shared import tracing
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
 from advocacy_shared.runtime import serve_until_signalled
+from advocacy_shared.service_main import run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate" or not args.no_migrate:
         upgrade("advocacy_gateway", settings.effective_database_url(), "gateway")
     if args.command == "serve":
-        asyncio.run(serve_until_signalled(WebhooksProcess(settings)))
+        run(serve_until_signalled(WebhooksProcess(settings)))  # on uvloop, as the services
 
 
 main()

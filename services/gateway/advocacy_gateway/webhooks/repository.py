@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import bindparam, delete, exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -19,7 +19,16 @@ from advocacy_gateway.webhooks.models import (
     WebhookEndpoint,
     WebhookErasure,
 )
-from advocacy_shared.db import UtcDateTime
+from advocacy_shared.db import LeanRead, UtcDateTime
+
+ANY_ENABLED = LeanRead(
+    select(
+        exists().where(
+            col(WebhookEndpoint.organisation_id) == bindparam("organisation_id"),
+            col(WebhookEndpoint.enabled).is_(True),
+        )
+    )
+)
 
 
 class EndpointRepository:
@@ -65,6 +74,10 @@ class EndpointRepository:
         ) is not None:
             query = query.where(condition)
         return list((await self.session.execute(query.limit(limit))).scalars())
+
+    async def any_enabled(self) -> bool:
+        """Whether the organisation has an enabled endpoint at all (one prebuilt statement)."""
+        return bool(await ANY_ENABLED.scalar(self.session, organisation_id=self.organisation_id))
 
     async def enabled_for(self, event_type: str) -> list[WebhookEndpoint]:
         """The enabled endpoints that subscribed to this event type (or to every type)."""

@@ -267,6 +267,15 @@ async def replay_delivery(
     return replay
 
 
+async def intake_has_work(session: AsyncSession, fact: EventData, envelope: CloudEvent) -> bool:
+    """Whether `queue_deliveries` could write anything for this event: an erasure always (it
+    forgets and records the person), any other event only when its organisation has an enabled
+    endpoint (whether one subscribed to its type is `queue_deliveries`' to tell)."""
+    if isinstance(fact, AmbassadorErased):
+        return True
+    return await EndpointRepository(session, _organisation_of(envelope)).any_enabled()
+
+
 async def queue_deliveries(
     session: AsyncSession, fact: EventData, envelope: CloudEvent
 ) -> list[WebhookDelivery]:

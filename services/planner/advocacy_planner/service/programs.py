@@ -64,29 +64,31 @@ async def create_program(
                 started_at=record.created_at if kind == "pilot" else None,
             )
         )
-    await outbox.add(
+    await outbox.add_all(
         session,
-        ProgramCreated(
-            program_id=record.id,
-            playbook_version=record.playbook_version,
-            disciplines=record.disciplines,
-            fte_share=record.fte_share,
-            start_date=record.start_date,
-            created_at=record.created_at,
-        ),
+        [
+            (
+                ProgramCreated(
+                    program_id=record.id,
+                    playbook_version=record.playbook_version,
+                    disciplines=record.disciplines,
+                    fte_share=record.fte_share,
+                    start_date=record.start_date,
+                    created_at=record.created_at,
+                ),
+                str(record.id),
+            ),
+            (
+                ProgramObjectivesSet(
+                    program_id=record.id,
+                    objectives=record.objectives,
+                    disciplines=record.disciplines,
+                    set_at=record.created_at,
+                ),
+                str(record.id),
+            ),
+        ],
         organisation_id=organisation_id,
-        subject=str(record.id),
-    )
-    await outbox.add(
-        session,
-        ProgramObjectivesSet(
-            program_id=record.id,
-            objectives=record.objectives,
-            disciplines=record.disciplines,
-            set_at=record.created_at,
-        ),
-        organisation_id=organisation_id,
-        subject=str(record.id),
     )
     return program_view(record)
 
