@@ -101,6 +101,37 @@ def postgres_schemas(url: str) -> Iterator[dict[str, str]]:
         )
 
 
+# --- NATS: one fresh namespace per run ----------------------------------------------------------
+
+
+@contextmanager
+def nats_namespace() -> Iterator[str]:
+    """A namespace of this run's own: on a NATS server that other platforms share (`NATS_URL`),
+    the default one would put this run's planner in the same queue group as theirs, so that its
+    requests were answered by their planners (and their databases) and theirs by ours. Its
+    streams are deleted afterwards."""
+    namespace = f"bench_{secrets.token_hex(4)}"
+    try:
+        yield namespace
+    finally:
+        if os.environ.get("NATS_URL"):
+            asyncio.run(_delete_streams(os.environ["NATS_URL"], namespace))
+
+
+async def _delete_streams(url: str, namespace: str) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        prefix = f"{namespace}_".upper()
+        for stream in await js.streams_info():
+            if stream.config.name and stream.config.name.startswith(prefix):
+                await js.delete_stream(stream.config.name)
+    finally:
+        await nc.close()
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 
@@ -131,7 +162,7 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 def platform_env(
-    folder: Path, port: int, admin_key: str, databases: dict[str, str]
+    folder: Path, port: int, admin_key: str, databases: dict[str, str], namespace: str
 ) -> dict[str, str]:
     env = {
         key: value
@@ -145,6 +176,7 @@ def platform_env(
             "ADVOCACY_HTTP_PORT": str(port),
             "ADVOCACY_DATA_DIR": str(folder / "data"),
             "ADVOCACY_ADMIN_API_KEY": admin_key,
+            "ADVOCACY_NAMESPACE": namespace,
             "ADVOCACY_RATE_LIMIT_PER_MINUTE": str(10**9),
             "ADVOCACY_RATE_LIMIT_BURST": str(10**9),
         }
@@ -355,8 +387,11 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as temporary:
         folder = Path(temporary)
-        with postgres_schemas(database_url) if database_url else _no_databases() as databases:
-            rows = run_bench(folder, databases, args)
+        with (
+            postgres_schemas(database_url) if database_url else _no_databases() as databases,
+            nats_namespace() as namespace,
+        ):
+            rows = run_bench(folder, databases, namespace, args)
     backend = "PostgreSQL" if database_url else "SQLite"
     nats = "NATS at NATS_URL" if os.environ.get("NATS_URL") else "embedded nats-server"
     load_1, load_5, _ = os.getloadavg()
@@ -377,11 +412,11 @@ def _no_databases() -> Iterator[dict[str, str]]:
 
 
 def run_bench(
-    folder: Path, databases: dict[str, str], args: argparse.Namespace
+    folder: Path, databases: dict[str, str], namespace: str, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
     port, bare_port = free_port(), free_port()
     admin_key = secrets.token_urlsafe(32)
-    env = platform_env(folder, port, admin_key, databases)
+    env = platform_env(folder, port, admin_key, databases, namespace)
     base_url = f"http://127.0.0.1:{port}"
     print("starting the platform (`advocacy run`)…", file=sys.stderr, flush=True)
     with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:
