@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Mount, Route
 
 from advocacy_gateway.auth import document_permissions
@@ -23,6 +24,9 @@ from advocacy_gateway.routes import ROUTERS
 from advocacy_gateway.routes.fast_lane import FastLane, lanes_of
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
+from advocacy_shared import tracing
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
 The API of the employee-advocacy platform. Every organisation's resources live under
@@ -52,6 +56,9 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(charge_route)],
+        # FastAPI's native OpenTelemetry support serves the traces `advocacy_shared.tracing` sets
+        # up; without them it would still look for a configured provider on every request.
+        telemetry=None if tracing.active else NO_TELEMETRY,
     )
     app.state.gateway = state
     install_problem_handlers(app)
