@@ -101,37 +101,35 @@ def postgres_schemas(url: str) -> Iterator[dict[str, str]]:
         )
 
 
-# --- NATS: a namespace of its own ---------------------------------------------------------------
+# --- NATS: one fresh namespace per run ----------------------------------------------------------
 
 
 @contextmanager
-def nats_namespace() -> Iterator[dict[str, str]]:
-    """`ADVOCACY_NAMESPACE` of this run, whose streams are deleted afterwards on the NATS server at
-    `NATS_URL`. Without it, platforms run at the same time on one NATS server (other benches, a
-    developer's `make run`) would answer each other's requests and consume each other's events."""
-    namespace = f"bench{secrets.token_hex(4)}"
+def nats_namespace() -> Iterator[str]:
+    """A namespace of this run's own: on a NATS server that other platforms share (`NATS_URL`),
+    the default one would put this run's planner in the same queue group as theirs, so that its
+    requests were answered by their planners (and their databases) and theirs by ours. Its
+    streams are deleted afterwards."""
+    namespace = f"bench_{secrets.token_hex(4)}"
     try:
-        yield {"ADVOCACY_NAMESPACE": namespace}
+        yield namespace
     finally:
-        if url := os.environ.get("NATS_URL"):
-            asyncio.run(_delete_streams(url, namespace))
+        if os.environ.get("NATS_URL"):
+            asyncio.run(_delete_streams(os.environ["NATS_URL"], namespace))
 
 
 async def _delete_streams(url: str, namespace: str) -> None:
     import nats
 
-    from advocacy_shared.settings import ServiceSettings
-    from advocacy_shared.streams import stream_configs
-    from advocacy_shared.topology import Topology
-
-    connection = await nats.connect(url)
+    nc = await nats.connect(url)
     try:
-        js = connection.jetstream()
-        for config in stream_configs(Topology(namespace), ServiceSettings()):
-            with suppress(Exception):  # a stream not created
-                await js.delete_stream(str(config.name))
+        js = nc.jetstream()
+        prefix = f"{namespace}_".upper()
+        for stream in await js.streams_info():
+            if stream.config.name and stream.config.name.startswith(prefix):
+                await js.delete_stream(stream.config.name)
     finally:
-        await connection.close()
+        await nc.close()
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -164,10 +162,8 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 def platform_env(
-    folder: Path, port: int, admin_key: str, databases: dict[str, str]
+    folder: Path, port: int, admin_key: str, databases: dict[str, str], namespace: str
 ) -> dict[str, str]:
-    """The platform's environment: this one's without `ADVOCACY_` settings, plus `databases`
-    (the services' database URLs and `nats_namespace()`'s namespace)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -180,6 +176,7 @@ def platform_env(
             "ADVOCACY_HTTP_PORT": str(port),
             "ADVOCACY_DATA_DIR": str(folder / "data"),
             "ADVOCACY_ADMIN_API_KEY": admin_key,
+            "ADVOCACY_NAMESPACE": namespace,
             "ADVOCACY_RATE_LIMIT_PER_MINUTE": str(10**9),
             "ADVOCACY_RATE_LIMIT_BURST": str(10**9),
         }
@@ -394,7 +391,7 @@ def main() -> None:
             postgres_schemas(database_url) if database_url else _no_databases() as databases,
             nats_namespace() as namespace,
         ):
-            rows = run_bench(folder, databases | namespace, args)
+            rows = run_bench(folder, databases, namespace, args)
     backend = "PostgreSQL" if database_url else "SQLite"
     nats = "NATS at NATS_URL" if os.environ.get("NATS_URL") else "embedded nats-server"
     load_1, load_5, _ = os.getloadavg()
@@ -415,11 +412,11 @@ def _no_databases() -> Iterator[dict[str, str]]:
 
 
 def run_bench(
-    folder: Path, databases: dict[str, str], args: argparse.Namespace
+    folder: Path, databases: dict[str, str], namespace: str, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
     port, bare_port = free_port(), free_port()
     admin_key = secrets.token_urlsafe(32)
-    env = platform_env(folder, port, admin_key, databases)  # the namespace included
+    env = platform_env(folder, port, admin_key, databases, namespace)
     base_url = f"http://127.0.0.1:{port}"
     print("starting the platform (`advocacy run`)…", file=sys.stderr, flush=True)
     with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:

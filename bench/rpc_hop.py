@@ -104,11 +104,11 @@ async def _loop(
 async def measure(
     nats_url: str,
     organisation_id: UUID,
+    namespace: str,
     planner_pid: int,
     echo_pid: int,
     requests: int,
     only: list[str],
-    namespace: str,
 ) -> dict[str, dict[str, float]]:
     topology = Topology(namespace)
     nc = await nats.connect(nats_url)
@@ -119,7 +119,7 @@ async def measure(
     read_body = GetPlaybook(organisation_id=organisation_id).model_dump_json().encode()
 
     async def raw() -> None:
-        await nc.request("bench.echo", read_body, timeout=5)
+        await nc.request(f"{namespace}.echo", read_body, timeout=5)
 
     async def ping_planner() -> None:
         decode_reply(ping_op, (await nc.request(ping_subject, ping_body, 5, headers=headers)).data)
@@ -157,9 +157,9 @@ def _planner_pid(root: int) -> int:
 
 
 @contextmanager
-def _echo(nats_url: str, folder: Path) -> Any:
+def _echo(nats_url: str, subject: str, folder: Path) -> Any:
     with process(
-        [sys.executable, "-c", ECHO, nats_url, "bench.echo"], dict(os.environ), folder / "echo.log"
+        [sys.executable, "-c", ECHO, nats_url, subject], dict(os.environ), folder / "echo.log"
     ) as echo:
         deadline = time.monotonic() + 30
         while b"ready" not in (folder / "echo.log").read_bytes():
@@ -185,23 +185,23 @@ def main() -> None:
             nats_namespace() as namespace,
         ):
             port, admin_key = free_port(), secrets.token_urlsafe(32)
-            env = platform_env(folder, port, admin_key, databases | namespace)
+            env = platform_env(folder, port, admin_key, databases, namespace)
             with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:
                 wait_until(f"http://127.0.0.1:{port}/readyz", timeout=120)
                 tenant = create_tenant(f"http://127.0.0.1:{port}", admin_key)
                 nats_url = os.environ["NATS_URL"]
                 planner = _planner_pid(platform.pid)
-                with _echo(nats_url, folder) as echo:
+                with _echo(nats_url, f"{namespace}.echo", folder) as echo:
                     print(f"planner pid {planner}, echo pid {echo.pid}", file=sys.stderr)
                     rows = asyncio.run(
                         measure(
                             nats_url,
                             UUID(tenant.organisation_id),
+                            namespace,
                             planner,
                             echo.pid,
                             args.requests,
                             args.only,
-                            namespace["ADVOCACY_NAMESPACE"],
                         )
                     )
                     _print(rows)

@@ -93,7 +93,7 @@ def main() -> None:
     ):
         folder = Path(temporary)
         port, admin_key = free_port(), "bench-admin-key-" + os.urandom(8).hex()
-        env = platform_env(folder, port, admin_key, databases | namespace)
+        env = platform_env(folder, port, admin_key, databases, namespace)
         base_url = f"http://127.0.0.1:{port}"
         with process([str(BIN / "advocacy"), "run"], env, folder / "platform.log") as platform:
             wait_until(f"{base_url}/readyz", timeout=120)

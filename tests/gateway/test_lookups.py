@@ -94,3 +94,62 @@ def test_a_cache_of_zero_seconds_keeps_nothing() -> None:
     cache: TtlCache[str] = TtlCache(ttl=0)
     cache.put("a", "row a")
     assert cache.get("a") is None
+
+
+async def test_concurrent_misses_load_a_row_once() -> None:
+    cache: TtlCache[str] = TtlCache(ttl=60)
+    loads = 0
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def load() -> str | None:
+        nonlocal loads
+        loads += 1
+        started.set()
+        await release.wait()
+        return f"row {loads}"
+
+    waiting = [asyncio.ensure_future(cache.get_or_load("a", load)) for _ in range(64)]
+    await started.wait()
+    await asyncio.sleep(0)  # every caller has asked by now
+    release.set()
+    assert set(await asyncio.gather(*waiting)) == {"row 1"}
+    assert loads == 1
+    assert cache.get("a") == "row 1"
+
+
+async def test_a_row_discarded_while_it_loads_is_not_kept_and_is_loaded_again() -> None:
+    cache: TtlCache[str] = TtlCache(ttl=60)
+    rows = iter(["before the revocation", "after the revocation"])
+    release = asyncio.Event()
+
+    async def load() -> str | None:
+        row = next(rows)
+        if row == "before the revocation":
+            await release.wait()
+        return row
+
+    first = asyncio.ensure_future(cache.get_or_load("a", load))
+    await asyncio.sleep(0)
+    cache.discard("a")  # a revocation committed while the first load was in flight
+    assert await cache.get_or_load("a", load) == "after the revocation"
+    release.set()
+    assert await first == "before the revocation"  # its own caller got what it read
+    assert cache.get("a") == "after the revocation"
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_load_for_the_others() -> None:
+    cache: TtlCache[str] = TtlCache(ttl=60)
+    release = asyncio.Event()
+
+    async def load() -> str | None:
+        await release.wait()
+        return "row"
+
+    impatient = asyncio.ensure_future(cache.get_or_load("a", load))
+    patient = asyncio.ensure_future(cache.get_or_load("a", load))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    release.set()
+    assert await patient == "row"
+    assert impatient.cancelled()
+    assert cache.get("a") == "row"

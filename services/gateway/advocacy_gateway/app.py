@@ -7,6 +7,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
+from starlette.routing import Mount, Route
 
 from advocacy_gateway.auth import document_permissions
 from advocacy_gateway.idempotency import IdempotencyMiddleware
@@ -18,8 +21,12 @@ from advocacy_gateway.middleware import (
 from advocacy_gateway.problems import install_problem_handlers
 from advocacy_gateway.ratelimit import RateLimitMiddleware, charge_route
 from advocacy_gateway.routes import ROUTERS
+from advocacy_gateway.routes.fast_lane import FastLane, lanes_of
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
+from advocacy_shared import tracing
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
 The API of the employee-advocacy platform. Every organisation's resources live under
@@ -49,12 +56,22 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(charge_route)],
+        # FastAPI's native OpenTelemetry support serves the traces `advocacy_shared.tracing` sets
+        # up; without them it would still look for a configured provider on every request.
+        telemetry=None if tracing.active else NO_TELEMETRY,
     )
     app.state.gateway = state
     install_problem_handlers(app)
     document_permissions(ROUTERS)
     for router in ROUTERS:
         app.include_router(router)
+    # Plain forwarding reads skip FastAPI's route matching and dependency resolution; the lane
+    # sits where the router does, inside the exception handlers (routes/fast_lane.py).
+    every_route = [
+        *(route for route in app.router.routes if isinstance(route, APIRoute | Route | Mount)),
+        *(route for router in ROUTERS for route in router.routes),
+    ]
+    app.router.middleware_stack = FastLane(app.router.middleware_stack, lanes_of(every_route))
     # The last added runs first: metrics and traces, correlation id, size limit, rate limit,
     # then idempotency.
     app.add_middleware(

@@ -122,7 +122,9 @@ async def caller_of(request: Request) -> Principal:
     none. OpenAPI still names both schemes on those routes (`document_permissions`)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     bearer_token = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return await _charged(request, bearer_token, request.cookies.get(SESSION_COOKIE))
+    # A bearer token wins over the cookie (`_resolve`): the cookie header is parsed only without.
+    cookie = request.cookies.get(SESSION_COOKIE) if bearer_token is None else None
+    return await _charged(request, bearer_token, cookie)
 
 
 async def _charged(request: Request, token: str | None, cookie: str | None) -> Principal:

@@ -11,10 +11,15 @@ Correct under revocation and rotation:
   (`ADVOCACY_AUTH_CACHE_SECONDS`, default 2; 0 turns the cache off): that is the bound within which
   a key revoked elsewhere stops working everywhere (docs/performance.md).
 Unknown keys are never kept, so a key created on another replica works at once.
+
+A row is loaded once however many requests ask for it at the same time (`TtlCache.get_or_load`):
+at 64 concurrent requests an expired entry used to send every one of them to the database at
+once, more than the pool holds (docs/performance.md, "The fifth round").
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -35,6 +40,7 @@ class TtlCache(Generic[V]):
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self._loading: dict[Hashable, asyncio.Future[V | None]] = {}
 
     def get(self, key: Hashable) -> V | None:
         entry = self._entries.get(key)
@@ -54,16 +60,37 @@ class TtlCache(Generic[V]):
             self._entries.popitem(last=False)
 
     def discard(self, key: Hashable) -> None:
+        """Forget the entry, and a load of it in flight: that load's row may predate the change
+        that discards it, so it is not kept, and later callers load afresh."""
         self._entries.pop(key, None)
+        self._loading.pop(key, None)
 
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        """The kept value, else the loaded one (kept when found)."""
+        """The kept value, else the loaded one (kept when found). Callers that miss while a load
+        of the key is in flight wait for that load instead of starting their own; the load runs
+        in a task of its own, so a caller that gives up (a client gone) does not cancel it for
+        the others."""
         value = self.get(key)
-        if value is None:
-            value = await load()
-            if value is not None:
-                self.put(key, value)
-        return value
+        if value is not None:
+            return value
+        if self.ttl <= 0:
+            return await load()
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(load())
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, key: Hashable, done: asyncio.Future[V | None]) -> None:
+        if self._loading.get(key) is not done:
+            return  # discarded while in flight: not kept
+        del self._loading[key]
+        if done.cancelled() or done.exception() is not None:
+            return
+        value = done.result()
+        if value is not None:
+            self.put(key, value)
 
 
 class Lookups:

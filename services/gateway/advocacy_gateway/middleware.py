@@ -55,9 +55,15 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send)
+            return
+        if declared is None and b"transfer-encoding" not in headers:
+            # No body (HTTP/1.1 frames one only by these headers; a server hands an empty one):
+            # nothing to hold to the limit, and the endpoint reads the same empty message.
+            await self.app(scope, receive, send)
             return
         # Read the body here, up to the limit, so that a streamed body without a length is held to
         # the same limit before any endpoint sees it; the endpoint then gets it in one piece.

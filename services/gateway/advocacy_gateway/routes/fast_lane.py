@@ -1,0 +1,186 @@
+"""The fast lane: forwarding reads answered without FastAPI's route matching and dependency
+resolution, which cost a request about two thirds of the gateway's CPU (docs/performance.md,
+"The fifth round").
+
+A lane serves one forwarding route (`routes/forward.py`) that is a plain read: `GET`, the caller's
+permission in the organisation of the path, path parameters that are all UUIDs, query parameters
+that are all optional, and an answer that is the service's reply as it is (`passes_reply_on`).
+It serves only requests that FastAPI would hand that route with nothing to validate but the path:
+no query string (every query parameter then takes its default, None), path parameters that
+parse as UUIDs, tracing off. Anything else, and every other route, goes to FastAPI's router as
+before. What a lane runs is the route's own: the application-wide rate-limit dependency, the
+route's permission dependency (the same function object) and its endpoint, with the same
+arguments; errors propagate to the same exception handlers, as the lane sits where the router
+does (inside FastAPI's exception middleware). It sets the scope's `route`, `endpoint` and
+`path_params` as routing would (the request metrics label by `route`).
+
+A lane is built only when no other route could answer one of its paths first: a route that
+overlaps it anywhere in the application (literal segments that could be equal, a parameter, a
+mount) leaves the path to FastAPI. `tests/gateway/test_fast_lane.py` compares the lane's answers
+with FastAPI's, byte for byte, for successes and refusals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin
+from uuid import UUID
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from advocacy_gateway.ratelimit import charge_route
+from advocacy_gateway.routes.common import gateway_state
+from advocacy_gateway.routes.forward import Forward, _access, _optional, _path_params
+
+_UUID = TypeAdapter(UUID)
+_SEGMENT_PARAM = re.compile(r"{[^}]*}")
+
+
+@dataclass(frozen=True)
+class Lane:
+    route: APIRoute
+    forward: Forward
+    permission: Any  # the route's own permission dependency
+    uuid_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+
+
+class FastLane:
+    """Serves the lanes' requests; hands every other request to `app` (FastAPI's router)."""
+
+    def __init__(self, app: ASGIApp, lanes: Iterable[Lane]) -> None:
+        self.app = app
+        self.lanes = list(lanes)
+        self.by_last_segment: dict[str, list[Lane]] = {}
+        self.ending_in_a_parameter: list[Lane] = []
+        for lane in self.lanes:
+            last = lane.route.path.rsplit("/", 1)[1]
+            if _SEGMENT_PARAM.search(last):
+                self.ending_in_a_parameter.append(lane)
+            else:
+                self.by_last_segment.setdefault(last, []).append(lane)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope.get("query_string")
+            or scope.get("root_path")
+            or scope.get("fastapi.telemetry") is not None
+        ):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        candidates = self.by_last_segment.get(path.rsplit("/", 1)[-1], ())
+        for lane in (*candidates, *self.ending_in_a_parameter):
+            match = lane.route.path_regex.match(path)
+            if match is not None:
+                values = _uuids(match.groupdict())
+                if values is None:
+                    break  # not a UUID: FastAPI's validation answers
+                await self._serve(lane, match.groupdict(), values, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _serve(
+        self,
+        lane: Lane,
+        path_params: dict[str, str],
+        values: dict[str, UUID],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        route = lane.route
+        scope.setdefault("router", scope["app"].router)
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = path_params
+        scope["route"] = route
+        request = Request(scope, receive, send)
+        await charge_route(request)
+        access = await lane.permission(org_id=values.pop("org_id"), request=request)
+        state = await gateway_state(request)
+        arguments: dict[str, Any] = {name: None for name in lane.query_params}
+        response: Response = await route.endpoint(**values, **arguments, access=access, state=state)
+        await response(scope, receive, send)
+
+
+def _uuids(params: dict[str, str]) -> dict[str, UUID] | None:
+    try:
+        return {name: _UUID.validate_python(value) for name, value in params.items()}
+    except ValidationError:
+        return None
+
+
+def lanes_of(routes: list[BaseRoute]) -> list[Lane]:
+    """The lanes of the forwarding routes among `routes` (every route of the application) that
+    qualify and that no other route overlaps."""
+    lanes = []
+    for route in routes:
+        lane = _lane(route)
+        if lane is not None and not any(
+            other is not route and _overlap(lane.route.path, other) for other in routes
+        ):
+            lanes.append(lane)
+    return lanes
+
+
+def _lane(route: BaseRoute) -> Lane | None:
+    forward: Forward | None = getattr(getattr(route, "endpoint", None), "forward", None)
+    if (
+        not isinstance(route, APIRoute)
+        or forward is None
+        or route.methods != {"GET"}
+        or forward.permission is None
+        or not forward.passes_reply_on
+        or not route.path.startswith("/api/v1/orgs/{org_id}/")
+    ):
+        return None
+    path_params = _path_params(route.path)
+    if any(name in forward.params for name in path_params):
+        return None  # a path parameter of another type than UUID, or with constraints
+    query = tuple(name for name in forward.params if name not in path_params)
+    if not all(_is_query(forward.params[name]) for name in query):
+        return None
+    dependency = get_args(_access(forward.permission))[1].dependency
+    return Lane(route, forward, dependency, ("org_id", *path_params), query)
+
+
+def _is_query(annotation: Any) -> bool:
+    """An optional query parameter (None when the request does not give it)."""
+    from fastapi.params import Query
+
+    if get_origin(annotation) is not Annotated or not _optional(annotation):
+        return False
+    return any(isinstance(meta, Query) for meta in get_args(annotation)[1:])
+
+
+def _overlap(path: str, other: BaseRoute) -> bool:
+    """Whether `other` could match a GET of a path that `path` (a template) matches."""
+    if isinstance(other, Mount):
+        return _segments_overlap(_segments(path), _segments(other.path), prefix=True)
+    if not isinstance(other, Route | APIRoute):
+        return True  # unknown kinds of routes: assume they might
+    if other.methods is not None and "GET" not in other.methods:
+        return False
+    if ":path}" in other.path:  # its literal segments, then anything
+        head = other.path[: other.path.index(":path}")].rsplit("/", 1)[0]
+        return _segments_overlap(_segments(path), _segments(head), prefix=True)
+    return _segments_overlap(_segments(path), _segments(other.path), prefix=False)
+
+
+def _segments(path: str) -> list[str | None]:
+    """A template's segments: a literal, or None for a segment with a parameter in it."""
+    return [None if _SEGMENT_PARAM.search(part) else part for part in path.split("/")]
+
+
+def _segments_overlap(ours: list[str | None], theirs: list[str | None], prefix: bool) -> bool:
+    if len(theirs) > len(ours) or (not prefix and len(theirs) != len(ours)):
+        return False
+    return all(a is None or b is None or a == b for a, b in zip(ours, theirs, strict=False))
