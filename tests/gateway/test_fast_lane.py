@@ -10,8 +10,11 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from fastapi import Depends
+from fastapi.routing import APIRoute
 
-from advocacy_gateway.routes.fast_lane import FastLane
+from advocacy_gateway.ratelimit import charge_route
+from advocacy_gateway.routes.fast_lane import FastLane, lanes_of
 from advocacy_shared.telemetry import HTTP_RESPONSES
 from tests.actors import admin_key, bearer, new_key, ready_organisation
 from tests.conftest import Platform
@@ -156,3 +159,22 @@ def test_only_plain_reads_that_no_other_route_overlaps_get_a_lane(platform: Plat
     assert "/api/v1/orgs/{org_id}/programs" not in paths  # paged: FastAPI builds the page
     assert "/api/v1/orgs/{org_id}/metrics/momentum" not in paths  # a required query parameter
     assert "/api/v1/invitation" not in paths  # no organisation, a header parameter
+
+
+def test_a_route_or_an_application_with_a_dependency_the_lane_would_skip_gets_no_lane(
+    platform: Platform,
+) -> None:
+    playbook = next(
+        lane.route for lane in lane_of(platform).lanes if lane.route.path.endswith("/playbook")
+    )
+
+    async def audited() -> None:
+        """A dependency the lane does not know of."""
+
+    guarded = APIRoute(
+        playbook.path, playbook.endpoint, methods=["GET"], dependencies=[Depends(audited)]
+    )
+    charge = [Depends(charge_route)]
+    assert [lane.route for lane in lanes_of([playbook], charge)] == [playbook]
+    assert lanes_of([guarded], charge) == []
+    assert lanes_of([playbook], [*charge, Depends(audited)]) == []

@@ -71,7 +71,9 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         *(route for route in app.router.routes if isinstance(route, APIRoute | Route | Mount)),
         *(route for router in ROUTERS for route in router.routes),
     ]
-    app.router.middleware_stack = FastLane(app.router.middleware_stack, lanes_of(every_route))
+    app.router.middleware_stack = FastLane(
+        app.router.middleware_stack, lanes_of(every_route, app.router.dependencies)
+    )
     # The last added runs first: metrics and traces, correlation id, size limit, rate limit,
     # then idempotency.
     app.add_middleware(

@@ -118,9 +118,13 @@ def _uuids(params: dict[str, str]) -> dict[str, UUID] | None:
         return None
 
 
-def lanes_of(routes: list[BaseRoute]) -> list[Lane]:
+def lanes_of(routes: list[BaseRoute], app_dependencies: list[Any]) -> list[Lane]:
     """The lanes of the forwarding routes among `routes` (every route of the application) that
-    qualify and that no other route overlaps."""
+    qualify and that no other route overlaps. None when the application depends on anything but
+    the rate limit's charge (`app_dependencies`, FastAPI's `Depends` of the application), which
+    is all a lane runs before the route's own dependencies."""
+    if [getattr(d, "dependency", None) for d in app_dependencies] != [charge_route]:
+        return []
     lanes = []
     for route in routes:
         lane = _lane(route)
@@ -149,6 +153,8 @@ def _lane(route: BaseRoute) -> Lane | None:
     if not all(_is_query(forward.params[name]) for name in query):
         return None
     dependency = get_args(_access(forward.permission))[1].dependency
+    if [d.call for d in route.dependant.dependencies] != [dependency, gateway_state]:
+        return None  # a dependency the lane would not run
     return Lane(route, forward, dependency, ("org_id", *path_params), query)
 
 
