@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from advocacy_devtools import demo
-from tests.live import ROLLUPS_EVERY_SECOND, RunningPlatform, rolled_up, running_platform
+from tests.e2e.conftest import SharedPlatform
+from tests.live import RunningPlatform, rolled_up
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,9 +25,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningPlatform]:
-    with running_platform(tmp_path, "--demo", **ROLLUPS_EVERY_SECOND) as platform:
-        yield platform
+def running(shared_platform: SharedPlatform) -> RunningPlatform:
+    """`advocacy run --demo` (shared with other tests of tests/e2e, in organisations of their
+    own: the demo organisation is this test's)."""
+    return shared_platform.running
 
 
 def demo_ready(platform: RunningPlatform, timeout: float = 300) -> float:
