@@ -77,10 +77,10 @@ def wait_ready(base_url: str, timeout: float) -> float:
     raise AssertionError(f"/readyz was not 200 within {timeout} s")
 
 
-ROLLUPS_EVERY_SECOND = {"rollup_interval_seconds": "1"}
-"""A setting for `running_platform`: the metrics service redoes the daily rollups of touched days
-every second instead of every minute, so a test that waits for them (`rolled_up`) waits for the
-recomputation, not for most of a minute."""
+ROLLUP_INTERVAL = "1"
+"""`running_platform(..., rollup_interval_seconds=ROLLUP_INTERVAL)`: the metrics service redoes
+the daily rollups of touched days every second instead of every minute, so a test that waits for
+them (`rolled_up`) waits for the recomputation, not for most of a minute."""
 
 
 def rolled_up(http: httpx.Client, base: str, timeout: float = 180) -> None:

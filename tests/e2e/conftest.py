@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.live import ROLLUPS_EVERY_SECOND, RunningPlatform, running_platform
+from tests.live import ROLLUP_INTERVAL, RunningPlatform, running_platform
 from tests.otlp_receiver import Receiver, otlp_receiver
 
 
@@ -34,6 +34,6 @@ def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds: spans leave within the test
         }
         with running_platform(
-            folder, "--demo", environment=tracing, **ROLLUPS_EVERY_SECOND
+            folder, "--demo", environment=tracing, rollup_interval_seconds=ROLLUP_INTERVAL
         ) as running:
             yield SharedPlatform(running, receiver)

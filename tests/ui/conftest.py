@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from advocacy_devtools import demo
-from tests.live import ROLLUPS_EVERY_SECOND, rolled_up, running_platform
+from tests.live import ROLLUP_INTERVAL, rolled_up, running_platform
 
 CHROMIUM = Path(os.environ.get("ADVOCACY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -71,7 +71,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-ui")
     # Exports hold what was written up to now (not a minute ago): the demo was just seeded.
     with running_platform(
-        folder, rate_limit_burst="1000000", bi_export_settle_seconds="0", **ROLLUPS_EVERY_SECOND
+        folder,
+        rate_limit_burst="1000000",
+        bi_export_settle_seconds="0",
+        rollup_interval_seconds=ROLLUP_INTERVAL,
     ) as platform:
         site = Site(platform.base_url, platform.admin_key(), {}, {})
         site.org = _created(
