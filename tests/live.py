@@ -120,7 +120,9 @@ def running_platform(
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     platform = RunningPlatform(process, f"http://127.0.0.1:{port}", log, folder / "data")
     try:
-        wait_ready(platform.base_url, timeout=90)
+        # A bound for a platform that never starts, not a wait: six processes importing on a
+        # loaded 2-core machine (a second suite running) took more than 90 s.
+        wait_ready(platform.base_url, timeout=300)
         platform.ready_after = time.monotonic() - started
         yield platform
     finally:
