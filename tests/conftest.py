@@ -168,21 +168,18 @@ async def platform(
     make_database: MakeDatabase,
     service_overrides: dict[str, dict[str, Any]],
 ) -> AsyncIterator[Platform]:
-    """Every service's runtime, started at once as `advocacy run` starts their processes: their
-    databases are copied and their runtimes started concurrently (a set-up waits on nats-server
-    and database threads more than it computes)."""
+    """Every service's runtime, started at once as `advocacy run` starts their processes (a
+    start waits on nats-server more than it computes). Their databases are made one after the
+    other: on PostgreSQL, making them concurrently stalled a session's first template
+    migration (seen once under heavy load, not explained; left sequential)."""
     platform = Platform(gateway=gateway, runtimes={}, settings={})
-
-    async def start(name: str) -> None:
-        settings_type, _ = SERVICES[name]
+    for name, (settings_type, _) in SERVICES.items():
         platform.settings[name] = settings_type(
             database_url=await make_database(name, f"advocacy_{name}"),
             **{**common_settings(nats_server_url, topology), **service_overrides.get(name, {})},
         )
-        await platform.start(name)
-
     try:
-        await _all(start(name) for name in SERVICES)
+        await _all(platform.start(name) for name in SERVICES)
         yield platform
     finally:
         await _all(runtime.stop() for runtime in platform.runtimes.values())
