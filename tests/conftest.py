@@ -185,7 +185,7 @@ async def platform(
         await _all(runtime.stop() for runtime in platform.runtimes.values())
 
 
-async def _all(steps: Iterable[Awaitable[None]]) -> None:
+async def _all(steps: Iterable[Awaitable[object]]) -> None:
     """Run `steps` concurrently; the first failure is raised once every step has ended (none is
     left running behind the test)."""
     for outcome in await asyncio.gather(*steps, return_exceptions=True):
