@@ -77,6 +77,26 @@ def wait_ready(base_url: str, timeout: float) -> float:
     raise AssertionError(f"/readyz was not 200 within {timeout} s")
 
 
+ROLLUP_INTERVAL = "1"
+"""`running_platform(..., rollup_interval_seconds=ROLLUP_INTERVAL)`: the metrics service redoes
+the daily rollups of touched days every second instead of every minute, so a test that waits for
+them (`rolled_up`) waits for the recomputation, not for most of a minute."""
+
+
+def rolled_up(http: httpx.Client, base: str, timeout: float = 180) -> None:
+    """Wait until the organisation at `base` (`/api/v1/orgs/<id>`) has daily rollups: they are
+    recomputed in the background (`rollup_interval_seconds`), after the snapshots are stored.
+    Asked once a second: the API key's rate-limit burst is not spent on the wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = http.get(f"{base}/metrics/rollups/ambassador")
+        assert response.status_code == 200, response.text
+        if response.json()["items"]:
+            return
+        assert time.monotonic() < deadline, "the metrics service never rolled the snapshots up"
+        time.sleep(1)
+
+
 @contextmanager
 def running_platform(
     folder: Path, *options: str, environment: dict[str, str] | None = None, **settings: str
@@ -100,7 +120,9 @@ def running_platform(
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     platform = RunningPlatform(process, f"http://127.0.0.1:{port}", log, folder / "data")
     try:
-        wait_ready(platform.base_url, timeout=90)
+        # A bound for a platform that never starts, not a wait: six processes importing on a
+        # loaded 2-core machine (a second suite running) took more than 90 s.
+        wait_ready(platform.base_url, timeout=300)
         platform.ready_after = time.monotonic() - started
         yield platform
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from advocacy_devtools import demo
-from tests.live import RunningPlatform, running_platform
+from tests.e2e.conftest import SharedPlatform
+from tests.live import RunningPlatform, rolled_up
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,9 +25,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningPlatform]:
-    with running_platform(tmp_path, "--demo") as platform:
-        yield platform
+def running(shared_platform: SharedPlatform) -> RunningPlatform:
+    """`advocacy run --demo` (shared with other tests of tests/e2e, in organisations of their
+    own: the demo organisation is this test's)."""
+    return shared_platform.running
 
 
 def demo_ready(platform: RunningPlatform, timeout: float = 300) -> float:
@@ -81,19 +82,6 @@ def test_the_demo_fills_every_page_and_is_made_once(running: RunningPlatform) ->
     assert again.organisation_id == orgs[0]["id"]
     with httpx.Client(base_url=running.base_url, headers=auth, timeout=30) as http:
         assert page_data(http, base) == before
-
-
-def rolled_up(http: httpx.Client, base: str) -> None:
-    """The daily rollups are recomputed in the background, every minute at most. Asked every two
-    seconds: faster, the wait would run past the API key's rate-limit burst (a 429)."""
-    deadline = time.monotonic() + 180
-    while True:
-        response = http.get(f"{base}/metrics/rollups/ambassador")
-        assert response.status_code == 200, response.text
-        if response.json()["items"]:
-            return
-        assert time.monotonic() < deadline, "the demo's snapshots were never rolled up"
-        time.sleep(2)
 
 
 def page_data(http: httpx.Client, base: str) -> dict[str, Any]:

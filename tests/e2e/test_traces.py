@@ -15,8 +15,8 @@ import pytest
 
 from advocacy_shared.contracts.planner import ProgramCreated
 from tests.actors import PROGRAM
-from tests.live import running_platform
-from tests.otlp_receiver import ReceivedSpan, otlp_receiver
+from tests.e2e.conftest import SharedPlatform
+from tests.otlp_receiver import ReceivedSpan
 from tests.shared.helpers import polls
 
 CREATED = ProgramCreated.spec.type
@@ -29,41 +29,36 @@ pytestmark = [
 
 
 def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_consumer(
-    tmp_path: Path,
+    shared_platform: SharedPlatform,
 ) -> None:
-    with otlp_receiver() as receiver:
-        tracing = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds: spans leave within the test
-        }
-        with running_platform(tmp_path, environment=tracing) as running:
-            auth = {"Authorization": f"Bearer {running.admin_key()}"}
-            with httpx.Client(base_url=running.base_url, headers=auth, timeout=10) as http:
-                org = http.post("/api/v1/orgs", json={"name": "Traced"}).json()["id"]
-                for _ in polls(60):
-                    if http.get(f"/api/v1/orgs/{org}/playbook").status_code == 200:
-                        break
-                    time.sleep(0.05)
-                hook = http.post(
-                    f"/api/v1/orgs/{org}/webhooks",
-                    json={"url": f"{receiver.endpoint}/hook", "event_types": [CREATED]},
-                )
-                assert hook.status_code == 201, hook.text
-                trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-                created = http.post(
-                    f"/api/v1/orgs/{org}/programs",
-                    json=PROGRAM,
-                    headers={"traceparent": f"00-{trace_id}-{caller_span}-01"},
-                )
-                assert created.status_code == 201, created.text
+    running, receiver = shared_platform.running, shared_platform.spans
+    auth = {"Authorization": f"Bearer {running.admin_key()}"}
+    with httpx.Client(base_url=running.base_url, headers=auth, timeout=10) as http:
+        org = http.post("/api/v1/orgs", json={"name": "Traced"}).json()["id"]
+        for _ in polls(60):
+            if http.get(f"/api/v1/orgs/{org}/playbook").status_code == 200:
+                break
+            time.sleep(0.05)
+        hook = http.post(
+            f"/api/v1/orgs/{org}/webhooks",
+            json={"url": f"{receiver.endpoint}/hook", "event_types": [CREATED]},
+        )
+        assert hook.status_code == 201, hook.text
+        trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+        created = http.post(
+            f"/api/v1/orgs/{org}/programs",
+            json=PROGRAM,
+            headers={"traceparent": f"00-{trace_id}-{caller_span}-01"},
+        )
+        assert created.status_code == 201, created.text
 
-            consumed, delivered = "process metrics_program_created", f"webhook {CREATED}"
-            for _ in polls(60):
-                names = {span.name for span in receiver.of_trace(trace_id)}
-                if consumed in names and delivered in names:
-                    break
-                time.sleep(0.1)
-            spans = receiver.of_trace(trace_id)
+    consumed, delivered = "process metrics_program_created", f"webhook {CREATED}"
+    for _ in polls(60):
+        names = {span.name for span in receiver.of_trace(trace_id)}
+        if consumed in names and delivered in names:
+            break
+        time.sleep(0.1)
+    spans = receiver.of_trace(trace_id)
 
     chain = _chain_to_caller(spans, consumed, caller_span)
     # FastAPI adds internal spans of its own (`fastapi.endpoint`) under its HTTP server span.

@@ -8,12 +8,10 @@ replica handled what). The replicas are `python -m advocacy_<service> serve --no
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,63 +167,3 @@ def nats_cluster(folder: Path, size: int = 3) -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-class ServiceProcess:
-    """One replica of a service: `python -m <module> serve --no-migrate`, started and killed by
-    the test as an orchestrator would."""
-
-    def __init__(self, module: str, env: Mapping[str, str], log: Path) -> None:
-        self.module = module
-        self.env = dict(env)
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, "serve", "--no-migrate"],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        assert self.process is not None
-        assert self.alive, self.log.read_text()
-        self.process.kill()  # SIGKILL: no clean-up of any kind
-        self.process.wait()
-
-    def pause(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.alive:
-            self.process.send_signal(signal.SIGCONT)  # a paused process cannot take SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def child_environment(settings: Mapping[str, str]) -> dict[str, str]:
-    """The test's environment without any `ADVOCACY_*` or `NATS_URL` of the machine, plus
-    `settings`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("ADVOCACY_") and key != "NATS_URL"
-    }
-    return env | dict(settings)

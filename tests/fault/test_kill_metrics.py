@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,7 +35,7 @@ from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
 from tests.fault.conftest import FaultReport
-from tests.fault.test_kill_service import PlannerProcess
+from tests.fault.processes import ServiceProcess, child_environment
 from tests.shared.helpers import eventually
 
 pytestmark = pytest.mark.timeout(1800)  # 200,000 events under load when asked for
@@ -50,19 +48,6 @@ COMPARED = {
     "post_daily": "post_id, day",
     "daily_rollups": "organisation_id, track, dimension, day, key",
 }
-
-
-class MetricsProcess(PlannerProcess):
-    """The metrics service as its own process (the planner's start/kill/stop, another module)."""
-
-    def start(self) -> None:
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "advocacy_metrics", "serve", "--no-migrate"],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
 
 
 def post_rows(organisation_id: uuid.UUID, count: int) -> list[dict[str, Any]]:
@@ -164,18 +149,17 @@ async def test_kill_9_of_the_metrics_service_three_times_during_an_ingest(
     engine = create_engine(url)
     await add_posts(engine, rows)
     subject = PostMetricsObserved.spec.subject(topology)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADVOCACY_")}
-    env |= {
-        "NATS_URL": nats_server_url,
-        "ADVOCACY_NAMESPACE": topology.namespace,
-        "ADVOCACY_METRICS_DATABASE_URL": url,
-        "ADVOCACY_DATA_DIR": str(tmp_path),
-        "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "2",
-        "ADVOCACY_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.5]",
-        "ADVOCACY_ROLLUP_INTERVAL_SECONDS": "1",  # rollup passes get killed too
-        "ADVOCACY_LOG_LEVEL": "WARNING",
-    }
-    service = MetricsProcess(env, tmp_path / "metrics.log")
+    env = child_environment(
+        {
+            "NATS_URL": nats_server_url,
+            "ADVOCACY_NAMESPACE": topology.namespace,
+            "ADVOCACY_METRICS_DATABASE_URL": url,
+            "ADVOCACY_DATA_DIR": str(tmp_path),
+            "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "2",
+            "ADVOCACY_ROLLUP_INTERVAL_SECONDS": "1",  # rollup passes get killed too
+        }
+    )
+    service = ServiceProcess("advocacy_metrics", env, tmp_path / "metrics.log")
 
     async def publish_all() -> None:
         for n, event in enumerate(events):
@@ -191,6 +175,7 @@ async def test_kill_9_of_the_metrics_service_three_times_during_an_ingest(
     recoveries: list[float] = []
     try:
         service.start()
+        await service.answering("metrics")
         publishing = asyncio.create_task(publish_all())
         for kill in range(1, KILLS + 1):
             threshold = EVENTS * kill // (KILLS + 1)
@@ -202,6 +187,7 @@ async def test_kill_9_of_the_metrics_service_three_times_during_an_ingest(
             service.kill()
             killed = time.monotonic()
             service.start()
+            await service.answering("metrics")  # fails at once, with its log, if it died
             before = await applied()
 
             async def moving(before: int = before) -> bool:

@@ -10,12 +10,7 @@ the last fact sent about them.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -31,6 +26,7 @@ from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
 from tests.fault.conftest import FaultReport
+from tests.fault.processes import child_environment, service_process
 from tests.shared.helpers import eventually
 from tests.shared.probe import Probe
 
@@ -38,61 +34,6 @@ pytestmark = pytest.mark.timeout(600)  # processes restarted under load
 
 EMPLOYEES = 30
 STEPS = 4  # facts per employee: joined, then changed three times
-
-
-class PlannerProcess:
-    """The planner service as its own process, started (and killed) by the test."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "advocacy_planner", "serve", "--no-migrate"],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        assert self.process.poll() is None, self.log.read_text()
-        self.process.kill()  # SIGKILL: no clean-up of any kind
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@contextmanager
-def planner_process(
-    nats_url: str, namespace: str, database_url: str, folder: Path
-) -> Iterator[PlannerProcess]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADVOCACY_")}
-    env |= {
-        "NATS_URL": nats_url,
-        "ADVOCACY_NAMESPACE": namespace,
-        "ADVOCACY_PLANNER_DATABASE_URL": database_url,
-        "ADVOCACY_DATA_DIR": str(folder),
-        "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "2",
-        "ADVOCACY_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.5]",
-        "ADVOCACY_LOG_LEVEL": "WARNING",
-    }
-    planner = PlannerProcess(env, folder / "planner.log")
-    planner.start()
-    try:
-        yield planner
-    finally:
-        planner.stop()
 
 
 def roster_fact(employee_id: UUID, step: int) -> EmployeeJoinedRoster | EmployeeChanged:
@@ -147,7 +88,17 @@ async def test_kill_9_of_the_planner_during_a_load_loses_nothing_and_applies_onc
                 await asyncio.sleep(0.01)
 
     try:
-        with planner_process(nats_server_url, topology.namespace, planner_url, tmp_path) as planner:
+        env = child_environment(
+            {
+                "NATS_URL": nats_server_url,
+                "ADVOCACY_NAMESPACE": topology.namespace,
+                "ADVOCACY_PLANNER_DATABASE_URL": planner_url,
+                "ADVOCACY_DATA_DIR": str(tmp_path),
+                "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "2",
+            }
+        )
+        with service_process("advocacy_planner", env, tmp_path / "planner.log") as planner:
+            await planner.answering("planner")
             emitting = asyncio.create_task(emit_all())
 
             async def under_way() -> bool:
@@ -157,6 +108,7 @@ async def test_kill_9_of_the_planner_during_a_load_loses_nothing_and_applies_onc
             planner.kill()
             killed = time.monotonic()
             planner.start()
+            await planner.answering("planner")  # fails at once, with its log, if it died
             await emitting
 
             async def caught_up() -> bool:

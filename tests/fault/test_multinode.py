@@ -48,8 +48,9 @@ from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.fault.cluster import NatsCluster, ServiceProcess, child_environment, nats_cluster
+from tests.fault.cluster import NatsCluster, nats_cluster
 from tests.fault.conftest import FaultReport
+from tests.fault.processes import ServiceProcess, child_environment
 from tests.shared.helpers import eventually
 from tests.shared.probe import Probe
 
@@ -137,8 +138,6 @@ class Platform:
                     "ADVOCACY_STREAM_REPLICAS": "3",
                     "ADVOCACY_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
                     "ADVOCACY_CONSUMER_ACK_WAIT_SECONDS": "3",
-                    "ADVOCACY_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.5]",
-                    "ADVOCACY_LOG_LEVEL": "WARNING",
                 }
             )
             self.replicas[name] = [

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from advocacy_devtools import demo
-from tests.live import running_platform
+from tests.live import ROLLUP_INTERVAL, rolled_up, running_platform
 
 CHROMIUM = Path(os.environ.get("ADVOCACY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -71,7 +71,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-ui")
     # Exports hold what was written up to now (not a minute ago): the demo was just seeded.
     with running_platform(
-        folder, rate_limit_burst="1000000", bi_export_settle_seconds="0"
+        folder,
+        rate_limit_burst="1000000",
+        bi_export_settle_seconds="0",
+        rollup_interval_seconds=ROLLUP_INTERVAL,
     ) as platform:
         site = Site(platform.base_url, platform.admin_key(), {}, {})
         site.org = _created(
@@ -204,7 +207,8 @@ class Demo:
 def demo_org(site: Site) -> Demo:
     summary = asyncio.run(demo.seed(site.base_url, site.admin_key))
     base = f"/api/v1/orgs/{summary.organisation_id}"
-    rolled_up(site, base)
+    with httpx.Client(base_url=site.base_url, headers=site.auth, timeout=30) as http:
+        rolled_up(http, base)
     programs = site.api("GET", f"{base}/programs").json()["items"]
     people = site.api("GET", f"{base}/ambassadors", params={"limit": 200}).json()["items"]
     items = site.api("GET", f"{base}/content", params={"limit": 200}).json()["items"]
@@ -214,17 +218,6 @@ def demo_org(site: Site) -> Demo:
         next(p["id"] for p in people if p["display_name"] == "Astrid Holm"),
         next(i["id"] for i in items if i["title"].startswith("How Nordfjord")),
     )
-
-
-def rolled_up(site: Site, base: str) -> None:
-    """The daily rollups are recomputed in the background (every minute at most): the charts
-    over time and by ambassador wait for them."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if site.api("GET", f"{base}/metrics/rollups/ambassador").json()["items"]:
-            return
-        time.sleep(0.5)
-    raise AssertionError("the metrics service never rolled the demo's snapshots up")
 
 
 async def demo_sign_in(tab: Tab, role: str) -> None:
