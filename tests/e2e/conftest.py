@@ -14,6 +14,8 @@ import pytest
 from tests.live import ROLLUP_INTERVAL, RunningPlatform, running_platform
 from tests.otlp_receiver import Receiver, otlp_receiver
 
+SHARED_RATE_LIMIT = "100000"
+
 
 @dataclass
 class SharedPlatform:
@@ -34,6 +36,14 @@ def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds: spans leave within the test
         }
         with running_platform(
-            folder, "--demo", environment=tracing, rollup_interval_seconds=ROLLUP_INTERVAL
+            folder,
+            "--demo",
+            environment=tracing,
+            rollup_interval_seconds=ROLLUP_INTERVAL,
+            # The tests share the platform's admin key: together they would spend its default
+            # burst (100 requests) and be refused 429s that no one of them provokes alone. The
+            # limiter still runs; its own tests start platforms of their own.
+            rate_limit_per_minute=SHARED_RATE_LIMIT,
+            rate_limit_burst=SHARED_RATE_LIMIT,
         ) as running:
             yield SharedPlatform(running, receiver)
