@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, registry
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -156,6 +158,17 @@ def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     )
 
 
+def _discards_on_return(engine: AsyncEngine) -> bool:
+    """Whether the pool will close a connection given back now rather than keep it (it keeps
+    `size()` of them; one beyond is an overflow connection). Closing an asyncpg connection is
+    I/O, which SQLAlchemy runs only inside its greenlet (`MissingGreenlet` otherwise, and the
+    connection left open on the server)."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return True
+    return pool.checkedin() >= pool.size()
+
+
 class LeanRead:
     """A read of one prebuilt statement that, in a read session on PostgreSQL, runs straight on
     asyncpg: the statement is compiled once, and each call costs a pool checkout and the driver's
@@ -179,8 +192,8 @@ class LeanRead:
         assert isinstance(engine, AsyncEngine)
         sql, names = self._sql(engine.dialect)
         # The pool's connection itself, not a `Connection` around it: no isolation level set and
-        # reset, no engine events, no task to shield the close (which does no I/O here: nothing
-        # was begun, so the pool's reset on return is a no-op).
+        # reset, no engine events, no task to shield the close (nothing was begun, so the pool's
+        # reset on return is a no-op; the close does I/O only when the pool discards it).
         pooled = await engine.raw_connection()
         try:
             driver = pooled.driver_connection
@@ -192,7 +205,10 @@ class LeanRead:
             pooled.invalidate(soft=True)
             raise
         finally:
-            pooled.close()
+            if _discards_on_return(engine):
+                await greenlet_spawn(pooled.close)
+            else:
+                pooled.close()
 
     @staticmethod
     def _runs_on_driver(session: AsyncSession, engine: Any) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
@@ -167,5 +169,36 @@ async def test_a_lean_read_that_fails_leaves_the_pool_fit_to_serve(
             assert await failing.scalar(session, divisor=2) == 2
             assert await BIGGEST_ABOVE.scalar(session, floor=0) == 4
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_lean_reads_past_the_pool_size_give_their_overflow_connections_back(
+    make_database: MakeDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection beyond the pool's size is closed, not kept, when it is given back: on
+    asyncpg that close is I/O, which SQLAlchemy can only run inside its greenlet."""
+    engine = create_engine(await make_database("reads", None), pool_size=2, max_overflow=6)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+            await connection.execute(text("INSERT INTO things (id) VALUES (3)"))
+        sessions = read_session_factory(engine)
+        # Each read holds its connection a while, so that all of them are out at once.
+        slow = LeanRead(select(func.max(Thing.id), func.pg_sleep(bindparam("pause"))))  # type: ignore[attr-defined]
+
+        async def read() -> Any:
+            async with sessions() as session:
+                if is_sqlite(str(engine.url)):
+                    return await BIGGEST_ABOVE.scalar(session, floor=0)
+                return await slow.scalar(session, pause=0.2)
+
+        for _ in range(2):  # the second round reuses what the first gave back
+            answers = await asyncio.gather(*(read() for _ in range(8)))
+            assert all(answer is not None for answer in answers)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert engine.pool.overflow() <= 0  # type: ignore[attr-defined]
+        failed_closes = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+        assert failed_closes == []  # "Exception closing connection": left open on the server
     finally:
         await engine.dispose()
