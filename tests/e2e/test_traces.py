@@ -53,9 +53,12 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
         assert created.status_code == 201, created.text
 
     consumed, delivered = "process metrics_program_created", f"webhook {CREATED}"
+    # Each process exports its spans on its own schedule: wait until both chains are whole, not
+    # only until their last spans came (a parent may come later on a loaded machine).
     for _ in polls(60):
-        names = {span.name for span in receiver.of_trace(trace_id)}
-        if consumed in names and delivered in names:
+        spans = receiver.of_trace(trace_id)
+        whole = all(_whole(spans, leaf, caller_span) for leaf in (consumed, delivered))
+        if whole and receiver.hooks:
             break
         time.sleep(0.1)
     spans = receiver.of_trace(trace_id)
@@ -80,6 +83,15 @@ def test_a_program_created_over_http_is_one_trace_through_gateway_planner_and_co
     (received,) = receiver.hooks
     assert received["traceparent"].split("-")[1] == trace_id
     assert received["traceparent"].split("-")[2] == webhook[0].span_id
+
+
+def _whole(spans: list[ReceivedSpan], leaf_name: str, caller_span: str) -> bool:
+    """Whether the chain from `leaf_name` up to the caller's span has come in whole."""
+    try:
+        _chain_to_caller(spans, leaf_name, caller_span)
+    except AssertionError:
+        return False
+    return True
 
 
 def _chain_to_caller(
