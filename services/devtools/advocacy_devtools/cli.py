@@ -23,12 +23,8 @@ from advocacy_devtools.demo import DemoError, sign_in_text
 from advocacy_devtools.demo import seed as seed_demo
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
 from advocacy_devtools.locks import FolderInUseError, FolderLock
-from advocacy_devtools.metrics_import import ImportRefused, import_metrics
-from advocacy_devtools.metrics_import import print_report as print_metrics_report
-from advocacy_devtools.roster_import import RowError, check_gateway, import_roster, print_report
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
-from advocacy_gateway.routes.linkedin import CALLBACK_PATH
-from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.settings import LINKEDIN_CALLBACK_PATH, GatewaySettings
 from advocacy_shared import deadletters
 from advocacy_shared.contracts.system import SERVICES
 from advocacy_shared.linkedin.settings import LinkedInSettings
@@ -132,6 +128,11 @@ async def metrics_import(
     file: Path, org: str, url: str | None, key: str | None, report_path: Path | None
 ) -> int:
     """0 when every row was stored or already was, 1 when some failed, 2 when nothing ran."""
+    # Imported here: they load the gateway's routes, which `advocacy run` (the supervisor) never
+    # needs; importing them there cost every platform start about 2 s of CPU.
+    from advocacy_devtools.metrics_import import ImportRefused, import_metrics
+    from advocacy_devtools.metrics_import import print_report as print_metrics_report
+
     console = Console(stderr=True)
     if not key:
         console.print("an API key is needed: --key or ADVOCACY_API_KEY")
@@ -163,6 +164,13 @@ async def roster_import(
 ) -> int:
     """0 when every row was imported, 1 when some failed (the rest is kept), 2 when nothing ran:
     no key, no file, unknown columns, the gateway unreachable or the key refused."""
+    from advocacy_devtools.roster_import import (  # here, as in `metrics_import`
+        RowError,
+        check_gateway,
+        import_roster,
+        print_report,
+    )
+
     console = Console(stderr=True)
     if not key:
         console.print("an API key with the hr scope is needed: --key or ADVOCACY_HR_KEY")
@@ -328,7 +336,9 @@ def _linkedin(
     Returns the sandbox's URL when one is started.
     """
     linkedin = LinkedInSettings()
-    redirect_url = linkedin.redirect_url or f"{settings.public_url.rstrip('/')}{CALLBACK_PATH}"
+    redirect_url = (
+        linkedin.redirect_url or f"{settings.public_url.rstrip('/')}{LINKEDIN_CALLBACK_PATH}"
+    )
     env["ADVOCACY_LINKEDIN_REDIRECT_URL"] = redirect_url
     if linkedin.client_id:
         return None

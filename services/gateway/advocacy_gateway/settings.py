@@ -7,6 +7,10 @@ from pydantic import Field, IPvAnyNetwork, SecretStr
 from advocacy_shared.crypto import development_key
 from advocacy_shared.settings import ServiceSettings, database_url_field, encryption_keys_field
 
+LINKEDIN_CALLBACK_PATH = "/api/v1/linkedin/callback"
+"""Where LinkedIn sends a member back after consent (`routes.linkedin`); here, not there, so that
+`advocacy run` builds the redirect URL without importing every route."""
+
 
 class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"

@@ -14,10 +14,9 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
@@ -37,22 +36,35 @@ from advocacy_shared.contracts.metrics import (
 )
 from advocacy_shared.envelope import utc_now
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 UNTIL_HEADER = "Advocacy-Export-Until"
 PARQUET = "application/vnd.apache.parquet"
 CSV = "text/csv"
 ROW_GROUP_ROWS = 10 * MAX_BI_PAGE
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-}
+
+@cache
+def arrow_types() -> dict[str, pa.DataType]:
+    """Arrow is imported at the first Parquet export, not with the gateway: it and numpy cost
+    every gateway process's start about half a second of CPU, for a route few callers use."""
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+    }
 
 
 def arrow_schema(dataset: str) -> pa.Schema:
-    return pa.schema([pa.field(name, ARROW_TYPES[kind]) for name, kind in BI_COLUMNS[dataset]])
+    import pyarrow as pa
+
+    types = arrow_types()
+    return pa.schema([pa.field(name, types[kind]) for name, kind in BI_COLUMNS[dataset]])
 
 
 def _typed(kind: str, value: BiCell) -> Any:
@@ -66,9 +78,11 @@ def _typed(kind: str, value: BiCell) -> Any:
 
 
 def arrow_table(dataset: str, rows: list[list[BiCell]], schema: pa.Schema) -> pa.Table:
-    columns = BI_COLUMNS[dataset]
+    import pyarrow as pa
+
+    columns, types = BI_COLUMNS[dataset], arrow_types()
     arrays = [
-        pa.array([_typed(kind, row[n]) for row in rows], type=ARROW_TYPES[kind])
+        pa.array([_typed(kind, row[n]) for row in rows], type=types[kind])
         for n, (_name, kind) in enumerate(columns)
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -114,6 +128,8 @@ async def _pages(
 async def parquet_stream(
     state: GatewayState, first: ExportRows, request: ExportPage
 ) -> AsyncIterator[bytes]:
+    import pyarrow.parquet as pq
+
     schema = arrow_schema(request.dataset)
     sink = _Chunks()
     writer = pq.ParquetWriter(sink, schema, compression="zstd")

@@ -21,6 +21,7 @@ from advocacy_gateway.routes.common import (
     State,
 )
 from advocacy_gateway.routes.forward import delete, get, mount, post
+from advocacy_gateway.settings import LINKEDIN_CALLBACK_PATH
 from advocacy_shared.contracts.errors import (
     Conflict,
     Invalid,
@@ -36,7 +37,7 @@ from advocacy_shared.contracts.linkedin import (
     CompleteLinkedIn,
 )
 
-CALLBACK_PATH = "/api/v1/linkedin/callback"
+CALLBACK_PATH = LINKEDIN_CALLBACK_PATH
 COMPLETE_TIMEOUT_SECONDS = 30.0  # a code exchange and a userinfo call, with retries
 FLOW_COOKIE = "advocacy_linkedin_flow"
 
