@@ -125,13 +125,32 @@ def running_platform(
         wait_ready(platform.base_url, timeout=300)
         platform.ready_after = time.monotonic() - started
         yield platform
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for pid, _ in platform.processes():
-            os.kill(pid, signal.SIGKILL)
+    except BaseException:
+        _stop(platform)
+        raise
+    stopped_here = process.poll() is None
+    code, left = _stop(platform)
+    if stopped_here:
+        # Every platform a test leaves running proves the clean stop (Ctrl-C): exit code 0, and no
+        # service nor nats-server left behind (tests/e2e/test_embedded_run.py kills its own).
+        tail = log.read_text()[-3000:]
+        assert code == 0, f"`advocacy run` exited {code} on SIGINT:\n{tail}"
+        assert "advocacy platform stopped" in tail, tail
+        assert left == [], f"left running after a clean stop: {left}"
+
+
+def _stop(platform: RunningPlatform) -> tuple[int | None, list[tuple[int, str]]]:
+    """SIGINT, then SIGKILL after 30 s; whatever of the platform is left is killed. Returns the
+    exit code (None when it had to be killed) and the processes that were left."""
+    process, code = platform.process, platform.process.poll()
+    if code is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    left = platform.processes()
+    for pid, _ in left:
+        os.kill(pid, signal.SIGKILL)
+    return code, left
