@@ -7,12 +7,14 @@ timeout, so the server side catches everything and answers with a typed error in
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, cast
 
 import nats.errors
+import nats.js.api
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -389,6 +391,61 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+class _Replies:
+    """The replies of one client's requests: one wildcard inbox subscription, a future per
+    request in flight, a timer for its timeout.
+
+    nats-py's own `request` does the same with more work per request (a random token read from
+    the OS, a callback closure, `asyncio.wait_for` with its extra future and callbacks), which a
+    request one at a time paid about 40 µs of CPU for (docs/performance.md, "The sixth round").
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.waiting: dict[str, asyncio.Future[Msg]] = {}
+        self._tokens = itertools.count()
+
+    @classmethod
+    async def open(cls, nc: NatsClient) -> _Replies:
+        replies = cls(nc.new_inbox() + ".")
+        await nc.subscribe(replies.prefix + "*", cb=replies.deliver)
+        return replies
+
+    async def deliver(self, msg: Msg) -> None:
+        future = self.waiting.pop(msg.subject[len(self.prefix) :], None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    async def request(
+        self, nc: NatsClient, subject: str, payload: bytes, timeout: float, headers: dict[str, str]
+    ) -> Msg:
+        """The reply to one request, or `nats.errors.TimeoutError` after `timeout` seconds, or
+        `NoRespondersError` when the server knows nobody who could answer."""
+        token = str(next(self._tokens))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
+        self.waiting[token] = future
+        timer = loop.call_later(timeout, _time_out, future)
+        try:
+            await nc.publish(subject, payload, reply=self.prefix + token, headers=headers)
+            msg = await future
+        finally:
+            timer.cancel()
+            self.waiting.pop(token, None)
+        if msg.headers and msg.headers.get(nats.js.api.Header.STATUS) == _NO_RESPONDERS:
+            raise nats.errors.NoRespondersError
+        return msg
+
+
+_NO_RESPONDERS = "503"
+"""The status of the server's answer to a request nobody is subscribed to."""
+
+
+def _time_out(future: asyncio.Future[Msg]) -> None:
+    if not future.done():
+        future.set_exception(nats.errors.TimeoutError())
+
+
 class RpcClient:
     """Calls operations over a plain nats-py connection (a thinner path than the broker's)."""
 
@@ -398,6 +455,16 @@ class RpcClient:
         self.nc = nc
         self.subject_of = subject_of
         self.timeout = timeout
+        self._replies: _Replies | None = None
+        self._opening = asyncio.Lock()
+
+    async def _inbox(self) -> _Replies:
+        """The reply inbox, subscribed on the first request."""
+        if self._replies is None:
+            async with self._opening:
+                if self._replies is None:
+                    self._replies = await _Replies.open(self.nc)
+        return self._replies
 
     async def call(
         self, operation: Operation[Req, Rep], request: Req, *, timeout: float | None = None
@@ -452,15 +519,13 @@ class RpcClient:
             # While reconnecting, nats-py would buffer the request and wait out the timeout.
             raise NatsUnavailable(NATS_UNAVAILABLE)
         try:
-            msg = await self.nc.request(
+            replies = await self._inbox()
+            msg = await replies.request(
+                self.nc,
                 self.subject_of(operation),
                 request.model_dump_json().encode(),
-                timeout=timeout or self.timeout,
-                headers={
-                    CORRELATION_HEADER: correlation_id,
-                    **command_key_headers(),
-                    **trace_headers,
-                },
+                timeout or self.timeout,
+                {CORRELATION_HEADER: correlation_id, **command_key_headers(), **trace_headers},
             )
         except nats.errors.NoRespondersError as exc:
             raise RpcNoResponders(f"the {operation.service} service is not running") from exc
