@@ -21,7 +21,7 @@ from advocacy_shared.contracts.errors import (
     RpcNoResponders,
     RpcTimeout,
 )
-from advocacy_shared.rpc import RpcClient, RpcServer, decode_reply
+from advocacy_shared.rpc import CORRELATION_HEADER, RpcClient, RpcServer, decode_reply
 from advocacy_shared.topology import Topology
 from tests.shared.helpers import polls
 
@@ -120,6 +120,18 @@ async def test_a_request_that_does_not_match_its_schema_is_refused_as_invalid(
         decode_reply(ECHO, reply.data)
     assert raised.value.detail is not None
     assert raised.value.detail["errors"][0]["loc"] == ["text"]
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_reply_does_not_carry_the_request_s_headers_back(
+    nats_client: NatsClient, topology: Topology
+) -> None:
+    """The caller reads none of them; sending them back cost both sides CPU per request."""
+    headers = {CORRELATION_HEADER: "c0ffee", "Advocacy-Other": "x"}
+    body = Echo(text="bare").model_dump_json().encode()
+    reply = await nats_client.request(ECHO.subject(topology), body, timeout=2, headers=headers)
+    assert decode_reply(ECHO, reply.data) == Echoed(text="bare", replica="a")
+    assert not reply.headers
 
 
 @pytest.mark.usefixtures("replica")
