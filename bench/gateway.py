@@ -283,7 +283,7 @@ def cpu_by_process(roots: list[int]) -> dict[str, int]:
             totals[label] = totals.get(label, 0) + _ticks(pid)
     for label, pids in (
         ("postgres", _postgres_backends(_local_ports(ours))),
-        ("nats-server", [] if "nats-server" in totals else _processes_named("nats-server")),
+        ("nats-server", [] if "nats-server" in totals else _nats_server()),
     ):
         if pids:
             totals[label] = sum(_ticks(pid) for pid in pids)
@@ -322,8 +322,23 @@ def _postgres_backends(client_ports: set[int]) -> list[int]:
     return found
 
 
-def _processes_named(name: str) -> list[int]:
-    return [pid for pid, argv in _cmdlines() if Path(argv.split(b"\0")[0].decode()).name == name]
+def _nats_server() -> list[int]:
+    """The process listening on `NATS_URL`'s port (other nats-servers may come and go)."""
+    url = os.environ.get("NATS_URL")
+    port = make_url(url.replace("nats://", "nats+x://", 1)).port if url else None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid, argv in _cmdlines():
+        if Path(argv.split(b"\0")[0].decode(errors="replace")).name == "nats-server":
+            with suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                    return [pid]
+    return []
 
 
 def _cmdlines() -> Iterator[tuple[int, bytes]]:
