@@ -275,6 +275,10 @@ class RpcServing:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
 
 
+_UNTOUCHED_KEPT = 64
+"""Read sessions a responder keeps for reuse, at most (one per read in flight suffices)."""
+
+
 class _Responder:
     def __init__(
         self,
@@ -291,6 +295,7 @@ class _Responder:
         self.read = read
         self.mode = mode
         self.commands = commands
+        self._untouched: list[AsyncSession] = []
 
     async def on_message(self, headers: Mapping[str, str], body: bytes) -> bytes:
         started = time.perf_counter()
@@ -350,21 +355,25 @@ class _Responder:
             return await cast(RpcHandler, self.handler)(session, request)
 
     async def _read(self, request: RpcRequest) -> RpcReply:
-        """A read handler in a read session. A session that never took a connection (its
-        handler read only through `LeanRead`) holds nothing to give back: it is closed on the
-        spot, without the task and the greenlet hop of `AsyncSession.__aexit__`, which shields a
-        close that returns a connection to the pool."""
-        opened = self.read()
+        """A read handler in a read session. A session that never took a connection and holds
+        no rows (its handler read only through `LeanRead`) has nothing to give back and nothing
+        to forget: it serves the next read as it is, which saves creating and closing one (about
+        10 µs a read). Any other is closed; one that holds a connection through
+        `AsyncSession.__aexit__`, which shields the close that returns it to the pool."""
+        opened = self._untouched.pop() if self._untouched else self.read()
         if not isinstance(opened, AsyncSession):
             async with opened as session:
                 return await cast(RpcHandler, self.handler)(session, request)
         try:
             return await cast(RpcHandler, self.handler)(opened, request)
         finally:
-            if opened.sync_session.in_transaction():
+            held = opened.sync_session
+            if held.in_transaction():
                 await opened.__aexit__(None, None, None)
-            else:
-                opened.sync_session.close()
+            elif held.identity_map or held.new or held.deleted or held.info:
+                held.close()
+            elif len(self._untouched) < _UNTOUCHED_KEPT:
+                self._untouched.append(opened)
 
 
 def _error_code(payload: bytes) -> str:
