@@ -175,6 +175,11 @@ class PullFetcher:
             await self._request(batch - len(self._buffer), timeout, wait=False)
             await self._wait(lambda: len(self._buffer) >= batch or not self._pending(), deadline)
 
+    @property
+    def buffered(self) -> int:
+        """Messages delivered by the server that no fetch has returned yet."""
+        return len(self._buffer)
+
     def _take(self, batch: int) -> list[Msg]:
         buffer = self._buffer
         return [buffer.popleft() for _ in range(min(batch, len(buffer)))]
