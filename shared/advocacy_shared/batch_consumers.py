@@ -24,6 +24,7 @@ that use nats-py's fetch.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -209,6 +210,11 @@ class BatchConsumer:
     batch_size: int = 100
     fetch_timeout: float = 1.0
     stats: BatchStats = field(default_factory=BatchStats)
+    freeze_heap: bool = False
+    """Move the objects the process holds when the consumer starts out of the garbage
+    collector's reach (`gc.freeze`): its full collections then scan only what came after,
+    instead of pausing the loop for every module, model and connection of the process (a
+    service's batch consumers start last, so that is its whole start-up)."""
 
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
@@ -216,6 +222,8 @@ class BatchConsumer:
         overlap; it is applied only after the current one is committed and acked, topped up
         with what came meanwhile when it is not full."""
         await self.consumer.ensure(js)
+        if self.freeze_heap:
+            gc.freeze()
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
         try:
@@ -401,5 +409,5 @@ def start_batch_consumer(
     consumer: EventConsumer, js: JetStreamContext, batch_size: int
 ) -> asyncio.Task[None]:
     """Run a batch consumer in the background (cancel the task to stop it)."""
-    runner = BatchConsumer(consumer, batch_size=batch_size)
+    runner = BatchConsumer(consumer, batch_size=batch_size, freeze_heap=True)
     return asyncio.create_task(runner.run(js), name=f"{consumer.durable}-batches")
