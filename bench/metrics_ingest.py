@@ -21,7 +21,9 @@ consumer: utime + stime) and in its PostgreSQL backend (read from /proc, so only
 server; "n/a" otherwise), the load average at the start, and the paced run's p50/p99/max
 publish-to-commit, split into the wait until its batch's write began and the write itself, with
 how far the publisher fell behind its schedule and the consumer's garbage-collector pauses.
-`--no-freeze` runs the consumer without `gc.freeze` at its start, as before.
+Everything runs on uvloop, as the services do (`advocacy_shared.service_main.run`); `--loop
+asyncio` runs on asyncio's own loop, and `--no-freeze` runs the consumer without freezing the
+start-up heap (`freeze_start_up`), as before.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -46,6 +49,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 import nats
+import uvloop
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
@@ -296,7 +300,7 @@ def publish_paced(
     the consumer's work do not share one event loop: `span` (first, count) events at `rate` per
     second, each stamped with its send time just before it is published. Sends back how late
     the publisher ran against its schedule (seconds), at each tick."""
-    results.send(asyncio.run(_publish_paced(nats_url, subject, org, post_ids, span, rate)))
+    results.send(uvloop.run(_publish_paced(nats_url, subject, org, post_ids, span, rate)))
     results.close()
 
 
@@ -473,7 +477,7 @@ async def main_async(args: argparse.Namespace) -> int:
         await wait_stored(js, raw_stream, count)
         del batch
 
-        print(f"load average at start: {load_average()}", flush=True)
+        print(f"load average at start: {load_average()}; event loop: {args.loop}", flush=True)
         runner, engine = await service_consumer(url, topology, args)
         meter = CpuMeter(await backend_pid(engine)).start()
         service_seconds = await run_service(runner, js, count)
@@ -542,7 +546,21 @@ def main() -> None:
     parser.add_argument(
         "--inbox", action="store_true", help="write inbox rows as non-idempotent batches do"
     )
-    sys.exit(asyncio.run(main_async(parser.parse_args())))
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop (uvloop: the services' own, `advocacy_shared.service_main.run`)",
+    )
+    args = parser.parse_args()
+    sys.exit(on_loop(args.loop, main_async(args)))
+
+
+def on_loop(loop: str, main: Coroutine[Any, Any, Any]) -> Any:
+    """Run `main` on uvloop, as the services run, or on asyncio's own loop."""
+    if loop == "uvloop":
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 if __name__ == "__main__":

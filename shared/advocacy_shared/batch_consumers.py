@@ -24,6 +24,7 @@ that use nats-py's fetch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import json
@@ -196,6 +197,17 @@ class PullFetcher:
         return self._take(batch)
 
 
+@functools.cache
+def freeze_start_up() -> None:
+    """`gc.freeze` once in a process: what it holds when its first batch consumer starts (a
+    service's whole start-up: modules, models, schemas, connections) is left out of the garbage
+    collector's full collections from then on. Those scanned it all, pausing the event loop for
+    tens to hundreds of milliseconds every few seconds under load; they now scan only what came
+    after. Once, so that a process starting services again (a test session) does not keep
+    freezing what it has since let go of."""
+    gc.freeze()
+
+
 @dataclass
 class _Fetched:
     messages: list[Msg]
@@ -211,10 +223,7 @@ class BatchConsumer:
     fetch_timeout: float = 1.0
     stats: BatchStats = field(default_factory=BatchStats)
     freeze_heap: bool = False
-    """Move the objects the process holds when the consumer starts out of the garbage
-    collector's reach (`gc.freeze`): its full collections then scan only what came after,
-    instead of pausing the loop for every module, model and connection of the process (a
-    service's batch consumers start last, so that is its whole start-up)."""
+    """`freeze_start_up` when the consumer starts (a service's batch consumers start last)."""
 
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
@@ -223,7 +232,7 @@ class BatchConsumer:
         with what came meanwhile when it is not full."""
         await self.consumer.ensure(js)
         if self.freeze_heap:
-            gc.freeze()
+            freeze_start_up()
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
         try:
