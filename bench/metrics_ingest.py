@@ -378,7 +378,9 @@ async def paced(
                     break
                 await asyncio.sleep(0.01)
     finally:
-        await asyncio.to_thread(process.join)
+        await asyncio.to_thread(process.join, 30)
+        if process.is_alive():  # the publisher hangs: do not wait for it
+            process.terminate()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     return list(runner.latencies), lateness, pauses
