@@ -113,8 +113,9 @@ class Outbox:
         order, written in one round trip: a command that emits two facts makes one for them,
         not two. One prepared INSERT run for each row (the driver's executemany), not one
         statement of several VALUES rows: SQLAlchemy 2.1 gives such a statement no cache key and
-        compiles it again on every call (docs/performance.md). Each event's time is later than the one before it (by a microsecond
-        when the clock has not moved), so the relay, which sends by time, keeps their order."""
+        compiles it again on every call (docs/performance.md). Each event's time is later than
+        the one before it (by a microsecond when the clock has not moved), so the relay, which
+        sends by time, keeps their order."""
         envelopes, rows = [], []
         previous: datetime | None = None
         for data, subject in facts:
