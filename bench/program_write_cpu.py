@@ -105,18 +105,18 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL")
     if database_url is None:
         with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as folder:
-            url = f"sqlite+aiosqlite:///{folder}/planner.db"
-            asyncio.run(measure(url, args.writes, args.rounds, args.profile))
+            sqlite = f"sqlite+aiosqlite:///{folder}/planner.db"
+            asyncio.run(measure(sqlite, args.writes, args.rounds, args.profile))
         return
     schema = f"bench_{secrets.token_hex(4)}_planner"
     asyncio.run(_execute(database_url, f'CREATE SCHEMA "{schema}"'))
-    url = make_url(database_url).update_query_dict({"schema": schema})
+    url = (
+        make_url(database_url)
+        .update_query_dict({"schema": schema})
+        .render_as_string(hide_password=False)
+    )
     try:
-        asyncio.run(
-            measure(
-                url.render_as_string(hide_password=False), args.writes, args.rounds, args.profile
-            )
-        )
+        asyncio.run(measure(url, args.writes, args.rounds, args.profile))
     finally:
         asyncio.run(_execute(database_url, f'DROP SCHEMA "{schema}" CASCADE'))
 
