@@ -22,6 +22,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import resource
 import secrets
 import signal
 import subprocess
@@ -271,13 +273,85 @@ def _ticks(pid: int) -> int:
 
 
 def cpu_by_process(roots: list[int]) -> dict[str, int]:
-    """CPU ticks so far of each labelled process under `roots` (same labels summed)."""
+    """CPU ticks so far of each labelled process under `roots` (same labels summed), of the
+    PostgreSQL backends serving them and of a nats-server outside them (at `NATS_URL`)."""
     totals: dict[str, int] = {}
-    for pid in (pid for root in roots for pid in _descendants(root)):
+    ours = [pid for root in roots for pid in _descendants(root)]
+    for pid in ours:
         label = _label(pid)
         if label is not None:
             totals[label] = totals.get(label, 0) + _ticks(pid)
+    for label, pids in (
+        ("postgres", _postgres_backends(_local_ports(ours))),
+        ("nats-server", [] if "nats-server" in totals else _nats_server()),
+    ):
+        if pids:
+            totals[label] = sum(_ticks(pid) for pid in pids)
     return totals
+
+
+def _local_ports(pids: list[int]) -> set[int]:
+    """The local TCP ports of the sockets the processes `pids` hold open."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _postgres_backends(client_ports: set[int]) -> list[int]:
+    """PostgreSQL backends (local server) whose client is one of `client_ports`: their process
+    title ends in `127.0.0.1(<port>) <state>`."""
+    found = []
+    for pid, argv in _cmdlines():
+        if argv.startswith(b"postgres: "):
+            match = re.search(rb"\((\d+)\)", argv)
+            if match is not None and int(match.group(1)) in client_ports:
+                found.append(pid)
+    return found
+
+
+def _nats_server() -> list[int]:
+    """The process listening on `NATS_URL`'s port (other nats-servers may come and go)."""
+    url = os.environ.get("NATS_URL")
+    port = make_url(url.replace("nats://", "nats+x://", 1)).port if url else None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid, argv in _cmdlines():
+        if Path(argv.split(b"\0")[0].decode(errors="replace")).name == "nats-server":
+            with suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                    return [pid]
+    return []
+
+
+def _cmdlines() -> Iterator[tuple[int, bytes]]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                yield int(entry.name), (entry / "cmdline").read_bytes()
+
+
+def _children_ticks() -> int:
+    """CPU ticks of the waited-for child processes so far (the load generator's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round((usage.ru_utime + usage.ru_stime) * CLOCK_TICKS)
 
 
 def cpu_ms_per_request(
@@ -355,9 +429,13 @@ def measure(
         bare_rps = 0.0
         for scenario in scenarios:
             before = cpu_by_process(roots)
+            before["load generator"] = _children_ticks()
             result = load(scenario, connections, requests[connections], seconds)
+            after = cpu_by_process(roots)
+            after["load generator"] = _children_ticks()
             served = result["requests"] + result["warmup_requests"]
-            result["cpu_ms"] = cpu_ms_per_request(before, cpu_by_process(roots), served)
+            result["cpu_ms"] = cpu_ms_per_request(before, after, served)
+            result["cpu_ms"]["all"] = round(sum(result["cpu_ms"].values()), 3)
             if scenario.name == "bare":
                 bare_rps = result["rps"]
             ratio = result["rps"] / bare_rps if bare_rps else float("nan")

@@ -11,14 +11,19 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
    consumer that `json.loads` each and COPYs the rows into one table with asyncpg, acking each
    after the commit, in batches of the service's size: the yardstick of what the machine can do
    at all.
-3. `paced`: the service's consumer running while snapshots are published at `--rate` per second
-   for `--seconds`; each message carries its send time, and the latency is taken when its
-   batch's transaction has committed (before the acks).
+3. `paced`: the service's consumer running in this process while another process (so that
+   neither delays the other on one event loop) publishes snapshots at `--rate` per second for
+   `--seconds`; each message carries its send time, and the latency is taken when its batch's
+   transaction has committed (before the acks).
 
 It prints events/s of both, their ratio, the CPU time per event each spent in this process (the
 consumer: utime + stime) and in its PostgreSQL backend (read from /proc, so only with a local
 server; "n/a" otherwise), the load average at the start, and the paced run's p50/p99/max
-publish-to-commit.
+publish-to-commit, split into the wait until its batch's write began and the write itself, with
+how far the publisher fell behind its schedule and the consumer's garbage-collector pauses.
+Everything runs on uvloop, as the services do (`advocacy_shared.service_main.run`); `--loop
+asyncio` runs on asyncio's own loop, and `--no-freeze` runs the consumer without freezing the
+start-up heap (`freeze_start_up`), as before.
 """
 
 from __future__ import annotations
@@ -27,19 +32,24 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import nats
+import uvloop
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
@@ -152,14 +162,25 @@ async def wait_stored(js: JetStreamContext, stream: str, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
+class Latency(NamedTuple):
+    """Seconds from publish to commit, and its two parts: until the batch's write began (NATS,
+    the fetch, the previous batch's write), and the write itself (the statement and the
+    commit)."""
+
+    total: float
+    waited: float
+    write: float
+
+
 class Timed(BatchConsumer):
     """The service's batch consumer, noting each message's publish-to-commit latency."""
 
-    latencies: list[float]
+    latencies: list[Latency]
 
     async def apply(
         self, messages: list[Msg], decoded: list[tuple[CloudEvent, Any]] | None = None
     ) -> None:
+        began = time.time()
         if decoded is None:  # so that the bench also runs the code before `decoded` existed
             await super().apply(messages)
         else:
@@ -168,7 +189,8 @@ class Timed(BatchConsumer):
         for message in messages:
             sent = (message.headers or {}).get(SENT)
             if sent is not None:
-                self.latencies.append(now - float(sent))
+                at = float(sent)
+                self.latencies.append(Latency(now - at, began - at, now - began))
 
 
 async def service_consumer(
@@ -191,6 +213,7 @@ async def service_consumer(
             idempotent=consumer.idempotent and not args.inbox,
         )
     runner = Timed(consumer, batch_size=consumer.batch_size, fetch_timeout=0.2)
+    runner.freeze_heap = not args.no_freeze
     runner.latencies = []
     return runner, engine
 
@@ -264,19 +287,35 @@ async def run_raw(
     return elapsed, cpu
 
 
-async def paced(
-    runner: Timed, nc: Any, js: JetStreamContext, subject: str, messages: list[bytes], rate: int
+def publish_paced(
+    nats_url: str,
+    subject: str,
+    org: str,
+    post_ids: list[str],
+    span: tuple[int, int],
+    rate: int,
+    results: Connection,
+) -> None:
+    """The paced publisher, in a process of its own (`multiprocessing`), so that its delays and
+    the consumer's work do not share one event loop: `span` (first, count) events at `rate` per
+    second, each stamped with its send time just before it is published. Sends back how late
+    the publisher ran against its schedule (seconds), at each tick."""
+    results.send(uvloop.run(_publish_paced(nats_url, subject, org, post_ids, span, rate)))
+    results.close()
+
+
+async def _publish_paced(
+    nats_url: str, subject: str, org: str, post_ids: list[str], span: tuple[int, int], rate: int
 ) -> list[float]:
-    task = asyncio.create_task(runner.run(js))
-    await asyncio.sleep(0.5)
-    runner.latencies.clear()
-    before = runner.stats.applied
-    started = time.perf_counter()
-    tick = 0.01
-    per_tick = max(1, int(rate * tick))
+    messages = payloads(org, [uuid.UUID(p) for p in post_ids], span[1], span[0])
+    nc = await nats.connect(nats_url)
+    lateness = []
+    per_tick = max(1, rate // 1000)  # a tick a millisecond: close to a steady stream
     sent = 0
+    started = time.perf_counter()
     try:
         while sent < len(messages):
+            lateness.append(time.perf_counter() - (started + sent / rate))
             for payload in messages[sent : sent + per_tick]:
                 await nc.publish(subject, payload, headers={SENT: repr(time.time())})
             sent += per_tick
@@ -284,20 +323,99 @@ async def paced(
             ahead = started + sent / rate - time.perf_counter()
             if ahead > 0:
                 await asyncio.sleep(ahead)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if runner.stats.applied - before >= len(messages):
-                break
-            await asyncio.sleep(0.01)
     finally:
+        await nc.close()
+    return lateness
+
+
+@dataclasses.dataclass
+class GcPauses:
+    """The garbage collector's pauses in this process while counting: full collections (the
+    oldest generation) and the others."""
+
+    pauses: list[float] = dataclasses.field(default_factory=list)
+    full: list[float] = dataclasses.field(default_factory=list)
+    _began: float = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._began
+            (self.full if info["generation"] == 2 else self.pauses).append(pause)
+
+
+async def paced(
+    runner: Timed, nats_url: str, js: JetStreamContext, subject: str, publisher: dict[str, Any]
+) -> tuple[list[Latency], list[float], GcPauses]:
+    """The consumer in this process, the publisher in another; returns each event's latencies,
+    the publisher's lateness at each tick and this process's GC pauses."""
+    task = asyncio.create_task(runner.run(js))
+    await asyncio.sleep(0.5)  # the consumer's first (waiting) fetch is out
+    runner.latencies.clear()
+    before = runner.stats.applied
+    receiving, sending = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    process = multiprocessing.get_context("spawn").Process(
+        target=publish_paced,
+        kwargs={**publisher, "nats_url": nats_url, "subject": subject, "results": sending},
+    )
+    count = publisher["span"][1]
+    try:
+        with GcPauses() as pauses:
+            process.start()
+            sending.close()
+            lateness = await asyncio.to_thread(receiving.recv)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if runner.stats.applied - before >= count:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await asyncio.to_thread(process.join, 30)
+        if process.is_alive():  # the publisher hangs: do not wait for it
+            process.terminate()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return list(runner.latencies)
+    return list(runner.latencies), lateness, pauses
 
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def spread(values: list[float]) -> str:
+    """p50 / p99 / max of seconds, in milliseconds."""
+    if not values:
+        return "none"
+    ms = [1000 * v for v in values]
+    return (
+        f"p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
+        f"max {max(ms):.1f} ms"
+    )
+
+
+def report_paced(
+    latencies: list[Latency], lateness: list[float], pauses: GcPauses, batches: int
+) -> str:
+    if not latencies:
+        return "paced:   no event committed"
+    return (
+        f"paced:   {len(latencies)} events in {batches} batches, publish-to-commit "
+        f"{spread([v.total for v in latencies])}\n"
+        f"         of which waiting for the write {spread([v.waited for v in latencies])}; "
+        f"the write {spread([v.write for v in latencies])}\n"
+        f"         publisher behind its schedule {spread(lateness)}; "
+        f"consumer's GC: {len(pauses.full)} full collections, {spread(pauses.full)}; "
+        f"{len(pauses.pauses)} others, {spread(pauses.pauses)}"
+    )
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -361,7 +479,7 @@ async def main_async(args: argparse.Namespace) -> int:
         await wait_stored(js, raw_stream, count)
         del batch
 
-        print(f"load average at start: {load_average()}", flush=True)
+        print(f"load average at start: {load_average()}; event loop: {args.loop}", flush=True)
         runner, engine = await service_consumer(url, topology, args)
         meter = CpuMeter(await backend_pid(engine)).start()
         service_seconds = await run_service(runner, js, count)
@@ -383,16 +501,25 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"ratio service / raw: {service_rate / raw_rate:.2f}", flush=True)
 
         paced_count = args.rate * args.seconds
-        print(f"paced: {args.rate} events/s for {args.seconds} s ...", flush=True)
-        latencies = await paced(
-            runner, nc, js, subject, payloads(org, post_ids, paced_count, count), args.rate
+        print(
+            f"paced: {args.rate} events/s for {args.seconds} s, published from a process of "
+            f"its own; load average {load_average()} ...",
+            flush=True,
         )
-        if latencies:
-            ms = [1000 * v for v in latencies]
-            print(
-                f"paced:   {len(ms)} events, publish-to-commit p50 {statistics.median(ms):.1f} ms, "
-                f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms"
-            )
+        batches_before = runner.stats.batches
+        latencies, lateness, pauses = await paced(
+            runner,
+            nats_url,
+            js,
+            subject,
+            {
+                "org": org,
+                "post_ids": [str(p) for p in post_ids],
+                "span": (count, paced_count),
+                "rate": args.rate,
+            },
+        )
+        print(report_paced(latencies, lateness, pauses, runner.stats.batches - batches_before))
         await engine.dispose()
         return 0
     finally:
@@ -416,9 +543,26 @@ def main() -> None:
         "--batch", type=int, default=0, help="batch size (default: the service's own)"
     )
     parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the heap to the full GC passes, as before"
+    )
+    parser.add_argument(
         "--inbox", action="store_true", help="write inbox rows as non-idempotent batches do"
     )
-    sys.exit(asyncio.run(main_async(parser.parse_args())))
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop (uvloop: the services' own, `advocacy_shared.service_main.run`)",
+    )
+    args = parser.parse_args()
+    sys.exit(on_loop(args.loop, main_async(args)))
+
+
+def on_loop(loop: str, main: Coroutine[Any, Any, Any]) -> Any:
+    """Run `main` on uvloop, as the services run, or on asyncio's own loop."""
+    if loop == "uvloop":
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 if __name__ == "__main__":

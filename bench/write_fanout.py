@@ -9,6 +9,10 @@ is set, the NATS server at `NATS_URL` when set), creates an organisation, then:
    every process is back at rest (its events consumed), and prints each process's CPU per write,
    with and without its CPU at rest for the same wall time subtracted, and the p50 of the writes.
 
+`--alone` stops (SIGSTOP) every process but the gateway and the planner while the writes are
+timed, and lets them go on afterwards: the p50 is then the request's own (the planner's relay
+still publishes), apart from the fan-out's competition for the CPU.
+
 `--hold SECONDS` keeps the platform running afterwards, for `py-spy record --pid <pid>` (the pids
 are printed), with `--background-writes` writes per second sent meanwhile.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -69,6 +74,14 @@ def system_ms(pids: dict[str, list[int]]) -> dict[str, float]:
     }
 
 
+REQUEST_PATH = frozenset({"gateway", "planner"})
+
+
+def signal_all(pids: list[int], number: signal.Signals) -> None:
+    for pid in pids:
+        os.kill(pid, number)
+
+
 def labelled(root: int) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for pid in _descendants(root):
@@ -84,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rest", type=float, default=10.0)
     parser.add_argument("--hold", type=float, default=0.0)
     parser.add_argument("--background-writes", type=float, default=20.0)
+    parser.add_argument("--alone", action="store_true", help="stop the consumers while timed")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL")
     with (
@@ -121,6 +135,11 @@ def run(
         rest_seconds = time.monotonic() - start
         at_rest = {k: (v - before[k]) / rest_seconds for k, v in cpu_ms(pids).items()}
         start, before, system_before = time.monotonic(), cpu_ms(pids), system_ms(pids)
+        paused = [
+            pid for label, group in pids.items() if label not in REQUEST_PATH for pid in group
+        ]
+        if args.alone:
+            signal_all(paused, signal.SIGSTOP)
         took = []
         for _ in range(args.requests):
             sent = time.perf_counter()
@@ -128,12 +147,15 @@ def run(
             if answer.status_code != 201:
                 raise RuntimeError(f"{answer.status_code}: {answer.text}")
             took.append((time.perf_counter() - sent) * 1000)
-        time.sleep(2.0)  # the events' consumers finish
+        if args.alone:
+            signal_all(paused, signal.SIGCONT)
+        settle = 8.0 if args.alone else 2.0
+        time.sleep(settle)  # the events' consumers finish
         elapsed = time.monotonic() - start
         after, system_after = cpu_ms(pids), system_ms(pids)
         load_1, _, _ = os.getloadavg()
         print(
-            f"{args.requests} writes in {elapsed - 2.0:.1f} s, "
+            f"{args.requests} writes in {elapsed - settle:.1f} s, "
             f"p50 {statistics.median(took):.2f} ms, "
             f"p99 {sorted(took)[int(len(took) * 0.99)]:.2f} ms, load {load_1:.1f}"
         )

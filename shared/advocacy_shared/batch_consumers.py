@@ -24,6 +24,8 @@ that use nats-py's fetch.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import itertools
 import json
 import logging
@@ -175,6 +177,11 @@ class PullFetcher:
             await self._request(batch - len(self._buffer), timeout, wait=False)
             await self._wait(lambda: len(self._buffer) >= batch or not self._pending(), deadline)
 
+    @property
+    def buffered(self) -> int:
+        """Messages delivered by the server that no fetch has returned yet."""
+        return len(self._buffer)
+
     def _take(self, batch: int) -> list[Msg]:
         buffer = self._buffer
         return [buffer.popleft() for _ in range(min(batch, len(buffer)))]
@@ -188,6 +195,17 @@ class PullFetcher:
                 await self._request(batch, left, wait=True)
             await self._wait(lambda: bool(self._buffer) or not self._pending(), deadline)
         return self._take(batch)
+
+
+@functools.cache
+def freeze_start_up() -> None:
+    """`gc.freeze` once in a process: what it holds when its first batch consumer starts (a
+    service's whole start-up: modules, models, schemas, connections) is left out of the garbage
+    collector's full collections from then on. Those scanned it all, pausing the event loop for
+    tens to hundreds of milliseconds every few seconds under load; they now scan only what came
+    after. Once, so that a process starting services again (a test session) does not keep
+    freezing what it has since let go of."""
+    gc.freeze()
 
 
 @dataclass
@@ -204,6 +222,8 @@ class BatchConsumer:
     batch_size: int = 100
     fetch_timeout: float = 1.0
     stats: BatchStats = field(default_factory=BatchStats)
+    freeze_heap: bool = False
+    """`freeze_start_up` when the consumer starts (a service's batch consumers start last)."""
 
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
@@ -211,6 +231,8 @@ class BatchConsumer:
         overlap; it is applied only after the current one is committed and acked, topped up
         with what came meanwhile when it is not full."""
         await self.consumer.ensure(js)
+        if self.freeze_heap:
+            freeze_start_up()
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
         try:
@@ -396,5 +418,5 @@ def start_batch_consumer(
     consumer: EventConsumer, js: JetStreamContext, batch_size: int
 ) -> asyncio.Task[None]:
     """Run a batch consumer in the background (cancel the task to stop it)."""
-    runner = BatchConsumer(consumer, batch_size=batch_size)
+    runner = BatchConsumer(consumer, batch_size=batch_size, freeze_heap=True)
     return asyncio.create_task(runner.run(js), name=f"{consumer.durable}-batches")

@@ -20,6 +20,7 @@ from tests.actors import admin_key, bearer, new_key, ready_organisation
 from tests.conftest import Platform
 
 PLAYBOOK = "/api/v1/orgs/{org}/playbook"
+ORGANISATION = "/api/v1/orgs/{org}"
 VARYING = {"x-correlation-id", "ratelimit-remaining", "date"}
 
 
@@ -76,13 +77,15 @@ def same(lane: httpx.Response, fastapi: httpx.Response) -> None:
     assert lane.headers.keys() == fastapi.headers.keys()
 
 
+@pytest.mark.parametrize("route", [PLAYBOOK, ORGANISATION], ids=["forwarded", "hand-written"])
 async def test_the_lane_answers_a_read_as_fastapi_does(
-    platform: Platform, served: list[str]
+    platform: Platform, served: list[str], route: str
 ) -> None:
     org = await ready_organisation(platform.gateway)
     auth = await admin_key(platform.gateway, org)
-    path = PLAYBOOK.format(org=org)
-    responses = HTTP_RESPONSES.labels("GET", "/api/v1/orgs/{org_id}/playbook", "200")
+    path = route.format(org=org)
+    template = route.replace("{org}", "{org_id}")
+    responses = HTTP_RESPONSES.labels("GET", template, "200")
     counted = responses._value.get()
 
     lane, fastapi = await both(platform, served, path, auth)
@@ -93,12 +96,17 @@ async def test_the_lane_answers_a_read_as_fastapi_does(
     assert responses._value.get() == counted + 2  # labelled by the route's template both times
 
 
+REFUSALS = ["no credential", "a bad key", "a key without the permission", "another organisation"]
+
+
 @pytest.mark.parametrize(
-    "case",
-    ["no credential", "a bad key", "a key without the permission", "another organisation"],
+    ("route", "case"),
+    [(PLAYBOOK, case) for case in REFUSALS]
+    # every key may read its own organisation: no key lacks that permission
+    + [(ORGANISATION, case) for case in REFUSALS if "permission" not in case],
 )
 async def test_the_lane_refuses_as_fastapi_does(
-    platform: Platform, served: list[str], case: str
+    platform: Platform, served: list[str], case: str, route: str
 ) -> None:
     org = await ready_organisation(platform.gateway)
     other = await ready_organisation(platform.gateway, "Other")
@@ -109,19 +117,22 @@ async def test_the_lane_refuses_as_fastapi_does(
         "another organisation": await admin_key(platform.gateway, other),
     }[case]
 
-    lane, fastapi = await both(platform, served, PLAYBOOK.format(org=org), headers)
+    lane, fastapi = await both(platform, served, route.format(org=org), headers)
 
     assert lane.status_code in (401, 403, 404), lane.text
     same(lane, fastapi)
-    assert served == [PLAYBOOK.format(org=org)]
+    assert served == [route.format(org=org)]
 
 
-async def test_a_service_error_comes_out_as_the_same_problem(
-    platform: Platform, served: list[str]
+@pytest.mark.parametrize(
+    "route", ["/programs/{id}", "/webhooks/{id}"], ids=["a service's", "the gateway's"]
+)
+async def test_a_not_found_comes_out_as_the_same_problem(
+    platform: Platform, served: list[str], route: str
 ) -> None:
     org = await ready_organisation(platform.gateway)
     auth = await admin_key(platform.gateway, org)
-    path = f"/api/v1/orgs/{org}/programs/{uuid.uuid4()}"
+    path = f"/api/v1/orgs/{org}" + route.format(id=uuid.uuid4())
 
     lane, fastapi = await both(platform, served, path, auth)
 
@@ -136,7 +147,7 @@ async def test_a_service_error_comes_out_as_the_same_problem(
         "/api/v1/orgs/not-a-uuid/playbook",  # FastAPI's validation answers
         "/api/v1/orgs/{org}/playbook?version=1",  # a query: FastAPI parses it
         "/api/v1/orgs/{org}/programs/not-a-uuid",
-        "/api/v1/orgs/{org}",  # not a forwarding route
+        "/api/v1/orgs/{org}/members",  # a hand-written route with a query parameter
         "/api/v1/orgs/{org}/playbook/",  # FastAPI redirects
     ],
 )
@@ -159,6 +170,8 @@ def test_only_plain_reads_that_no_other_route_overlaps_get_a_lane(platform: Plat
     assert "/api/v1/orgs/{org_id}/programs" not in paths  # paged: FastAPI builds the page
     assert "/api/v1/orgs/{org_id}/metrics/momentum" not in paths  # a required query parameter
     assert "/api/v1/invitation" not in paths  # no organisation, a header parameter
+    assert "/api/v1/orgs/{org_id}" in paths  # hand-written: the lane serializes its model
+    assert "/api/v1/orgs/{org_id}/members" not in paths  # hand-written, paged
 
 
 def test_a_route_or_an_application_with_a_dependency_the_lane_would_skip_gets_no_lane(

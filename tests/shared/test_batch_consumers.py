@@ -13,8 +13,8 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_shared.batch_consumers import BatchConsumer, PullFetcher, fetch_batch
-from advocacy_shared.consumers import EventConsumer, EventConsumers
+from advocacy_shared.batch_consumers import BatchConsumer, PullFetcher, _Fetched, fetch_batch
+from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent
@@ -164,3 +164,72 @@ async def test_an_idempotent_batch_handler_writes_no_inbox_rows(
             select(func.count()).where(tables.inbox.c.consumer == consumer.durable)
         )
         assert inbox_rows.scalar_one() == 0
+
+
+class Watched(BatchConsumer):
+    """A batch consumer that notes the size of each fetch and keeps its fetcher in view."""
+
+    fetches: list[int]
+    fetcher: PullFetcher | None = None
+
+    async def _fetch(self, fetcher: PullFetcher) -> _Fetched:
+        self.fetcher = fetcher
+        fetched = await super()._fetch(fetcher)
+        self.fetches.append(len(fetched.messages))
+        return fetched
+
+
+async def test_a_batch_fetched_during_a_write_is_topped_up_before_its_own_write(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    """Under a trickle the next batch's fetch returns with the first message that comes during
+    a write; what comes during the rest of that write joins it before it is written (one
+    write, not two, between those messages and their commit)."""
+    consumers = EventConsumers("probe")
+    batches: list[int] = []
+    writing = asyncio.Event()
+
+    async def first_write_held(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            await writing.wait()
+        for fact, envelope in batch:
+            await probe.record(session, fact, envelope)
+
+    consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True)(first_write_held)
+    slow_ack = RetryPolicy(max_attempts=3, backoff=(0.1, 0.2), ack_wait=60.0)
+    (consumer,) = consumers.build(
+        probe.sessions, tables.inbox, probe.topology, slow_ack, after_commit=lambda: None
+    )
+    runner = Watched(consumer, batch_size=50, fetch_timeout=60)
+    runner.fetches = []
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+    facts = [organisation_created(f"org {n}") for n in range(5)]
+
+    async def publish(*some: OrganisationCreated) -> None:
+        for fact in some:
+            await probe.emit(fact)
+        await probe.relay.publish_pending()
+
+    async def first_write_begun() -> bool:
+        return batches == [1]
+
+    async def next_fetch_returned_one() -> bool:
+        return runner.fetches == [1, 1]
+
+    async def three_more_delivered() -> bool:
+        return runner.fetcher is not None and runner.fetcher.buffered == 3
+
+    async def all_applied() -> bool:
+        return runner.stats.applied == 5
+
+    await publish(facts[0])
+    await eventually(first_write_begun)
+    await publish(facts[1])
+    await eventually(next_fetch_returned_one)
+    await publish(*facts[2:])
+    await eventually(three_more_delivered)
+    writing.set()
+    await eventually(all_applied)
+    assert batches == [1, 4]  # without the top-up: [1, 1, 3]
+    assert [await probe.applications(f.organisation_id) for f in facts] == [1] * 5

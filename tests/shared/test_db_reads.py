@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
 from sqlalchemy import Column, Integer, Table, bindparam, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import registry
 
 from advocacy_devtools.testing import MakeDatabase
@@ -34,6 +36,34 @@ class Thing:
 mapper.map_imperatively(
     Thing, Table("things", mapper.metadata, Column("id", Integer, primary_key=True))
 )
+
+
+@asynccontextmanager
+async def serving_things(
+    server: RpcServer, engine: AsyncEngine, nats_server_url: str, topology: Topology
+) -> AsyncIterator[RpcClient]:
+    """`server` answering over NATS with the things 1, 5 and 9 stored; a client to call it. The
+    engine is disposed of afterwards."""
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=session_factory(engine),
+        max_workers=4,
+        read=read_session_factory(engine),
+    )
+    await nc.flush()
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+            await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
+        yield RpcClient(nc, lambda op: op.subject(topology), timeout=5.0)
+    finally:
+        await serving.stop()
+        await broker.stop()
+        await engine.dispose()
 
 
 async def isolation_of(session: AsyncSession) -> str | None:
@@ -128,29 +158,43 @@ async def test_read_handlers_give_their_connections_back_whether_they_read_lean_
         query = select(func.max(Thing.id)).where(Thing.id > request.floor)  # type: ignore[attr-defined]
         return Biggest(value=(await session.execute(query)).scalar_one_or_none())
 
-    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    nc = await broker.connect()
-    client = RpcClient(nc, lambda op: op.subject(topology), timeout=5.0)
-    serving = await server.serve(
-        nc,
-        lambda op: op.subject(topology),
-        queue=topology.rpc_queue("probe"),
-        transaction=session_factory(engine),
-        max_workers=4,
-        read=read_session_factory(engine),
-    )
-    await nc.flush()
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(mapper.metadata.create_all)
-            await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
+    async with serving_things(server, engine, nats_server_url, topology) as client:
         for operation in (lean, orm) * 3:
             assert (await client.call(operation, Floor(floor=2))).value == 9
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    finally:
-        await serving.stop()
-        await broker.stop()
-        await engine.dispose()
+
+
+async def test_a_read_session_that_only_read_lean_serves_the_next_read_and_no_other_does(
+    make_database: MakeDatabase, nats_server_url: str, topology: Topology
+) -> None:
+    """Reused only when it holds nothing: no connection, no rows. A session that read through
+    the ORM is closed and the next read gets another."""
+    engine = create_engine(await make_database("reads", None))
+    server = RpcServer("probe")
+    lean: Operation[Floor, Biggest] = Operation("probe", "lean", Floor, Biggest)
+    rows: Operation[Floor, Biggest] = Operation("probe", "rows", Floor, Biggest)
+    seen: dict[str, list[AsyncSession]] = {"lean": [], "rows": []}
+
+    @server.reads(lean)
+    async def read_lean(session: AsyncSession, request: Floor) -> Biggest:
+        seen["lean"].append(session)
+        return Biggest(value=await BIGGEST_ABOVE.scalar(session, floor=request.floor))
+
+    @server.reads(rows)
+    async def read_rows(session: AsyncSession, request: Floor) -> Biggest:
+        seen["rows"].append(session)
+        things = (await session.execute(select(Thing))).scalars().all()
+        return Biggest(value=max(thing.id for thing in things))  # type: ignore[attr-defined]
+
+    async with serving_things(server, engine, nats_server_url, topology) as client:
+        for operation in (lean, rows, lean, rows, lean):
+            assert (await client.call(operation, Floor(floor=2))).value == 9
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert len({id(session) for session in seen["rows"]}) == 2
+    lean_sessions = {id(session) for session in seen["lean"]}
+    # On SQLite a lean read goes through the session (which then holds a connection): never kept.
+    assert len(lean_sessions) == (3 if is_sqlite(str(engine.url)) else 1)
+    assert not lean_sessions & {id(session) for session in seen["rows"]}
 
 
 async def test_a_lean_read_that_fails_leaves_the_pool_fit_to_serve(

@@ -21,7 +21,7 @@ from advocacy_shared.contracts.errors import (
     RpcNoResponders,
     RpcTimeout,
 )
-from advocacy_shared.rpc import RpcClient, RpcServer, decode_reply
+from advocacy_shared.rpc import CORRELATION_HEADER, RpcClient, RpcServer, decode_reply
 from advocacy_shared.topology import Topology
 from tests.shared.helpers import polls
 
@@ -123,11 +123,54 @@ async def test_a_request_that_does_not_match_its_schema_is_refused_as_invalid(
 
 
 @pytest.mark.usefixtures("replica")
+async def test_a_reply_does_not_carry_the_request_s_headers_back(
+    nats_client: NatsClient, topology: Topology
+) -> None:
+    """The caller reads none of them; sending them back cost both sides CPU per request."""
+    headers = {CORRELATION_HEADER: "c0ffee", "Advocacy-Other": "x"}
+    body = Echo(text="bare").model_dump_json().encode()
+    reply = await nats_client.request(ECHO.subject(topology), body, timeout=2, headers=headers)
+    assert decode_reply(ECHO, reply.data) == Echoed(text="bare", replica="a")
+    assert not reply.headers
+
+
+@pytest.mark.usefixtures("replica")
 async def test_a_service_that_does_not_answer_in_time_fails_with_a_typed_timeout(
     client: RpcClient,
 ) -> None:
     with pytest.raises(RpcTimeout, match="did not answer echo in time"):
         await client.call(ECHO, Echo(text="slow", delay=1.0), timeout=0.2)
+
+
+@pytest.mark.usefixtures("replica")
+async def test_requests_in_flight_together_each_get_their_own_reply_in_any_order(
+    client: RpcClient,
+) -> None:
+    """The client's one reply inbox hands each reply to its own caller: the first request sent
+    is answered last here."""
+    texts = [str(i) for i in range(12)]
+    calls = [client.call(ECHO, Echo(text=t, delay=0.02 * (12 - i))) for i, t in enumerate(texts)]
+    replies = await asyncio.gather(*calls)
+    assert [reply.text for reply in replies] == texts
+
+
+@pytest.mark.usefixtures("replica")
+async def test_a_request_that_timed_out_or_was_cancelled_leaves_no_reply_waiting(
+    client: RpcClient,
+) -> None:
+    with pytest.raises(RpcTimeout):
+        await client.call(ECHO, Echo(text="late", delay=0.3), timeout=0.05)
+    cancelled = asyncio.create_task(client.call(ECHO, Echo(text="dropped", delay=0.3)))
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    # Answered after both late replies (one server, replies in the order they finish): each of
+    # those finds nobody waiting, and this one still gets its own.
+    slower = Echo(text="next", delay=0.5)
+    assert await client.call(ECHO, slower) == Echoed(text="next", replica="a")
+    assert client._replies is not None
+    assert client._replies.waiting == {}
 
 
 async def answered(client: RpcClient) -> Echoed:

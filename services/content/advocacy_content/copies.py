@@ -16,7 +16,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_content.models import AmbassadorCopy, DisciplineCopy, EngagementRecord, ProgramCopy
+from advocacy_content.models import AmbassadorCopy, DisciplineCopy, EngagementRecord
 from advocacy_content.repository import CopyRepository, SuggestionRepository
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorActivityChanged,
@@ -81,13 +81,9 @@ async def keep_discipline(
 async def keep_program(
     session: AsyncSession, organisation_id: UUID, fact: ProgramObjectivesSet
 ) -> None:
-    copies = CopyRepository(session, organisation_id)
-    record = await copies.program(fact.program_id) or ProgramCopy(
-        program_id=fact.program_id, organisation_id=organisation_id, objectives=[], disciplines=[]
+    await CopyRepository(session, organisation_id).keep_program(
+        fact.program_id, list(fact.objectives), list(fact.disciplines)
     )
-    record.objectives = list(fact.objectives)
-    record.disciplines = list(fact.disciplines)
-    copies.save(record)
 
 
 # --- Ambassadors ---------------------------------------------------------------------------------

@@ -224,6 +224,33 @@ class CopyRepository(_Scoped):
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def keep_program(
+        self, program_id: UUID, objectives: list[str], disciplines: list[str]
+    ) -> None:
+        """Insert the program's copy or replace its objectives and disciplines, in one statement
+        (no read first, no ORM instance); another organisation's row is never touched."""
+        insert = (
+            postgresql.insert
+            if self.session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        statement = insert(ProgramCopy).values(
+            program_id=program_id,
+            organisation_id=self.organisation_id,
+            objectives=objectives,
+            disciplines=disciplines,
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[col(ProgramCopy.program_id)],
+                set_={
+                    "objectives": statement.excluded.objectives,
+                    "disciplines": statement.excluded.disciplines,
+                },
+                where=col(ProgramCopy.organisation_id) == self.organisation_id,
+            )
+        )
+
     async def engagement(self, post_id: UUID) -> EngagementRecord | None:
         query = select(EngagementRecord).where(
             EngagementRecord.organisation_id == self.organisation_id,

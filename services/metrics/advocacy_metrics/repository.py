@@ -647,22 +647,19 @@ async def organisations_with_ambassadors(session: AsyncSession) -> list[UUID]:
 async def save_program(
     session: AsyncSession, organisation_id: UUID, program_id: UUID, values: dict[str, Any]
 ) -> None:
-    query = select(programs.c.program_id).where(
-        programs.c.organisation_id == organisation_id, programs.c.program_id == program_id
+    """Insert the program's copy (a pilot until told) or change `values` of it, in one
+    statement; another organisation's row is never touched."""
+    statement = _insert(session, programs).values(
+        program_id=program_id,
+        organisation_id=organisation_id,
+        **{"phase": "pilot", "start_date": None, **values},
     )
-    if (await session.execute(query)).first() is None:
-        await session.execute(
-            programs.insert().values(
-                program_id=program_id,
-                organisation_id=organisation_id,
-                **{"phase": "pilot", "start_date": None, **values},
-            )
-        )
-        return
     await session.execute(
-        update(programs)
-        .where(programs.c.organisation_id == organisation_id, programs.c.program_id == program_id)
-        .values(**values)
+        statement.on_conflict_do_update(
+            index_elements=["program_id"],
+            set_=values,
+            where=programs.c.organisation_id == organisation_id,
+        )
     )
 
 

@@ -80,7 +80,21 @@ class _Scoped:
         self.session.add(row)
 
 
+PROGRAMS = ProgramRecord.__table__  # type: ignore[attr-defined]
+PHASES = PhaseRecord.__table__  # type: ignore[attr-defined]
+
+
 class ProgramRepository(_Scoped):
+    async def create(self, program: dict[str, Any], phases: list[dict[str, Any]]) -> None:
+        """A new program and its phases, as two Core inserts (the phases in one round trip, the
+        driver's executemany of one prepared statement): the same round trips as the ORM's flush
+        for a fraction of its CPU (no instances, no unit of work; docs/performance.md). Not one
+        statement of several VALUES rows: SQLAlchemy compiles those again on every call."""
+        rows = [program, *phases]
+        assert all(row["organisation_id"] == self.organisation_id for row in rows)
+        await self.session.execute(PROGRAMS.insert(), program)
+        await self.session.execute(PHASES.insert(), phases)
+
     async def get(self, program_id: UUID, *, for_update: bool = False) -> ProgramRecord | None:
         query = select(ProgramRecord).where(
             ProgramRecord.organisation_id == self.organisation_id,

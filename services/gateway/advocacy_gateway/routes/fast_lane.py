@@ -4,7 +4,10 @@ resolution, which cost a request about two thirds of the gateway's CPU (docs/per
 
 A lane serves one forwarding route (`routes/forward.py`) that is a plain read: `GET`, the caller's
 permission in the organisation of the path, path parameters that are all UUIDs, query parameters
-that are all optional, and an answer that is the service's reply as it is (`passes_reply_on`).
+that are all optional, and an answer that is the service's reply as it is (`passes_reply_on`). It
+also serves a hand-written plain read (`_plain`): `GET`, UUID path parameters and nothing else to
+parse, the permission dependency and at most the gateway's state, and a response model, which the
+lane serializes with FastAPI's own `serialize_response` as FastAPI's request handler does.
 It serves only requests that FastAPI would hand that route with nothing to validate but the path:
 no query string (every query parameter then takes its default, None), path parameters that
 parse as UUIDs, tracing off. Anything else, and every other route, goes to FastAPI's router as
@@ -22,6 +25,7 @@ with FastAPI's, byte for byte, for successes and refusals.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +33,8 @@ from typing import Annotated, Any, get_args, get_origin
 from uuid import UUID
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.routing import APIRoute, serialize_response
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,10 +50,16 @@ _SEGMENT_PARAM = re.compile(r"{[^}]*}")
 @dataclass(frozen=True)
 class Lane:
     route: APIRoute
-    forward: Forward
     permission: Any  # the route's own permission dependency
     uuid_params: tuple[str, ...]
     query_params: tuple[str, ...]
+    access_param: str = "access"
+    state_param: str | None = "state"
+    serializes: bool = False
+    """Whether the endpoint answers a model, which the lane serializes as FastAPI does (a
+    hand-written route), rather than a `Response` (a forwarding route passing the reply on)."""
+    passes_org_id: bool = False
+    """Whether the endpoint takes the organisation's id itself, besides its permission."""
 
 
 class FastLane:
@@ -104,11 +115,34 @@ class FastLane:
         scope["route"] = route
         request = Request(scope, receive, send)
         await charge_route(request)
-        access = await lane.permission(org_id=values.pop("org_id"), request=request)
-        state = await gateway_state(request)
+        org_id = values.pop("org_id")
         arguments: dict[str, Any] = {name: None for name in lane.query_params}
-        response: Response = await route.endpoint(**values, **arguments, access=access, state=state)
+        arguments[lane.access_param] = await lane.permission(org_id=org_id, request=request)
+        if lane.state_param is not None:
+            arguments[lane.state_param] = await gateway_state(request)
+        if lane.passes_org_id:
+            arguments["org_id"] = org_id
+        answer = await route.endpoint(**values, **arguments)
+        response = answer if not lane.serializes else await _serialized(route, answer)
         await response(scope, receive, send)
+
+
+async def _serialized(route: APIRoute, answer: Any) -> Response:
+    """The endpoint's answer as FastAPI's request handler turns it into a response, for a route
+    with a response model, the default response class and no status code of its own (`_plain`)."""
+    content = await serialize_response(
+        field=route.response_field,
+        response_content=answer,
+        include=route.response_model_include,
+        exclude=route.response_model_exclude,
+        by_alias=route.response_model_by_alias,
+        exclude_unset=route.response_model_exclude_unset,
+        exclude_defaults=route.response_model_exclude_defaults,
+        exclude_none=route.response_model_exclude_none,
+        is_coroutine=True,
+        dump_json=True,
+    )
+    return Response(content=content, media_type="application/json", status_code=200)
 
 
 def _uuids(params: dict[str, str]) -> dict[str, UUID] | None:
@@ -136,11 +170,13 @@ def lanes_of(routes: list[BaseRoute], app_dependencies: list[Any]) -> list[Lane]
 
 
 def _lane(route: BaseRoute) -> Lane | None:
-    forward: Forward | None = getattr(getattr(route, "endpoint", None), "forward", None)
+    if not isinstance(route, APIRoute):
+        return None
+    forward: Forward | None = getattr(route.endpoint, "forward", None)
+    if forward is None:
+        return _plain(route)
     if (
-        not isinstance(route, APIRoute)
-        or forward is None
-        or route.methods != {"GET"}
+        route.methods != {"GET"}
         or forward.permission is None
         or not forward.passes_reply_on
         or not route.path.startswith("/api/v1/orgs/{org_id}/")
@@ -155,7 +191,48 @@ def _lane(route: BaseRoute) -> Lane | None:
     dependency = get_args(_access(forward.permission))[1].dependency
     if [d.call for d in route.dependant.dependencies] != [dependency, gateway_state]:
         return None  # a dependency the lane would not run
-    return Lane(route, forward, dependency, ("org_id", *path_params), query)
+    return Lane(route, dependency, ("org_id", *path_params), query)
+
+
+def _plain(route: APIRoute) -> Lane | None:
+    """A hand-written plain read: `GET` in the path's organisation, UUID path parameters and
+    nothing else to parse, the caller's permission there (the `require` dependency) and at most
+    the gateway's state as dependencies, and a response model that FastAPI would serialize with
+    the default response class and status."""
+    dependant = route.dependant
+    dependencies = dependant.dependencies
+    if (
+        route.methods != {"GET"}
+        or not route.path.startswith("/api/v1/orgs/{org_id}")
+        or route.response_field is None
+        or not isinstance(route.response_class, DefaultPlaceholder)
+        or route.status_code not in (None, 200)
+        or not inspect.iscoroutinefunction(route.endpoint)
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.request_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or any(field.field_info.annotation is not UUID for field in dependant.path_params)
+        or not dependencies
+        or not getattr(dependencies[0].call, "asks_caller", False)
+        or not hasattr(dependencies[0].call, "permission")
+        or [d.call for d in dependencies[1:]] not in ([], [gateway_state])
+    ):
+        return None
+    path_params = tuple(field.name for field in dependant.path_params)
+    return Lane(
+        route,
+        dependencies[0].call,
+        ("org_id", *(name for name in path_params if name != "org_id")),
+        (),
+        access_param=str(dependencies[0].name),
+        state_param=str(dependencies[1].name) if len(dependencies) > 1 else None,
+        serializes=True,
+        passes_org_id="org_id" in path_params,
+    )
 
 
 def _is_query(annotation: Any) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import cast
-from uuid import UUID
+from typing import Any, cast
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_planner.models import PhaseRecord, ProgramRecord, ReadinessRecord
+from advocacy_planner.models import ProgramRecord, ReadinessRecord
 from advocacy_planner.repository import ProgramRepository, ReadinessRepository
 from advocacy_planner.service.playbook import playbook
 from advocacy_shared.contracts.errors import Invalid, NotFound
@@ -26,6 +26,7 @@ from advocacy_shared.contracts.planner import (
     ReadinessAssessment,
     ReadinessFields,
 )
+from advocacy_shared.envelope import utc_now
 from advocacy_shared.outbox import Outbox
 
 # --- Programs ------------------------------------------------------------------------------------
@@ -36,61 +37,100 @@ async def create_program(
 ) -> Program:
     current = await playbook(session, organisation_id)
     _check_against_playbook(fields, current)
-    record = ProgramRecord(
-        organisation_id=organisation_id,
-        name=fields.name,
-        owner=fields.owner,
-        objectives=list(fields.objectives),
-        disciplines=list(fields.disciplines),
-        fte_share=fields.capacity.fte_share,
-        hours_per_week=fields.capacity.hours_per_week,
-        start_date=fields.start_date,
-        awareness_topics=[t.strip().lower() for t in fields.awareness_topics if t.strip()],
-        cost_model=fields.cost_model.model_dump(mode="json"),
-        playbook_version=current.version,
-        phase="pilot",
+    program = _new_program(organisation_id, fields, current.version)
+    await ProgramRepository(session, organisation_id).create(
+        program, [_new_phase(program, kind) for kind in PHASE_ORDER]
     )
-    programs = ProgramRepository(session, organisation_id)
-    programs.save(record)
-    await session.flush()
-    for kind in PHASE_ORDER:
-        programs.save(
-            PhaseRecord(
-                organisation_id=organisation_id,
-                program_id=record.id,
-                kind=kind,
-                status="active" if kind == "pilot" else "planned",
-                cohort=Cohort().model_dump(mode="json"),
-                started_at=record.created_at if kind == "pilot" else None,
-            )
-        )
     await outbox.add_all(
         session,
         [
             (
                 ProgramCreated(
-                    program_id=record.id,
-                    playbook_version=record.playbook_version,
-                    disciplines=record.disciplines,
-                    fte_share=record.fte_share,
-                    start_date=record.start_date,
-                    created_at=record.created_at,
+                    program_id=program["id"],
+                    playbook_version=program["playbook_version"],
+                    disciplines=program["disciplines"],
+                    fte_share=program["fte_share"],
+                    start_date=program["start_date"],
+                    created_at=program["created_at"],
                 ),
-                str(record.id),
+                str(program["id"]),
             ),
             (
                 ProgramObjectivesSet(
-                    program_id=record.id,
-                    objectives=record.objectives,
-                    disciplines=record.disciplines,
-                    set_at=record.created_at,
+                    program_id=program["id"],
+                    objectives=program["objectives"],
+                    disciplines=program["disciplines"],
+                    set_at=program["created_at"],
                 ),
-                str(record.id),
+                str(program["id"]),
             ),
         ],
         organisation_id=organisation_id,
     )
-    return program_view(record)
+    return _created_view(program)
+
+
+def _new_program(organisation_id: UUID, fields: ProgramFields, version: int) -> dict[str, Any]:
+    """The row of a new program, in its pilot phase."""
+    return {
+        "id": uuid4(),
+        "organisation_id": organisation_id,
+        "name": fields.name,
+        "owner": fields.owner,
+        "objectives": list(fields.objectives),
+        "disciplines": list(fields.disciplines),
+        "fte_share": fields.capacity.fte_share,
+        "hours_per_week": fields.capacity.hours_per_week,
+        "start_date": fields.start_date,
+        "awareness_topics": [t.strip().lower() for t in fields.awareness_topics if t.strip()],
+        "cost_model": fields.cost_model.model_dump(mode="json"),
+        "playbook_version": version,
+        "phase": "pilot",
+        "created_at": utc_now(),
+    }
+
+
+_VIEW_COLUMNS = (
+    "id",
+    "organisation_id",
+    "name",
+    "owner",
+    "objectives",
+    "disciplines",
+    "start_date",
+    "awareness_topics",
+    "playbook_version",
+    "created_at",
+)
+
+
+def _created_view(row: dict[str, Any]) -> Program:
+    """The view of a program just inserted, from its row (as `program_view` of a record)."""
+    return Program(
+        **{column: row[column] for column in _VIEW_COLUMNS},
+        capacity=Capacity(fte_share=row["fte_share"], hours_per_week=row["hours_per_week"]),
+        cost_model=CostModel.model_validate(row["cost_model"]),
+        phase=cast(PhaseKind, row["phase"]),
+    )
+
+
+def _new_phase(program: dict[str, Any], kind: PhaseKind) -> dict[str, Any]:
+    """The row of one phase of a new program: the pilot active since the program's creation,
+    the others planned; every column given, as one multi-row insert needs."""
+    pilot = kind == "pilot"
+    return {
+        "id": uuid4(),
+        "organisation_id": program["organisation_id"],
+        "program_id": program["id"],
+        "kind": kind,
+        "status": "active" if pilot else "planned",
+        "cohort": Cohort().model_dump(mode="json"),
+        "targets": None,
+        "review_date": None,
+        "started_at": program["created_at"] if pilot else None,
+        "graduated_at": None,
+        "target_group_ids": None,
+    }
 
 
 def _check_against_playbook(fields: ProgramFields, current: Playbook) -> None:
