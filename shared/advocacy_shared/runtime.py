@@ -164,6 +164,10 @@ class ServiceRuntime:
             await consumer.ensure(self.js)
             if consumer.batch_size == 1:
                 consumer.attach(self.broker)
+        # The consumers before the request handlers: a service that answers (the ping of
+        # `/status` and of the tests' readiness checks) has its consumers started, and one whose
+        # consumers fail to start exits without having answered.
+        await self.broker.start()
         self._rpc_serving = await self.rpc.serve(
             nc,
             self.subject_of,
@@ -174,7 +178,6 @@ class ServiceRuntime:
             read=self.read_sessions,
             commands=self.commands,
         )
-        await self.broker.start()
         await nc.flush()  # the server knows every subscription before we report started
         self.relay.js = self.js
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")

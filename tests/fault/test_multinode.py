@@ -176,7 +176,15 @@ class Platform:
         return found
 
     async def ready(self, service: str, replicas: int) -> None:
+        """Wait until `replicas` of `service` answer. A replica that exited while starting is
+        started again, as the platform's supervisor and Kubernetes do: on a loaded machine a
+        JetStream API call of a service's start can time out while the cluster is busy, and the
+        service then exits rather than run without a consumer."""
+
         async def answering() -> bool:
+            for replica in self.replicas[service]:
+                if replica.process is not None and not replica.alive:
+                    replica.start()
             return len(await asyncio.to_thread(self.request_subscribers, service)) >= replicas
 
         try:
