@@ -24,8 +24,6 @@ that use nats-py's fetch.
 from __future__ import annotations
 
 import asyncio
-import functools
-import gc
 import itertools
 import json
 import logging
@@ -43,6 +41,7 @@ from advocacy_shared import tracing
 from advocacy_shared.consumers import EventConsumer, wants_wake
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
+from advocacy_shared.heap import freeze_start_up
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 from advocacy_shared.telemetry import CONSUMER_MESSAGES
 
@@ -195,17 +194,6 @@ class PullFetcher:
                 await self._request(batch, left, wait=True)
             await self._wait(lambda: bool(self._buffer) or not self._pending(), deadline)
         return self._take(batch)
-
-
-@functools.cache
-def freeze_start_up() -> None:
-    """`gc.freeze` once in a process: what it holds when its first batch consumer starts (a
-    service's whole start-up: modules, models, schemas, connections) is left out of the garbage
-    collector's full collections from then on. Those scanned it all, pausing the event loop for
-    tens to hundreds of milliseconds every few seconds under load; they now scan only what came
-    after. Once, so that a process starting services again (a test session) does not keep
-    freezing what it has since let go of."""
-    gc.freeze()
 
 
 @dataclass

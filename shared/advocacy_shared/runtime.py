@@ -29,6 +29,7 @@ from advocacy_shared.contracts.system import (
 )
 from advocacy_shared.db import create_engine, read_session_factory, session_factory
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.heap import freeze_start_up
 from advocacy_shared.idempotency import CommandRecords
 from advocacy_shared.lifecycle import cancel, within
 from advocacy_shared.messaging_tables import MessagingTables
@@ -190,6 +191,7 @@ class ServiceRuntime:
             if consumer.batch_size > 1
         ]
         self._start_metrics()
+        freeze_start_up()
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 
     def _start_metrics(self) -> None:
