@@ -16,6 +16,13 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
    `--seconds`; each message carries its send time, and the latency is taken when its batch's
    transaction has committed (before the acks).
 
+The service's events/s is also printed for each `--window` events (100 000) stored, from an empty
+table on, with the last window's rate against the first's (`--events 1000000`: flat to a million
+stored snapshots); the raw pipeline runs on `--raw-events` of them (at most 200 000 by default)
+and the ratio takes the service's rate over as many. The PostgreSQL settings that bear on a
+commit's cost and on pauses (fsync, synchronous_commit, autovacuum, ...) are printed first.
+`--writers N` overrides the consumer's batch writers (the service's own: `SNAPSHOT_WRITERS`).
+
 It prints events/s of both, their ratio, the CPU time per event each spent in this process (the
 consumer: utime + stime) and in its PostgreSQL backend (read from /proc, so only with a local
 server; "n/a" otherwise), the load average at the start, and the paced run's p50/p99/max
@@ -293,10 +300,11 @@ async def run_service(
         await asyncio.gather(task, return_exceptions=True)
 
 
-def rate_at(marks: list[tuple[int, float]], count: int) -> float:
-    """Events/s over the first `count` events (the first mark at or past it)."""
+def rate_at(marks: list[tuple[int, float]], count: int) -> tuple[int, float]:
+    """Events/s over the first `count` events or a little more (the first mark at or past it),
+    and how many those were."""
     done, seconds = next((d, s) for d, s in marks if d >= count)
-    return done / seconds
+    return done, done / seconds
 
 
 def report_windows(marks: list[tuple[int, float]]) -> str:
@@ -582,7 +590,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         print(f"service events/s per {args.window:,} events stored, from an empty table:")
         print(report_windows(marks), flush=True)
-        service_rate = rate_at(marks, raw_count)
+        service_count, service_rate = rate_at(marks, raw_count)
         raw_seconds, raw_cpu = await run_raw(
             dsn, schema, js, raw_stream, raw_count, runner.batch_size
         )
@@ -593,7 +601,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         print(
             f"ratio service / raw: {service_rate / raw_rate:.2f} (the service over its first "
-            f"{raw_count} events: {service_rate:,.0f} events/s)",
+            f"{service_count} events: {service_rate:,.0f} events/s)",
             flush=True,
         )
 
