@@ -16,6 +16,13 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
    `--seconds`; each message carries its send time, and the latency is taken when its batch's
    transaction has committed (before the acks).
 
+The service's events/s is also printed for each `--window` events (100 000) stored, from an empty
+table on, with the last window's rate against the first's (`--events 1000000`: flat to a million
+stored snapshots); the raw pipeline runs on `--raw-events` of them (at most 200 000 by default)
+and the ratio takes the service's rate over as many. The PostgreSQL settings that bear on a
+commit's cost and on pauses (fsync, synchronous_commit, autovacuum, ...) are printed first.
+`--writers N` overrides the consumer's batch writers (the service's own: `SNAPSHOT_WRITERS`).
+
 It prints events/s of both, their ratio, the CPU time per event each spent in this process (the
 consumer: utime + stime) and in its PostgreSQL backend (read from /proc, so only with a local
 server; "n/a" otherwise), the load average at the start, and the paced run's p50/p99/max
@@ -88,34 +95,70 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
 
+def backends_cpu(pids: list[int]) -> float | None:
+    """CPU seconds of these PostgreSQL backends together, None when /proc lacks one."""
+    seconds = [cpu_seconds(pid) for pid in pids]
+    return None if any(s is None for s in seconds) else sum(s or 0.0 for s in seconds)
+
+
 @dataclasses.dataclass
 class CpuMeter:
-    """CPU time of the consumer (this process) and of one PostgreSQL backend over a run."""
+    """CPU time of the consumer (this process) and of its PostgreSQL backends over a run."""
 
-    backend: int
+    backends: list[int]
     consumer_start: float = 0.0
     backend_start: float | None = None
 
     def start(self) -> CpuMeter:
         self.consumer_start = time.process_time()
-        self.backend_start = cpu_seconds(self.backend)
+        self.backend_start = backends_cpu(self.backends)
         return self
 
     def report(self, count: int) -> str:
         consumer = 1e6 * (time.process_time() - self.consumer_start) / count
-        end = cpu_seconds(self.backend)
+        end = backends_cpu(self.backends)
         backend = (
             f"{1e6 * (end - self.backend_start) / count:.0f} µs"
             if end is not None and self.backend_start is not None
             else "n/a"
         )
-        return f"CPU per event: consumer {consumer:.0f} µs, PostgreSQL backend {backend}"
+        return (
+            f"CPU per event: consumer {consumer:.0f} µs, PostgreSQL "
+            f"{'backend' if len(self.backends) == 1 else f'{len(self.backends)} backends'} "
+            f"{backend}"
+        )
 
 
-async def backend_pid(engine: Any) -> int:
-    """The PostgreSQL backend of the engine's (single, reused) pooled connection."""
-    async with engine.connect() as connection:
-        return int(await connection.scalar(text("SELECT pg_backend_pid()")))
+async def backend_pids(engine: Any, count: int) -> list[int]:
+    """The PostgreSQL backends of the engine's pool, `count` connections held at once (the
+    writers' number): the pool lends those same connections to the consumer's sessions."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(count)]
+        return [int(await c.scalar(text("SELECT pg_backend_pid()"))) for c in connections]
+
+
+SERVER_SETTINGS = (
+    "server_version",
+    "fsync",
+    "synchronous_commit",
+    "wal_sync_method",
+    "commit_delay",
+    "full_page_writes",
+    "shared_buffers",
+    "checkpoint_timeout",
+    "max_wal_size",
+    "autovacuum",
+)
+
+
+async def server_settings(connection: asyncpg.Connection) -> str:
+    """The PostgreSQL settings that bear on a commit's cost and on pauses, as the run had them."""
+    rows = await connection.fetch(
+        "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+        list(SERVER_SETTINGS),
+    )
+    found = {r["name"]: r["setting"] + (f" {r['unit']}" if r["unit"] else "") for r in rows}
+    return ", ".join(f"{name}={found[name]}" for name in SERVER_SETTINGS if name in found)
 
 
 def plain_dsn(url: str) -> str:
@@ -153,6 +196,21 @@ async def publish_all(nc: Any, subject: str, messages: list[bytes]) -> None:
         if n % 5000 == 4999:
             await nc.flush()
     await nc.flush()
+
+
+PUBLISH_CHUNK = 50_000
+
+
+async def publish_events(
+    nc: Any, subjects: list[tuple[str, int]], org: str, post_ids: list[uuid.UUID]
+) -> None:
+    """The first `count` events to each subject, made a chunk at a time (a million events'
+    payloads would hold about half a gigabyte at once)."""
+    for start in range(0, max(count for _, count in subjects), PUBLISH_CHUNK):
+        for subject, count in subjects:
+            if start < count:
+                size = min(PUBLISH_CHUNK, count - start)
+                await publish_all(nc, subject, payloads(org, post_ids, size, start))
 
 
 async def wait_stored(js: JetStreamContext, stream: str, count: int) -> None:
@@ -212,31 +270,67 @@ async def service_consumer(
             batch_size=args.batch or consumer.batch_size,
             idempotent=consumer.idempotent and not args.inbox,
         )
-    runner = Timed(consumer, batch_size=consumer.batch_size, fetch_timeout=0.2)
+    # `writers` only when asked, so that the bench also runs the code before it existed
+    more = {"writers": args.writers} if args.writers else {}
+    runner = Timed(consumer, batch_size=consumer.batch_size, fetch_timeout=0.2, **more)
     runner.freeze_heap = not args.no_freeze
     runner.latencies = []
     return runner, engine
 
 
-async def run_service(runner: Timed, js: JetStreamContext, count: int) -> float:
+async def run_service(
+    runner: Timed, js: JetStreamContext, count: int, window: int
+) -> list[tuple[int, float]]:
+    """Drain `count` events; returns (events stored, seconds since the start) at the end of
+    each `window` events (as polled every 10 ms) and at the end."""
     task = asyncio.create_task(runner.run(js))
     started = time.perf_counter()
+    marks: list[tuple[int, float]] = []
     try:
-        while runner.stats.applied + runner.stats.duplicates < count:
+        while (done := runner.stats.applied + runner.stats.duplicates) < count:
+            if done >= (len(marks) + 1) * window:
+                marks.append((done, time.perf_counter() - started))
             await asyncio.sleep(0.01)
             if task.done():
                 task.result()
-        return time.perf_counter() - started
+        marks.append((done, time.perf_counter() - started))
+        return marks
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def rate_at(marks: list[tuple[int, float]], count: int) -> tuple[int, float]:
+    """Events/s over the first `count` events or a little more (the first mark at or past it),
+    and how many those were."""
+    done, seconds = next((d, s) for d, s in marks if d >= count)
+    return done, done / seconds
+
+
+def report_windows(marks: list[tuple[int, float]]) -> str:
+    """Events/s in each window, from an empty table on, and the last full window's against the
+    first's: flat when it keeps 90 % of it."""
+    rates, before = [], (0, 0.0)
+    for done, seconds in marks:
+        if done > before[0]:
+            rates.append((before[0], done, (done - before[0]) / (seconds - before[1])))
+        before = (done, seconds)
+    lines = [f"  {a:>9,}-{b:>9,} stored: {r:,.0f} events/s" for a, b, r in rates]
+    full = [r for r in rates if r[1] - r[0] >= (rates[0][1] - rates[0][0]) * 0.99]
+    if len(full) < 2:
+        return "\n".join(lines)
+    ratio = full[-1][2] / full[0][2]
+    verdict = "flat" if ratio >= 0.9 else "NOT flat"
+    return "\n".join(
+        [*lines, f"  last window / first window: {ratio:.2f} ({verdict}: flat means >= 0.90)"]
+    )
 
 
 async def run_raw(
     dsn: str, schema: str, js: JetStreamContext, stream: str, count: int, batch: int
 ) -> tuple[float, str]:
     connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
-    meter = CpuMeter(connection.get_server_pid())
+    meter = CpuMeter([connection.get_server_pid()])
     await connection.execute(
         "CREATE TABLE raw_snapshots (post_id uuid, observed_at timestamptz, source text, "
         "impressions bigint, members_reached bigint, reactions bigint, comments bigint, "
@@ -470,35 +564,46 @@ async def main_async(args: argparse.Namespace) -> int:
         subject = PostMetricsObserved.spec.subject(topology)
         stream = topology.stream_name(PostMetricsObserved.spec.domain)
         count = args.events
+        raw_count = min(count, args.raw_events)
 
-        print(f"publishing {count} events twice (service subject, raw subject) ...", flush=True)
-        batch = payloads(org, post_ids, count, 0)
-        await publish_all(nc, subject, batch)
-        await publish_all(nc, f"bench{run_id}.raw.snapshots", batch)
+        print(f"publishing {count} events (service subject), {raw_count} (raw subject) ...")
+        print(f"PostgreSQL: {await server_settings(admin)}", flush=True)
+        raw_subject = f"bench{run_id}.raw.snapshots"
+        await publish_events(nc, [(subject, count), (raw_subject, raw_count)], org, post_ids)
         await wait_stored(js, stream, count)
-        await wait_stored(js, raw_stream, count)
-        del batch
+        await wait_stored(js, raw_stream, raw_count)
 
         print(f"load average at start: {load_average()}; event loop: {args.loop}", flush=True)
         runner, engine = await service_consumer(url, topology, args)
-        meter = CpuMeter(await backend_pid(engine)).start()
-        service_seconds = await run_service(runner, js, count)
+        writers = runner._writers() if hasattr(runner, "_writers") else 1
+        meter = CpuMeter(await backend_pids(engine, writers)).start()
+        marks = await run_service(runner, js, count, args.window)
         service_cpu = meter.report(count)
-        service_rate = count / service_seconds
+        service_seconds = marks[-1][1]
         print(
-            f"service: {count} events in {service_seconds:.2f} s = {service_rate:,.0f} events/s "
-            f"({runner.stats.batches} batches of up to {runner.batch_size}, "
+            f"service: {count} events in {service_seconds:.2f} s = "
+            f"{count / service_seconds:,.0f} events/s "
+            f"({runner.stats.batches} batches of up to {runner.batch_size}, {writers} writers, "
             f"{'without' if getattr(runner.consumer, 'idempotent', False) else 'with'} inbox rows, "
             f"{runner.stats.fallbacks} fallbacks)\n         {service_cpu}",
             flush=True,
         )
-        raw_seconds, raw_cpu = await run_raw(dsn, schema, js, raw_stream, count, runner.batch_size)
-        raw_rate = count / raw_seconds
+        print(f"service events/s per {args.window:,} events stored, from an empty table:")
+        print(report_windows(marks), flush=True)
+        service_count, service_rate = rate_at(marks, raw_count)
+        raw_seconds, raw_cpu = await run_raw(
+            dsn, schema, js, raw_stream, raw_count, runner.batch_size
+        )
+        raw_rate = raw_count / raw_seconds
         print(
-            f"raw:     {count} events in {raw_seconds:.2f} s = {raw_rate:,.0f} events/s "
+            f"raw:     {raw_count} events in {raw_seconds:.2f} s = {raw_rate:,.0f} events/s "
             f"(batches of up to {runner.batch_size}, as the service's)\n         {raw_cpu}"
         )
-        print(f"ratio service / raw: {service_rate / raw_rate:.2f}", flush=True)
+        print(
+            f"ratio service / raw: {service_rate / raw_rate:.2f} (the service over its first "
+            f"{service_count} events: {service_rate:,.0f} events/s)",
+            flush=True,
+        )
 
         paced_count = args.rate * args.seconds
         print(
@@ -537,6 +642,22 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--raw-events",
+        type=int,
+        default=200_000,
+        help="events of the raw pipeline (at most --events); the ratio takes the service's rate "
+        "over as many",
+    )
+    parser.add_argument(
+        "--window", type=int, default=100_000, help="events per window of the flatness figures"
+    )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=0,
+        help="batches written at once (default: the service's own, SNAPSHOT_WRITERS)",
+    )
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument(

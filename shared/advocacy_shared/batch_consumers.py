@@ -196,6 +196,18 @@ class PullFetcher:
         return self._take(batch)
 
 
+async def _fewer_than(writes: set[asyncio.Task[None]], limit: int) -> None:
+    """Until fewer than `limit` of the writes run; the ended ones leave the set (a write that
+    failed beyond its fallback raises here)."""
+    while True:
+        for task in [t for t in writes if t.done()]:
+            writes.discard(task)
+            task.result()
+        if len(writes) < limit:
+            return
+        await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
+
+
 @dataclass
 class _Fetched:
     messages: list[Msg]
@@ -212,31 +224,54 @@ class BatchConsumer:
     stats: BatchStats = field(default_factory=BatchStats)
     freeze_heap: bool = False
     """`freeze_start_up` when the consumer starts (a service's batch consumers start last)."""
+    writers: int | None = None
+    """Batches written at once, each in its own transaction; by default the consumer's
+    `writers`, one on SQLite."""
 
     async def run(self, js: JetStreamContext) -> None:
         """Consume until cancelled. The next batch is fetched and decoded while the current one
         is written (a task of its own, which runs while the database works), so the two
-        overlap; it is applied only after the current one is committed and acked, topped up
-        with what came meanwhile when it is not full."""
+        overlap. Once a writer is free (with one writer: once the current batch is committed and
+        acked), it is topped up with what came meanwhile when it is not full, and written.
+        With more writers (`EventConsumer.writers`, idempotent handlers only) a batch that
+        comes while another is written goes to the database at once instead of waiting for that
+        one's commit; each batch is still acked after its own commit."""
         await self.consumer.ensure(js)
         if self.freeze_heap:
             freeze_start_up()
+        writers = self._writers()
         fetcher = await PullFetcher(js, self.consumer.stream, self.consumer.durable).start()
         following: asyncio.Task[_Fetched] | None = None
+        writes: set[asyncio.Task[None]] = set()
         try:
             batch = await self._fetch(fetcher)
             while True:
                 following = asyncio.create_task(self._fetch(fetcher))
                 if batch.messages:
-                    await self.settle(batch.messages, batch.decoded)
+                    writes.add(asyncio.create_task(self.settle(batch.messages, batch.decoded)))
                 batch = await following
+                await _fewer_than(writes, writers)
                 if batch.messages and len(batch.messages) < self.batch_size:
                     batch = await self._top_up(fetcher, batch)
         finally:
+            for task in [following, *writes]:
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*writes, return_exceptions=True)
             if following is not None:
-                following.cancel()
                 await asyncio.gather(following, return_exceptions=True)
             await fetcher.stop()
+
+    def _writers(self) -> int:
+        """`writers`, else the consumer's; but one on SQLite, which writes one transaction at a
+        time anyway (a second writer would wait for the database's lock, or fail at once when
+        its transaction read first)."""
+        if self.writers is not None:
+            return self.writers
+        bind = self.consumer.sessions.kw.get("bind")
+        if bind is not None and bind.dialect.name == "sqlite":
+            return 1
+        return self.consumer.writers
 
     async def _fetch(self, fetcher: PullFetcher) -> _Fetched:
         messages = await fetcher.fetch(self.batch_size, self.fetch_timeout)

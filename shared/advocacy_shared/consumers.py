@@ -140,6 +140,10 @@ class EventConsumer:
     idempotent: bool = False
     """The batch handler is idempotent on a key of its own (applying an event twice changes
     nothing): the batch consumer writes no inbox rows for it (the fallback still does)."""
+    writers: int = 1
+    """Batches of an idempotent batch handler written at once, each in its own transaction
+    (`batch_consumers.BatchConsumer`): over 1, a batch that comes while one is written does not
+    wait for its commit."""
     wanted: Wanted | None = None
     """Asked before the transaction; an event it declines is acked as `Outcome.SKIPPED`."""
     _read_sessions: async_sessionmaker[AsyncSession] | None = field(
@@ -158,8 +162,9 @@ class EventConsumer:
             # The server's bound sits above ours, so that a crash between dead-lettering and
             # acking still gets one more delivery; we dead-letter at `max_attempts`.
             max_deliver=self.policy.max_attempts + 2,
-            # A batch consumer holds a whole batch unacknowledged until its commit.
-            max_ack_pending=max(1000, 2 * self.batch_size),
+            # A batch consumer holds a whole batch unacknowledged until its commit: each of its
+            # writers one, and the next one fetched meanwhile.
+            max_ack_pending=max(1000, (self.writers + 1) * self.batch_size),
         )
 
     async def ensure(self, js: JetStreamContext) -> None:
@@ -424,6 +429,7 @@ class _Declared:
     batch_handler: BatchHandler | None = None
     idempotent: bool = False
     wanted: Wanted | None = None
+    writers: int = 1
 
     def subject(self, topology: Topology) -> str:
         if self.model is None:
@@ -455,7 +461,7 @@ class EventConsumers:
         return register
 
     def on_batches(
-        self, model: type[EventData], batch_size: int, *, idempotent: bool = False
+        self, model: type[EventData], batch_size: int, *, idempotent: bool = False, writers: int = 1
     ) -> Callable[[BatchHandler], BatchHandler]:
         """Subscribe a handler that applies a whole batch of one event type at once (up to
         `batch_size` messages a transaction, with their inbox rows written in one statement):
@@ -464,9 +470,15 @@ class EventConsumers:
         `idempotent`: the handler itself makes a second application of an event change nothing
         (it stores by a natural key, ON CONFLICT DO NOTHING, and only moves values forward), so
         the batches write no inbox rows: at thousands of events a second the inbox would be the
-        largest table and half the work."""
+        largest table and half the work.
+
+        `writers` > 1 (idempotent handlers only: their batches may commit in any order) writes
+        up to that many batches at once, each in its own transaction and acked after its own
+        commit, so that under a trickle a batch does not wait for the previous one's commit."""
         if batch_size < 2:
             raise ValueError("a batch handler wants batch_size >= 2")
+        if writers < 1 or (writers > 1 and not idempotent):
+            raise ValueError("writers > 1 wants an idempotent batch handler")
 
         def register(batch_handler: BatchHandler) -> BatchHandler:
             async def one(session: AsyncSession, data: Any, envelope: CloudEvent) -> None:
@@ -475,7 +487,14 @@ class EventConsumers:
             durable = f"{self.service}_{batch_handler.__name__}"
             self._declared.append(
                 _Declared(
-                    durable, model.spec.domain, model, one, batch_size, batch_handler, idempotent
+                    durable,
+                    model.spec.domain,
+                    model,
+                    one,
+                    batch_size,
+                    batch_handler,
+                    idempotent,
+                    writers=writers,
                 )
             )
             return batch_handler
@@ -527,6 +546,7 @@ class EventConsumers:
                 batch_handler=declared.batch_handler,
                 idempotent=declared.idempotent,
                 wanted=declared.wanted,
+                writers=declared.writers,
             )
             for declared in self._declared
         ]

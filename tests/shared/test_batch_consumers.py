@@ -233,3 +233,65 @@ async def test_a_batch_fetched_during_a_write_is_topped_up_before_its_own_write(
     await eventually(all_applied)
     assert batches == [1, 4]  # without the top-up: [1, 1, 3]
     assert [await probe.applications(f.organisation_id) for f in facts] == [1] * 5
+
+
+async def test_with_two_writers_a_batch_is_committed_while_the_one_before_is_still_written(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    """An idempotent batch handler with two writers: the batch that comes during a write is
+    written and committed at once, not after that write's commit; each is applied once."""
+    consumers = EventConsumers("probe")
+    batches: list[int] = []
+    writing = asyncio.Event()
+
+    async def first_write_held(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            await writing.wait()
+        for fact, envelope in batch:
+            await probe.record(session, fact, envelope)
+
+    consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True, writers=2)(
+        first_write_held
+    )
+    (consumer,) = consumers.build(
+        probe.sessions, tables.inbox, probe.topology, FAST_RETRIES, after_commit=lambda: None
+    )
+    assert consumer.writers == 2
+    runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=60, writers=2)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+    first, second = organisation_created("first"), organisation_created("second")
+
+    async def publish(fact: OrganisationCreated) -> None:
+        await probe.emit(fact)
+        await probe.relay.publish_pending()
+
+    async def first_write_begun() -> bool:
+        return batches == [1]
+
+    async def second_committed() -> bool:
+        return await probe.applications(second.organisation_id) == 1
+
+    async def both_applied() -> bool:
+        return runner.stats.applied == 2
+
+    await publish(first)
+    await eventually(first_write_begun)
+    await publish(second)
+    await eventually(second_committed)  # with one writer it waits for the first's commit
+    assert await probe.applications(first.organisation_id) == 0
+    writing.set()
+    await eventually(both_applied)
+    assert batches == [1, 1]
+    assert [await probe.applications(f.organisation_id) for f in (first, second)] == [1, 1]
+
+
+def test_more_than_one_writer_wants_an_idempotent_batch_handler() -> None:
+    """Batches of one writer commit in order; with more they may not, which only a handler
+    that a second or out-of-order application does not change can take."""
+
+    async def handler(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        del session, batch
+
+    with pytest.raises(ValueError, match="idempotent"):
+        EventConsumers("probe").on_batches(OrganisationCreated, batch_size=50, writers=2)(handler)

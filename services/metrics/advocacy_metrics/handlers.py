@@ -31,6 +31,10 @@ from advocacy_shared.contracts.planner import PhaseAdvanced, ProgramCreated
 from advocacy_shared.envelope import CloudEvent
 
 SNAPSHOT_BATCH = 500
+SNAPSHOT_WRITERS = 2
+"""Snapshot batches written at once (PostgreSQL): at a trickle, a batch that comes during a
+write goes to the database then instead of waiting for that write's commit (docs/metrics.md,
+"Fifth pass")."""
 
 consumers = EventConsumers("metrics")
 
@@ -67,7 +71,9 @@ async def linkedin_connected(
     await polling.reconnected(session, _org(envelope), fact.ambassador_id)
 
 
-@consumers.on_batches(PostMetricsObserved, batch_size=SNAPSHOT_BATCH, idempotent=True)
+@consumers.on_batches(
+    PostMetricsObserved, batch_size=SNAPSHOT_BATCH, idempotent=True, writers=SNAPSHOT_WRITERS
+)
 async def snapshots_observed(
     session: AsyncSession, batch: list[tuple[PostMetricsObserved, CloudEvent]]
 ) -> None:
