@@ -16,7 +16,11 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared import tracing
-from advocacy_shared.batch_consumers import start_batch_consumer
+from advocacy_shared.batch_consumers import (
+    OneAtATimeConsumer,
+    freeze_start_up,
+    start_batch_consumer,
+)
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import (
@@ -160,14 +164,19 @@ class ServiceRuntime:
         nc = await self.broker.connect()
         self.js = nc.jetstream()
         await ensure_streams(self.js, self.topology, self.settings)
+        one_at_a_time: list[OneAtATimeConsumer] = []
         for consumer in self.consumers:
             await consumer.ensure(self.js)
             if consumer.batch_size == 1:
-                consumer.attach(self.broker)
+                one_at_a_time.append(await OneAtATimeConsumer.start(consumer, self.js))
         # The consumers before the request handlers: a service that answers (the ping of
         # `/status` and of the tests' readiness checks) has its consumers started, and one whose
         # consumers fail to start exits without having answered.
         await self.broker.start()
+        self._background_tasks = [
+            asyncio.create_task(runner.run(), name=f"{runner.consumer.durable}-consumer")
+            for runner in one_at_a_time
+        ]
         self._rpc_serving = await self.rpc.serve(
             nc,
             self.subject_of,
@@ -181,7 +190,7 @@ class ServiceRuntime:
         await nc.flush()  # the server knows every subscription before we report started
         self.relay.js = self.js
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
-        self._background_tasks = [
+        self._background_tasks += [
             asyncio.create_task(task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}")
             for task in self.background
         ] + [
@@ -190,6 +199,7 @@ class ServiceRuntime:
             if consumer.batch_size > 1
         ]
         self._start_metrics()
+        freeze_start_up()
         log.info("service started", extra={"consumers": [c.durable for c in self.consumers]})
 
     def _start_metrics(self) -> None:

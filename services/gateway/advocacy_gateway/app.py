@@ -25,6 +25,7 @@ from advocacy_gateway.routes.fast_lane import FastLane, lanes_of
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_shared import tracing
+from advocacy_shared.batch_consumers import freeze_start_up
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -45,6 +46,7 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.start()
+        freeze_start_up()  # its start-up heap out of the full collections, as a service's
         try:
             yield
         finally:
