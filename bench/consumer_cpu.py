@@ -22,7 +22,6 @@ import logging
 import os
 import secrets
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,13 +31,9 @@ from uuid import uuid4
 
 import nats
 from faststream.nats import NatsBroker
-from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from program_write_cpu import _execute  # bench/ is not a package
 
 from advocacy_devtools.embedded_nats import EmbeddedNats
 from advocacy_shared.batch_consumers import OneAtATimeConsumer
@@ -184,6 +179,13 @@ async def measure(database_url: str, nats_url: str, events: int, rounds: int) ->
         print(f"  {way:22} CPU {cpu:.3f} ms/event (median), publish to applied p50 {wall:.2f} ms")
 
 
+async def _execute(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
 @contextlib.contextmanager
 def _database(database_url: str | None) -> Iterator[str]:
     if database_url is None:
@@ -209,7 +211,7 @@ def _nats() -> Iterator[str]:
         return
     with (
         tempfile.TemporaryDirectory(prefix="advocacy-bench-nats-") as folder,
-        EmbeddedNats(Path(folder)).start() as server,
+        EmbeddedNats(Path(folder)) as server,
     ):
         yield server.url
 
