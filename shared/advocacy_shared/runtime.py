@@ -109,6 +109,32 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self._rpc_serving: RpcServing | None = None
         self._background_tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.failed = asyncio.Event()
+        """Set when a task the service cannot run without ended (`watch`)."""
+
+    def watch(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        """Stop serving when `task` (a loop meant to run as long as the service) ends before
+        `stop`: with its relay, a batch consumer or a sweep gone, the process would go on
+        answering pings while doing part of its work; it exits instead, and its supervisor
+        (`advocacy run`, Kubernetes) starts it again."""
+        task.add_done_callback(self._ended)
+        return task
+
+    def expect_stop(self) -> None:
+        """From now on, watched tasks end because the process stops (`stop` calls it first; a
+        process built around the runtime calls it before it stops its own watched tasks)."""
+        self._stopping = True
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        if self._stopping or task.cancelled():
+            return
+        log.error(
+            "a task the service needs ended; the service stops",
+            extra={"task": task.get_name()},
+            exc_info=task.exception(),
+        )
+        self.failed.set()
 
     def _add_ping(self, rpc: RpcServer) -> None:
         """Every service answers the system ping that the gateway's `/readyz` sends."""
@@ -174,7 +200,9 @@ class ServiceRuntime:
         # consumers fail to start exits without having answered.
         await self.broker.start()
         self._background_tasks = [
-            asyncio.create_task(runner.run(), name=f"{runner.consumer.durable}-consumer")
+            self.watch(
+                asyncio.create_task(runner.run(), name=f"{runner.consumer.durable}-consumer")
+            )
             for runner in one_at_a_time
         ]
         self._rpc_serving = await self.rpc.serve(
@@ -189,14 +217,22 @@ class ServiceRuntime:
         )
         await nc.flush()  # the server knows every subscription before we report started
         self.relay.js = self.js
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        self._relay_task = self.watch(
+            asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        )
         self._background_tasks += [
-            asyncio.create_task(task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}")
-            for task in self.background
-        ] + [
-            start_batch_consumer(consumer, self.js, consumer.batch_size)
-            for consumer in self.consumers
-            if consumer.batch_size > 1
+            self.watch(task)
+            for task in [
+                asyncio.create_task(
+                    task(self), name=f"{self.name}-{getattr(task, '__name__', 'task')}"
+                )
+                for task in self.background
+            ]
+            + [
+                start_batch_consumer(consumer, self.js, consumer.batch_size)
+                for consumer in self.consumers
+                if consumer.batch_size > 1
+            ]
         ]
         self._start_metrics()
         freeze_start_up()
@@ -237,6 +273,7 @@ class ServiceRuntime:
         return lag
 
     async def stop(self) -> None:
+        self.expect_stop()
         for task in self._background_tasks:
             await cancel(task)
         await cancel(self._relay_task)
@@ -254,22 +291,46 @@ class ServiceRuntime:
 class Process(Protocol):
     """What a process's `__main__` runs: a service runtime, or one built around it."""
 
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set when the process can no longer do all of its work (`ServiceRuntime.watch`)."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
 
+class ProcessFailed(Exception):
+    """A process stopped because a task it needs ended (`service_main.run` exits with status 1)."""
+
+
 async def serve_until_signalled(process: Process) -> None:
-    """Start `process`, run until SIGINT or SIGTERM, then stop it."""
+    """Start `process`, run until SIGINT or SIGTERM, then stop it; when it fails first, stop it
+    and raise `ProcessFailed` (for an exit status of 1, so that its supervisor starts it again)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await process.start()
     try:
-        await stop.wait()
+        await process.start()
+        try:
+            await _first(stop.wait(), process.failed.wait())
+        finally:
+            await process.stop()
     finally:
-        await process.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if process.failed.is_set():
+        raise ProcessFailed
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            await cancel(task)
 
 
 def _package_version(distribution: str) -> str:

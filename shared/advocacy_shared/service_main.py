@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from advocacy_shared import tracing
 from advocacy_shared.logs import configure_logging
 from advocacy_shared.migrations import upgrade
-from advocacy_shared.runtime import ServiceRuntime
+from advocacy_shared.runtime import ProcessFailed, ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
 
 
@@ -37,7 +38,15 @@ def service_main(
 
 def run(main: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop where it is installed (Linux, macOS): the request-reply path and the
-    database driver spend a good share of their time in the event loop (docs/performance.md)."""
+    database driver spend a good share of their time in the event loop (docs/performance.md).
+    A process that stopped because a task it needs ended exits with status 1."""
+    try:
+        _run_on_fastest_loop(main)
+    except ProcessFailed:
+        sys.exit(1)
+
+
+def _run_on_fastest_loop(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:

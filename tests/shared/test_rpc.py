@@ -274,6 +274,7 @@ async def test_a_handler_that_needs_no_database_is_answered_without_opening_a_se
     )
     await nc.flush()
     try:
+        assert await answered(client) == Echoed(text="up", replica="plain")
         assert await client.call(ECHO, Echo(text="x")) == Echoed(text="x", replica="plain")
     finally:
         await serving.stop()

@@ -24,7 +24,8 @@ from advocacy_gateway.auth import Access, Caller
 from advocacy_gateway.problems import ProblemError
 from advocacy_gateway.routes.common import COMMON_PROBLEMS, CONFLICT, SERVICE_PROBLEMS, State
 from advocacy_gateway.routes.forward import BY_ID, delete, get, mount, post
-from advocacy_gateway.routes.linkedin import CALLBACK_PATH, FLOW_COOKIE, flow_binding
+from advocacy_gateway.routes.linkedin import FLOW_COOKIE, flow_binding
+from advocacy_gateway.settings import LINKEDIN_CALLBACK_PATH
 from advocacy_gateway.state import GatewayState
 from advocacy_shared.contracts.invitations import (
     ANSWER_INVITATION,
@@ -164,7 +165,7 @@ async def connect_linkedin(
         httponly=True,
         secure=state.settings.secure_cookies,
         samesite="lax",  # LinkedIn's redirect back is a cross-site top-level navigation
-        path=CALLBACK_PATH,
+        path=LINKEDIN_CALLBACK_PATH,
     )
     response.headers["Cache-Control"] = "no-store"
     return authorization

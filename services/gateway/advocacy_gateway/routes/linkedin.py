@@ -37,7 +37,6 @@ from advocacy_shared.contracts.linkedin import (
     CompleteLinkedIn,
 )
 
-CALLBACK_PATH = LINKEDIN_CALLBACK_PATH
 COMPLETE_TIMEOUT_SECONDS = 30.0  # a code exchange and a userinfo call, with retries
 FLOW_COOKIE = "advocacy_linkedin_flow"
 
@@ -76,7 +75,7 @@ def _html(description: str) -> dict[str, Any]:
 
 
 @callback_router.get(
-    CALLBACK_PATH,
+    LINKEDIN_CALLBACK_PATH,
     response_class=HTMLResponse,
     summary="Where LinkedIn sends the ambassador's browser back (register this URL at the app)",
     responses={

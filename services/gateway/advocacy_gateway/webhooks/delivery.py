@@ -120,6 +120,12 @@ class DeliveryWorker:
         self._client = outbound.guarded_client(self.policy.timeout, transport=self.transport)
         self._task = asyncio.create_task(self.run(), name="gateway-webhook-delivery")
 
+    @property
+    def task(self) -> asyncio.Task[None]:
+        """The delivery loop (after `start`)."""
+        assert self._task is not None, "the worker has not started"
+        return self._task
+
     async def stop(self) -> None:
         """Let the pass in progress finish (an attempt lasts `timeout` at most), then stop."""
         self._stopping = True

@@ -10,6 +10,7 @@ the wake, it still finds due deliveries at its next poll.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import ClassVar
 
@@ -75,11 +76,17 @@ class WebhooksProcess:
         async def on_wake(_body: bytes) -> None:
             self.worker.wake()
 
+    @property
+    def failed(self) -> asyncio.Event:
+        return self.runtime.failed
+
     async def start(self) -> None:
         await self.runtime.start()
         await self.worker.start()
+        self.runtime.watch(self.worker.task)
 
     async def stop(self) -> None:
         """The pass in progress finishes first (an attempt lasts the webhook timeout at most)."""
+        self.runtime.expect_stop()
         await within(self.worker.stop(), 20, "webhook delivery worker")
         await self.runtime.stop()
