@@ -16,7 +16,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared import tracing
-from advocacy_shared.batch_consumers import start_batch_consumer
+from advocacy_shared.batch_consumers import OneAtATimeConsumer, start_batch_consumer
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.base import Operation
 from advocacy_shared.contracts.system import (
@@ -187,14 +187,21 @@ class ServiceRuntime:
         nc = await self.broker.connect()
         self.js = nc.jetstream()
         await ensure_streams(self.js, self.topology, self.settings)
+        one_at_a_time: list[OneAtATimeConsumer] = []
         for consumer in self.consumers:
             await consumer.ensure(self.js)
             if consumer.batch_size == 1:
-                consumer.attach(self.broker)
+                one_at_a_time.append(await OneAtATimeConsumer.start(consumer, self.js))
         # The consumers before the request handlers: a service that answers (the ping of
         # `/status` and of the tests' readiness checks) has its consumers started, and one whose
         # consumers fail to start exits without having answered.
         await self.broker.start()
+        self._background_tasks = [
+            self.watch(
+                asyncio.create_task(runner.run(), name=f"{runner.consumer.durable}-consumer")
+            )
+            for runner in one_at_a_time
+        ]
         self._rpc_serving = await self.rpc.serve(
             nc,
             self.subject_of,
@@ -210,7 +217,7 @@ class ServiceRuntime:
         self._relay_task = self.watch(
             asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
         )
-        self._background_tasks = [
+        self._background_tasks += [
             self.watch(task)
             for task in [
                 asyncio.create_task(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from advocacy_devtools.embedded_nats import EmbeddedNats, free_port
 from advocacy_devtools.testing import MakeDatabase
+from advocacy_shared.batch_consumers import OneAtATimeConsumer
 from advocacy_shared.consumers import RetryPolicy
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
@@ -49,9 +50,16 @@ async def applied_ids(probe: Probe) -> list[str]:
         return list(rows.scalars())
 
 
+@pytest.mark.parametrize("way", ["faststream subscriber", "pull loop"])
 async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applies_once(
-    own_nats: EmbeddedNats, make_database: MakeDatabase, namespace: str, fault_report: FaultReport
+    own_nats: EmbeddedNats,
+    make_database: MakeDatabase,
+    namespace: str,
+    fault_report: FaultReport,
+    way: str,
 ) -> None:
+    """The consumer under FastStream's subscriber, or on the pull loop a service runs its
+    ordinary consumers on (`OneAtATimeConsumer`, its pull requests lost with the server)."""
     topology = Topology(namespace)
     probe = await Probe.create(await make_database("probe", None), topology)
     client: NatsClient = await nats.connect(
@@ -59,14 +67,19 @@ async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applie
     )
     broker = NatsBroker(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=1)
     relay_task: asyncio.Task[None] | None = None
+    pull_loop: asyncio.Task[None] | None = None
     try:
         js = client.jetstream()
         await ensure_streams(js, topology, ServiceSettings(namespace=namespace))
         consumer = probe.consumer(RETRIES)
         await consumer.ensure(js)
         await broker.connect()
-        consumer.attach(broker)
-        await broker.start()
+        if way == "pull loop":
+            runner = await OneAtATimeConsumer.start(consumer, js)
+            pull_loop = asyncio.create_task(runner.run())
+        else:
+            consumer.attach(broker)
+            await broker.start()
         probe.relay.js = js
         relay_task = asyncio.create_task(probe.relay.run())
 
@@ -94,14 +107,15 @@ async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applie
         await eventually(lambda: _settled(client, consumer.stream, consumer.durable), timeout=60)
         counts = count(sent, await applied_ids(probe))
     finally:
-        if relay_task is not None:
-            relay_task.cancel()
+        for task in (relay_task, pull_loop):
+            if task is not None:
+                task.cancel()
         await broker.stop()
         await client.close()
         await probe.engine.dispose()
 
     fault_report.add(
-        "nats-server stopped and restarted",
+        f"nats-server stopped and restarted ({way})",
         events=counts.events,
         lost=counts.lost,
         applied_twice=counts.applied_twice,

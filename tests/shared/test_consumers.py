@@ -1,13 +1,20 @@
-"""Durable consumers: inbox dedup, ack after commit, bounded retries, dead letters. Real NATS."""
+"""Durable consumers: inbox dedup, ack after commit, bounded retries, dead letters. Real NATS.
+
+Each test runs twice: under FastStream's subscriber (`EventConsumer.attach`, how tests and tools
+attach a consumer to a broker of their own) and on the pull loop a service runtime runs its
+ordinary consumers on (`OneAtATimeConsumer`): both keep every promise."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 
+from advocacy_shared.batch_consumers import OneAtATimeConsumer
 from advocacy_shared.consumers import (
     CONSUMER_HEADER,
     DELIVERIES_HEADER,
@@ -17,16 +24,36 @@ from advocacy_shared.consumers import (
     RetryPolicy,
 )
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.lifecycle import cancel
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, backoff=(0.1, 0.2), ack_wait=2.0)
 
 
-async def start(consumer: EventConsumer, broker: NatsBroker, nats_client: NatsClient) -> None:
-    await consumer.ensure(nats_client.jetstream())
-    consumer.attach(broker)
-    await broker.start()
+Start = Callable[[EventConsumer], Awaitable[None]]
+
+
+@pytest.fixture(params=["faststream subscriber", "pull loop"])
+async def start(
+    request: pytest.FixtureRequest, broker: NatsBroker, nats_client: NatsClient
+) -> AsyncIterator[Start]:
+    """Starts a consumer one way or the other; a pull loop is cancelled after the test."""
+    loops: list[asyncio.Task[None]] = []
+
+    async def starting(consumer: EventConsumer) -> None:
+        js = nats_client.jetstream()
+        await consumer.ensure(js)
+        if request.param == "pull loop":
+            runner = await OneAtATimeConsumer.start(consumer, js)
+            loops.append(asyncio.create_task(runner.run()))
+        else:
+            consumer.attach(broker)
+            await broker.start()
+
+    yield starting
+    for loop in loops:
+        await cancel(loop)
 
 
 async def dead_letters(probe: Probe, nats_client: NatsClient) -> list[dict[str, str]]:
@@ -39,7 +66,7 @@ async def dead_letters(probe: Probe, nats_client: NatsClient) -> list[dict[str, 
 
 
 async def test_a_committed_event_is_applied_once_despite_a_double_publish_and_redelivery(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient
+    probe: Probe, start: Start, nats_client: NatsClient
 ) -> None:
     fact = organisation_created()
     event = await probe.emit(fact)
@@ -52,7 +79,7 @@ async def test_a_committed_event_is_applied_once_despite_a_double_publish_and_re
         headers={"Nats-Msg-Id": f"{event.id}-replayed"},
     )
     consumer = probe.consumer(FAST_RETRIES)
-    await start(consumer, broker, nats_client)
+    await start(consumer)
 
     await eventually(lambda: _calls_settled(probe, consumer, nats_client))
     assert await probe.applications(fact.organisation_id) == 1
@@ -72,14 +99,14 @@ async def _calls_settled(probe: Probe, consumer: EventConsumer, nats_client: Nat
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_while_later_messages_flow(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient
+    probe: Probe, start: Start, nats_client: NatsClient
 ) -> None:
     poisoned, healthy = organisation_created("poisoned"), organisation_created("healthy")
     probe.failing.add(str(poisoned.organisation_id))
     poisoned_event = await probe.emit(poisoned)
     await probe.emit(healthy)
     await probe.relay.publish_pending()
-    await start(probe.consumer(FAST_RETRIES), broker, nats_client)
+    await start(probe.consumer(FAST_RETRIES))
 
     await eventually(lambda: _one(probe, healthy))
     letters: list[dict[str, str]] = []
@@ -104,7 +131,7 @@ async def _one(probe: Probe, fact: OrganisationCreated) -> bool:
 
 
 async def test_a_malformed_event_is_dead_lettered_with_its_reason_and_the_consumer_goes_on(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient
+    probe: Probe, start: Start, nats_client: NatsClient
 ) -> None:
     js = nats_client.jetstream()
     subject = OrganisationCreated.spec.subject(probe.topology)
@@ -117,7 +144,7 @@ async def test_a_malformed_event_is_dead_lettered_with_its_reason_and_the_consum
     healthy = organisation_created("after the bad ones")
     await probe.emit(healthy)
     await probe.relay.publish_pending()
-    await start(probe.consumer(FAST_RETRIES), broker, nats_client)
+    await start(probe.consumer(FAST_RETRIES))
 
     await eventually(lambda: _one(probe, healthy))
     letters: list[dict[str, str]] = []
@@ -137,7 +164,7 @@ async def test_a_malformed_event_is_dead_lettered_with_its_reason_and_the_consum
 
 
 async def test_a_consumer_that_dies_after_its_commit_but_before_its_ack_does_not_apply_twice(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient
+    probe: Probe, start: Start, nats_client: NatsClient
 ) -> None:
     fact = organisation_created()
     await probe.emit(fact)
@@ -155,8 +182,7 @@ async def test_a_consumer_that_dies_after_its_commit_but_before_its_ack_does_not
     assert await probe.applications(fact.organisation_id) == 1
 
     # After the ack wait the server redelivers it to the surviving replica.
-    consumer.attach(broker)
-    await broker.start()
+    await start(consumer)
 
     async def redelivered_and_acked() -> bool:
         info = await js.consumer_info(consumer.stream, consumer.durable)
@@ -170,13 +196,13 @@ async def test_a_consumer_that_dies_after_its_commit_but_before_its_ack_does_not
 
 
 async def test_a_handler_that_fails_once_is_retried_and_succeeds(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient
+    probe: Probe, start: Start, nats_client: NatsClient
 ) -> None:
     fact = organisation_created()
     probe.failing.add(str(fact.organisation_id))
     await probe.emit(fact)
     await probe.relay.publish_pending()
-    await start(probe.consumer(FAST_RETRIES), broker, nats_client)
+    await start(probe.consumer(FAST_RETRIES))
 
     await eventually(lambda: _called(probe, 1))
     probe.failing.clear()  # the cause goes away (a database that was briefly down, say)
