@@ -7,14 +7,10 @@ ordinary consumers on (`OneAtATimeConsumer`): both keep every promise."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 
-import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import func, select
 
-from advocacy_shared.batch_consumers import OneAtATimeConsumer
 from advocacy_shared.consumers import (
     CONSUMER_HEADER,
     DELIVERIES_HEADER,
@@ -24,36 +20,11 @@ from advocacy_shared.consumers import (
     RetryPolicy,
 )
 from advocacy_shared.contracts.organisations import OrganisationCreated
-from advocacy_shared.lifecycle import cancel
+from tests.shared.conftest import Start
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, backoff=(0.1, 0.2), ack_wait=2.0)
-
-
-Start = Callable[[EventConsumer], Awaitable[None]]
-
-
-@pytest.fixture(params=["faststream subscriber", "pull loop"])
-async def start(
-    request: pytest.FixtureRequest, broker: NatsBroker, nats_client: NatsClient
-) -> AsyncIterator[Start]:
-    """Starts a consumer one way or the other; a pull loop is cancelled after the test."""
-    loops: list[asyncio.Task[None]] = []
-
-    async def starting(consumer: EventConsumer) -> None:
-        js = nats_client.jetstream()
-        await consumer.ensure(js)
-        if request.param == "pull loop":
-            runner = await OneAtATimeConsumer.start(consumer, js)
-            loops.append(asyncio.create_task(runner.run()))
-        else:
-            consumer.attach(broker)
-            await broker.start()
-
-    yield starting
-    for loop in loops:
-        await cancel(loop)
 
 
 async def dead_letters(probe: Probe, nats_client: NatsClient) -> list[dict[str, str]]:

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +15,10 @@ from advocacy_shared.consumers import EventConsumer, EventConsumers
 from advocacy_shared.deadletters import DeadLetters, _run
 from advocacy_shared.envelope import CloudEvent
 from advocacy_shared.settings import ServiceSettings
+from tests.shared.conftest import Start
 from tests.shared.helpers import eventually
 from tests.shared.probe import Probe, organisation_created, tables
-from tests.shared.test_consumers import FAST_RETRIES, start
+from tests.shared.test_consumers import FAST_RETRIES
 
 
 def domain_consumer(probe: Probe) -> EventConsumer:
@@ -45,7 +45,7 @@ async def settled(consumer: EventConsumer, nats_client: NatsClient, delivered: i
 
 
 async def test_a_domain_consumer_skips_an_unknown_type_and_goes_on(
-    probe: Probe, broker: NatsBroker, nats_client: NatsClient, caplog: pytest.LogCaptureFixture
+    probe: Probe, start: Start, nats_client: NatsClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     newer = CloudEvent(
         source="/advocacy/gateway",
@@ -61,7 +61,7 @@ async def test_a_domain_consumer_skips_an_unknown_type_and_goes_on(
     await probe.emit(healthy)
     await probe.relay.publish_pending()
     consumer = domain_consumer(probe)
-    await start(consumer, broker, nats_client)
+    await start(consumer)
 
     await eventually(lambda: settled(consumer, nats_client, delivered=2))
     assert await probe.applications(healthy.organisation_id) == 1
@@ -72,7 +72,7 @@ async def test_a_domain_consumer_skips_an_unknown_type_and_goes_on(
 
 async def test_an_operator_lists_shows_and_replays_a_dead_letter(
     probe: Probe,
-    broker: NatsBroker,
+    start: Start,
     nats_client: NatsClient,
     nats_server_url: str,
     capsys: pytest.CaptureFixture[str],
@@ -82,7 +82,7 @@ async def test_an_operator_lists_shows_and_replays_a_dead_letter(
     event = await probe.emit(poisoned)
     await probe.relay.publish_pending()
     consumer = probe.consumer(FAST_RETRIES)
-    await start(consumer, broker, nats_client)
+    await start(consumer)
     letters = DeadLetters(nats_client.jetstream(), probe.topology)
 
     async def one_letter() -> bool:
