@@ -18,13 +18,14 @@ $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 run: $(STAMP)
 	$(BIN)/advocacy run $(if $(DEMO),--demo)
 
-# One process by default; PYTEST_WORKERS=2 runs two pytest-xdist workers (each with its own
-# nats-server, database templates and schemas). On this shared 2-core machine two workers were not
-# faster: the suite is CPU-bound there (docs/backbone.md, "The suite").
-PYTEST_WORKERS ?=
+# Two pytest-xdist workers by default (each with its own nats-server, database templates and
+# schemas); `--dist loadgroup` keeps the tests that share one whole platform on one worker
+# (tests/conftest.py, SHARED_PLATFORM_GROUPS). PYTEST_WORKERS=0 runs in one process
+# (docs/backbone.md, "The suite").
+PYTEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(BIN)/pytest $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 lint: $(STAMP) imports
 	$(BIN)/ruff check .

@@ -36,6 +36,27 @@ from advocacy_shared.topology import Topology
 
 pytest_plugins = ["tests.fault.report", "tests.linkedin"]
 
+SHARED_PLATFORM_GROUPS = {
+    "site": "admin-ui",  # tests/ui: one `advocacy run` and one browser
+    "browser": "admin-ui",
+    "shared_platform": "demo-platform",  # tests/e2e: one `advocacy run --demo`
+    "fuzzed": "fuzzing",  # tests/gateway/test_openapi_properties.py: one `advocacy run`
+}
+"""The fixtures that start a whole platform for several tests, and the pytest-xdist group of the
+tests that use one: with `--dist loadgroup` (the Makefile's) a group runs on one worker, so each
+platform starts once in a run instead of once on every worker that runs one of its tests."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        groups = {SHARED_PLATFORM_GROUPS.get(name) for name in fixtures} - {None}
+        if groups:
+            (group,) = groups
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 ADMIN_KEY = "test-admin-key-0123456789"
 TEST_ENCRYPTION_KEY = new_key()
 

@@ -39,7 +39,7 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp("schemathesis")
     with running_platform(folder, rate_limit_burst="1000000") as platform:
         auth = {"Authorization": f"Bearer {platform.admin_key()}"}
@@ -56,14 +56,15 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 SHARDS = 4
-"""The operations are fuzzed in this many tests, each a share of them: with pytest-xdist the
-shares run on several workers at once, and no single test nears the time-out."""
+"""The operations are fuzzed in this many tests, each a share of them, so that no single test nears
+the time-out. With pytest-xdist they run on one worker, one after the other, on the module's one
+platform (`SHARED_PLATFORM_GROUPS` in tests/conftest.py)."""
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_the_api_never_fails_and_always_answers_as_documented(target: Target, shard: int) -> None:
+def test_the_api_never_fails_and_always_answers_as_documented(fuzzed: Target, shard: int) -> None:
     """Up to 20 generated requests per operation, checked by schemathesis."""
-    api_schema = schemathesis.openapi.from_url(f"{target.base_url}/openapi.json")
+    api_schema = schemathesis.openapi.from_url(f"{fuzzed.base_url}/openapi.json")
     failures: dict[str, str] = {}
     operations = []
     for result in api_schema.get_all_operations():
@@ -83,10 +84,10 @@ def test_the_api_never_fails_and_always_answers_as_documented(target: Target, sh
         )
         def call(case: schemathesis.Case[Any]) -> None:
             if case.path_parameters and "org_id" in case.path_parameters:
-                case.path_parameters["org_id"] = target.org_id  # a real tenant: calls go deep
+                case.path_parameters["org_id"] = fuzzed.org_id  # a real tenant: calls go deep
             case.call_and_validate(
-                base_url=target.base_url,
-                headers=target.auth_for(case.path),
+                base_url=fuzzed.base_url,
+                headers=fuzzed.auth_for(case.path),
                 # Schema-valid is not always acceptable: an opaque cursor that this API never
                 # gave (400), an expiry in the past (422), a slug taken (409): rules no schema
                 # can state. Every other check applies, among them no 5xx and responses, status
@@ -103,15 +104,15 @@ def test_the_api_never_fails_and_always_answers_as_documented(target: Target, sh
 
 
 def test_a_retry_the_moment_the_answer_arrives_is_replayed_not_in_progress(
-    target: Target,
+    fuzzed: Target,
 ) -> None:
     """Over real HTTP the client has the answer as soon as it is sent: it must be kept by then."""
-    with httpx.Client(base_url=target.base_url) as client:
+    with httpx.Client(base_url=fuzzed.base_url) as client:
         for attempt in range(40):
             key = {"Idempotency-Key": f"retry-{attempt}"}
             body = {"name": f"Retried {attempt}"}
-            first = client.post("/api/v1/orgs", json=body, headers={**target.auth, **key})
-            again = client.post("/api/v1/orgs", json=body, headers={**target.auth, **key})
+            first = client.post("/api/v1/orgs", json=body, headers={**fuzzed.auth, **key})
+            again = client.post("/api/v1/orgs", json=body, headers={**fuzzed.auth, **key})
             assert first.status_code == 201, first.text
             assert again.status_code == 201, (attempt, again.text)
             assert again.headers["idempotent-replayed"] == "true"

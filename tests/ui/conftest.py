@@ -3,6 +3,10 @@ platform as `advocacy run` starts it (tests/live.py), over real HTTP.
 
 Playwright's own browsers are never downloaded: the tests launch /usr/bin/chromium and are skipped,
 with the reason, where it is not installed (`apt-get install chromium`; .ci/run installs it).
+
+The platform and the browser are the package's: they stop when the run leaves tests/ui (its tests
+are `slow`, so they run first), not at the session's end with the rest of the suite idling on
+them; with pytest-xdist the package's tests run on one worker (`SHARED_PLATFORM_GROUPS`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class Site:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("the live platform needs /proc (Linux)")
@@ -126,7 +130,7 @@ def _playbook_ready(site: Site, org_id: str) -> None:
     raise AssertionError("the planner never provisioned the organisation")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Any]:
     if not HAVE_CHROMIUM:
         pytest.skip(NO_CHROMIUM)
@@ -203,7 +207,7 @@ class Demo:
     item_id: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo_org(site: Site) -> Demo:
     summary = asyncio.run(demo.seed(site.base_url, site.admin_key))
     base = f"/api/v1/orgs/{summary.organisation_id}"
