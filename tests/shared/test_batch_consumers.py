@@ -5,7 +5,7 @@ Real NATS, real database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -179,6 +179,25 @@ class Watched(BatchConsumer):
         return fetched
 
 
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, CloudEvent]]], Awaitable[None]]
+
+
+def holding_the_first_write(
+    probe: Probe, batches: list[int], writing: asyncio.Event
+) -> BatchHandler:
+    """A batch handler that records each batch's size in `batches` and holds the first batch's
+    write until `writing` is set."""
+
+    async def first_write_held(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            await writing.wait()
+        for fact, envelope in batch:
+            await probe.record(session, fact, envelope)
+
+    return first_write_held
+
+
 async def test_a_batch_fetched_during_a_write_is_topped_up_before_its_own_write(
     probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
 ) -> None:
@@ -189,13 +208,7 @@ async def test_a_batch_fetched_during_a_write_is_topped_up_before_its_own_write(
     batches: list[int] = []
     writing = asyncio.Event()
 
-    async def first_write_held(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
-        batches.append(len(batch))
-        if len(batches) == 1:
-            await writing.wait()
-        for fact, envelope in batch:
-            await probe.record(session, fact, envelope)
-
+    first_write_held = holding_the_first_write(probe, batches, writing)
     consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True)(first_write_held)
     slow_ack = RetryPolicy(max_attempts=3, backoff=(0.1, 0.2), ack_wait=60.0)
     (consumer,) = consumers.build(
@@ -244,13 +257,7 @@ async def test_with_two_writers_a_batch_is_committed_while_the_one_before_is_sti
     batches: list[int] = []
     writing = asyncio.Event()
 
-    async def first_write_held(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
-        batches.append(len(batch))
-        if len(batches) == 1:
-            await writing.wait()
-        for fact, envelope in batch:
-            await probe.record(session, fact, envelope)
-
+    first_write_held = holding_the_first_write(probe, batches, writing)
     consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True, writers=2)(
         first_write_held
     )
