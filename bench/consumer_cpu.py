@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,6 +46,10 @@ from advocacy_shared.messaging_tables import messaging_tables
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.streams import ensure_streams
 from advocacy_shared.topology import Topology
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway import delete_namespace_streams  # bench/ is not a package
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -164,11 +169,7 @@ async def measure(database_url: str, nats_url: str, events: int, rounds: int) ->
                 cpu, wall = results[way][-1]
                 print(f"  round {number + 1}, {way}: CPU {cpu:.3f} ms/event, p50 {wall:.2f} ms")
     finally:
-        js = nc.jetstream()
-        prefix = f"{bench.topology.namespace}_".upper()
-        for stream in await js.streams_info():
-            if stream.config.name and stream.config.name.startswith(prefix):
-                await js.delete_stream(stream.config.name)
+        await delete_namespace_streams(nc.jetstream(), bench.topology.namespace)
         await nc.close()
         await bench.engine.dispose()
     load = os.getloadavg()[0]

@@ -125,13 +125,17 @@ async def _delete_streams(url: str, namespace: str) -> None:
 
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        prefix = f"{namespace}_".upper()
-        for stream in await js.streams_info():
-            if stream.config.name and stream.config.name.startswith(prefix):
-                await js.delete_stream(stream.config.name)
+        await delete_namespace_streams(nc.jetstream(), namespace)
     finally:
         await nc.close()
+
+
+async def delete_namespace_streams(js: Any, namespace: str) -> None:
+    """Every stream of a namespace (the bench's own, on a NATS server it shares)."""
+    prefix = f"{namespace}_".upper()
+    for stream in await js.streams_info():
+        if stream.config.name and stream.config.name.startswith(prefix):
+            await js.delete_stream(stream.config.name)
 
 
 # --- processes -----------------------------------------------------------------------------------
