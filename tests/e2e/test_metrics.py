@@ -122,6 +122,28 @@ async def known(platform: Platform, org: str, post_id: UUID) -> None:
     await eventually(found, timeout=30)
 
 
+async def enrolled(
+    platform: Platform,
+    org: str,
+    count: int,
+    *,
+    program_id: UUID | None = None,
+    leaders: bool = False,
+) -> None:
+    """Until the metrics service counts `count` enrolled ambassadors (or leaders): the roster
+    comes on the ambassadors' stream, posts on content's, and nothing orders the two."""
+    path = "leadership/participation" if leaders else "participation"
+    params = {} if program_id is None else {"program_id": str(program_id)}
+
+    async def counted() -> bool:
+        response = await platform.http.get(
+            f"/api/v1/orgs/{org}/metrics/{path}", params=params, headers=platform.auth
+        )
+        return bool(response.status_code == 200 and response.json()["enrolled"] == count)
+
+    await eventually(counted, timeout=30)
+
+
 async def metrics_events(nats_client: NatsClient, topology: Topology) -> list[CloudEvent]:
     messages = await read_all(
         nats_client.jetstream(),
@@ -223,6 +245,7 @@ async def test_snapshots_from_nats_are_stored_once_and_add_up_to_hand_computed_f
     one = (await platform.http.get(f"{base}/posts/{post_b.post_id}", headers=platform.auth)).json()
     assert one["totals"]["impressions"] == 450
 
+    await enrolled(platform, org, 3)
     participation = (await platform.http.get(f"{base}/participation", headers=platform.auth)).json()
     assert (participation["enrolled"], participation["posted"]) == (3, 2)
     assert abs(participation["rate"] - 2 / 3) < 1e-9
@@ -432,6 +455,8 @@ async def test_cohort_actuals_let_a_pilot_graduate_and_momentum_is_announced(
     await publish(platform, "content", org, *posts)
     for published in posts:
         await known(platform, org, published.post_id)
+    await enrolled(platform, org, 5, program_id=program_id)
+    await enrolled(platform, org, 2, program_id=program_id, leaders=True)
 
     runtime = platform.runtimes["metrics"]
     await run_schedule(runtime)
