@@ -65,7 +65,8 @@ async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applie
     client: NatsClient = await nats.connect(
         own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1
     )
-    broker = NatsBroker(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+    broker: NatsBroker | None = None  # FastStream's way only: on the pull loop, an idle
+    # connection of its own reconnects after the restart and can fail to drain at the end
     relay_task: asyncio.Task[None] | None = None
     pull_loop: asyncio.Task[None] | None = None
     try:
@@ -73,11 +74,12 @@ async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applie
         await ensure_streams(js, topology, ServiceSettings(namespace=namespace))
         consumer = probe.consumer(RETRIES)
         await consumer.ensure(js)
-        await broker.connect()
         if way == "pull loop":
             runner = await OneAtATimeConsumer.start(consumer, js)
             pull_loop = asyncio.create_task(runner.run())
         else:
+            broker = NatsBroker(own_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+            await broker.connect()
             consumer.attach(broker)
             await broker.start()
         probe.relay.js = js
@@ -110,7 +112,8 @@ async def test_nats_stopped_and_restarted_during_a_load_loses_nothing_and_applie
         for task in (relay_task, pull_loop):
             if task is not None:
                 task.cancel()
-        await broker.stop()
+        if broker is not None:
+            await broker.stop()
         await client.close()
         await probe.engine.dispose()
 
