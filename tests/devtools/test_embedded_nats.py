@@ -26,6 +26,15 @@ def test_a_second_server_on_a_store_in_use_is_refused_with_the_holder(tmp_path: 
         pass
 
 
+def test_starting_a_running_server_again_leaves_the_one_server(tmp_path: Path) -> None:
+    with EmbeddedNats(store_dir=tmp_path / "nats").start() as server:
+        first = server.process
+        assert server.start().process is first
+        assert first is not None
+        assert first.poll() is None
+    assert first.poll() is not None  # stopped with the block: no second server left behind
+
+
 def test_a_lock_is_released_with_its_holder(tmp_path: Path) -> None:
     lock = FolderLock.acquire(tmp_path, "a test")
     with pytest.raises(FolderInUseError):

@@ -73,6 +73,10 @@ class EmbeddedNats:
         return self.store_dir / "nats-server.log"
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:
+        """Start the server and wait until it is ready; a server already running is left as
+        it is (`with EmbeddedNats(...).start() as server:` starts one, not two)."""
+        if self.process is not None and self.process.poll() is None:
+            return self
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if self._lock is None:
             self._lock = FolderLock.acquire(self.store_dir, "a nats-server")
