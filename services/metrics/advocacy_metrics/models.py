@@ -9,7 +9,7 @@ Plain Core tables: snapshots arrive by the thousand a second and are written in 
 - `post_daily`: each post's last observation of each UTC day, what the rollups carry forward.
 - `daily_rollups`: per day and dimension (ambassador, program, discipline, segment, track) the
   sum of the latest values of the posts published up to that day; `rollup_dirty` marks the
-  (organisation, day) from which they must be recomputed, with a row per storing statement.
+  (organisation, day) from which they must be recomputed.
 - `ambassadors`: enrolment, track and segments from the ambassadors service's events, with the
   momentum state this service last announced.
 - `programs`: each program's current phase, from the planner's events.
@@ -196,13 +196,7 @@ rollup_dirty = Table(
     metadata,
     Column("organisation_id", Uuid, nullable=False),
     Column("day", Date, nullable=False),
-    Column(
-        "batch_id",
-        Uuid,
-        nullable=False,
-        comment="the storing statement that marked the day: each one adds rows of its own",
-    ),
-    PrimaryKeyConstraint("organisation_id", "day", "batch_id", name="pk_rollup_dirty"),
+    PrimaryKeyConstraint("organisation_id", "day", name="pk_rollup_dirty"),
 )
 
 ambassadors = Table(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
@@ -212,10 +212,9 @@ stored AS (
         changed_at = excluded.changed_at
     WHERE excluded.observed_at > post_daily.observed_at
 ), marks AS (
-    INSERT INTO rollup_dirty (organisation_id, day, batch_id)
-    SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date,
-        CAST(:batch_id AS uuid)
-    FROM s
+    INSERT INTO rollup_dirty (organisation_id, day)
+    SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s ORDER BY 1, 2
+    ON CONFLICT (organisation_id, day) DO UPDATE SET day = excluded.day
 )
 """
 _CHECKED = """
@@ -250,9 +249,8 @@ _STORE = _sql(
 """One statement, one round trip, one prepared plan whatever the batch's size: the rows come as
 arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
 rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
-which is all these need: each writes its own table. The marks are rows of this statement's own
-(`batch_id`), so two batches of one organisation's day never wait for each other there (see
-`take_dirty_days`)."""
+which is all these need: each writes its own table. A mark that exists already is updated to
+itself, which locks it until the commit (see `take_dirty_days`)."""
 
 _OBSERVE = _sql(
     f"WITH u AS ({_UNNEST.replace('ORG_TYPE', 'varchar')}), {_CHECKED}, {_WRITES} "  # noqa: S608
@@ -277,8 +275,7 @@ async def observe_snapshots(
     """Check and store snapshot events on PostgreSQL (`_OBSERVE`); `columns` holds the
     `SNAPSHOT_FIELDS` as lists, `organisation_id` being the events' `orgid` strings. Returns the
     first event with a problem (then nothing was written), or None."""
-    parameters = {**columns, "now": utc_now(), "skew": skew, "batch_id": uuid4()}
-    row = (await session.execute(_OBSERVE, parameters)).first()
+    row = (await session.execute(_OBSERVE, {**columns, "now": utc_now(), "skew": skew})).first()
     return None if row is None else SnapshotProblem(row[0], row[1])
 
 
@@ -318,11 +315,8 @@ async def store_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]])
         dirty.add((row["organisation_id"], day))
     await _upsert_newer(session, post_latest, ["post_id"], list(latest.values()))
     await _upsert_newer(session, post_daily, ["post_id", "day"], list(daily.values()))
-    batch_id = uuid4()
     await _insert_ignoring(
-        session,
-        rollup_dirty,
-        [{"organisation_id": o, "day": d, "batch_id": batch_id} for o, d in sorted(dirty)],
+        session, rollup_dirty, [{"organisation_id": o, "day": d} for o, d in sorted(dirty)]
     )
 
 
@@ -330,7 +324,7 @@ async def _store_snapshots_postgresql(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> None:
     values: dict[str, Any] = {name: [row[name] for row in rows] for name in SNAPSHOT_FIELDS}
-    await session.execute(_STORE, {**values, "now": utc_now(), "batch_id": uuid4()})
+    await session.execute(_STORE, {**values, "now": utc_now()})
 
 
 async def store_company_snapshots(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -477,24 +471,22 @@ async def last_posts(
 
 
 _TAKE_MARKS = text(
-    "DELETE FROM rollup_dirty AS d USING (SELECT organisation_id, day, batch_id FROM rollup_dirty "
-    "ORDER BY organisation_id, day, batch_id FOR UPDATE) AS l "
-    "WHERE d.organisation_id = l.organisation_id AND d.day = l.day AND d.batch_id = l.batch_id "
+    "DELETE FROM rollup_dirty AS d USING (SELECT organisation_id, day FROM rollup_dirty "
+    "ORDER BY organisation_id, day FOR UPDATE) AS l "
+    "WHERE d.organisation_id = l.organisation_id AND d.day = l.day "
     "RETURNING d.organisation_id, d.day"
 )
-"""Takes the marks in key order: two passes (two replicas) lock them in the same order."""
+"""Takes the marks in (organisation, day) order, as ingestion locks them: no deadlock."""
 
 
 async def take_dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
     """Remove and return the marked days, before their rollups are recomputed.
 
-    Taking them first is what keeps a concurrent ingestion's days from being lost. Each storing
-    statement adds mark rows of its own (`batch_id`), so the marks this takes are those of
-    batches already committed, whose values the recomputation that follows reads; a batch not
-    yet committed has marks this cannot see, which stay for the next pass. (Clearing the marks
-    after the recomputation lost a batch committed in between: found by the kill -9 fault test.
-    Marks keyed by (organisation, day) alone had to be locked by every batch until its commit,
-    so that a pass waited for it, and two batches of one day waited for each other.)"""
+    Taking them first is what keeps a concurrent ingestion's days from being lost: ingestion
+    marks a day with a row lock held to its commit (ON CONFLICT DO UPDATE), so this waits for a
+    batch that marked an already marked day, and the recomputation that follows reads its values;
+    a batch that commits later marks the day again for the next pass. (Clearing the marks after
+    the recomputation lost a batch committed in between: found by the kill -9 fault test.)"""
     if session.get_bind().dialect.name == "postgresql":
         rows = list(await session.execute(_TAKE_MARKS))
     else:  # SQLite has one writer at a time
