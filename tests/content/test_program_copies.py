@@ -4,6 +4,7 @@ and a copy of another organisation is never touched. Real database: whichever th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -35,7 +36,7 @@ def objectives_set(program_id: UUID, *objectives: str) -> ProgramObjectivesSet:
 
 
 async def test_the_copy_is_made_then_replaced_and_another_organisations_is_left_alone(
-    engine: AsyncEngine,
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     sessions = session_factory(engine)
     mine, theirs, program_id = uuid4(), uuid4(), uuid4()
@@ -45,7 +46,8 @@ async def test_the_copy_is_made_then_replaced_and_another_organisations_is_left_
         await copies.keep_program(
             session, mine, objectives_set(program_id, "Qualified applicants", "Brand awareness")
         )
-        await copies.keep_program(session, theirs, objectives_set(program_id, "Not theirs"))
+        with caplog.at_level(logging.WARNING, logger="advocacy_content.copies"):
+            await copies.keep_program(session, theirs, objectives_set(program_id, "Not theirs"))
 
     async with sessions() as session:
         copy = await CopyRepository(session, mine).program(program_id)
@@ -53,3 +55,6 @@ async def test_the_copy_is_made_then_replaced_and_another_organisations_is_left_
     assert copy is not None
     assert copy.objectives == ["Qualified applicants", "Brand awareness"]
     assert copy.disciplines == ["social_selling"]
+    (refused,) = [r for r in caplog.records if r.name == "advocacy_content.copies"]
+    assert "belongs to another organisation" in refused.getMessage()
+    assert refused.__dict__["program_id"] == str(program_id)

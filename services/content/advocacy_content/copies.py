@@ -12,6 +12,7 @@ the playbook version it came from; a post's engagement the time it was observed.
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,8 @@ from advocacy_shared.contracts.planner import (
     ProgramObjectivesSet,
 )
 from advocacy_shared.envelope import utc_now
+
+log = logging.getLogger(__name__)
 
 # --- The playbook and programs -------------------------------------------------------------------
 
@@ -81,9 +84,14 @@ async def keep_discipline(
 async def keep_program(
     session: AsyncSession, organisation_id: UUID, fact: ProgramObjectivesSet
 ) -> None:
-    await CopyRepository(session, organisation_id).keep_program(
+    kept = await CopyRepository(session, organisation_id).keep_program(
         fact.program_id, list(fact.objectives), list(fact.disciplines)
     )
+    if not kept:
+        log.warning(
+            "program objectives refused: the program belongs to another organisation",
+            extra={"program_id": str(fact.program_id), "organisation_id": str(organisation_id)},
+        )
 
 
 # --- Ambassadors ---------------------------------------------------------------------------------

@@ -226,9 +226,10 @@ class CopyRepository(_Scoped):
 
     async def keep_program(
         self, program_id: UUID, objectives: list[str], disciplines: list[str]
-    ) -> None:
+    ) -> bool:
         """Insert the program's copy or replace its objectives and disciplines, in one statement
-        (no read first, no ORM instance); another organisation's row is never touched."""
+        (no read first, no ORM instance); another organisation's row is never touched. Returns
+        whether the copy was written: False when the id is another organisation's program."""
         insert = (
             postgresql.insert
             if self.session.get_bind().dialect.name == "postgresql"
@@ -240,7 +241,7 @@ class CopyRepository(_Scoped):
             objectives=objectives,
             disciplines=disciplines,
         )
-        await self.session.execute(
+        result = await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[col(ProgramCopy.program_id)],
                 set_={
@@ -250,6 +251,7 @@ class CopyRepository(_Scoped):
                 where=col(ProgramCopy.organisation_id) == self.organisation_id,
             )
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def engagement(self, post_id: UUID) -> EngagementRecord | None:
         query = select(EngagementRecord).where(
