@@ -167,15 +167,18 @@ class Outbox:
             )
         return envelope, payload
 
-    async def forget_published(
-        self, session: AsyncSession, organisation_id: str, mention: str
-    ) -> int:
-        """Delete published events of an organisation that mention `mention` (an erased person's
-        id): they have reached the stream, and the outbox need not keep them."""
+    async def forget(self, session: AsyncSession, organisation_id: str, mention: str) -> int:
+        """Delete an organisation's events that mention `mention` (an erased person's id),
+        published or not, in the erasure's transaction.
+
+        Only for a service whose events that name a person are about that person alone (the
+        ambassadors service's): an unpublished one is a fact the erasure supersedes, and would
+        otherwise be published after it and kept here with the person's data. Published ones
+        have reached the stream. A row the relay is sending at that moment still reaches the
+        stream, and its mark as sent finds no row."""
         result = await session.execute(
             delete(self.table).where(
                 self.table.c.organisation_id == organisation_id,
-                self.table.c.published_at.is_not(None),
                 self.table.c.payload.contains(mention, autoescape=True),
             )
         )

@@ -40,6 +40,24 @@ async def test_an_event_of_a_rolled_back_transaction_is_never_published(
     assert published[0].data["name"] == "committed"
 
 
+async def test_forgetting_a_person_deletes_their_events_published_or_not_and_no_other(
+    probe: Probe,
+) -> None:
+    """An erased person's facts still waiting for the relay would otherwise be published after
+    the erasure and kept in the outbox with their data (seen under load in test_erasure.py)."""
+    published = await probe.emit(organisation_created("Ada published"))
+    assert await probe.relay.publish_pending() == 1
+    waiting = await probe.emit(organisation_created("Ada waiting"))
+    other = await probe.emit(organisation_created("Grace"))
+    async with probe.transaction() as session:
+        assert await probe.outbox.forget(session, published.orgid, "Ada") == 1
+        assert await probe.outbox.forget(session, waiting.orgid, "Ada") == 1
+        assert await probe.outbox.forget(session, other.orgid, "Ada") == 0
+    async with probe.transaction() as session:
+        left = list((await session.execute(select(tables.outbox.c.id))).scalars())
+    assert left == [other.id]
+
+
 async def test_the_relay_publishes_with_the_event_id_so_jetstream_drops_a_second_publish(
     probe: Probe, nats_client: NatsClient
 ) -> None:

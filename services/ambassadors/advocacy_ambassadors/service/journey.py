@@ -297,10 +297,10 @@ async def erase(
     record = await locked(ambassadors, ambassador_id)
     employee_id, final_version = record.employee_id, record.version + 1
     await ambassadors.erase(ambassador_id)
-    await outbox.forget_published(session, str(organisation_id), str(ambassador_id))
+    await outbox.forget(session, str(organisation_id), str(ambassador_id))
     if employee_id is not None:
         await EmployeeRepository(session, organisation_id).delete(employee_id)
-        await outbox.forget_published(session, str(organisation_id), str(employee_id))
+        await outbox.forget(session, str(organisation_id), str(employee_id))
     erased_at = utc_now()
     await outbox.add(
         session,
