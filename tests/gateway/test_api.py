@@ -143,6 +143,17 @@ async def test_a_name_without_letters_or_digits_needs_an_explicit_slug(gateway: 
     assert response.json()["context"] == {"field": "slug"}
 
 
+async def test_a_blank_name_is_a_422_even_with_a_slug(gateway: Gateway) -> None:
+    """Found by the fuzzing: a form feed passed the length check, was stripped to nothing, and
+    the event refused it (a 500)."""
+    for name in ("\f", " \t\n", "\x1c"):
+        response = await gateway.http.post(
+            "/api/v1/orgs", json={"name": name, "slug": "blank-name"}, headers=gateway.auth
+        )
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["context"] == {"field": "name"}
+
+
 async def test_organisations_are_listed_with_a_cursor(gateway: Gateway) -> None:
     for index in range(5):
         await gateway.http.post("/api/v1/orgs", json={"name": f"Org {index}"}, headers=gateway.auth)

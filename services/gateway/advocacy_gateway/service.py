@@ -84,13 +84,16 @@ async def create_organisation(
     session: AsyncSession, outbox: Outbox, actor: str, name: str, slug: str | None
 ) -> Organisation:
     """Create the organisation and, in the same transaction, its OrganisationCreated event."""
+    name = name.strip()
+    if not name:
+        raise Invalid("the name is blank", {"field": "name"})
     slug = slug or slugify(name)
     if not re.match(SLUG_PATTERN, slug):
         raise Invalid("the name gives no usable slug: give one", {"field": "slug"})
     organisations = OrganisationRepository(session)
     if await organisations.slug_taken(slug):
         raise Conflict(f"an organisation with slug {slug!r} exists already", {"slug": slug})
-    organisation = Organisation(name=name.strip(), slug=slug)
+    organisation = Organisation(name=name, slug=slug)
     organisations.add(organisation)
     await outbox.add(
         session,
