@@ -57,6 +57,12 @@ async def configure(live: Live, org: str, issuer: str) -> Any:
     )
 
 
+def told(response: Any) -> str:
+    """The problem's text but its correlation id: random hex, which holds any three given digits
+    about once in a hundred responses."""
+    return str({key: value for key, value in response.json().items() if key != "correlation_id"})
+
+
 @pytest.mark.parametrize("gateway_overrides", [{**SLOW_MACHINE, "webhooks_allow_loopback": False}])
 async def test_an_issuer_inside_is_refused_without_being_fetched(
     live: Live, inside: Inside
@@ -66,7 +72,7 @@ async def test_an_issuer_inside_is_refused_without_being_fetched(
     assert response.status_code == 422, response.text
     assert response.json()["context"] == {"field": "issuer"}
     assert inside.seen == []
-    assert str(inside.port) not in response.text
+    assert str(inside.port) not in told(response)
 
 
 async def test_a_failing_issuer_is_not_an_oracle(live: Live, inside: Inside) -> None:
@@ -74,9 +80,9 @@ async def test_a_failing_issuer_is_not_an_oracle(live: Live, inside: Inside) -> 
     response = await configure(live, org, inside.url)  # loopback is allowed in development
     assert response.status_code == 422, response.text
     assert inside.seen == ["/.well-known/openid-configuration"]
-    assert "418" not in response.text
-    assert str(inside.port) not in response.text
-    assert "internal" not in response.text
+    assert "418" not in told(response)
+    assert str(inside.port) not in told(response)
+    assert "internal" not in told(response)
 
 
 @pytest.mark.parametrize(
