@@ -243,6 +243,7 @@ async def test_a_read_handler_gets_a_read_session_and_a_command_a_transaction(
     )
     await nc.flush()
     try:
+        assert (await answered(client)).replica == "transaction"
         assert (await client.call(looked_up, Echo(text="x"))).replica == "read"
         assert (await client.call(ECHO, Echo(text="x"))).replica == "transaction"
     finally:
