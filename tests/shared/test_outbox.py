@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -56,6 +57,32 @@ async def test_forgetting_a_person_deletes_their_events_published_or_not_and_no_
     async with probe.transaction() as session:
         left = list((await session.execute(select(tables.outbox.c.id))).scalars())
     assert left == [other.id]
+
+
+async def test_a_row_forgotten_while_the_relay_sends_it_is_sent_once_and_stays_gone(
+    probe: Probe, nats_client: NatsClient
+) -> None:
+    """`Outbox.forget` says: a row the relay is sending at that moment still reaches the stream,
+    and its mark as sent finds no row. The erasure commits in the middle of the publish."""
+    event = await probe.emit(organisation_created("Ada"))
+    assert probe.relay.js is not None
+    send = probe.relay.js.publish
+
+    async def erased_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        async with probe.transaction() as session:
+            assert await probe.outbox.forget(session, event.orgid, "Ada") == 1
+        return await send(*args, **kwargs)
+
+    probe.relay.js.publish = erased_meanwhile  # type: ignore[method-assign]
+    assert await probe.relay.publish_pending() == 1
+    async with probe.transaction() as session:
+        assert list((await session.execute(select(tables.outbox.c.id))).scalars()) == []
+    messages = await read_all(
+        nats_client.jetstream(),
+        probe.topology.stream_name("gateway"),
+        OrganisationCreated.spec.subject(probe.topology),
+    )
+    assert [CloudEvent.from_bytes(m.data).id for m in messages] == [event.id]
 
 
 async def test_the_relay_publishes_with_the_event_id_so_jetstream_drops_a_second_publish(
