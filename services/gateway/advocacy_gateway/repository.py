@@ -226,16 +226,24 @@ class LoginThrottleRepository:
 
     async def locked(self, key_hash: str) -> LoginThrottle:
         """The key's row, created when missing, locked for this transaction (PostgreSQL), so
-        parallel attempts on one key count one after the other."""
+        parallel attempts on one key count one after the other.
+
+        The retention sweep may delete an old row between the insert (which found it) and the
+        lock (which then finds nothing): the insert is made again, so that attempt counts from
+        a new row instead of failing (seen once in CI, on PostgreSQL)."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        await self.session.execute(
-            insert(LoginThrottle)
-            .values(key_hash=key_hash, failures=0, last_failure_at=utc_now())
-            .on_conflict_do_nothing(index_elements=["key_hash"])
-        )
         query = select(LoginThrottle).where(LoginThrottle.key_hash == key_hash).with_for_update()
-        return (await self.session.execute(query)).scalar_one()
+        for _ in range(3):
+            await self.session.execute(
+                insert(LoginThrottle)
+                .values(key_hash=key_hash, failures=0, last_failure_at=utc_now())
+                .on_conflict_do_nothing(index_elements=["key_hash"])
+            )
+            row = (await self.session.execute(query)).scalar_one_or_none()
+            if row is not None:
+                return row
+        raise RuntimeError("a login throttle row was deleted three times while it was locked")
 
     def save(self, row: LoginThrottle) -> None:
         self.session.add(row)
