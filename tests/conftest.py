@@ -33,6 +33,7 @@ from advocacy_shared.crypto import new_key
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import Topology
+from tests.live import PLATFORM_START_SECONDS
 
 pytest_plugins = ["tests.fault.report", "tests.linkedin"]
 
@@ -48,13 +49,23 @@ platform starts once in a run instead of once on every worker that runs one of i
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         groups = {SHARED_PLATFORM_GROUPS.get(name) for name in fixtures} - {None}
         if groups:
             (group,) = groups
             item.add_marker(pytest.mark.xdist_group(group))
+            allow_platform_start(config, item)
+
+
+def allow_platform_start(config: pytest.Config, item: pytest.Item) -> None:
+    """Whichever test of a group runs first starts the group's platform in its setup, which
+    pytest-timeout counts as the test's: give each the platform's start bound on top of its own
+    timeout, so that a slow start fails as the platform's, not as a timeout of the test."""
+    marker = item.get_closest_marker("timeout")
+    own = float(marker.args[0]) if marker and marker.args else float(config.getini("timeout"))
+    item.add_marker(pytest.mark.timeout(own + PLATFORM_START_SECONDS), append=False)
 
 
 ADMIN_KEY = "test-admin-key-0123456789"

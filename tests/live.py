@@ -100,6 +100,12 @@ def rolled_up(http: httpx.Client, base: str, timeout: float = 180) -> None:
         time.sleep(1)
 
 
+PLATFORM_START_SECONDS = 300
+"""A bound for a platform that never starts, not a wait: six processes importing and migrating
+on a loaded 2-core machine (a second suite running) took more than 90 s, and once more than
+120 s. The tests whose setup may start a shared platform get this much more time (conftest)."""
+
+
 @contextmanager
 def running_platform(
     folder: Path, *options: str, environment: dict[str, str] | None = None, **settings: str
@@ -123,9 +129,7 @@ def running_platform(
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     platform = RunningPlatform(process, f"http://127.0.0.1:{port}", log, folder / "data")
     try:
-        # A bound for a platform that never starts, not a wait: six processes importing on a
-        # loaded 2-core machine (a second suite running) took more than 90 s.
-        wait_ready(platform.base_url, timeout=300)
+        wait_ready(platform.base_url, timeout=PLATFORM_START_SECONDS)
         platform.ready_after = time.monotonic() - started
         yield platform
     except BaseException:
