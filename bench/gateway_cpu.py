@@ -13,6 +13,7 @@ figures. Scenarios, as in `make bench`:
 - `healthz`:      `GET /healthz` (no credential).
 
 Run: `.venv/bin/python bench/gateway_cpu.py [--requests 3000] [--rounds 3] [--profile NAME]`
+(`SORT=tottime` orders the profile by each function's own time)
 (docs/performance.md, "The fifth round").
 """
 
@@ -143,7 +144,7 @@ def main() -> None:
             profile.enable()
             await loop(args.profile, args.requests)
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profile).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
             return
         print(f"CPU µs per request, {args.requests} requests a figure, in process:")
         for _ in range(args.rounds):

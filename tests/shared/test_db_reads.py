@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
-from sqlalchemy import Column, Integer, Table, bindparam, func, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import registry
 
 from advocacy_devtools.testing import MakeDatabase
 from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
 from advocacy_shared.db import (
+    CoalescedRead,
     LeanRead,
     create_engine,
     is_sqlite,
@@ -25,6 +37,7 @@ from advocacy_shared.db import (
 )
 from advocacy_shared.rpc import RpcClient, RpcServer
 from advocacy_shared.topology import Topology
+from tests.shared.helpers import eventually
 
 mapper = registry()
 
@@ -244,5 +257,116 @@ async def test_lean_reads_past_the_pool_size_give_their_overflow_connections_bac
         assert engine.pool.overflow() <= 0  # type: ignore[attr-defined]
         failed_closes = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
         assert failed_closes == []  # "Exception closing connection": left open on the server
+    finally:
+        await engine.dispose()
+
+
+scores = Table(
+    "scores",
+    mapper.metadata,
+    Column("player", Integer, primary_key=True),
+    Column("score", Integer, nullable=False),
+)
+SCORE = CoalescedRead[int, int](
+    select(scores.c.player, scores.c.score).where(scores.c.player == any_(bindparam("players"))),
+    LeanRead(select(scores.c.score).where(scores.c.player == bindparam("player"))),
+    key="player",
+    concurrency=1,
+)
+
+
+async def create_scores(engine: AsyncEngine, rows: dict[int, int]) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(mapper.metadata.create_all)
+        for player, score in rows.items():
+            await connection.execute(scores.insert().values(player=player, score=score))
+
+
+async def test_coalesced_reads_share_statements_and_each_gets_its_own_key(
+    make_database: MakeDatabase,
+) -> None:
+    engine = create_engine(await make_database("reads", None))
+    try:
+        await create_scores(engine, {n: n * 10 for n in range(1, 6)})
+        sessions = read_session_factory(engine)
+
+        async def score_of(player: int) -> int | None:
+            async with sessions() as session:
+                return await SCORE.get(session, player)
+
+        players = [1 + n % 6 for n in range(60)]  # 6 has no row
+        answers = await asyncio.gather(*(score_of(player) for player in players))
+        assert answers == [None if p == 6 else p * 10 for p in players]
+        if is_sqlite(str(engine.url)):  # no coalescing there: a statement each, through the session
+            return
+        coalescer = SCORE.coalescer(engine)
+        assert coalescer.lookups == 60
+        assert coalescer.fetches < 60
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_coalesced_read_made_after_a_commit_sees_it_though_an_older_statement_runs(
+    make_database: MakeDatabase,
+) -> None:
+    """The statement in flight began before the commit: a read made after the commit must not
+    take its answer."""
+    url = await make_database("reads", None)
+    if is_sqlite(url):
+        pytest.skip("reads are coalesced on PostgreSQL only")
+    engine = create_engine(url)
+    # pg_sleep holds the statement open, so that a read can be made while it runs; the token
+    # tells this statement from any other test's in pg_stat_activity.
+    token = uuid.uuid4().hex
+    slow_score = CoalescedRead[int, int](
+        select(
+            scores.c.player,
+            scores.c.score,
+            func.pg_sleep(literal_column("0.3")),
+            literal_column(f"'{token}'"),
+        ).where(scores.c.player == any_(bindparam("players"))),
+        LeanRead(select(scores.c.score).where(scores.c.player == bindparam("player"))),
+        key="player",
+    )
+    try:
+        await create_scores(engine, {1: 10})
+        sessions = read_session_factory(engine)
+
+        async def score_of() -> int | None:
+            async with sessions() as session:
+                return await slow_score.get(session, 1)
+
+        before = asyncio.create_task(score_of())
+
+        async def sleeping() -> bool:
+            async with engine.connect() as connection:
+                query = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                query += f"AND query LIKE '%{token}%' AND pid <> pg_backend_pid()"
+                return bool((await connection.execute(text(query))).scalar())
+
+        await eventually(sleeping)  # its snapshot is taken: it reads 10
+        async with engine.begin() as connection:
+            await connection.execute(scores.update().values(score=11))
+        after = asyncio.create_task(score_of())
+        assert await before == 10
+        assert await after == 11
+        assert slow_score.coalescer(engine).fetches == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_coalesced_reads_inside_a_transaction_read_through_it(
+    make_database: MakeDatabase,
+) -> None:
+    engine = create_engine(await make_database("reads", None))
+    try:
+        await create_scores(engine, {1: 10})
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(scores.update().values(score=12))
+            assert await SCORE.get(session, 1) == 12
+            await session.rollback()
+        async with read_session_factory(engine)() as session:
+            assert await SCORE.get(session, 1) == 10
     finally:
         await engine.dispose()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func
+from sqlalchemy import ColumnElement, and_, any_, bindparam, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -25,7 +25,7 @@ from advocacy_planner.models import (
     TransitionRecord,
     tenants,
 )
-from advocacy_shared.db import LeanRead
+from advocacy_shared.db import CoalescedRead, LeanRead
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
@@ -37,11 +37,18 @@ EMPLOYEE, AMBASSADOR = "employee", "ambassador"
 """The kinds of tombstone (`Departure.kind`)."""
 
 
-LATEST_VERSION = LeanRead(
-    select(func.max(PlaybookEntry.version)).where(
-        PlaybookEntry.organisation_id == bindparam("organisation_id")
-    )
+LATEST_VERSION: CoalescedRead[UUID, int] = CoalescedRead(
+    select(PlaybookEntry.organisation_id, func.max(PlaybookEntry.version))
+    .where(PlaybookEntry.organisation_id == any_(bindparam("organisation_ids")))
+    .group_by(col(PlaybookEntry.organisation_id)),
+    LeanRead(
+        select(func.max(PlaybookEntry.version)).where(
+            PlaybookEntry.organisation_id == bindparam("organisation_id")
+        )
+    ),
+    key="organisation_id",
 )
+"""Asked on every read of the playbook: under many reads at once, they share statements."""
 
 
 class PlaybookRepository:
@@ -50,10 +57,7 @@ class PlaybookRepository:
 
     async def latest_version(self, organisation_id: UUID) -> int | None:
         """Asked on every read of the playbook (whose versions the service keeps): lean."""
-        version: int | None = await LATEST_VERSION.scalar(
-            self.session, organisation_id=organisation_id
-        )
-        return version
+        return await LATEST_VERSION.get(self.session, organisation_id)
 
     async def entries(self, organisation_id: UUID, version: int) -> list[PlaybookEntry]:
         query = (
