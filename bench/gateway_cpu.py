@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from advocacy_gateway.app import create_app
+from advocacy_gateway.auth import KeptKey
 from advocacy_gateway.models import ApiKey, Organisation
 from advocacy_gateway.security import hash_secret, new_api_key
 from advocacy_gateway.settings import GatewaySettings
@@ -113,7 +114,7 @@ def main() -> None:
     )
 
     def keep() -> None:
-        state.lookups.api_keys.put(prefix, api_key)
+        state.lookups.api_keys.put(prefix, KeptKey.of(api_key))
         state.lookups.organisations.put(organisation.id, organisation)
 
     auth = [(b"authorization", f"Bearer {key}".encode())]

@@ -23,12 +23,15 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from advocacy_gateway.models import ApiKey, Organisation
+
+if TYPE_CHECKING:
+    from advocacy_gateway.auth import KeptKey
 
 V = TypeVar("V")
 
@@ -97,7 +100,8 @@ class Lookups:
     """The gateway's kept API keys (by prefix) and organisations (by id)."""
 
     def __init__(self, ttl: float) -> None:
-        self.api_keys: TtlCache[ApiKey] = TtlCache(ttl)
+        self.api_keys: TtlCache[KeptKey] = TtlCache(ttl)
+        """What requests need of each key's row, by prefix (`auth.KeptKey`)."""
         self.organisations: TtlCache[Organisation] = TtlCache(ttl)
 
     def forget(self, rows: Any) -> None:
