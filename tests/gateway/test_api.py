@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from advocacy_gateway.middleware import UNMATCHED_ROUTE
+from advocacy_shared.telemetry import HTTP_RESPONSES
 from tests.conftest import Gateway
 
 PROBLEM = "application/problem+json"
@@ -95,6 +98,33 @@ async def test_a_streamed_oversized_body_without_length_is_refused_too(gateway: 
         headers={**gateway.auth, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_a_refused_body_is_counted_and_names_its_correlation_id(gateway: Gateway) -> None:
+    """The edge layer's three duties on one refusal: the 413 is counted by route (unmatched: the
+    refusal comes before routing), carries the correlation id it was made under, in its header
+    and its problem, and a missing or malformed id is replaced by a fresh version-4 UUID."""
+    counted = HTTP_RESPONSES.labels("POST", UNMATCHED_ROUTE, "413")
+    before = counted._value.get()
+    ids = []
+    for given in ({}, {"X-Correlation-Id": "not well formed!"}, {}):
+        response = await gateway.http.post(
+            "/api/v1/orgs", json={"name": "x" * 10_000}, headers={**gateway.auth, **given}
+        )
+        assert response.status_code == 413
+        correlation_id = response.headers["X-Correlation-Id"]
+        assert response.json()["correlation_id"] == correlation_id
+        assert uuid.UUID(correlation_id).version == 4
+        assert str(uuid.UUID(correlation_id)) == correlation_id
+        ids.append(correlation_id)
+    assert len(set(ids)) == 3
+    assert counted._value.get() == before + 3
+    kept = await gateway.http.post(
+        "/api/v1/orgs",
+        json={"name": "x" * 10_000},
+        headers={**gateway.auth, "X-Correlation-Id": "req-43"},
+    )
+    assert kept.headers["X-Correlation-Id"] == "req-43"
 
 
 async def test_an_organisation_id_that_is_not_a_uuid_is_a_422_problem(gateway: Gateway) -> None:

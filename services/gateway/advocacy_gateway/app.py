@@ -15,9 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from advocacy_gateway.auth import document_permissions
 from advocacy_gateway.idempotency import IdempotencyMiddleware
 from advocacy_gateway.middleware import (
-    BodySizeLimitMiddleware,
-    CorrelationIdMiddleware,
-    ObservedRequestsMiddleware,
+    EdgeMiddleware,
 )
 from advocacy_gateway.problems import install_problem_handlers
 from advocacy_gateway.ratelimit import RateLimitMiddleware, charge_route
@@ -83,9 +81,7 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
     app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CorrelationIdMiddleware)
-    app.add_middleware(ObservedRequestsMiddleware)
+    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes)
     return app
 
 
