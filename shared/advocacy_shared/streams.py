@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServerError
 
 from advocacy_shared.settings import ServiceSettings
 from advocacy_shared.topology import DOMAINS, Topology
@@ -49,7 +50,26 @@ async def ensure_streams(
     """Create the streams, or bring an existing one to the current configuration."""
     for config in stream_configs(topology, settings):
         try:
-            await js.add_stream(config)
+            await _add_stream(js, config)
         except BadRequestError:
             log.info("updating stream configuration", extra={"stream": config.name})
             await js.update_stream(config)
+
+
+STREAM_CREATE_TRIES = 3
+
+
+async def _add_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """`add_stream`, tried again after a server error (500). The server can fail a creation
+    for a moment: seen once in CI, "error creating store for stream" while the server removed
+    its account's emptied streams folder as the stream was being created (its log: "mkdir
+    .../streams: no such file or directory"). A refusal (400) is not retried."""
+    for attempt in range(1, STREAM_CREATE_TRIES + 1):
+        try:
+            await js.add_stream(config)
+            return
+        except ServerError:
+            if attempt == STREAM_CREATE_TRIES:
+                raise
+            log.warning("stream creation failed, trying again", extra={"stream": config.name})
+            await asyncio.sleep(0.1 * attempt)
