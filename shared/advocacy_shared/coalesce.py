@@ -41,7 +41,8 @@ class Coalescer(Generic[K, V]):
         self.concurrency = concurrency
         self.max_keys = max_keys
         self.fetches = 0
-        """Fetches begun so far: with `lookups`, how much the coalescing saved."""
+        """Fetches begun so far (a batch whose lookups were all cancelled begins none): with
+        `lookups`, how much the coalescing saved."""
         self.lookups = 0
         self._running = 0
         self._queued: list[tuple[K, asyncio.Future[V | None]]] = []
@@ -65,7 +66,6 @@ class Coalescer(Generic[K, V]):
         while self._queued and self._running < self.concurrency:
             batch, self._queued = self._queued[: self.max_keys], self._queued[self.max_keys :]
             self._running += 1
-            self.fetches += 1
             task = asyncio.get_running_loop().create_task(self._fetch_for(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -75,6 +75,7 @@ class Coalescer(Generic[K, V]):
         try:
             if not waiting:
                 return
+            self.fetches += 1
             values = await self.fetch(list(dict.fromkeys(key for key, _ in waiting)))
         except BaseException as exc:
             for _, future in waiting:

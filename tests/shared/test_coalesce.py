@@ -116,6 +116,21 @@ async def test_a_cancelled_lookup_leaves_the_others_of_its_fetch_answered() -> N
     assert store.fetched == [["a"], ["b"]]  # the cancelled lookup's key was not fetched
 
 
+async def test_a_batch_whose_lookups_were_all_cancelled_fetches_nothing() -> None:
+    store = Store({"a": 1, "b": 2})
+    coalescer = Coalescer(store.fetch, concurrency=1)
+    running = await held_open(store, coalescer, "a")
+    gone = [asyncio.create_task(coalescer.get(key)) for key in ("a", "b")]
+    await asyncio.sleep(0)
+    for task in gone:
+        task.cancel()
+    store.open.set()
+    assert await running == 1
+    assert await coalescer.get("b") == 2  # served once the empty batch has ended
+    assert store.fetched == [["a"], ["b"]]
+    assert (coalescer.lookups, coalescer.fetches) == (4, 2)
+
+
 async def test_queued_keys_are_fetched_at_most_max_keys_at_a_time() -> None:
     store = Store({str(n): n for n in range(10)})
     coalescer = Coalescer(store.fetch, concurrency=1, max_keys=4)

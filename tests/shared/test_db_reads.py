@@ -317,13 +317,14 @@ async def test_a_coalesced_read_made_after_a_commit_sees_it_though_an_older_stat
         pytest.skip("reads are coalesced on PostgreSQL only")
     engine = create_engine(url)
     # pg_sleep holds the statement open, so that a read can be made while it runs; the token
-    # tells this statement from any other test's in pg_stat_activity.
+    # tells this statement from any other test's in pg_stat_activity. It sleeps a whole second so
+    # that a poll on a loaded machine still finds it asleep.
     token = uuid.uuid4().hex
     slow_score = CoalescedRead[int, int](
         select(
             scores.c.player,
             scores.c.score,
-            func.pg_sleep(literal_column("0.3")),
+            func.pg_sleep(literal_column("1")),
             literal_column(f"'{token}'"),
         ).where(scores.c.player == any_(bindparam("players"))),
         LeanRead(select(scores.c.score).where(scores.c.player == bindparam("player"))),
@@ -341,11 +342,13 @@ async def test_a_coalesced_read_made_after_a_commit_sees_it_though_an_older_stat
 
         async def sleeping() -> bool:
             async with engine.connect() as connection:
-                query = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                # Not just state 'active': PostgreSQL sets it at Parse, before Bind takes the
+                # statement's snapshot. Only once it sleeps has it read the row.
+                query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
                 query += f"AND query LIKE '%{token}%' AND pid <> pg_backend_pid()"
                 return bool((await connection.execute(text(query))).scalar())
 
-        await eventually(sleeping)  # its snapshot is taken: it reads 10
+        await eventually(sleeping)  # its row is read: it answers 10
         async with engine.begin() as connection:
             await connection.execute(scores.update().values(score=11))
         after = asyncio.create_task(score_of())
