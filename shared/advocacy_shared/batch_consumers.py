@@ -360,41 +360,60 @@ class BatchConsumer:
             CONSUMER_MESSAGES.labels(consumer.durable, "skipped").inc(skipped)
             if not decoded:
                 return
-        inbox = consumer.inbox
+        statement_sessions = consumer.statement_sessions()
+        if statement_sessions is not None and consumer.batch_handler is not None:
+            # One statement, atomic by itself: no BEGIN and COMMIT around it.
+            fresh = self._fresh(decoded, {envelope.id for envelope, _ in decoded})
+            async with statement_sessions() as session:
+                if fresh:
+                    _set_context(fresh[-1][1])
+                    await consumer.batch_handler(session, fresh)
+            self._count(len(messages) - skipped, len(fresh))
+            return
         async with consumer.sessions() as session, session.begin():
             if consumer.idempotent and consumer.batch_handler is not None:
                 new_ids = {envelope.id for envelope, _ in decoded}
             else:
-                new_ids = await claim_inbox(session, inbox, consumer.durable, decoded)
-            applied = 0
-            fresh: list[tuple[EventData, CloudEvent]] = []
-            for envelope, data in decoded:
-                if envelope.id not in new_ids:  # a redelivery, or a second copy in this batch
-                    self.stats.duplicates += 1
-                    continue
-                new_ids.discard(envelope.id)
-                fresh.append((data, envelope))
+                new_ids = await claim_inbox(session, consumer.inbox, consumer.durable, decoded)
+            fresh = self._fresh(decoded, new_ids)
             if fresh:
-                last = fresh[-1][1]
-                correlation_id_var.set(last.correlationid)
-                organisation_id_var.set(last.orgid)
-                traceparent_var.set(last.traceparent)
+                _set_context(fresh[-1][1])
                 if consumer.batch_handler is not None:
                     await consumer.batch_handler(session, fresh)
                 else:
                     for data, envelope in fresh:
-                        correlation_id_var.set(envelope.correlationid)
-                        organisation_id_var.set(envelope.orgid)
-                        traceparent_var.set(envelope.traceparent)
+                        _set_context(envelope)
                         await consumer.handler(session, data, envelope)
-                applied = len(fresh)
-        self.stats.applied += applied
-        CONSUMER_MESSAGES.labels(consumer.durable, "applied").inc(applied)
-        CONSUMER_MESSAGES.labels(consumer.durable, "duplicate").inc(
-            len(messages) - skipped - applied
-        )
+        self._count(len(messages) - skipped, len(fresh))
         if wants_wake(session):
             consumer.after_commit()
+
+    def _fresh(
+        self, decoded: list[tuple[CloudEvent, EventData]], new_ids: set[str]
+    ) -> list[tuple[EventData, CloudEvent]]:
+        """The events of `decoded` to apply, in order: those whose id is in `new_ids` (claimed
+        in the inbox, or all of them for an idempotent handler), each once."""
+        fresh: list[tuple[EventData, CloudEvent]] = []
+        for envelope, data in decoded:
+            if envelope.id not in new_ids:  # a redelivery, or a second copy in this batch
+                self.stats.duplicates += 1
+                continue
+            new_ids.discard(envelope.id)
+            fresh.append((data, envelope))
+        return fresh
+
+    def _count(self, handled: int, applied: int) -> None:
+        durable = self.consumer.durable
+        self.stats.applied += applied
+        CONSUMER_MESSAGES.labels(durable, "applied").inc(applied)
+        CONSUMER_MESSAGES.labels(durable, "duplicate").inc(handled - applied)
+
+
+def _set_context(envelope: CloudEvent) -> None:
+    """The log context of the event being applied (a batch's: its last event's)."""
+    correlation_id_var.set(envelope.correlationid)
+    organisation_id_var.set(envelope.orgid)
+    traceparent_var.set(envelope.traceparent)
 
 
 async def claim_inbox(

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared.batch_consumers import BatchConsumer, PullFetcher, _Fetched, fetch_batch
 from advocacy_shared.consumers import EventConsumer, EventConsumers, RetryPolicy
 from advocacy_shared.contracts.organisations import OrganisationCreated
+from advocacy_shared.db import LeanStatement, SingleStatementSession
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent
 from tests.shared.helpers import eventually
@@ -302,3 +303,114 @@ def test_more_than_one_writer_wants_an_idempotent_batch_handler() -> None:
 
     with pytest.raises(ValueError, match="idempotent"):
         EventConsumers("probe").on_batches(OrganisationCreated, batch_size=50, writers=2)(handler)
+
+
+RECORD_ALL = LeanStatement(
+    text(
+        "INSERT INTO applied (event_id, organisation_id) "
+        "SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:orgs AS varchar[])) "
+        "RETURNING event_id"
+    )
+)
+"""`Probe.record` for a whole batch, in one statement (PostgreSQL)."""
+
+
+def one_statement_consumer(probe: Probe, seen: list[tuple[type, bool, int]]) -> EventConsumer:
+    """An idempotent, one-statement batch consumer of `probe`'s facts; `seen` gets, for each
+    call of its handler, the session's class, whether a transaction was open after the
+    statement, and the batch's size. It refuses `probe.failing` as `Probe.record` does."""
+    consumers = EventConsumers("probe")
+
+    async def record_all(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        for fact, _ in batch:
+            if str(fact.organisation_id) in probe.failing:
+                raise RuntimeError(f"refusing organisation {fact.organisation_id}")
+        ids = [envelope.id for _, envelope in batch]
+        await RECORD_ALL.first(session, ids=ids, orgs=[envelope.orgid for _, envelope in batch])
+        seen.append((type(session.sync_session), session.in_transaction(), len(batch)))
+
+    consumers.on_batches(OrganisationCreated, batch_size=50, idempotent=True, one_statement=True)(
+        record_all
+    )
+    (consumer,) = consumers.build(
+        probe.sessions, tables.inbox, probe.topology, FAST_RETRIES, after_commit=lambda: None
+    )
+    return consumer
+
+
+def skip_on_sqlite(probe: Probe) -> None:
+    if probe.engine.dialect.name == "sqlite":
+        pytest.skip("single statements without a transaction are PostgreSQL's (arrays, unnest)")
+
+
+async def test_a_one_statement_batch_runs_alone_on_postgresql_and_commits_by_itself(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    """No BEGIN, no COMMIT: the statement runs on the driver and is committed once it returns."""
+    skip_on_sqlite(probe)
+    facts = [organisation_created(f"org {n}") for n in range(20)]
+    for fact in facts:
+        await probe.emit(fact)
+    await probe.relay.publish_pending()
+    seen: list[tuple[type, bool, int]] = []
+    consumer = one_statement_consumer(probe, seen)
+    runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=0.5)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+
+    async def applied() -> bool:
+        return runner.stats.applied == 20
+
+    await eventually(applied)
+    # Through the session, the statement would have begun a transaction of the session's.
+    assert seen == [(SingleStatementSession, False, 20)]
+    assert [await probe.applications(f.organisation_id) for f in facts] == [1] * 20
+    async with probe.sessions() as session:
+        inbox_rows = await session.execute(
+            select(func.count()).where(tables.inbox.c.consumer == consumer.durable)
+        )
+        assert inbox_rows.scalar_one() == 0
+
+
+async def test_a_refused_one_statement_batch_falls_back_to_transactions_one_at_a_time(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    skip_on_sqlite(probe)
+    facts = [organisation_created(f"org {n}") for n in range(10)]
+    poison = facts[4]
+    probe.failing.add(str(poison.organisation_id))
+    for fact in facts:
+        await probe.emit(fact)
+    await probe.relay.publish_pending()
+    seen: list[tuple[type, bool, int]] = []
+    runner = BatchConsumer(one_statement_consumer(probe, seen), batch_size=50, fetch_timeout=0.5)
+    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
+    letters = DeadLetters(nats_client.jetstream(), probe.topology)
+
+    async def dead_lettered() -> bool:
+        return len(await letters.list()) == 1
+
+    await eventually(dead_lettered, timeout=20)
+    good = [f for f in facts if f is not poison]
+    assert [await probe.applications(f.organisation_id) for f in good] == [1] * 9
+    assert await probe.applications(poison.organisation_id) == 0
+    assert runner.stats.fallbacks >= 1
+    # The fallback applies each event in a transaction of its own, the statement through it.
+    assert [(in_transaction, size) for _, in_transaction, size in seen] == [(True, 1)] * 9
+
+
+def test_one_statement_wants_an_idempotent_batch_handler() -> None:
+    """Without inbox rows only: an inbox claim is a second statement, which would commit apart."""
+
+    async def handler(session: AsyncSession, batch: list[tuple[Any, CloudEvent]]) -> None:
+        del session, batch
+
+    with pytest.raises(ValueError, match="idempotent"):
+        EventConsumers("probe").on_batches(OrganisationCreated, batch_size=50, one_statement=True)(
+            handler
+        )
+
+
+async def test_on_sqlite_a_one_statement_batch_runs_in_a_transaction(probe: Probe) -> None:
+    if probe.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    assert one_statement_consumer(probe, []).statement_sessions() is None

@@ -72,7 +72,11 @@ async def linkedin_connected(
 
 
 @consumers.on_batches(
-    PostMetricsObserved, batch_size=SNAPSHOT_BATCH, idempotent=True, writers=SNAPSHOT_WRITERS
+    PostMetricsObserved,
+    batch_size=SNAPSHOT_BATCH,
+    idempotent=True,
+    writers=SNAPSHOT_WRITERS,
+    one_statement=True,
 )
 async def snapshots_observed(
     session: AsyncSession, batch: list[tuple[PostMetricsObserved, CloudEvent]]

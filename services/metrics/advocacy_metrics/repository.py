@@ -47,6 +47,7 @@ from advocacy_metrics.models import (
     snapshots,
     tenants,
 )
+from advocacy_shared.db import LeanStatement
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.tenancy import TenantRepository
 
@@ -252,15 +253,19 @@ rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot
 which is all these need: each writes its own table. A mark that exists already is updated to
 itself, which locks it until the commit (see `take_dirty_days`)."""
 
-_OBSERVE = _sql(
-    f"WITH u AS ({_UNNEST.replace('ORG_TYPE', 'varchar')}), {_CHECKED}, {_WRITES} "  # noqa: S608
-    "SELECT n, problem FROM checked WHERE problem IS NOT NULL ORDER BY n LIMIT 1"
+_OBSERVE = LeanStatement(
+    _sql(
+        f"WITH u AS ({_UNNEST.replace('ORG_TYPE', 'varchar')}), {_CHECKED}, {_WRITES} "  # noqa: S608
+        "SELECT n, problem FROM checked WHERE problem IS NOT NULL ORDER BY n LIMIT 1"
+    )
 )
 """`_STORE` for snapshot events, with the checks of `ingest.snapshots_observed` joined in: each
 event's post looked up and compared (its organisation, as the event's `orgid` names it, and
 its publication time), so the lookup costs no round trip and no rows to Python. Nothing is
 written when any event has a problem; the first such event comes back (`n`: its position,
-from 1), for the caller to raise. An event observed after its post's withdrawal is skipped."""
+from 1), for the caller to raise. An event observed after its post's withdrawal is skipped.
+Being one statement, it is atomic without a transaction: the snapshot consumer's batches run it
+alone, on asyncpg, one round trip (`LeanStatement`, `one_statement`)."""
 
 
 class SnapshotProblem(NamedTuple):
@@ -275,7 +280,7 @@ async def observe_snapshots(
     """Check and store snapshot events on PostgreSQL (`_OBSERVE`); `columns` holds the
     `SNAPSHOT_FIELDS` as lists, `organisation_id` being the events' `orgid` strings. Returns the
     first event with a problem (then nothing was written), or None."""
-    row = (await session.execute(_OBSERVE, {**columns, "now": utc_now(), "skew": skew})).first()
+    row = await _OBSERVE.first(session, **columns, now=utc_now(), skew=skew)
     return None if row is None else SnapshotProblem(row[0], row[1])
 
 
