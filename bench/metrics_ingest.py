@@ -14,7 +14,13 @@ lives in a fresh namespace (streams) and a fresh schema (tables), removed afterw
 3. `paced`: the service's consumer running in this process while another process (so that
    neither delays the other on one event loop) publishes snapshots at `--rate` per second for
    `--seconds`; each message carries its send time, and the latency is taken when its batch's
-   transaction has committed (before the acks).
+   transaction has committed (before the acks). Before it, `os.sync()` writes out what the
+   first two parts left in the kernel's page cache (400 000 rows in PostgreSQL and as many
+   messages in JetStream's store, by default): otherwise the kernel writes them back about 30 s
+   after they were written (`vm.dirty_expire_centisecs`), which is during the paced part, in
+   bursts of over 100 MB/s that stall PostgreSQL's WAL flushes for 40-120 ms (docs/metrics.md,
+   "Seventh pass"). A steady stream's own write-back is part of what it measures when
+   `--seconds` is over 30. `--no-sync` skips it.
 
 The service's events/s is also printed for each `--window` events (100 000) stored, from an empty
 table on, with the last window's rate against the first's (`--events 1000000`: flat to a million
@@ -48,11 +54,12 @@ import sys
 import tempfile
 import time
 import uuid
+from array import array
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import nats
@@ -220,20 +227,31 @@ async def wait_stored(js: JetStreamContext, stream: str, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
-class Latency(NamedTuple):
-    """Seconds from publish to commit, and its two parts: until the batch's write began (NATS,
-    the fetch, the previous batch's write), and the write itself (the statement and the
-    commit)."""
+class Latencies:
+    """Seconds from publish to commit of each event, and its two parts: until the batch's write
+    began (NATS, the fetch, the previous batch's write), and the write itself (the statement and
+    the commit). Kept in arrays of doubles, which the garbage collector does not track: a list of
+    a tuple per event made the consumer's full collections scan hundreds of thousands of the
+    bench's own objects in a long paced run."""
 
-    total: float
-    waited: float
-    write: float
+    def __init__(self) -> None:
+        self.total = array("d")
+        self.waited = array("d")
+        self.write = array("d")
+
+    def __len__(self) -> int:
+        return len(self.total)
+
+    def add(self, total: float, waited: float, write: float) -> None:
+        self.total.append(total)
+        self.waited.append(waited)
+        self.write.append(write)
 
 
 class Timed(BatchConsumer):
     """The service's batch consumer, noting each message's publish-to-commit latency."""
 
-    latencies: list[Latency]
+    latencies: Latencies
 
     async def apply(
         self, messages: list[Msg], decoded: list[tuple[CloudEvent, Any]] | None = None
@@ -248,7 +266,7 @@ class Timed(BatchConsumer):
             sent = (message.headers or {}).get(SENT)
             if sent is not None:
                 at = float(sent)
-                self.latencies.append(Latency(now - at, began - at, now - began))
+                self.latencies.add(now - at, began - at, now - began)
 
 
 async def service_consumer(
@@ -274,7 +292,7 @@ async def service_consumer(
     more = {"writers": args.writers} if args.writers else {}
     runner = Timed(consumer, batch_size=consumer.batch_size, fetch_timeout=0.2, **more)
     runner.freeze_heap = not args.no_freeze
-    runner.latencies = []
+    runner.latencies = Latencies()
     return runner, engine
 
 
@@ -452,12 +470,12 @@ class GcPauses:
 
 async def paced(
     runner: Timed, nats_url: str, js: JetStreamContext, subject: str, publisher: dict[str, Any]
-) -> tuple[list[Latency], list[float], GcPauses]:
+) -> tuple[Latencies, list[float], GcPauses]:
     """The consumer in this process, the publisher in another; returns each event's latencies,
     the publisher's lateness at each tick and this process's GC pauses."""
     task = asyncio.create_task(runner.run(js))
     await asyncio.sleep(0.5)  # the consumer's first (waiting) fetch is out
-    runner.latencies.clear()
+    runner.latencies = Latencies()
     before = runner.stats.applied
     receiving, sending = multiprocessing.get_context("spawn").Pipe(duplex=False)
     process = multiprocessing.get_context("spawn").Process(
@@ -481,7 +499,7 @@ async def paced(
             process.terminate()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return list(runner.latencies), lateness, pauses
+    return runner.latencies, lateness, pauses
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -501,15 +519,15 @@ def spread(values: list[float]) -> str:
 
 
 def report_paced(
-    latencies: list[Latency], lateness: list[float], pauses: GcPauses, batches: int
+    latencies: Latencies, lateness: list[float], pauses: GcPauses, batches: int
 ) -> str:
     if not latencies:
         return "paced:   no event committed"
     return (
         f"paced:   {len(latencies)} events in {batches} batches, publish-to-commit "
-        f"{spread([v.total for v in latencies])}\n"
-        f"         of which waiting for the write {spread([v.waited for v in latencies])}; "
-        f"the write {spread([v.write for v in latencies])}\n"
+        f"{spread(list(latencies.total))}\n"
+        f"         of which waiting for the write {spread(list(latencies.waited))}; "
+        f"the write {spread(list(latencies.write))}\n"
         f"         publisher behind its schedule {spread(lateness)}; "
         f"consumer's GC: {len(pauses.full)} full collections, {spread(pauses.full)}; "
         f"{len(pauses.pauses)} others, {spread(pauses.pauses)}"
@@ -609,6 +627,10 @@ async def main_async(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+        if not args.no_sync:
+            began = time.perf_counter()
+            await asyncio.to_thread(os.sync)
+            print(f"os.sync() before the paced part: {time.perf_counter() - began:.2f} s")
         paced_count = args.rate * args.seconds
         print(
             f"paced: {args.rate} events/s for {args.seconds} s, published from a process of "
@@ -669,6 +691,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-freeze", action="store_true", help="leave the heap to the full GC passes, as before"
+    )
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="no os.sync() before the paced part (the first parts' write-back then falls in it)",
     )
     parser.add_argument(
         "--inbox", action="store_true", help="write inbox rows as non-idempotent batches do"
