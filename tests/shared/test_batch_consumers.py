@@ -72,16 +72,20 @@ async def test_a_batch_is_applied_in_one_transaction_and_acked_after_it(
     assert (runner.stats.batches, runner.stats.applied, runner.stats.fallbacks) == (1, 20, 0)
 
 
-async def test_a_poison_message_in_a_batch_is_isolated_and_dead_lettered(
-    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+async def poison_is_isolated(
+    probe: Probe,
+    nats_client: NatsClient,
+    running: list[asyncio.Task[None]],
+    consumer: EventConsumer,
 ) -> None:
+    """Ten facts, the fifth refused by the handler, through `consumer` in batches: the nine
+    others are applied once, the fifth is dead-lettered, by way of the one-at-a-time fallback."""
     facts = [organisation_created(f"org {n}") for n in range(10)]
     poison = facts[4]
     probe.failing.add(str(poison.organisation_id))
     for fact in facts:
         await probe.emit(fact)
     await probe.relay.publish_pending()
-    consumer = batch_consumer(probe, [])
     runner = BatchConsumer(consumer, batch_size=50, fetch_timeout=0.5)
     running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
     letters = DeadLetters(nats_client.jetstream(), probe.topology)
@@ -94,6 +98,12 @@ async def test_a_poison_message_in_a_batch_is_isolated_and_dead_lettered(
     assert [await probe.applications(f.organisation_id) for f in good] == [1] * 9
     assert await probe.applications(poison.organisation_id) == 0
     assert runner.stats.fallbacks >= 1
+
+
+async def test_a_poison_message_in_a_batch_is_isolated_and_dead_lettered(
+    probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
+) -> None:
+    await poison_is_isolated(probe, nats_client, running, batch_consumer(probe, []))
 
 
 async def test_an_empty_batch_fetch_returns_nothing_instead_of_raising(
@@ -375,25 +385,8 @@ async def test_a_refused_one_statement_batch_falls_back_to_transactions_one_at_a
     probe: Probe, nats_client: NatsClient, running: list[asyncio.Task[None]]
 ) -> None:
     skip_on_sqlite(probe)
-    facts = [organisation_created(f"org {n}") for n in range(10)]
-    poison = facts[4]
-    probe.failing.add(str(poison.organisation_id))
-    for fact in facts:
-        await probe.emit(fact)
-    await probe.relay.publish_pending()
     seen: list[tuple[type, bool, int]] = []
-    runner = BatchConsumer(one_statement_consumer(probe, seen), batch_size=50, fetch_timeout=0.5)
-    running.append(asyncio.create_task(runner.run(nats_client.jetstream())))
-    letters = DeadLetters(nats_client.jetstream(), probe.topology)
-
-    async def dead_lettered() -> bool:
-        return len(await letters.list()) == 1
-
-    await eventually(dead_lettered, timeout=20)
-    good = [f for f in facts if f is not poison]
-    assert [await probe.applications(f.organisation_id) for f in good] == [1] * 9
-    assert await probe.applications(poison.organisation_id) == 0
-    assert runner.stats.fallbacks >= 1
+    await poison_is_isolated(probe, nats_client, running, one_statement_consumer(probe, seen))
     # The fallback applies each event in a transaction of its own, the statement through it.
     assert [(in_transaction, size) for _, in_transaction, size in seen] == [(True, 1)] * 9
 
