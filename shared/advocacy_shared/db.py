@@ -196,7 +196,31 @@ def _discards_on_return(pool: Pool) -> bool:
     return pool.checkedin() >= pool.size()
 
 
-class LeanRead:
+class _CompiledOnce:
+    """A prebuilt statement compiled for asyncpg once, on its first run there."""
+
+    def __init__(self, statement: Select[Any] | TextClause) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, tuple[str, ...]] | None = None
+
+    def _sql(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+        if self._compiled is None:
+            self._compiled = _positional(self.statement, dialect)
+        return self._compiled
+
+    async def _on_driver(
+        self,
+        engine: AsyncEngine,
+        params: dict[str, Any],
+        use: Callable[[Any, str, list[Any]], Awaitable[T]],
+    ) -> T:
+        """`use(asyncpg connection, sql, positional arguments)` on a pooled connection."""
+        sql, names = self._sql(engine.dialect)
+        args = [params[name] for name in names]
+        return await on_driver(engine.sync_engine.pool, lambda driver: use(driver, sql, args))
+
+
+class LeanRead(_CompiledOnce):
     """A read of one prebuilt statement that, in a read session on PostgreSQL, runs straight on
     asyncpg: the statement is compiled once, and each call costs a pool checkout and the driver's
     prepared statement, not SQLAlchemy's ORM execution path (session, compile cache lookup, result
@@ -209,36 +233,27 @@ class LeanRead:
     """
 
     def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-        self._compiled: tuple[str, tuple[str, ...]] | None = None
+        super().__init__(statement)
 
     async def scalar(self, session: AsyncSession, **params: Any) -> Any:
         engine = session.bind
         if not runs_on_driver(session, engine):
             return (await session.execute(self.statement, params)).scalar_one_or_none()
         assert isinstance(engine, AsyncEngine)
-        sql, names = self._sql(engine.dialect)
-        return await on_driver(
-            engine.sync_engine.pool,
-            lambda driver: driver.fetchval(sql, *(params[n] for n in names)),
+        return await self._on_driver(
+            engine, params, lambda driver, sql, args: driver.fetchval(sql, *args)
         )
 
-    def _sql(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-        if self._compiled is None:
-            self._compiled = _positional(self.statement, dialect)
-        return self._compiled
 
-
-class LeanStatement:
+class LeanStatement(_CompiledOnce):
     """One prebuilt statement (a `text()` whose parameters and result columns need no
     SQLAlchemy type processing), run straight on asyncpg in a session without a transaction on
     PostgreSQL (a read session, or a `SingleStatementSession` for a write of one statement, which
-    then commits by itself): compiled once, a pool checkout and the driver's prepared statement,
-    not SQLAlchemy's execution path. In a transaction, or on SQLite, through the session."""
+    then commits by itself), as `LeanRead` runs a read. In a transaction, or on SQLite, through
+    the session."""
 
     def __init__(self, statement: TextClause) -> None:
-        self.statement = statement
-        self._compiled: tuple[str, tuple[str, ...]] | None = None
+        super().__init__(statement)
 
     async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
         """The statement's first row, or None."""
@@ -247,12 +262,8 @@ class LeanStatement:
             row = (await session.execute(self.statement, params)).first()
             return None if row is None else tuple(row)
         assert isinstance(engine, AsyncEngine)
-        if self._compiled is None:
-            self._compiled = _positional(self.statement, engine.dialect)
-        sql, names = self._compiled
-        record = await on_driver(
-            engine.sync_engine.pool,
-            lambda driver: driver.fetchrow(sql, *(params[n] for n in names)),
+        record = await self._on_driver(
+            engine, params, lambda driver, sql, args: driver.fetchrow(sql, *args)
         )
         return None if record is None else tuple(record)
 
