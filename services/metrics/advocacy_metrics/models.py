@@ -9,7 +9,8 @@ Plain Core tables: snapshots arrive by the thousand a second and are written in 
 - `post_daily`: each post's last observation of each UTC day, what the rollups carry forward.
 - `daily_rollups`: per day and dimension (ambassador, program, discipline, segment, track) the
   sum of the latest values of the posts published up to that day; `rollup_dirty` marks the
-  (organisation, day) from which they must be recomputed.
+  (organisation, day) from which they must be recomputed, one row per writing connection's slot
+  (`MARK_SLOTS`), so that two concurrent writers of one day do not wait on each other's mark.
 - `ambassadors`: enrolment, track and segments from the ambassadors service's events, with the
   momentum state this service last announced.
 - `programs`: each program's current phase, from the planner's events.
@@ -196,8 +197,19 @@ rollup_dirty = Table(
     metadata,
     Column("organisation_id", Uuid, nullable=False),
     Column("day", Date, nullable=False),
-    PrimaryKeyConstraint("organisation_id", "day", name="pk_rollup_dirty"),
+    Column(
+        "slot",
+        Integer,
+        nullable=False,
+        server_default="0",
+        comment="the marking connection's backend pid modulo MARK_SLOTS (0 on SQLite)",
+    ),
+    PrimaryKeyConstraint("organisation_id", "day", "slot", name="pk_rollup_dirty"),
 )
+MARK_SLOTS = 64
+"""How many marks one (organisation, day) may have at once: a writer marks the slot of its
+database connection (`pg_backend_pid()` modulo this), so concurrent writers, each on its own
+connection, mostly lock marks of their own (two that share a slot wait as with one mark)."""
 
 ambassadors = Table(
     "ambassadors",

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_metrics.models import (
+    MARK_SLOTS,
     ambassadors,
     bi_keys,
     company_latest,
@@ -213,9 +214,11 @@ stored AS (
         changed_at = excluded.changed_at
     WHERE excluded.observed_at > post_daily.observed_at
 ), marks AS (
-    INSERT INTO rollup_dirty (organisation_id, day)
-    SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date FROM s ORDER BY 1, 2
-    ON CONFLICT (organisation_id, day) DO UPDATE SET day = excluded.day
+    INSERT INTO rollup_dirty (organisation_id, day, slot)
+    SELECT DISTINCT organisation_id, (observed_at AT TIME ZONE 'UTC')::date,
+        pg_backend_pid() % MARK_SLOTS
+    FROM s ORDER BY 1, 2
+    ON CONFLICT (organisation_id, day, slot) DO UPDATE SET day = excluded.day
 )
 """
 _CHECKED = """
@@ -240,7 +243,9 @@ checked AS (
 
 def _sql(template: str) -> Any:
     return text(
-        template.replace("UPDATE_COUNTS", _UPDATE_COUNTS).replace("COUNT_LIST", _COUNT_LIST)
+        template.replace("UPDATE_COUNTS", _UPDATE_COUNTS)
+        .replace("COUNT_LIST", _COUNT_LIST)
+        .replace("MARK_SLOTS", str(MARK_SLOTS))
     )
 
 
@@ -251,7 +256,9 @@ _STORE = _sql(
 arrays; the portable path's rules (each snapshot once, latest and daily values only forward,
 rollup marks) in SQL. Data-modifying CTEs of one statement see the same snapshot of the tables,
 which is all these need: each writes its own table. A mark that exists already is updated to
-itself, which locks it until the commit (see `take_dirty_days`)."""
+itself, which locks it until the commit (see `take_dirty_days`); each connection marks its own
+slot of the day (`MARK_SLOTS`), so a second writer of the same day does not wait there for the
+first's commit."""
 
 _OBSERVE = LeanStatement(
     _sql(
@@ -476,12 +483,13 @@ async def last_posts(
 
 
 _TAKE_MARKS = text(
-    "DELETE FROM rollup_dirty AS d USING (SELECT organisation_id, day FROM rollup_dirty "
-    "ORDER BY organisation_id, day FOR UPDATE) AS l "
-    "WHERE d.organisation_id = l.organisation_id AND d.day = l.day "
+    "DELETE FROM rollup_dirty AS d USING (SELECT organisation_id, day, slot FROM rollup_dirty "
+    "ORDER BY organisation_id, day, slot FOR UPDATE) AS l "
+    "WHERE d.organisation_id = l.organisation_id AND d.day = l.day AND d.slot = l.slot "
     "RETURNING d.organisation_id, d.day"
 )
-"""Takes the marks in (organisation, day) order, as ingestion locks them: no deadlock."""
+"""Takes the marks in (organisation, day, slot) order; an ingestion locks its marks in
+(organisation, day) order, all of one slot: no deadlock."""
 
 
 async def take_dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
@@ -501,8 +509,10 @@ async def take_dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
             )
         )
     marked: dict[UUID, list[date]] = {}
-    for organisation_id, day in rows:
-        marked.setdefault(UUID(str(organisation_id)), []).append(day)
+    for organisation_id, day in rows:  # a day marked in several slots comes once
+        days = marked.setdefault(UUID(str(organisation_id)), [])
+        if day not in days:
+            days.append(day)
     return marked
 
 
