@@ -42,6 +42,7 @@ from advocacy_shared.consumers import EventConsumer, wants_wake
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.heap import freeze_start_up
+from advocacy_shared.lifecycle import end_if_cancelled, pause
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 from advocacy_shared.telemetry import CONSUMER_MESSAGES
 
@@ -246,6 +247,7 @@ class BatchConsumer:
         try:
             batch = await self._fetch(fetcher)
             while True:
+                end_if_cancelled()
                 following = asyncio.create_task(self._fetch(fetcher))
                 if batch.messages:
                     writes.add(asyncio.create_task(self.settle(batch.messages, batch.decoded)))
@@ -494,8 +496,9 @@ class OneAtATimeConsumer:
                     messages = await self.fetcher.fetch(ONE_AT_A_TIME_FETCH, self.fetch_timeout)
                 except Exception:  # the connection is down: its reconnect is nats-py's
                     log.exception("fetch failed", extra={"consumer": self.consumer.durable})
-                    await asyncio.sleep(self.fetch_timeout)
+                    await pause(self.fetch_timeout)
                     continue
+                end_if_cancelled()
                 for message in messages:
                     await self._handle(message)
         finally:

@@ -48,6 +48,7 @@ from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.db import read_session_factory
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
+from advocacy_shared.lifecycle import woken
 from advocacy_shared.logs import correlation_id_var, traceparent_var
 from advocacy_shared.outbox_records import prune
 from advocacy_shared.settings import ServiceSettings
@@ -253,8 +254,7 @@ class OutboxRelay:
                 sent = 0
             if sent >= self.batch_size:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            await woken(self._wake, self.interval)
             self._wake.clear()
 
     async def publish_pending(self) -> int:

@@ -11,7 +11,6 @@ process, whatever the number of runtimes in it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import threading
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from advocacy_shared.lifecycle import pause
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class Sampler:
                 log.warning(
                     "metrics sample failed", extra={"service": self.service, "error": repr(exc)}
                 )
-            await asyncio.sleep(self.interval)
+            await pause(self.interval)
 
     async def sample(self) -> None:
         outbox = await self.outbox()

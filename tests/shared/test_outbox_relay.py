@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.deadletters import _print_parked
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
+from advocacy_shared.lifecycle import where
 from advocacy_shared.outbox import EventTooLarge, OutboxRelay
 from advocacy_shared.outbox_records import outbox_status, parked_events, prune, unpark
 from advocacy_shared.settings import ServiceSettings
@@ -250,3 +252,32 @@ async def test_a_relay_of_another_process_on_one_sqlite_file_takes_its_turn_firs
         os.close(other_process)  # releases the lock, as the kernel does when a process dies
     assert await probe.relay.publish_pending() == 2
     assert await published_names(probe, nats_client) == ["first", "second"]
+
+
+async def test_a_relay_cancelled_just_after_it_was_woken_ends(
+    probe: Probe, nats_client: NatsClient
+) -> None:
+    """A service's stop cancels its relay whenever it comes, often just after a commit woke it.
+    The relay's wait (`lifecycle.woken`) must end on that cancellation: `asyncio.wait_for` on
+    Python 3.11 returned normally instead, and the relay ran on past its service's stop."""
+    relay = probe.relay
+    relay.js = nats_client.jetstream()
+    relay.interval = 60.0  # asleep until woken
+    for turns in range(4):
+        task = asyncio.create_task(relay.run())
+        await eventually(partial(asleep, task))
+        relay.wake()
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert done, f"the relay ran on after a cancellation {turns} turns after its wake"
+
+
+async def asleep(task: asyncio.Task[None]) -> bool:
+    """Whether the relay waits to be woken, not in a pass: its innermost wait is on its event
+    (`Event.wait`, or `wait_for` around it)."""
+    places = where(task)
+    return (
+        bool(places) and places[-1].startswith(("wait (", "wait_for (")) and "asyncio" in places[-1]
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from advocacy_ambassadors.rpc import linkedin_wiring, server
 from advocacy_ambassadors.service.linkedin import LinkedInWiring, sweep_linkedin
 from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_shared.crypto import SecretBox
+from advocacy_shared.lifecycle import pause
 from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
@@ -48,7 +48,7 @@ async def linkedin_sweep(runtime: ServiceRuntime) -> None:
                 )
         except Exception:
             log.exception("LinkedIn expiry sweep failed; trying again at the next interval")
-        await asyncio.sleep(settings.linkedin_sweep_seconds)
+        await pause(settings.linkedin_sweep_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -20,6 +19,7 @@ from advocacy_content.rpc import PostingWiring, posting_wiring, server
 from advocacy_content.settings import ContentSettings
 from advocacy_shared.contracts.errors import Conflict, NotFound
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import pause
 from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.linkedin.posts import LinkedInPosts
 from advocacy_shared.rpc import RpcClient
@@ -77,7 +77,7 @@ async def prepare_suggestions(runtime: ServiceRuntime) -> None:
     (`run_daily_suggestions`)."""
     settings = _settings(runtime)
     while True:
-        await asyncio.sleep(settings.suggestions_run_seconds)
+        await pause(settings.suggestions_run_seconds)
         now = utc_now()
         if now.hour >= settings.suggestions_prepare_hour_utc:
             try:

@@ -28,7 +28,6 @@ run out, any replica's pass takes it up at step 1 as in doubt, and 3 or 4 find t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from advocacy_shared.contracts.linkedin import (
 )
 from advocacy_shared.contracts.posts import PostReminderRaised, ReconnectRequested
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import woken
 from advocacy_shared.linkedin import LinkedInRejected, LinkedInUnavailable
 from advocacy_shared.linkedin import LinkedInTokenRejected as TokenRefused
 from advocacy_shared.linkedin.client import LinkedInError
@@ -143,8 +143,7 @@ class Publisher:
                 await self.run_once(runtime)
             except Exception:
                 log.exception("posting pass failed; trying again at the next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.posting_poll_seconds)
+            await woken(self._wake, self.settings.posting_poll_seconds)
             self._wake.clear()
 
     async def run_once(self, runtime: ServiceRuntime) -> int:

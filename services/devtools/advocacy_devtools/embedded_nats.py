@@ -9,7 +9,6 @@ same port and store when it dies, and gives up loudly when it cannot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import socket
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from advocacy_devtools.locks import FolderLock
 from advocacy_devtools.supervisor import die_with_parent
+from advocacy_shared.lifecycle import woken
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ class EmbeddedNats:
         while not stopping.is_set():
             assert self.process is not None
             while self.process.poll() is None and not stopping.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=0.2)
+                await woken(stopping, 0.2)
             if stopping.is_set():
                 return
             log.warning(
@@ -119,8 +118,7 @@ class EmbeddedNats:
                         f"nats-server could not be restarted ({failures} attempts): {exc}"
                     ) from exc
                 log.warning("nats-server restart failed", extra={"error": str(exc)})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=delay)
+                await woken(stopping, delay)
                 delay = min(delay * 2, 5.0)
                 continue
             failures, delay = 0, 0.2

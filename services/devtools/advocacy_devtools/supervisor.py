@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from advocacy_shared.lifecycle import woken
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -99,8 +101,7 @@ class Supervisor:
                 "process exited; restarting",
                 extra={"child": child.spec.name, "exit_code": code, "in_seconds": delay},
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+            await woken(self.stopping, delay)
             delay = min(delay * 2, self.backoff_max)
 
     async def _start(self, child: Supervised) -> None:

@@ -28,6 +28,7 @@ from advocacy_gateway.repository import (
 from advocacy_gateway.throttle import ThrottlePolicy
 from advocacy_gateway.webhooks.repository import purge_erasures_before
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import pause
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class RetentionSweeper:
                     log.info("retention sweep", extra={"purged": purged})
             except Exception:
                 log.exception("retention sweep failed; the next one retries")
-            await asyncio.sleep(self.interval_seconds)
+            await pause(self.interval_seconds)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="gateway-retention")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from advocacy_metrics.handlers import consumers
@@ -13,6 +12,7 @@ from advocacy_metrics.rpc import server
 from advocacy_metrics.service import rollups, schedule
 from advocacy_metrics.settings import MetricsSettings
 from advocacy_shared.crypto import SecretBox
+from advocacy_shared.lifecycle import pause
 from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.linkedin.analytics import LinkedInAnalytics
 from advocacy_shared.rpc import RpcClient
@@ -75,7 +75,7 @@ async def rollup_task(runtime: ServiceRuntime) -> None:
     """Every `rollup_interval_seconds`: the rollups of organisations whose days were touched, and
     the engagement of posts measured since last announced."""
     while True:
-        await asyncio.sleep(_settings(runtime).rollup_interval_seconds)
+        await pause(_settings(runtime).rollup_interval_seconds)
         try:
             async with runtime.transaction() as session:
                 await rollups.refresh(session)
@@ -96,7 +96,7 @@ async def run_schedule(runtime: ServiceRuntime) -> None:
 async def schedule_task(runtime: ServiceRuntime) -> None:
     """Every `schedule_interval_seconds`, starting one interval after start."""
     while True:
-        await asyncio.sleep(_settings(runtime).schedule_interval_seconds)
+        await pause(_settings(runtime).schedule_interval_seconds)
         try:
             await run_schedule(runtime)
         except Exception:

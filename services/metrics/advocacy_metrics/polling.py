@@ -12,7 +12,6 @@ the same post in one slot; a replica that stops mid-poll leaves a lease that run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from advocacy_shared.contracts.linkedin import (
 )
 from advocacy_shared.crypto import SecretBox, SecretUnreadable
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import woken
 from advocacy_shared.linkedin import LinkedInError
 from advocacy_shared.linkedin import LinkedInTokenRejected as TokenRefused
 from advocacy_shared.linkedin.analytics import LinkedInAnalytics, PostCounts
@@ -79,8 +79,7 @@ class Poller:
 
     async def run(self, runtime: ServiceRuntime) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.linkedin_poll_seconds)
+            await woken(self._wake, self.settings.linkedin_poll_seconds)
             self._wake.clear()
             try:
                 await self.run_once(runtime)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from advocacy_planner.rpc import server
 from advocacy_planner.service.recruitment import prune_departures
 from advocacy_planner.settings import PlannerSettings
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import pause
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
 from advocacy_shared.settings import ServiceSettings
@@ -39,7 +39,7 @@ async def departures_sweep(runtime: ServiceRuntime) -> None:
                 log.info("departure tombstones pruned", extra={"pruned": pruned})
         except Exception:
             log.exception("departure tombstone sweep failed; trying again at the next interval")
-        await asyncio.sleep(settings.departures_sweep_seconds)
+        await pause(settings.departures_sweep_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:

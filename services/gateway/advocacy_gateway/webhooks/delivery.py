@@ -32,6 +32,7 @@ from advocacy_gateway.webhooks.service import AttemptResult, DisableRule
 from advocacy_shared import outbound, tracing
 from advocacy_shared.crypto import SecretBox
 from advocacy_shared.envelope import utc_now
+from advocacy_shared.lifecycle import woken
 from advocacy_shared.outbox import Outbox
 from advocacy_shared.telemetry import WEBHOOK_DELIVERIES, WEBHOOK_SECONDS
 
@@ -148,8 +149,7 @@ class DeliveryWorker:
                 claimed = 0
             if claimed >= self.policy.batch_size:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_interval)
+            await woken(self._wake, self.policy.poll_interval)
             self._wake.clear()
 
     async def deliver_due(self) -> int:
