@@ -230,22 +230,25 @@ async def wait_stored(js: JetStreamContext, stream: str, count: int) -> None:
 class Latencies:
     """Seconds from publish to commit of each event, and its two parts: until the batch's write
     began (NATS, the fetch, the previous batch's write), and the write itself (the statement and
-    the commit). Kept in arrays of doubles, which the garbage collector does not track: a list of
-    a tuple per event made the consumer's full collections scan hundreds of thousands of the
-    bench's own objects in a long paced run."""
+    the commit); and of the first, until NATS stored it in the stream (its JetStream
+    timestamp: the publisher's flush and nats-server's store). Kept in arrays of doubles, which
+    the garbage collector does not track: a list of a tuple per event made the consumer's full
+    collections scan hundreds of thousands of the bench's own objects in a long paced run."""
 
     def __init__(self) -> None:
         self.total = array("d")
         self.waited = array("d")
         self.write = array("d")
+        self.stored = array("d")
 
     def __len__(self) -> int:
         return len(self.total)
 
-    def add(self, total: float, waited: float, write: float) -> None:
+    def add(self, total: float, waited: float, write: float, stored: float) -> None:
         self.total.append(total)
         self.waited.append(waited)
         self.write.append(write)
+        self.stored.append(stored)
 
 
 class Timed(BatchConsumer):
@@ -266,7 +269,8 @@ class Timed(BatchConsumer):
             sent = (message.headers or {}).get(SENT)
             if sent is not None:
                 at = float(sent)
-                self.latencies.add(now - at, began - at, now - began)
+                stored = message.metadata.timestamp.timestamp() - at
+                self.latencies.add(now - at, began - at, now - began, stored)
 
 
 async def service_consumer(
@@ -468,11 +472,49 @@ class GcPauses:
             (self.full if info["generation"] == 2 else self.pauses).append(pause)
 
 
+class LoopLag:
+    """How late this process's event loop woke from 5 ms sleeps while counting (its lag: time it
+    was busy or not scheduled), and the main thread's time waiting for a CPU on the kernel's run
+    queue (`/proc/self/schedstat`), which tells a loop that was busy from one that was not run."""
+
+    INTERVAL = 0.005
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.run_queue_ms = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._queued_ns = 0
+
+    async def __aenter__(self) -> LoopLag:
+        self._queued_ns = self._queued()
+        self._task = asyncio.create_task(self._probe())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self.run_queue_ms = (self._queued() - self._queued_ns) / 1e6
+
+    async def _probe(self) -> None:
+        while True:
+            asleep = time.perf_counter()
+            await asyncio.sleep(self.INTERVAL)
+            self.lags.append(max(0.0, time.perf_counter() - asleep - self.INTERVAL))
+
+    @staticmethod
+    def _queued() -> int:
+        try:
+            return int(Path("/proc/self/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+
 async def paced(
     runner: Timed, nats_url: str, js: JetStreamContext, subject: str, publisher: dict[str, Any]
-) -> tuple[Latencies, list[float], GcPauses]:
+) -> tuple[Latencies, list[float], GcPauses, LoopLag]:
     """The consumer in this process, the publisher in another; returns each event's latencies,
-    the publisher's lateness at each tick and this process's GC pauses."""
+    the publisher's lateness at each tick, this process's GC pauses and its event loop's lag."""
     task = asyncio.create_task(runner.run(js))
     await asyncio.sleep(0.5)  # the consumer's first (waiting) fetch is out
     runner.latencies = Latencies()
@@ -484,22 +526,23 @@ async def paced(
     )
     count = publisher["span"][1]
     try:
-        with GcPauses() as pauses:
-            process.start()
-            sending.close()
-            lateness = await asyncio.to_thread(receiving.recv)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if runner.stats.applied - before >= count:
-                    break
-                await asyncio.sleep(0.01)
+        async with LoopLag() as lag:
+            with GcPauses() as pauses:
+                process.start()
+                sending.close()
+                lateness = await asyncio.to_thread(receiving.recv)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    if runner.stats.applied - before >= count:
+                        break
+                    await asyncio.sleep(0.01)
     finally:
         await asyncio.to_thread(process.join, 30)
         if process.is_alive():  # the publisher hangs: do not wait for it
             process.terminate()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return runner.latencies, lateness, pauses
+    return runner.latencies, lateness, pauses, lag
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -519,18 +562,21 @@ def spread(values: list[float]) -> str:
 
 
 def report_paced(
-    latencies: Latencies, lateness: list[float], pauses: GcPauses, batches: int
+    latencies: Latencies, lateness: list[float], pauses: GcPauses, batches: int, lag: LoopLag
 ) -> str:
     if not latencies:
         return "paced:   no event committed"
     return (
         f"paced:   {len(latencies)} events in {batches} batches, publish-to-commit "
         f"{spread(list(latencies.total))}\n"
-        f"         of which waiting for the write {spread(list(latencies.waited))}; "
+        f"         of which waiting for the write {spread(list(latencies.waited))} "
+        f"(until stored in the stream {spread(list(latencies.stored))}); "
         f"the write {spread(list(latencies.write))}\n"
         f"         publisher behind its schedule {spread(lateness)}; "
         f"consumer's GC: {len(pauses.full)} full collections, {spread(pauses.full)}; "
-        f"{len(pauses.pauses)} others, {spread(pauses.pauses)}"
+        f"{len(pauses.pauses)} others, {spread(pauses.pauses)}\n"
+        f"         consumer's event loop late by {spread(lag.lags)}; its thread waited "
+        f"{lag.run_queue_ms:.0f} ms in all for a CPU"
     )
 
 
@@ -638,7 +684,7 @@ async def main_async(args: argparse.Namespace) -> int:
             flush=True,
         )
         batches_before = runner.stats.batches
-        latencies, lateness, pauses = await paced(
+        latencies, lateness, pauses, lag = await paced(
             runner,
             nats_url,
             js,
@@ -650,7 +696,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "rate": args.rate,
             },
         )
-        print(report_paced(latencies, lateness, pauses, runner.stats.batches - batches_before))
+        print(report_paced(latencies, lateness, pauses, runner.stats.batches - batches_before, lag))
         await engine.dispose()
         return 0
     finally:
