@@ -419,7 +419,10 @@ async def faults(
     recovery = time.monotonic() - killed
 
     async def settled() -> bool:
-        infos = await client.jetstream().consumers_info(stream)
+        try:
+            infos = await client.jetstream().consumers_info(stream)
+        except nats.errors.TimeoutError:  # the stream's new leader is still being elected
+            return False
         return bool(infos) and all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)
 
     await eventually(settled, timeout=120)
