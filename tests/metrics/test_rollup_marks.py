@@ -20,9 +20,9 @@ from advocacy_devtools.testing import MakeDatabase
 from advocacy_metrics import repository
 from advocacy_metrics.models import MARK_SLOTS, posts
 from advocacy_metrics.service import ingest
-from advocacy_shared.contracts.metrics import PostMetricsObserved
 from advocacy_shared.db import create_engine, is_sqlite
 from advocacy_shared.envelope import CloudEvent
+from tests.metrics.snapshots import snapshot
 
 NOW = datetime.now(UTC)
 DAY = (NOW - timedelta(hours=1)).date()
@@ -44,23 +44,8 @@ def a_post(organisation_id: uuid.UUID) -> dict[str, Any]:
 def observed(
     organisation_id: uuid.UUID, post_id: uuid.UUID, minute: int = 1
 ) -> tuple[Any, CloudEvent]:
-    data = PostMetricsObserved(
-        post_id=post_id,
-        observed_at=datetime.combine(DAY, datetime.min.time(), UTC) + timedelta(minutes=minute),
-        source="tool:test",
-        impressions=100,
-        reactions=1,
-        comments=0,
-        reshares=0,
-    )
-    envelope = CloudEvent(
-        source="/test",
-        type=PostMetricsObserved.spec.type,
-        data=data.model_dump(mode="json"),
-        orgid=str(organisation_id),
-        correlationid="test",
-    )
-    return data, envelope
+    at = datetime.combine(DAY, datetime.min.time(), UTC) + timedelta(minutes=minute)
+    return snapshot(organisation_id, post_id, at)
 
 
 @asynccontextmanager

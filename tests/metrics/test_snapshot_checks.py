@@ -17,6 +17,7 @@ from advocacy_metrics.service import ingest
 from advocacy_shared.contracts.metrics import PostMetricsObserved
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
+from tests.metrics.snapshots import snapshot
 
 NOW = datetime.now(UTC)
 
@@ -38,23 +39,7 @@ def post(organisation_id: uuid.UUID, withdrawn_at: datetime | None = None) -> di
 def event(
     organisation_id: uuid.UUID, post_id: uuid.UUID, days_ago: float
 ) -> tuple[PostMetricsObserved, CloudEvent]:
-    data = PostMetricsObserved(
-        post_id=post_id,
-        observed_at=NOW - timedelta(days=days_ago),
-        source="tool:test",
-        impressions=100,
-        reactions=1,
-        comments=0,
-        reshares=0,
-    )
-    envelope = CloudEvent(
-        source="/test",
-        type=PostMetricsObserved.spec.type,
-        data=data.model_dump(mode="json"),
-        orgid=str(organisation_id),
-        correlationid="test",
-    )
-    return data, envelope
+    return snapshot(organisation_id, post_id, NOW - timedelta(days=days_ago))
 
 
 async def test_the_first_problem_fails_the_batch_and_a_withdrawn_posts_later_snapshot_is_skipped(
