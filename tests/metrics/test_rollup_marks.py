@@ -22,7 +22,7 @@ from advocacy_metrics.models import MARK_SLOTS, posts
 from advocacy_metrics.service import ingest
 from advocacy_shared.db import create_engine, is_sqlite
 from advocacy_shared.envelope import CloudEvent
-from tests.metrics.snapshots import snapshot
+from tests.metrics.snapshots import post_row, snapshot
 
 NOW = datetime.now(UTC)
 DAY = (NOW - timedelta(hours=1)).date()
@@ -30,15 +30,7 @@ LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 
 
 def a_post(organisation_id: uuid.UUID) -> dict[str, Any]:
-    return {
-        "post_id": uuid.uuid4(),
-        "organisation_id": organisation_id,
-        "ambassador_id": uuid.uuid4(),
-        "leadership": False,
-        "source": "manual",
-        "published_at": NOW - timedelta(days=3),
-        "changed_at": NOW,
-    }
+    return post_row(organisation_id, published_at=NOW - timedelta(days=3), changed_at=NOW)
 
 
 def observed(

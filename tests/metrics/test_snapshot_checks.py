@@ -17,23 +17,13 @@ from advocacy_metrics.service import ingest
 from advocacy_shared.contracts.metrics import PostMetricsObserved
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent
-from tests.metrics.snapshots import snapshot
+from tests.metrics.snapshots import post_row, snapshot
 
 NOW = datetime.now(UTC)
 
 
 def post(organisation_id: uuid.UUID, withdrawn_at: datetime | None = None) -> dict[str, Any]:
-    return {
-        "post_id": uuid.uuid4(),
-        "organisation_id": organisation_id,
-        "ambassador_id": uuid.uuid4(),
-        "leadership": False,
-        "source": "manual",
-        "published_at": NOW - timedelta(days=10),
-        "withdrawn_at": withdrawn_at,
-        "withdrawn_reason": "deleted" if withdrawn_at else None,
-        "changed_at": NOW,
-    }
+    return post_row(organisation_id, NOW - timedelta(days=10), NOW, withdrawn_at)
 
 
 def event(
