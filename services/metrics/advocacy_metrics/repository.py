@@ -508,12 +508,10 @@ async def take_dirty_days(session: AsyncSession) -> dict[UUID, list[date]]:
                 delete(rollup_dirty).returning(rollup_dirty.c.organisation_id, rollup_dirty.c.day)
             )
         )
-    marked: dict[UUID, list[date]] = {}
+    marked: dict[UUID, set[date]] = {}
     for organisation_id, day in rows:  # a day marked in several slots comes once
-        days = marked.setdefault(UUID(str(organisation_id)), [])
-        if day not in days:
-            days.append(day)
-    return marked
+        marked.setdefault(UUID(str(organisation_id)), set()).add(day)
+    return {organisation_id: sorted(days) for organisation_id, days in marked.items()}
 
 
 async def daily_values(session: AsyncSession, organisation_id: UUID, until: date) -> list[Row[Any]]:
