@@ -147,7 +147,7 @@ async def test_cancel_ends_a_task_that_honours_it_and_passes_its_own_cancellatio
     release = asyncio.Event()
     held = asyncio.create_task(stubborn(release))
     canceller = asyncio.create_task(cancel(held, seconds=3600))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: asyncio.sleep(0, result=held.cancelling() > 0))  # cancel() waits
     canceller.cancel()
     try:
         with pytest.raises(asyncio.CancelledError):
