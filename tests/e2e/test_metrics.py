@@ -18,6 +18,7 @@ from nats.aio.client import Client as NatsClient
 
 from advocacy_devtools import cli
 from advocacy_devtools.embedded_nats import free_port
+from advocacy_metrics import repository
 from advocacy_metrics.app import run_schedule
 from advocacy_metrics.service import rollups, schedule
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, AmbassadorProfileChanged
@@ -32,6 +33,7 @@ from advocacy_shared.contracts.metrics import (
 from advocacy_shared.contracts.planner import ProgramCreated
 from advocacy_shared.deadletters import DeadLetters
 from advocacy_shared.envelope import CloudEvent, utc_now
+from advocacy_shared.outbox_records import outbox_status
 from advocacy_shared.topology import Topology
 from tests.actors import bearer, new_key
 from tests.conftest import Platform
@@ -122,6 +124,18 @@ async def known(platform: Platform, org: str, post_id: UUID) -> None:
     await eventually(found, timeout=30)
 
 
+async def program_known(platform: Platform, org: str, program_id: UUID) -> None:
+    """Until the metrics service has consumed `ProgramCreated`: it comes on the planner's stream,
+    posts on content's, and a momentum check knows only the programs it has consumed."""
+    runtime = platform.runtimes["metrics"]
+
+    async def consumed() -> bool:
+        async with runtime.sessions() as session:
+            return await repository.program_of(session, UUID(org), program_id)
+
+    await eventually(consumed, timeout=30)
+
+
 async def enrolled(
     platform: Platform,
     org: str,
@@ -144,7 +158,17 @@ async def enrolled(
     await eventually(counted, timeout=30)
 
 
-async def metrics_events(nats_client: NatsClient, topology: Topology) -> list[CloudEvent]:
+async def metrics_events(
+    platform: Platform, nats_client: NatsClient, topology: Topology
+) -> list[CloudEvent]:
+    """The metrics stream once the metrics service's relay has published every event its outbox
+    holds: what a committed pass announced is in the stream, not still on its way."""
+    runtime = platform.runtimes["metrics"]
+
+    async def relayed() -> bool:
+        return (await outbox_status(runtime.sessions, runtime.outbox.table)).backlog == 0
+
+    await eventually(relayed, timeout=30)
     messages = await read_all(
         nats_client.jetstream(),
         topology.stream_name("metrics"),
@@ -272,7 +296,7 @@ async def test_snapshots_from_nats_are_stored_once_and_add_up_to_hand_computed_f
         [(str(a), 2000), (str(b), 450)]
     )
 
-    events = await metrics_events(nats_client, topology)
+    events = await metrics_events(platform, nats_client, topology)
     came_back = {
         e.data["ambassador_id"]
         for e in events
@@ -464,7 +488,7 @@ async def test_cohort_actuals_let_a_pilot_graduate_and_momentum_is_announced(
     check = await graduation_once_measured(platform, base)
     actuals = [
         e
-        for e in await metrics_events(nats_client, topology)
+        for e in await metrics_events(platform, nats_client, topology)
         if e.type == CohortActualsMeasured.spec.type
     ]
     measured = CohortActualsMeasured.model_validate(actuals[-1].data)
@@ -474,7 +498,7 @@ async def test_cohort_actuals_let_a_pilot_graduate_and_momentum_is_announced(
     assert measured.leadership_participation == 0.5
     assert check["met"] is True, check
 
-    events = await metrics_events(nats_client, topology)
+    events = await metrics_events(platform, nats_client, topology)
     quiet = [
         e
         for e in events
@@ -543,6 +567,7 @@ async def test_a_programs_falling_momentum_is_announced_once_a_week(
             created_at=NOW - timedelta(days=90),
         ),
     )
+    await program_known(platform, org, program_id)
     this_week = NOW.date() - timedelta(days=NOW.date().weekday())
 
     def in_week(ambassador_id: UUID, weeks_ago: int) -> PostPublished:
@@ -569,7 +594,7 @@ async def test_a_programs_falling_momentum_is_announced_once_a_week(
 
     drops = [
         ProgramMomentumDropped.model_validate(e.data)
-        for e in await metrics_events(nats_client, topology)
+        for e in await metrics_events(platform, nats_client, topology)
         if e.type == ProgramMomentumDropped.spec.type and e.orgid == org
     ]
     assert [(d.program_id, d.active_ambassadors, d.baseline, d.drop) for d in drops] == [
@@ -643,7 +668,7 @@ async def test_a_posts_engagement_is_announced_once_per_new_observation(
     async def both_announced() -> bool:
         announced[:] = [
             e
-            for e in await metrics_events(nats_client, topology)
+            for e in await metrics_events(platform, nats_client, topology)
             if e.type == PostEngagementMeasured.spec.type and e.orgid == org
         ]
         return len(announced) >= 2
