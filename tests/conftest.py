@@ -59,6 +59,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             allow_platform_start(config, item)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a grouped test that pytest-xdist did not group: it groups by an `@group` suffix on the
+    node id, which pytest 9.2 no longer lets it write (pytest-dev/pytest-xdist#1386). Without the
+    suffix every group's platform starts on every worker and nothing else says so."""
+    marker = item.get_closest_marker("xdist_group")
+    grouping = getattr(item.config.option, "loadgroup", False)
+    if grouping and marker and not item.nodeid.endswith(f"@{marker.args[0]}"):
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {item.nodeid} ({marker.args[0]}): "
+            "this pytest and pytest-xdist do not work together (requirements-dev.in)"
+        )
+
+
 def allow_platform_start(config: pytest.Config, item: pytest.Item) -> None:
     """Whichever test of a group runs first starts the group's platform in its setup, which
     pytest-timeout counts as the test's: give each the platform's start bound on top of its own

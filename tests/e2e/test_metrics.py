@@ -131,7 +131,7 @@ async def program_known(platform: Platform, org: str, program_id: UUID) -> None:
 
     async def consumed() -> bool:
         async with runtime.sessions() as session:
-            return await repository.program_of(session, UUID(org), program_id)
+            return bool(await repository.program_of(session, UUID(org), program_id))
 
     await eventually(consumed, timeout=30)
 
@@ -166,7 +166,8 @@ async def metrics_events(
     runtime = platform.runtimes["metrics"]
 
     async def relayed() -> bool:
-        return (await outbox_status(runtime.sessions, runtime.outbox.table)).backlog == 0
+        status = await outbox_status(runtime.sessions, runtime.outbox.table)
+        return bool(status.backlog == 0)
 
     await eventually(relayed, timeout=30)
     messages = await read_all(
