@@ -241,8 +241,9 @@ def _verifying_tls() -> ssl.SSLContext:
 def guarded_client(timeout: float, **kwargs: Any) -> httpx.AsyncClient:
     """An HTTP client fit for `fetch`: no redirects, no proxy from the environment, and no kept
     connections (one kept for a name could carry another name's request to the same address
-    without its TLS check)."""
-    if "transport" not in kwargs:
+    without its TLS check). A client without a transport of its own (none given, or None) gets
+    the process's one verifying TLS context."""
+    if kwargs.get("transport") is None:
         kwargs.setdefault("verify", _verifying_tls())
     return httpx.AsyncClient(
         timeout=timeout,
