@@ -63,11 +63,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Fail a grouped test that pytest-xdist did not group: it groups by an `@group` suffix on the
     node id, which pytest 9.2 no longer lets it write (pytest-dev/pytest-xdist#1386). Without the
     suffix every group's platform starts on every worker and nothing else says so."""
-    marker = item.get_closest_marker("xdist_group")
-    grouping = getattr(item.config.option, "loadgroup", False)
-    if grouping and marker and not item.nodeid.endswith(f"@{marker.args[0]}"):
+    if not getattr(item.config.option, "loadgroup", False):
+        return
+    names = sorted(  # the group as pytest-xdist names it: every xdist_group mark, joined
+        {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+    )
+    if names and not item.nodeid.endswith(f"@{'_'.join(names)}"):
         raise pytest.UsageError(
-            f"pytest-xdist did not group {item.nodeid} ({marker.args[0]}): "
+            f"pytest-xdist did not group {item.nodeid} ({'_'.join(names)}): "
             "this pytest and pytest-xdist do not work together (requirements-dev.in)"
         )
 
