@@ -35,6 +35,25 @@ def test_starting_a_running_server_again_leaves_the_one_server(tmp_path: Path) -
     assert first.poll() is not None  # stopped with the block: no second server left behind
 
 
+def _gomaxprocs(server: EmbeddedNats) -> str | None:
+    assert server.process is not None
+    environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+    found = [entry for entry in environ if entry.startswith(b"GOMAXPROCS=")]
+    return found[0].decode().partition("=")[2] if found else None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_the_server_runs_one_go_thread_unless_gomaxprocs_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOMAXPROCS", raising=False)
+    with EmbeddedNats(store_dir=tmp_path / "one") as server:
+        assert _gomaxprocs(server) == "1"
+    monkeypatch.setenv("GOMAXPROCS", "2")
+    with EmbeddedNats(store_dir=tmp_path / "two") as server:
+        assert _gomaxprocs(server) == "2"
+
+
 def test_a_lock_is_released_with_its_holder(tmp_path: Path) -> None:
     lock = FolderLock.acquire(tmp_path, "a test")
     with pytest.raises(FolderInUseError):

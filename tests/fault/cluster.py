@@ -19,7 +19,12 @@ from typing import Any
 
 import httpx
 
-from advocacy_devtools.embedded_nats import READY_LINE, free_port, nats_server_binary
+from advocacy_devtools.embedded_nats import (
+    READY_LINE,
+    free_port,
+    nats_server_binary,
+    server_environment,
+)
 from advocacy_devtools.supervisor import die_with_parent
 
 CLUSTER_NAME = "advocacy-test"
@@ -78,6 +83,7 @@ class ClusterNode:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=server_environment(),
             preexec_fn=die_with_parent,
         )
 
