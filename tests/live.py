@@ -106,6 +106,16 @@ on a loaded 2-core machine (a second suite running) took more than 90 s, and onc
 120 s. The tests whose setup may start a shared platform get this much more time (conftest)."""
 
 
+CHEAP_PASSWORD_HASHING = {
+    "password_hash_time_cost": "1",
+    "password_hash_memory_kib": "8",
+    "password_hash_parallelism": "1",
+}
+"""The platforms tests start hash passwords as the in-process tests do, with Argon2's cheapest
+parameters: at production cost the browser tests' sign-ins, the fuzzed login and the demo's
+accounts took about 8 s of CPU more in tests/ui alone."""
+
+
 @contextmanager
 def running_platform(
     folder: Path, *options: str, environment: dict[str, str] | None = None, **settings: str
@@ -120,6 +130,7 @@ def running_platform(
         if key not in {"NATS_URL", "DATABASE_URL"} and not key.startswith("ADVOCACY_")
     }
     env |= {"ADVOCACY_HTTP_PORT": str(port), "ADVOCACY_DATA_DIR": str(folder / "data")}
+    settings = CHEAP_PASSWORD_HASHING | settings
     env |= {f"ADVOCACY_{name.upper()}": value for name, value in settings.items()}
     env |= environment or {}
     log = folder / "run.log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -45,10 +46,24 @@ def test_the_embedded_platform_serves_restarts_its_crashed_processes_is_locked_a
         playbook = _playbook(http, organisation["id"])
         assert playbook.status_code == 200, playbook.text
         assert len(playbook.json()["rows"]) == 3
+        _passwords_are_hashed_as_configured(running, http)
         _a_killed_planner_is_restarted(running, http)
         _a_killed_nats_server_is_restarted_and_the_api_recovers(running, http, organisation["id"])
     _a_second_run_on_the_same_folder_is_refused(running)
     _kill_9_of_the_run_leaves_nothing_behind(running)
+
+
+def _passwords_are_hashed_as_configured(running: RunningPlatform, http: httpx.Client) -> None:
+    """The gateway process hashes with its `password_hash_*` settings (`running_platform` sets
+    the cheapest) and says at start that they are weaker than OWASP's minimum."""
+    admin = {"email": "root@embedded.example", "display_name": "Root", "password": "x" * 12}
+    assert http.post("/api/v1/platform-admins", json=admin).status_code == 201
+    with sqlite3.connect(running.data_dir / "gateway.db") as database:
+        (stored,) = database.execute(
+            "SELECT password_hash FROM users WHERE email = ?", (admin["email"],)
+        ).fetchone()
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$"), stored
+    assert "weaker than OWASP's minimum" in running.log.read_text()
 
 
 def _a_killed_planner_is_restarted(running: RunningPlatform, http: httpx.Client) -> None:

@@ -7,15 +7,18 @@ loop, so a burst of bogus logins does not stall everybody else's requests."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import threading
 import time
 from typing import Any
 
 import pytest
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import text
 
 from advocacy_gateway import security
+from advocacy_gateway.settings import GatewaySettings
 from tests.actors import admin_key, organisation, try_add_member
 from tests.security.conftest import Live
 
@@ -119,3 +122,27 @@ async def test_bogus_logins_do_not_stall_other_requests(
     assert len(verified_on) >= 9
     assert all(name.startswith("argon2") for name in verified_on), verified_on
     assert statistics.median(latencies) < logins_took / 10, (latencies, logins_took)
+
+
+def test_the_hashing_settings_default_to_rfc_9106_and_a_weaker_one_is_warned_of(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    defaults = GatewaySettings()
+    with caplog.at_level(logging.WARNING, logger="advocacy_gateway.security"):
+        production = security.configured_hasher(
+            defaults.password_hash_time_cost,
+            defaults.password_hash_memory_kib,
+            defaults.password_hash_parallelism,
+        )
+        assert caplog.records == []
+        cheapest = security.configured_hasher(1, 8, 1)
+    assert production.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert (production.time_cost, production.memory_cost) == (
+        RFC_9106_LOW_MEMORY.time_cost,
+        RFC_9106_LOW_MEMORY.memory_cost,
+    )
+    made = cheapest.hash(PASSWORD)
+    assert made.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert production.verify(made, PASSWORD)  # a hash verifies by its own parameters
+    (warned,) = caplog.records
+    assert "weaker than OWASP's minimum" in warned.getMessage()

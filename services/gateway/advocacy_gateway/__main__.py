@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from advocacy_gateway.app import create_app
+from advocacy_gateway.security import configured_hasher, use_password_hasher
 from advocacy_gateway.serving import serve
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared import tracing
@@ -25,6 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         if settings.admin_api_key is None:
             raise SystemExit("ADVOCACY_ADMIN_API_KEY is not set: start with `advocacy run`")
+        use_password_hasher(
+            configured_hasher(
+                settings.password_hash_time_cost,
+                settings.password_hash_memory_kib,
+                settings.password_hash_parallelism,
+            )
+        )
         app = create_app(settings, settings.admin_api_key.get_secret_value())
         serve(app, settings.http_host, settings.http_port)
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -33,12 +36,30 @@ def _dummy() -> str:
 
 
 def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
-    """Hash new passwords with `hasher` from now on; returns the one it replaces. For tests only:
-    hashing at production cost is the slowest step of many of them (a hash records its own
-    parameters, so verification follows whichever hasher made it)."""
+    """Hash new passwords with `hasher` from now on; returns the one it replaces. A hash records
+    its own parameters, so verification follows whichever hasher made it. The gateway process
+    sets it once from its settings (`configured_hasher`); tests set the cheapest, since hashing
+    at production cost is the slowest step of many of them."""
     global _hasher, _dummy_hash
     previous, _hasher, _dummy_hash = _hasher, hasher, None
     return previous
+
+
+OWASP_MINIMUM_MEMORY_KIB = 19 * 1024
+OWASP_MINIMUM_TIME_COST = 2
+"""Argon2id's least configuration in OWASP's Password Storage Cheat Sheet (19 MiB, 2 iterations)."""
+
+
+def configured_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    """The hasher of the gateway's `password_hash_*` settings, with a warning when it is weaker
+    than OWASP's least: the platforms the test suite starts use the cheapest, on purpose."""
+    if memory_kib < OWASP_MINIMUM_MEMORY_KIB or time_cost < OWASP_MINIMUM_TIME_COST:
+        log.warning(
+            "password hashes are weaker than OWASP's minimum (19 MiB, 2 iterations): "
+            "for tests and development only",
+            extra={"memory_kib": memory_kib, "time_cost": time_cost},
+        )
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
 
 
 API_KEY_PREFIX = "adv"

@@ -34,6 +34,22 @@ class GatewaySettings(ServiceSettings):
         '(rate limits, login throttling), as JSON: ["10.0.0.0/8"]; none by default',
     )
     idempotency_hours: float = Field(default=24.0, gt=0)
+    password_hash_time_cost: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Argon2id iterations of a new password hash. The defaults are RFC 9106's "
+        "low-memory profile; a hash keeps the parameters it was made with, so a change applies "
+        "to passwords set after it and every existing one still verifies",
+    )
+    password_hash_memory_kib: int = Field(
+        default=64 * 1024,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory of a new password hash, in KiB (below OWASP's 19 MiB the "
+        "gateway warns at start: for tests and development only)",
+    )
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     bi_export_settle_seconds: float = Field(
         default=60.0,
         ge=0,
