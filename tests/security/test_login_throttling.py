@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from argon2.profiles import RFC_9106_LOW_MEMORY
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from advocacy_gateway import security
 from advocacy_gateway.settings import GatewaySettings
+from advocacy_shared.crypto import new_key
 from tests.actors import admin_key, organisation, try_add_member
 from tests.security.conftest import Live
 
@@ -124,25 +126,37 @@ async def test_bogus_logins_do_not_stall_other_requests(
     assert statistics.median(latencies) < logins_took / 10, (latencies, logins_took)
 
 
-def test_the_hashing_settings_default_to_rfc_9106_and_a_weaker_one_is_warned_of(
+def test_the_hashing_settings_default_to_rfc_9106_and_a_weaker_one_is_warned_of_or_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    defaults = GatewaySettings()
+    cheapest: dict[str, Any] = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8}
     with caplog.at_level(logging.WARNING, logger="advocacy_gateway.security"):
-        production = security.configured_hasher(
-            defaults.password_hash_time_cost,
-            defaults.password_hash_memory_kib,
-            defaults.password_hash_parallelism,
-        )
+        production = security.configured_hasher(GatewaySettings())
         assert caplog.records == []
-        cheapest = security.configured_hasher(1, 8, 1)
-    assert production.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
-    assert (production.time_cost, production.memory_cost) == (
-        RFC_9106_LOW_MEMORY.time_cost,
-        RFC_9106_LOW_MEMORY.memory_cost,
-    )
-    made = cheapest.hash(PASSWORD)
-    assert made.startswith("$argon2id$v=19$m=8,t=1,p=1$")
-    assert production.verify(made, PASSWORD)  # a hash verifies by its own parameters
+        cheap = security.configured_hasher(GatewaySettings(**cheapest, password_hash_parallelism=1))
     (warned,) = caplog.records
     assert "weaker than OWASP's minimum" in warned.getMessage()
+    assert (production.time_cost, production.memory_cost, production.parallelism) == (
+        RFC_9106_LOW_MEMORY.time_cost,
+        RFC_9106_LOW_MEMORY.memory_cost,
+        RFC_9106_LOW_MEMORY.parallelism,
+    )
+    made = cheap.hash(PASSWORD)
+    assert made.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert production.verify(made, PASSWORD)  # a hash verifies by its own parameters
+
+    production_settings: dict[str, Any] = {
+        "environment": "production",
+        "admin_api_key": "a-real-secret",
+        "nats_url": "nats://nats-1:4222",
+        "database_url": "postgresql://db/gateway",
+        "encryption_keys": new_key(),
+    }
+    assert not GatewaySettings(**production_settings).weak_password_hashing
+    weak_ones: list[dict[str, Any]] = [
+        {"password_hash_time_cost": 1},
+        {"password_hash_memory_kib": 19 * 1024 - 1},
+    ]
+    for weak in weak_ones:
+        with pytest.raises(ValidationError, match="weaker than OWASP's minimum"):
+            GatewaySettings(**production_settings, **weak)

@@ -26,13 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         if settings.admin_api_key is None:
             raise SystemExit("ADVOCACY_ADMIN_API_KEY is not set: start with `advocacy run`")
-        use_password_hasher(
-            configured_hasher(
-                settings.password_hash_time_cost,
-                settings.password_hash_memory_kib,
-                settings.password_hash_parallelism,
-            )
-        )
+        use_password_hasher(configured_hasher(settings))
         app = create_app(settings, settings.admin_api_key.get_secret_value())
         serve(app, settings.http_host, settings.http_port)
 

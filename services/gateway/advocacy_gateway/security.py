@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from advocacy_gateway.settings import GatewaySettings
+
 log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
@@ -45,21 +47,24 @@ def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
     return previous
 
 
-OWASP_MINIMUM_MEMORY_KIB = 19 * 1024
-OWASP_MINIMUM_TIME_COST = 2
-"""Argon2id's least configuration in OWASP's Password Storage Cheat Sheet (19 MiB, 2 iterations)."""
-
-
-def configured_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+def configured_hasher(settings: GatewaySettings) -> PasswordHasher:
     """The hasher of the gateway's `password_hash_*` settings, with a warning when it is weaker
-    than OWASP's least: the platforms the test suite starts use the cheapest, on purpose."""
-    if memory_kib < OWASP_MINIMUM_MEMORY_KIB or time_cost < OWASP_MINIMUM_TIME_COST:
+    than OWASP's least (which production refuses): the platforms the test suite starts use the
+    cheapest, on purpose."""
+    if settings.weak_password_hashing:
         log.warning(
             "password hashes are weaker than OWASP's minimum (19 MiB, 2 iterations): "
             "for tests and development only",
-            extra={"memory_kib": memory_kib, "time_cost": time_cost},
+            extra={
+                "memory_kib": settings.password_hash_memory_kib,
+                "time_cost": settings.password_hash_time_cost,
+            },
         )
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
 
 
 API_KEY_PREFIX = "adv"

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, IPvAnyNetwork, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 from advocacy_shared.crypto import development_key
-from advocacy_shared.settings import ServiceSettings, database_url_field, encryption_keys_field
+from advocacy_shared.settings import (
+    InsecureSettingsError,
+    ServiceSettings,
+    database_url_field,
+    encryption_keys_field,
+)
 
 LINKEDIN_CALLBACK_PATH = "/api/v1/linkedin/callback"
 """Where LinkedIn sends a member back after consent (`routes.linkedin`); here, not there, so that
 `advocacy run` builds the redirect URL without importing every route."""
+
+
+OWASP_MINIMUM_MEMORY_KIB = 19 * 1024
+OWASP_MINIMUM_TIME_COST = 2
+"""Argon2id's least configuration in OWASP's Password Storage Cheat Sheet (19 MiB, 2 iterations)."""
 
 
 class GatewaySettings(ServiceSettings):
@@ -46,8 +56,8 @@ class GatewaySettings(ServiceSettings):
         default=64 * 1024,
         ge=8,
         le=4 * 1024 * 1024,
-        description="Argon2id memory of a new password hash, in KiB (below OWASP's 19 MiB the "
-        "gateway warns at start: for tests and development only)",
+        description="Argon2id memory of a new password hash, in KiB; below OWASP's minimum "
+        "(19 MiB, 2 iterations) production refuses to start and development warns",
     )
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     bi_export_settle_seconds: float = Field(
@@ -134,6 +144,24 @@ class GatewaySettings(ServiceSettings):
         if self.encryption_keys is not None:
             return self.encryption_keys.get_secret_value()
         return development_key(self.data_dir)
+
+    @property
+    def weak_password_hashing(self) -> bool:
+        """Below OWASP's least Argon2id configuration: for tests and development only."""
+        return (
+            self.password_hash_memory_kib < OWASP_MINIMUM_MEMORY_KIB
+            or self.password_hash_time_cost < OWASP_MINIMUM_TIME_COST
+        )
+
+    @model_validator(mode="after")
+    def _refuse_weak_password_hashing_in_production(self) -> GatewaySettings:
+        if self.environment == "production" and self.weak_password_hashing:
+            raise InsecureSettingsError(
+                "production refuses password hashes weaker than OWASP's minimum: "
+                "ADVOCACY_PASSWORD_HASH_MEMORY_KIB >= 19456 and "
+                "ADVOCACY_PASSWORD_HASH_TIME_COST >= 2"
+            )
+        return self
 
     @property
     def secure_cookies(self) -> bool:
