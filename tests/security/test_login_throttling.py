@@ -14,11 +14,14 @@ import time
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlmodel import col, select
 
 from advocacy_gateway import security
+from advocacy_gateway.models import User
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared.crypto import new_key
 from tests.actors import admin_key, organisation, try_add_member
@@ -160,3 +163,44 @@ def test_the_hashing_settings_default_to_rfc_9106_and_a_weaker_one_is_warned_of_
     for weak in weak_ones:
         with pytest.raises(ValidationError, match="weaker than OWASP's minimum"):
             GatewaySettings(**production_settings, **weak)
+
+
+async def stored_hash(live: Live, email: str) -> str:
+    state = live.platform.gateway.app.state.gateway
+    async with state.sessions() as session:
+        query = select(User.password_hash).where(col(User.email) == email)
+        return str((await session.execute(query)).scalar_one())
+
+
+async def test_a_sign_in_rehashes_a_password_hashed_with_other_parameters_once(
+    live: Live,
+) -> None:
+    """Raising the `password_hash_*` settings reaches an existing account at its next sign-in;
+    a wrong password changes nothing."""
+    org = await organisation(live, "Rehashed")
+    key = await admin_key(live, org["id"])
+    email = "ada@rehashed.example"
+    added = await try_add_member(live, org["id"], key, email, "analyst", password=PASSWORD)
+    assert added.status_code == 201, added.text
+    made = await stored_hash(live, email)
+    assert made.startswith("$argon2id$v=19$m=8,t=1,p=1$")  # the tests' cheapest
+
+    def login(password: str) -> dict[str, str]:
+        return {"organisation": org["slug"], "email": email, "password": password}
+
+    cheapest = security.use_password_hasher(
+        PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    )
+    try:
+        wrong = await live.http.post("/api/v1/auth/login", json=login("not the password"))
+        assert wrong.status_code == 401, wrong.text
+        assert await stored_hash(live, email) == made
+        right = await live.http.post("/api/v1/auth/login", json=login(PASSWORD))
+        assert right.status_code == 200, right.text
+        rehashed = await stored_hash(live, email)
+        assert rehashed.startswith("$argon2id$v=19$m=16,t=2,p=1$"), rehashed
+        again = await live.http.post("/api/v1/auth/login", json=login(PASSWORD))
+        assert again.status_code == 200, again.text
+        assert await stored_hash(live, email) == rehashed
+    finally:
+        security.use_password_hasher(cheapest)

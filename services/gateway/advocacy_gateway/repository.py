@@ -96,6 +96,15 @@ class UserRepository:
     def add(self, user: User) -> None:
         self.session.add(user)
 
+    async def replace_password_hash(self, user_id: UUID, old: str, new: str) -> bool:
+        """Set `new` only where the hash is still `old`: a password changed meanwhile stays."""
+        result = await self.session.execute(
+            update(User)
+            .where(col(User.id) == user_id, col(User.password_hash) == old)
+            .values(password_hash=new)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def remove(self, organisation_id: UUID, user_id: UUID) -> None:
         await self.session.execute(
             delete(User).where(

@@ -82,6 +82,15 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def password_needs_rehash(password_hash: str) -> bool:
+    """Whether a hash was made with other Argon2 parameters than the current ones (the
+    `password_hash_*` settings changed since)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
 _ARGON2_WORKERS = 2
 _argon2_pool = ThreadPoolExecutor(max_workers=_ARGON2_WORKERS, thread_name_prefix="argon2")
 

@@ -41,6 +41,7 @@ from advocacy_gateway.security import (
     hash_secret,
     new_api_key,
     new_token,
+    password_needs_rehash,
     verify_password_off_loop,
 )
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound
@@ -327,6 +328,20 @@ async def check_password(user: User | None, password: str) -> User:
     if user is None or user.disabled:
         raise LoginFailed
     return user
+
+
+async def rehashed_if_outdated(user: User, password: str) -> str | None:
+    """After a successful sign-in, a new hash of the password just checked when the stored one
+    was made with other Argon2 parameters than the settings' (off the event loop), so that a
+    raised cost reaches existing accounts at their next sign-in; None when it is current."""
+    if user.password_hash is None or not password_needs_rehash(user.password_hash):
+        return None
+    return await hash_password_off_loop(password)
+
+
+async def store_rehashed_password(session: AsyncSession, user: User, rehashed: str) -> None:
+    assert user.password_hash is not None
+    await UserRepository(session).replace_password_hash(user.id, user.password_hash, rehashed)
 
 
 async def open_session(

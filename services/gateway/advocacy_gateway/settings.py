@@ -49,8 +49,8 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         le=20,
         description="Argon2id iterations of a new password hash. The defaults are RFC 9106's "
-        "low-memory profile; a hash keeps the parameters it was made with, so a change applies "
-        "to passwords set after it and every existing one still verifies",
+        "low-memory profile; a hash keeps the parameters it was made with, so every existing one "
+        "still verifies after a change, and is made again at its account's next sign-in",
     )
     password_hash_memory_kib: int = Field(
         default=64 * 1024,

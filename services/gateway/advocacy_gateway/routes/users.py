@@ -113,8 +113,11 @@ async def log_in(body: Login, request: Request, state: State, response: Response
         async with state.transaction() as session:
             await throttle.failed(session, state.outbox, LOGIN_THROTTLE, keys, account)
         raise ProblemError(401, "login-failed", "wrong email or password") from exc
+    rehashed = await service.rehashed_if_outdated(user, body.password)  # off the event loop
     async with state.transaction() as session:
         await throttle.succeeded(session, LOGIN_THROTTLE, keys)
+        if rehashed is not None:
+            await service.store_rehashed_password(session, user, rehashed)
         token, user_session = await service.open_session(session, user, lifetime)
     response.set_cookie(
         SESSION_COOKIE,
