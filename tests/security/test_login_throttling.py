@@ -12,6 +12,7 @@ import statistics
 import threading
 import time
 from typing import Any
+from uuid import UUID
 
 import pytest
 from argon2 import PasswordHasher
@@ -22,6 +23,7 @@ from sqlmodel import col, select
 
 from advocacy_gateway import security
 from advocacy_gateway.models import User
+from advocacy_gateway.repository import UserRepository
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_shared.crypto import new_key
 from tests.actors import admin_key, organisation, try_add_member
@@ -204,3 +206,13 @@ async def test_a_sign_in_rehashes_a_password_hashed_with_other_parameters_once(
         assert await stored_hash(live, email) == rehashed
     finally:
         security.use_password_hasher(cheapest)
+
+    # A rehash whose sign-in read the hash before a password change stores nothing: the
+    # changed password stays.
+    state = live.platform.gateway.app.state.gateway
+    async with state.transaction() as session:
+        user = await UserRepository(session).by_email(UUID(org["id"]), email)
+        assert user is not None
+        stale = UserRepository(session).replace_password_hash(user.id, made, "$argon2id$stale")
+        assert await stale is False
+    assert await stored_hash(live, email) == rehashed

@@ -19,7 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from advocacy_gateway.settings import GatewaySettings
+from advocacy_gateway.settings import (
+    OWASP_MINIMUM_MEMORY_KIB,
+    OWASP_MINIMUM_TIME_COST,
+    GatewaySettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,8 @@ def configured_hasher(settings: GatewaySettings) -> PasswordHasher:
     cheapest, on purpose."""
     if settings.weak_password_hashing:
         log.warning(
-            "password hashes are weaker than OWASP's minimum (19 MiB, 2 iterations): "
+            "password hashes are weaker than OWASP's minimum "
+            f"({OWASP_MINIMUM_MEMORY_KIB} KiB, {OWASP_MINIMUM_TIME_COST} iterations): "
             "for tests and development only",
             extra={
                 "memory_kib": settings.password_hash_memory_kib,

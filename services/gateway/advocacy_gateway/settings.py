@@ -158,8 +158,8 @@ class GatewaySettings(ServiceSettings):
         if self.environment == "production" and self.weak_password_hashing:
             raise InsecureSettingsError(
                 "production refuses password hashes weaker than OWASP's minimum: "
-                "ADVOCACY_PASSWORD_HASH_MEMORY_KIB >= 19456 and "
-                "ADVOCACY_PASSWORD_HASH_TIME_COST >= 2"
+                f"ADVOCACY_PASSWORD_HASH_MEMORY_KIB >= {OWASP_MINIMUM_MEMORY_KIB} and "
+                f"ADVOCACY_PASSWORD_HASH_TIME_COST >= {OWASP_MINIMUM_TIME_COST}"
             )
         return self
 
