@@ -25,7 +25,7 @@ from advocacy_devtools.embedded_nats import (
     nats_server_binary,
     server_environment,
 )
-from advocacy_devtools.supervisor import die_with_parent
+from tests.fault.processes import started_in_parallel
 
 CLUSTER_NAME = "advocacy-test"
 
@@ -84,7 +84,7 @@ class ClusterNode:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=server_environment(),
-            preexec_fn=die_with_parent,
+            preexec_fn=started_in_parallel,
         )
 
     def ready(self) -> bool:

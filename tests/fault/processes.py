@@ -15,6 +15,7 @@ from pathlib import Path
 import nats
 
 from advocacy_devtools.supervisor import die_with_parent
+from advocacy_devtools.worker_cpus import every_cpu
 from advocacy_shared.contracts.errors import RpcError
 from advocacy_shared.contracts.system import PingRequest, ping
 from advocacy_shared.rpc import RpcClient
@@ -39,6 +40,14 @@ def child_environment(settings: Mapping[str, str]) -> dict[str, str]:
     return env | CHILD_SETTINGS | dict(settings)
 
 
+def started_in_parallel() -> None:
+    """`preexec_fn` of the fault suite's processes: each stops with the test process and runs on
+    every CPU of the run, not on its pytest-xdist worker's one, so that replicas and cluster
+    nodes really run at the same time (`advocacy_devtools.worker_cpus`)."""
+    die_with_parent()
+    every_cpu()
+
+
 class ServiceProcess:
     """One process of a service (`module`: `advocacy_planner`, `advocacy_gateway.webhooks`, ...);
     it dies with the test process."""
@@ -56,7 +65,7 @@ class ServiceProcess:
                 env=self.env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
+                preexec_fn=started_in_parallel,
             )
 
     @property

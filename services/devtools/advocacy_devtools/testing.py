@@ -30,12 +30,18 @@ from sqlalchemy.exc import DBAPIError
 
 from advocacy_devtools.database_templates import DatabaseTemplates, run_script, schema_url
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError
+from advocacy_devtools.worker_cpus import pin_this_worker
 from advocacy_shared.db import create_engine
 from advocacy_shared.topology import DOMAINS, Topology
 
 TEST_DATABASE = "advocacy_test"
 
 MakeDatabase = Callable[[str, str | None], Awaitable[str]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker runs on a CPU of its own (`advocacy_devtools.worker_cpus`)."""
+    pin_this_worker()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
