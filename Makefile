@@ -7,7 +7,7 @@ LOCAL_PACKAGES := -e ./shared -e ./services/planner -e ./services/ambassadors \
 	-e ./services/devtools
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck check lock clean bench bench-metrics bench-content deploy-check asyncapi
+.PHONY: run test lint imports typecheck check lock clean bench bench-machine bench-metrics bench-content deploy-check asyncapi
 
 $(STAMP): requirements.lock shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ asyncapi: $(STAMP)
 # is set, NATS_URL when set. Not a test: it prints figures. Pass options with BENCH_ARGS.
 bench: $(STAMP)
 	$(BIN)/python bench/gateway.py $(BENCH_ARGS)
+
+# The machine under the figures (a CPU loop, a round trip between processes on one CPU and across
+# two, fdatasync): `make bench` and `make bench-metrics` print it first (bench/machine.py).
+bench-machine: $(STAMP)
+	$(BIN)/python bench/machine.py $(BENCH_ARGS)
 
 # Snapshot ingestion from NATS into PostgreSQL (needs DATABASE_URL=postgresql://...; NATS_URL or
 # an embedded nats-server): the metrics service's batch consumer against a raw nats-py + asyncpg

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import measure_machine  # bench/ is not a package
 from sqlalchemy.engine import make_url
 
 from advocacy_devtools.embedded_nats import free_port
@@ -467,6 +468,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL")
+    machine = measure_machine()
+    print(machine.line(), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as temporary:
         folder = Path(temporary)
         with (
@@ -479,7 +482,8 @@ def main() -> None:
     load_1, load_5, _ = os.getloadavg()
     print(
         f"\n`make bench` on {backend}, {nats}, {os.cpu_count()} cores, "
-        f"load average {load_1:.1f} (1 min) {load_5:.1f} (5 min) at the end:\n"
+        f"load average {load_1:.1f} (1 min) {load_5:.1f} (5 min) at the end;\n"
+        f"before the platform started, {machine.line()}\n"
     )
     print(table(rows))
     print("\nCPU time per request, ms, by process (user + system, from /proc):\n")

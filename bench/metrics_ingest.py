@@ -64,6 +64,7 @@ from typing import Any
 import asyncpg
 import nats
 import uvloop
+from machine import measure_machine  # bench/ is not a package
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
@@ -753,6 +754,7 @@ def main() -> None:
         help="the event loop (uvloop: the services' own, `advocacy_shared.service_main.run`)",
     )
     args = parser.parse_args()
+    print(measure_machine().line(), flush=True)
     sys.exit(on_loop(args.loop, main_async(args)))
 
 

@@ -48,6 +48,7 @@ from gateway import (  # bench/ is not a package
     process,
     wait_until,
 )
+from machine import measure_machine  # bench/ is not a package
 
 from advocacy_devtools.embedded_nats import free_port
 
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--background-writes", type=float, default=20.0)
     parser.add_argument("--alone", action="store_true", help="stop the consumers while timed")
     args = parser.parse_args()
+    print(measure_machine().line(), flush=True)
     database_url = os.environ.get("DATABASE_URL")
     with (
         tempfile.TemporaryDirectory(prefix="advocacy-bench-") as temporary,

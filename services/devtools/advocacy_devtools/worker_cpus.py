@@ -6,8 +6,8 @@ CPU, each such message that wakes a process on the other CPU waits for the host 
 that CPU: on the machine this was measured on, a round trip between two processes took 4 µs on
 one CPU and 64-90 µs across two, and the halts and wake-ups counted as CPU time of the processes
 (docs/backbone.md, "Round 10"). Pinned, a worker and everything it starts (its nats-server, its
-platforms, their browser) share one CPU and the other worker has the other: the whole suite took
-12-15 % less time and CPU.
+platforms, their browser) share one CPU and the other worker has the other: there, whole runs
+took 248-262 s and 408-435 s of CPU, against 266-314 s and 438-527 s unpinned.
 
 Only when every worker can have a CPU of its own (2 to as many workers as CPUs), and never with
 `ADVOCACY_TEST_PIN_WORKERS=0`. Processes whose test is about running at the same time (the fault
