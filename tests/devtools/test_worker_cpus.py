@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,13 +31,14 @@ def test_each_worker_gets_a_cpu_of_its_own_only_when_there_are_enough() -> None:
 
 PROBE = """
 import json, os, subprocess, sys
-from advocacy_devtools.worker_cpus import every_cpu, pin_this_worker
+from advocacy_devtools.worker_cpus import pin_this_worker
+from tests.fault.processes import started_in_parallel  # what the fault suite's processes use
 before = sorted(os.sched_getaffinity(0))
 pinned = pin_this_worker()
 show = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
 inherited = json.loads(subprocess.run(show, capture_output=True, text=True).stdout)
 parallel = json.loads(
-    subprocess.run(show, capture_output=True, text=True, preexec_fn=every_cpu).stdout
+    subprocess.run(show, capture_output=True, text=True, preexec_fn=started_in_parallel).stdout
 )
 print(json.dumps({"before": before, "pinned": pinned, "now": sorted(os.sched_getaffinity(0)),
                   "inherited": inherited, "parallel": parallel}))
@@ -55,6 +57,7 @@ def _probe(**env: str) -> dict[str, object]:
         capture_output=True,
         text=True,
         check=True,
+        cwd=Path(__file__).resolve().parents[2],  # the checkout, for `tests.fault`
         preexec_fn=every_cpu,  # this test may run on a pinned worker
     )
     result: dict[str, object] = json.loads(run.stdout)
