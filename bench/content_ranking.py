@@ -194,8 +194,8 @@ def per_pair(
 ) -> tuple[list[list[tuple[UUID, float]]], list[list[float]]]:
     """Every pair scored one at a time in plain Python, then each person's best items with the
     same cadence and cap rules: what one would write first."""
-    vocabulary = library.vectorizer.vocabulary_
-    idf = library.vectorizer.idf_
+    vocabulary = library.vectorizer.vocabulary
+    idf = library.vectorizer.idf
     item_vectors = []
     for row in range(library.matrix.shape[0]):
         start, end = library.matrix.indptr[row], library.matrix.indptr[row + 1]

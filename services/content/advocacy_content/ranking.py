@@ -13,7 +13,7 @@ The signals (docs/content.md says the same with examples):
   disciplines is for one of the ambassador's segments, 0.6 when only through a discipline for
   everyone, 0.3 for an item without disciplines, else 0.
 - `topic_match` (0.25): the cosine of the ambassador's topics and the item's title, topics and
-  text, as TF-IDF vectors of Danish and English Snowball stems (scikit-learn, PyStemmer), doubled
+  text, as TF-IDF vectors of Danish and English Snowball stems (`tfidf`, PyStemmer), doubled
   and capped at 1 (a cosine of 0.5 is already a strong match for a handful of topic words).
 - `language` (0.15): 1 when the item is in one of the ambassador's languages, else 0.
 - `freshness` (0.10): halves every 7 days since the item became available.
@@ -41,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+from advocacy_content.tfidf import TfidfVectors, tokenize
 
 WEIGHTS: dict[str, float] = {
     "discipline_fit": 0.30,
@@ -158,7 +159,6 @@ class Ranked:
 
 # --- Text: Danish and English stems, TF-IDF -------------------------------------------------------
 
-_TOKENS = TfidfVectorizer().build_tokenizer()
 _DANISH = Stemmer.Stemmer("danish")
 _ENGLISH = Stemmer.Stemmer("english")
 
@@ -173,7 +173,7 @@ def stems(text: str) -> list[str]:
 
 def analysed(texts: Sequence[str]) -> list[list[str]]:
     """`stems` of many texts, each distinct word stemmed once."""
-    tokens = [_TOKENS(text.lower()) for text in texts]
+    tokens = [tokenize(text.lower()) for text in texts]
     words = sorted(set().union(*tokens)) if tokens else []
     danish, english = _DANISH.stemWords(words), _ENGLISH.stemWords(words)
     both = {
@@ -181,11 +181,6 @@ def analysed(texts: Sequence[str]) -> list[list[str]]:
         for word, da, en in zip(words, danish, english, strict=True)
     }
     return [[stem for token in row for stem in both[token]] for row in tokens]
-
-
-def _as_given(stemmed: list[str]) -> list[str]:
-    """The vectorizer's analyzer: the documents come stemmed already (`analysed`)."""
-    return stemmed
 
 
 def item_document(item: Item) -> str:
@@ -255,10 +250,10 @@ class Library:
         self.items = sorted(items, key=lambda item: str(item.id))
         self.context = context
         n = len(self.items)
-        self.vectorizer = TfidfVectorizer(analyzer=_as_given, dtype=np.float32)
+        self.vectorizer = TfidfVectors()
         documents = analysed([item_document(item) for item in self.items])
         self.matrix: sparse.csr_matrix = (
-            self.vectorizer.fit_transform(documents).tocsr()
+            self.vectorizer.fit_transform(documents)
             if n and any(documents)
             else sparse.csr_matrix((n, 1), dtype=np.float32)
         )
@@ -350,7 +345,7 @@ class Library:
     def person_vectors(self, people: Sequence[Person]) -> sparse.csr_matrix:
         if not self.fitted:
             return sparse.csr_matrix((len(people), self.matrix.shape[1]), dtype=np.float32)
-        return self.vectorizer.transform(analysed([" ".join(p.topics) for p in people])).tocsr()
+        return self.vectorizer.transform(analysed([" ".join(p.topics) for p in people]))
 
     def topic(self, vectors: sparse.csr_matrix) -> npt.NDArray[np.float32]:
         """The topic match of a block of people x all items. The people's topics use few terms:
