@@ -19,14 +19,12 @@ import httpx
 from rich.console import Console
 
 from advocacy_devtools import metrics_export
-from advocacy_devtools.demo import DemoError, sign_in_text
-from advocacy_devtools.demo import seed as seed_demo
 from advocacy_devtools.embedded_nats import EmbeddedNats, EmbeddedNatsError, free_port
 from advocacy_devtools.locks import FolderInUseError, FolderLock
 from advocacy_devtools.supervisor import ProcessSpec, Supervisor
 from advocacy_gateway.settings import LINKEDIN_CALLBACK_PATH, GatewaySettings
-from advocacy_shared import deadletters
 from advocacy_shared.contracts.system import SERVICES
+from advocacy_shared.deadletter_commands import add_commands as add_deadletter_commands
 from advocacy_shared.linkedin.settings import LinkedInSettings
 from advocacy_shared.logs import configure_logging
 
@@ -51,10 +49,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="bring every service's database to the latest schema")
     _add_roster_commands(commands)
     _add_metrics_commands(commands)
-    deadletters.add_commands(commands)
+    add_deadletter_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "deadletters":
-        sys.exit(deadletters.run_command(args))
+        sys.exit(_deadletters(args))
     if args.command == "roster":
         sys.exit(asyncio.run(roster_import(args.file, args.url, args.key, args.report)))
     if args.command == "metrics" and args.metrics_command == "export":
@@ -69,6 +67,16 @@ def main(argv: list[str] | None = None) -> None:
         migrate_all()
     else:
         sys.exit(asyncio.run(run_platform(settings, demo=args.demo)))
+
+
+def _deadletters(args: argparse.Namespace) -> int:
+    """Imported here, as the demo in `_seed_demo`: with them at the top, importing this module
+    took 1.6-1.9 s of CPU (the consumers' machinery, SQLAlchemy, the LinkedIn client), without
+    them 0.8-0.9 s, which `advocacy run` (the supervisor of every `make run`) and the other
+    commands pay at each start."""
+    from advocacy_shared import deadletters
+
+    return deadletters.run_command(args)
 
 
 def _add_roster_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -312,6 +320,9 @@ async def _when_ready(
 
 async def _seed_demo(base_url: str, admin_key: str) -> None:
     """A refused step is reported and the platform runs on: the demo is a convenience."""
+    from advocacy_devtools.demo import DemoError, sign_in_text
+    from advocacy_devtools.demo import seed as seed_demo
+
     started = asyncio.get_running_loop().time()
     try:
         summary = await seed_demo(base_url, admin_key)
