@@ -20,15 +20,14 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from advocacy_devtools import cli
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
-from advocacy_shared.deadletters import _print_parked
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.lifecycle import where
 from advocacy_shared.outbox import EventTooLarge, OutboxRelay
 from advocacy_shared.outbox_records import outbox_status, parked_events, prune, unpark
-from advocacy_shared.settings import ServiceSettings
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
 
@@ -101,8 +100,10 @@ async def test_a_row_that_can_never_be_published_is_parked_and_the_rest_go_on(
     assert (status.backlog, status.parked, status.oldest_pending_at) == (0, 1, None)
 
     assert await probe.relay.publish_pending() == 0  # a parked row is not tried again
-    monkeypatch.setenv("ADVOCACY_PROBE_DATABASE_URL", probe.url)  # `advocacy deadletters parked`
-    assert await _print_parked("probe", ServiceSettings(), limit=10) == 0
+    monkeypatch.setenv("ADVOCACY_PROBE_DATABASE_URL", probe.url)
+    with pytest.raises(SystemExit) as exited:  # as an operator types it
+        await asyncio.to_thread(cli.main, ["deadletters", "parked", "probe", "--limit", "10"])
+    assert exited.value.code == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["id"] == too_big
     assert await unpark(probe.sessions, tables.outbox, too_big)

@@ -2,7 +2,7 @@
 
 The ranking used scikit-learn's `TfidfVectorizer` with its defaults for this: raw term counts,
 smoothed idf (`ln((1 + n) / (1 + df)) + 1`), each row scaled to unit length, float32. Importing
-scikit-learn cost the content service about 1.6 s of CPU at every start (measured in
+scikit-learn cost the content service 1.6-2 s of CPU at every start (measured in
 docs/content.md, "Start-up"), for these few lines; `tests/content/test_tfidf.py` checks that the
 vectors are scikit-learn's, to float32 precision, with scikit-learn as a test dependency only.
 """
