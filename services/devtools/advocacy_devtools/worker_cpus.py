@@ -8,6 +8,8 @@ one CPU and 64-90 µs across two, and the halts and wake-ups counted as CPU time
 (docs/backbone.md, "Round 10"). Pinned, a worker and everything it starts (its nats-server, its
 platforms, their browser) share one CPU and the other worker has the other: there, whole runs
 took 248-262 s and 408-435 s of CPU, against 266-314 s and 438-527 s unpinned.
+On a machine whose cross-CPU wake-ups are quick it makes no difference ("Round 11": 309.5 s
+pinned, 305.5 s unpinned).
 
 Only when every worker can have a CPU of its own (2 to as many workers as CPUs), and never with
 `ADVOCACY_TEST_PIN_WORKERS=0`. Processes whose test is about running at the same time (the fault
