@@ -241,7 +241,17 @@ class OutboxRelay:
         self._sql: _RelaySql | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """Start a pass soon, on the loop's next turn rather than at once.
+
+        Woken right after a commit, the relay would otherwise run its pass's first step (a pool
+        checkout, the lock's statement) before the reply or ack that the same commit allows has
+        left: nats-py writes those from a flusher task that the publish wakes only afterwards. One
+        turn later the reply goes first, and the relay's pass overlaps the caller's next request.
+        """
+        try:
+            asyncio.get_running_loop().call_soon(self._wake.set)
+        except RuntimeError:  # no loop runs here (a test's set-up): nothing waits yet
+            self._wake.set()
 
     async def run(self) -> None:
         """Relay until cancelled. Never raises: a failure is logged and the rows stay unsent."""

@@ -282,3 +282,42 @@ async def asleep(task: asyncio.Task[None]) -> bool:
     return (
         bool(places) and places[-1].startswith(("wait (", "wait_for (")) and "asyncio" in places[-1]
     )
+
+
+async def test_a_wake_lets_the_reply_of_the_same_commit_leave_first(probe: Probe) -> None:
+    """A commit wakes the relay and then publishes its reply (or ack), which nats-py writes from a
+    flusher task the publish wakes. The relay's pass must start after that task has run, or the
+    reply waits for the pass's first step."""
+    relay = probe.relay
+    relay.interval = 60.0
+    order: list[str] = []
+
+    async def recorded_pass() -> int:
+        order.append("relay pass")
+        return 0
+
+    relay.publish_pending = recorded_pass  # type: ignore[method-assign]
+    flushes: asyncio.Queue[None] = asyncio.Queue()
+
+    async def flusher() -> None:
+        await flushes.get()
+        order.append("reply")
+
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(partial(asleep, task))
+        order.clear()
+        flushing = asyncio.create_task(flusher())
+        await asyncio.sleep(0)  # the flusher now waits for a flush, as nats-py's does
+        relay.wake()
+        flushes.put_nowait(None)
+
+        async def both_ran() -> bool:
+            return len(order) == 2
+
+        await eventually(both_ran)
+        assert order == ["reply", "relay pass"]
+        await flushing
+    finally:
+        task.cancel()
+        await asyncio.wait([task], timeout=10)
