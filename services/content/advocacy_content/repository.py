@@ -29,9 +29,11 @@ from advocacy_content.models import (
     messaging,
     tenants,
 )
+from advocacy_shared.db import scoped_upsert
 from advocacy_shared.tenancy import TenantRepository
 
 tenant_repository = TenantRepository(tenants)
+PROGRAM_COPIES = ProgramCopy.__table__  # type: ignore[attr-defined]
 
 
 def _hashed(entity_id: UUID) -> str:
@@ -230,26 +232,20 @@ class CopyRepository(_Scoped):
         """Insert the program's copy or replace its objectives and disciplines, in one statement
         (no read first, no ORM instance); another organisation's row is never touched. Returns
         whether the copy was written: False when the id is another organisation's program."""
-        insert = (
-            postgresql.insert
-            if self.session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = insert(ProgramCopy).values(
-            program_id=program_id,
-            organisation_id=self.organisation_id,
-            objectives=objectives,
-            disciplines=disciplines,
+        statement = scoped_upsert(
+            self.session.get_bind().dialect.name,
+            PROGRAM_COPIES,
+            "program_id",
+            ("objectives", "disciplines"),
         )
         result = await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[col(ProgramCopy.program_id)],
-                set_={
-                    "objectives": statement.excluded.objectives,
-                    "disciplines": statement.excluded.disciplines,
-                },
-                where=col(ProgramCopy.organisation_id) == self.organisation_id,
-            )
+            statement,
+            {
+                "program_id": program_id,
+                "organisation_id": self.organisation_id,
+                "objectives": objectives,
+                "disciplines": disciplines,
+            },
         )
         return bool(getattr(result, "rowcount", 0))
 

@@ -48,7 +48,7 @@ from advocacy_metrics.models import (
     snapshots,
     tenants,
 )
-from advocacy_shared.db import LeanStatement
+from advocacy_shared.db import LeanStatement, scoped_upsert
 from advocacy_shared.envelope import utc_now
 from advocacy_shared.tenancy import TenantRepository
 
@@ -662,17 +662,12 @@ async def save_program(
 ) -> None:
     """Insert the program's copy (a pilot until told) or change `values` of it, in one
     statement; another organisation's row is never touched."""
-    statement = _insert(session, programs).values(
-        program_id=program_id,
-        organisation_id=organisation_id,
-        **{"phase": "pilot", "start_date": None, **values},
+    statement = scoped_upsert(
+        session.get_bind().dialect.name, programs, "program_id", tuple(sorted(values))
     )
+    row = {"phase": "pilot", "start_date": None, **values}
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["program_id"],
-            set_=values,
-            where=programs.c.organisation_id == organisation_id,
-        )
+        statement, {**row, "program_id": program_id, "organisation_id": organisation_id}
     )
 
 
