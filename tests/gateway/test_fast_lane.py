@@ -3,6 +3,8 @@ for the same request, successes and refusals alike, and leaves to FastAPI what i
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,16 @@ from tests.conftest import Platform
 
 PLAYBOOK = "/api/v1/orgs/{org}/playbook"
 ORGANISATION = "/api/v1/orgs/{org}"
+PROGRAMS = "/api/v1/orgs/{org}/programs"
+PROGRAM = {
+    "name": "Lane pilot",
+    "owner": "Head of communications",
+    "objectives": ["Sales & lead generation"],
+    "disciplines": ["social_selling"],
+    "capacity": {"fte_share": 0.5},
+    "start_date": "2027-01-04",
+}
+JSON = {"Content-Type": "application/json"}
 VARYING = {"x-correlation-id", "ratelimit-remaining", "date"}
 
 
@@ -163,15 +175,21 @@ async def test_what_the_lane_does_not_serve_goes_to_fastapi(
     assert served == []
 
 
-def test_only_plain_reads_that_no_other_route_overlaps_get_a_lane(platform: Platform) -> None:
-    paths = {lane.route.path for lane in lane_of(platform).lanes}
-    assert "/api/v1/orgs/{org_id}/playbook" in paths
-    assert "/api/v1/orgs/{org_id}/programs/{program_id}" in paths
-    assert "/api/v1/orgs/{org_id}/programs" not in paths  # paged: FastAPI builds the page
-    assert "/api/v1/orgs/{org_id}/metrics/momentum" not in paths  # a required query parameter
-    assert "/api/v1/invitation" not in paths  # no organisation, a header parameter
-    assert "/api/v1/orgs/{org_id}" in paths  # hand-written: the lane serializes its model
-    assert "/api/v1/orgs/{org_id}/members" not in paths  # hand-written, paged
+def test_only_plain_reads_and_writes_that_no_other_route_overlaps_get_a_lane(
+    platform: Platform,
+) -> None:
+    reads = {lane.route.path for lane in lane_of(platform).lanes if lane.method == "GET"}
+    assert "/api/v1/orgs/{org_id}/playbook" in reads
+    assert "/api/v1/orgs/{org_id}/programs/{program_id}" in reads
+    assert "/api/v1/orgs/{org_id}/programs" not in reads  # paged: FastAPI builds the page
+    assert "/api/v1/orgs/{org_id}/metrics/momentum" not in reads  # a required query parameter
+    assert "/api/v1/invitation" not in reads  # no organisation, a header parameter
+    assert "/api/v1/orgs/{org_id}" in reads  # hand-written: the lane serializes its model
+    assert "/api/v1/orgs/{org_id}/members" not in reads  # hand-written, paged
+    writes = {lane.route.path for lane in lane_of(platform).lanes if lane.method == "POST"}
+    assert "/api/v1/orgs/{org_id}/programs" in writes  # a forwarding write with a Location
+    assert "/api/v1/orgs/{org_id}/api-keys" not in writes  # hand-written
+    assert {lane.method for lane in lane_of(platform).lanes} == {"GET", "POST"}
 
 
 def test_a_route_or_an_application_with_a_dependency_the_lane_would_skip_gets_no_lane(
@@ -191,3 +209,133 @@ def test_a_route_or_an_application_with_a_dependency_the_lane_would_skip_gets_no
     assert [lane.route for lane in lanes_of([playbook], charge)] == [playbook]
     assert lanes_of([guarded], charge) == []
     assert lanes_of([playbook], [*charge, Depends(audited)]) == []
+
+
+async def both_posts(
+    platform: Platform, served: list[str], path: str, headers: dict[str, str], body: bytes
+) -> list[httpx.Response]:
+    """The same write, through the lane and through FastAPI alone (an `Idempotency-Key` given
+    is made distinct for each, so that the second is not a replay of the first)."""
+    served.clear()
+    headers = {"X-Correlation-Id": f"lane-{uuid.uuid4()}", **headers}
+    keyed = "Idempotency-Key" in headers
+    through_lane = await platform.http.post(path, headers=unique_key(headers, keyed), content=body)
+    with lane_off(platform):
+        through_fastapi = await platform.http.post(
+            path, headers=unique_key(headers, keyed), content=body
+        )
+    return [through_lane, through_fastapi]
+
+
+def unique_key(headers: dict[str, str], keyed: bool) -> dict[str, str]:
+    return {**headers, "Idempotency-Key": f"lane-{uuid.uuid4()}"} if keyed else headers
+
+
+def created_alike(lane: httpx.Response, fastapi: httpx.Response) -> None:
+    """Two creations answered alike: the same status, headers and body but for the new id (and
+    the Location that names it) and the creation's time."""
+    ids = [response.json()["id"] for response in (lane, fastapi)]
+    masked = [
+        re.sub(r'"created_at":"[^"]+"', "", response.text.replace(ids[n], "ID"))
+        for n, response in enumerate((lane, fastapi))
+    ]
+    assert masked[0] == masked[1]
+    assert lane.status_code == fastapi.status_code == 201
+    assert masked_headers(lane, ids[0]) == masked_headers(fastapi, ids[1])
+    assert lane.headers["location"].endswith(f"/programs/{ids[0]}")
+
+
+def masked_headers(response: httpx.Response, new_id: str) -> list[tuple[str, str]]:
+    return [
+        (k, v.replace(new_id, "ID")) for k, v in response.headers.multi_items() if k not in VARYING
+    ]
+
+
+async def test_the_lane_answers_a_write_as_fastapi_does(
+    platform: Platform, served: list[str]
+) -> None:
+    org = await ready_organisation(platform.gateway)
+    auth = await admin_key(platform.gateway, org)
+    path = PROGRAMS.format(org=org)
+    responses = HTTP_RESPONSES.labels("POST", PROGRAMS.replace("{org}", "{org_id}"), "201")
+    counted = responses._value.get()
+
+    lane, fastapi = await both_posts(platform, served, path, {**auth, **JSON}, json.dumps(PROGRAM))
+
+    assert lane.status_code == 201, lane.text
+    created_alike(lane, fastapi)
+    assert served == [path]
+    assert responses._value.get() == counted + 2
+    created = await platform.http.get(lane.headers["location"], headers=auth)
+    assert created.status_code == 200
+    assert created.json()["name"] == PROGRAM["name"]
+
+
+INVALID_BODIES = {
+    "a missing field": {k: v for k, v in PROGRAM.items() if k != "name"},
+    "a wrong type": {**PROGRAM, "capacity": {"fte_share": "half"}},
+    "an unknown discipline": {**PROGRAM, "disciplines": ["juggling"]},
+    "not an object": ["a", "list"],
+}
+
+
+@pytest.mark.parametrize("case", [*REFUSALS, *INVALID_BODIES])
+async def test_the_lane_refuses_a_write_as_fastapi_does(
+    platform: Platform, served: list[str], case: str
+) -> None:
+    org = await ready_organisation(platform.gateway)
+    other = await ready_organisation(platform.gateway, "Other")
+    admin = await admin_key(platform.gateway, org)
+    headers = {
+        "no credential": {},
+        "a bad key": {"Authorization": "Bearer adv_000000000000_" + "x" * 43},
+        "a key without the permission": bearer(await new_key(platform.gateway, org, "hr")),
+        "another organisation": await admin_key(platform.gateway, other),
+    }.get(case, admin)
+    body = json.dumps(INVALID_BODIES.get(case, PROGRAM))
+    path = PROGRAMS.format(org=org)
+
+    lane, fastapi = await both_posts(platform, served, path, {**headers, **JSON}, body)
+
+    assert lane.status_code in (401, 403, 404, 422), lane.text
+    same(lane, fastapi)
+    assert served == [path]
+
+
+@pytest.mark.parametrize(
+    ("case", "headers", "body"),
+    [
+        ("an Idempotency-Key", {**JSON, "Idempotency-Key": "lane-key-1"}, json.dumps(PROGRAM)),
+        ("another content type", {"Content-Type": "text/plain"}, json.dumps(PROGRAM)),
+        ("a JSON subtype", {"Content-Type": "application/merge-patch+json"}, "{}"),
+        ("no content type", {}, json.dumps(PROGRAM)),
+    ],
+)
+async def test_a_write_the_lane_does_not_serve_goes_to_fastapi(
+    platform: Platform, served: list[str], case: str, headers: dict[str, str], body: str
+) -> None:
+    org = await ready_organisation(platform.gateway)
+    auth = await admin_key(platform.gateway, org)
+    path = PROGRAMS.format(org=org)
+
+    lane, fastapi = await both_posts(platform, served, path, {**auth, **headers}, body.encode())
+
+    assert served == []
+    if lane.status_code == 201:
+        created_alike(lane, fastapi)
+    else:
+        same(lane, fastapi)
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b'{"name": '], ids=["empty", "bad", "cut"])
+async def test_a_body_that_is_not_json_is_answered_by_fastapi_from_the_same_bytes(
+    platform: Platform, served: list[str], body: bytes
+) -> None:
+    org = await ready_organisation(platform.gateway)
+    auth = await admin_key(platform.gateway, org)
+    path = PROGRAMS.format(org=org)
+
+    lane, fastapi = await both_posts(platform, served, path, {**auth, **JSON}, body)
+
+    assert lane.status_code in (400, 422), lane.text
+    same(lane, fastapi)

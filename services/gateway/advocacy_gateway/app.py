@@ -64,8 +64,8 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     app.state.gateway = state
     install_problem_handlers(app)
     app.router.routes.extend(included_routes())
-    # Plain forwarding reads skip FastAPI's route matching and dependency resolution; the lane
-    # sits where the router does, inside the exception handlers (routes/fast_lane.py).
+    # Plain forwarding reads and writes skip FastAPI's route matching and dependency resolution;
+    # the lane sits where the router does, inside the exception handlers (routes/fast_lane.py).
     every_route = [
         *(route for route in app.router.routes if isinstance(route, APIRoute | Route | Mount)),
         *(route for router in ROUTERS for route in router.routes),

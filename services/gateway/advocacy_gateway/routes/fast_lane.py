@@ -1,6 +1,6 @@
-"""The fast lane: forwarding reads answered without FastAPI's route matching and dependency
-resolution, which cost a request about two thirds of the gateway's CPU (docs/performance.md,
-"The fifth round").
+"""The fast lane: forwarding reads and writes answered without FastAPI's route matching and
+dependency resolution, which cost a request about two thirds of the gateway's CPU
+(docs/performance.md, "The fifth round" and "The ninth round").
 
 A lane serves one forwarding route (`routes/forward.py`) that is a plain read: `GET`, the caller's
 permission in the organisation of the path, path parameters that are all UUIDs, query parameters
@@ -17,6 +17,15 @@ arguments; errors propagate to the same exception handlers, as the lane sits whe
 does (inside FastAPI's exception middleware). It sets the scope's `route`, `endpoint` and
 `path_params` as routing would (the request metrics label by `route`).
 
+A forwarding write (`_write`: `POST`, a JSON body of one model, no query, no header parameter
+but `Idempotency-Key`) has a lane too, for requests with `Content-Type: application/json` exactly
+and no `Idempotency-Key` (a request with one goes to FastAPI, which validates the header). The
+lane parses the body as FastAPI does; an empty body or one that is not JSON goes to FastAPI, the
+bytes already read given back first, so that FastAPI answers it as before. It then runs the
+dependencies, validates the body with FastAPI's own `request_body_to_args` (its errors raised as
+FastAPI raises them), and answers with the route's status and the headers the endpoint set
+(`Location`).
+
 A lane is built only when no other route could answer one of its paths first: a route that
 overlaps it anywhere in the application (literal segments that could be equal, a parameter, a
 mount) leaves the path to FastAPI. `tests/gateway/test_fast_lane.py` compares the lane's answers
@@ -27,18 +36,26 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 from uuid import UUID
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
-from fastapi.routing import APIRoute, serialize_response
+from fastapi.dependencies.utils import request_body_to_args
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import (
+    MAX_BODY_SIZE_SCOPE_KEY,
+    APIRoute,
+    get_body_limit_error,
+    serialize_response,
+)
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from advocacy_gateway.ratelimit import charge_route
 from advocacy_gateway.routes.common import gateway_state
@@ -61,6 +78,13 @@ class Lane:
     hand-written route), rather than a `Response` (a forwarding route passing the reply on)."""
     passes_org_id: bool = False
     """Whether the endpoint takes the organisation's id itself, besides its permission."""
+    method: str = "GET"
+    """`POST`: a forwarding write, whose JSON body the lane validates as FastAPI does."""
+    response_param: str | None = None
+    """The endpoint's `Response` parameter (its headers go into the answer: `Location`)."""
+    idempotency_param: str | None = None
+    """The endpoint's `Idempotency-Key` header parameter: a request that gives the header goes
+    to FastAPI, which validates it; the lane passes None."""
 
 
 class FastLane:
@@ -69,19 +93,20 @@ class FastLane:
     def __init__(self, app: ASGIApp, lanes: Iterable[Lane]) -> None:
         self.app = app
         self.lanes = list(lanes)
-        self.by_last_segment: dict[str, list[Lane]] = {}
-        self.ending_in_a_parameter: list[Lane] = []
+        self.by_last_segment: dict[str, dict[str, list[Lane]]] = {"GET": {}, "POST": {}}
+        self.ending_in_a_parameter: dict[str, list[Lane]] = {"GET": [], "POST": []}
         for lane in self.lanes:
             last = lane.route.path.rsplit("/", 1)[1]
             if _SEGMENT_PARAM.search(last):
-                self.ending_in_a_parameter.append(lane)
+                self.ending_in_a_parameter[lane.method].append(lane)
             else:
-                self.by_last_segment.setdefault(last, []).append(lane)
+                self.by_last_segment[lane.method].setdefault(last, []).append(lane)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method")
         if (
             scope["type"] != "http"
-            or scope["method"] != "GET"
+            or not (method == "GET" or (method == "POST" and _plain_json(scope)))
             or scope.get("query_string")
             or scope.get("root_path")
             or scope.get("fastapi.telemetry") is not None
@@ -89,8 +114,8 @@ class FastLane:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        candidates = self.by_last_segment.get(path.rsplit("/", 1)[-1], ())
-        for lane in (*candidates, *self.ending_in_a_parameter):
+        candidates = self.by_last_segment[method].get(path.rsplit("/", 1)[-1], ())
+        for lane in (*candidates, *self.ending_in_a_parameter[method]):
             match = lane.route.path_regex.match(path)
             if match is not None:
                 values = _uuids(match.groupdict())
@@ -110,11 +135,17 @@ class FastLane:
         send: Send,
     ) -> None:
         route = lane.route
+        request = Request(scope, receive, send)
+        body: Any = None
+        if lane.method == "POST":
+            body = await _json_body(request)
+            if body is None:  # empty or not JSON: FastAPI answers, from the same bytes
+                await self.app(scope, _replaying(await request.body(), receive), send)
+                return
         scope.setdefault("router", scope["app"].router)
         scope["endpoint"] = route.endpoint
         scope["path_params"] = path_params
         scope["route"] = route
-        request = Request(scope, receive, send)
         await charge_route(request)
         org_id = values.pop("org_id")
         arguments: dict[str, Any] = {name: None for name in lane.query_params}
@@ -123,14 +154,86 @@ class FastLane:
             arguments[lane.state_param] = await gateway_state(request)
         if lane.passes_org_id:
             arguments["org_id"] = org_id
+        headers = _sub_response()
+        if lane.method == "POST":
+            arguments.update(await _validated_body(route, body))
+            if lane.idempotency_param is not None:
+                arguments[lane.idempotency_param] = None
+            if lane.response_param is not None:
+                arguments[lane.response_param] = headers
         answer = await route.endpoint(**values, **arguments)
-        response = answer if not lane.serializes else await _serialized(route, answer)
+        response = answer if not lane.serializes else await _serialized(route, answer, headers)
         await response(scope, receive, send)
 
 
-async def _serialized(route: APIRoute, answer: Any) -> Response:
+def _sub_response() -> Response:
+    """The `Response` an endpoint may set headers and a status on, as FastAPI makes it."""
+    response = Response()
+    del response.headers["content-length"]
+    response.status_code = None  # type: ignore[assignment]
+    return response
+
+
+def _plain_json(scope: Scope) -> bool:
+    """A request with `Content-Type: application/json` exactly and no `Idempotency-Key` (which
+    FastAPI validates as a header parameter): the only writes a lane serves."""
+    json_type = False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            json_type = value == b"application/json"
+        elif name == b"idempotency-key":
+            return False
+    return json_type
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body, or None when it is empty or not JSON. A failure to read it is
+    raised as FastAPI's request handler raises it."""
+    try:
+        raw = await request.body()
+    except Exception as exc:
+        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (error := get_body_limit_error(exc)):
+            raise error from exc
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+
+
+async def _validated_body(route: APIRoute, body: Any) -> dict[str, Any]:
+    """The body's argument as FastAPI's dependency solving validates it (its own function, after
+    the dependencies, as FastAPI runs them), or the same validation error."""
+    values, errors = await request_body_to_args(
+        route.dependant.body_params,
+        body,
+        route._embed_body_fields,  # FastAPI's own flag for this route
+    )
+    if errors:
+        raise RequestValidationError(errors, body=body)
+    return values
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` with `body`, already read, given back first."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _serialized(route: APIRoute, answer: Any, headers: Response) -> Response:
     """The endpoint's answer as FastAPI's request handler turns it into a response, for a route
-    with a response model, the default response class and no status code of its own (`_plain`)."""
+    with a response model and the default response class: the route's status (or the one the
+    endpoint set on its `Response` parameter), and that parameter's headers added."""
     content = await serialize_response(
         field=route.response_field,
         response_content=answer,
@@ -143,7 +246,10 @@ async def _serialized(route: APIRoute, answer: Any) -> Response:
         is_coroutine=True,
         dump_json=True,
     )
-    return Response(content=content, media_type="application/json", status_code=200)
+    status = headers.status_code or route.status_code or 200
+    response = Response(content=content, media_type="application/json", status_code=status)
+    response.headers.raw.extend(headers.headers.raw)
+    return response
 
 
 def _uuids(params: dict[str, str]) -> dict[str, UUID] | None:
@@ -167,7 +273,7 @@ def lanes_of(routes: list[BaseRoute], app_dependencies: list[Any]) -> list[Lane]
         if lane is None:
             continue
         itself = frozenset(index for index, other in enumerate(routes) if other is route)
-        if _alone(lane.route.path, itself, shapes):
+        if _alone(lane.route.path, lane.method, itself, shapes):
             lanes.append(lane)
     return lanes
 
@@ -186,12 +292,13 @@ def _shape(route: BaseRoute) -> _Shape:
 
 
 @functools.cache
-def _alone(path: str, itself: frozenset[int], shapes: tuple[_Shape, ...]) -> bool:
-    """Whether no route of `shapes` but `itself` (its indices) could match a GET of `path`.
+def _alone(path: str, method: str, itself: frozenset[int], shapes: tuple[_Shape, ...]) -> bool:
+    """Whether no route of `shapes` but `itself` (its indices) could match a `method` request
+    for `path`.
     Cached: every gateway made in a process (one per test in the suite) asks it of the same
     routes, and the answer, every route against every other, cost about 20 ms of CPU."""
     return not any(
-        index not in itself and _overlap(path, shape) for index, shape in enumerate(shapes)
+        index not in itself and _overlap(path, method, shape) for index, shape in enumerate(shapes)
     )
 
 
@@ -201,6 +308,8 @@ def _lane(route: BaseRoute) -> Lane | None:
     forward: Forward | None = getattr(route.endpoint, "forward", None)
     if forward is None:
         return _plain(route)
+    if route.methods == {"POST"}:
+        return _write(route, forward)
     if (
         route.methods != {"GET"}
         or forward.permission is None
@@ -218,6 +327,44 @@ def _lane(route: BaseRoute) -> Lane | None:
     if [d.call for d in route.dependant.dependencies] != [dependency, gateway_state]:
         return None  # a dependency the lane would not run
     return Lane(route, dependency, ("org_id", *path_params), query)
+
+
+def _write(route: APIRoute, forward: Forward) -> Lane | None:
+    """A forwarding write: `POST` in the path's organisation with the caller's permission there,
+    UUID path parameters, a JSON body of one model, no query, no header but the optional
+    `Idempotency-Key` (given, it sends the request to FastAPI), and an answer that is the reply
+    as it is or a model FastAPI would serialize with the default response class."""
+    dependant = route.dependant
+    if (
+        forward.permission is None
+        or forward.body is None
+        or forward.paging is not None
+        or forward.status_code == 204
+        or not route.path.startswith("/api/v1/orgs/{org_id}/")
+        or set(forward.params) - set(_path_params(route.path))
+        or any(name in forward.params for name in _path_params(route.path))
+        or len(dependant.body_params) != 1
+        or dependant.query_params
+        or dependant.cookie_params
+        or [field.name for field in dependant.header_params]
+        != (["idempotency_key"] if forward.idempotent else [])
+        or not isinstance(route.response_class, DefaultPlaceholder)
+        or (not forward.passes_reply_on and route.response_field is None)
+    ):
+        return None
+    dependency = get_args(_access(forward.permission))[1].dependency
+    if [d.call for d in dependant.dependencies] != [dependency, gateway_state]:
+        return None  # a dependency the lane would not run
+    return Lane(
+        route,
+        dependency,
+        ("org_id", *_path_params(route.path)),
+        (),
+        serializes=not forward.passes_reply_on,
+        method="POST",
+        response_param="response" if forward.location is not None else None,
+        idempotency_param="idempotency_key" if forward.idempotent else None,
+    )
 
 
 def _plain(route: APIRoute) -> Lane | None:
@@ -270,15 +417,15 @@ def _is_query(annotation: Any) -> bool:
     return any(isinstance(meta, Query) for meta in get_args(annotation)[1:])
 
 
-def _overlap(path: str, other: _Shape) -> bool:
-    """Whether a route of shape `other` could match a GET of a path that `path` (a template)
-    matches."""
+def _overlap(path: str, method: str, other: _Shape) -> bool:
+    """Whether a route of shape `other` could match a `method` request for a path that `path`
+    (a template) matches."""
     kind, other_path, methods = other
     if kind == "mount":
         return _segments_overlap(_segments(path), _segments(other_path), prefix=True)
     if kind != "route":
         return True  # unknown kinds of routes: assume they might
-    if methods is not None and "GET" not in methods:
+    if methods is not None and method not in methods:
         return False
     if ":path}" in other_path:  # its literal segments, then anything
         head = other_path[: other_path.index(":path}")].rsplit("/", 1)[0]
