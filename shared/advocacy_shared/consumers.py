@@ -32,14 +32,14 @@ from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError, create_model
-from sqlalchemy import Insert, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared import tracing
 from advocacy_shared.contracts import EVENT_TYPES
 from advocacy_shared.contracts.base import EventData
-from advocacy_shared.db import read_session_factory, statement_session_factory
+from advocacy_shared.db import LeanStatement, read_session_factory, statement_session_factory
 from advocacy_shared.envelope import CloudEvent, utc_now
 from advocacy_shared.logs import correlation_id_var, organisation_id_var, traceparent_var
 from advocacy_shared.outbox import added_events
@@ -156,7 +156,7 @@ class EventConsumer:
     _statement_sessions: async_sessionmaker[AsyncSession] | None = field(
         default=None, init=False, repr=False
     )
-    _claim: Insert | None = field(default=None, init=False, repr=False)
+    _claim: LeanStatement | None = field(default=None, init=False, repr=False)
 
     def consumer_config(self) -> Any:
         # Built with nats-py's own ConsumerConfig, which is what FastStream re-exports.
@@ -320,18 +320,18 @@ class EventConsumer:
             "received_at": utc_now(),
         }
         if session.get_bind().dialect.name == "postgresql":
-            claimed = await session.execute(self._claim_statement(), row)
-            return claimed.first() is not None
+            return await self._claim_statement().first(session, **row) is not None
         if await self._seen(session, envelope.id):
             return False
         await session.execute(self.inbox.insert(), row)
         return True
 
-    def _claim_statement(self) -> Insert:
-        """Built once, its values bound at each call: building a statement around each event's
-        values cost more CPU than running it."""
+    def _claim_statement(self) -> LeanStatement:
+        """Built once, its values bound at each call (building a statement around each event's
+        values cost more CPU than running it), and run on the transaction's own connection
+        (`transaction_driver`)."""
         if self._claim is None:
-            self._claim = (
+            self._claim = LeanStatement(
                 postgresql.insert(self.inbox)
                 .on_conflict_do_nothing()
                 .returning(self.inbox.c.message_id)

@@ -228,7 +228,7 @@ def scoped_upsert(dialect: str, table: Table, key: str, updated: tuple[str, ...]
 class _CompiledOnce:
     """A prebuilt statement compiled for asyncpg once, on its first run there."""
 
-    def __init__(self, statement: Select[Any] | TextClause) -> None:
+    def __init__(self, statement: Select[Any] | TextClause | Insert) -> None:
         self.statement = statement
         self._compiled: tuple[str, tuple[str, ...]] | None = None
 
@@ -236,6 +236,12 @@ class _CompiledOnce:
         if self._compiled is None:
             self._compiled = _positional(self.statement, dialect)
         return self._compiled
+
+    def _bound(self, session: AsyncSession, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The statement's SQL for the session's driver (asyncpg) and its positional arguments."""
+        assert session.bind is not None
+        sql, names = self._sql(session.bind.dialect)
+        return sql, [params[name] for name in names]
 
     async def _on_driver(
         self,
@@ -267,7 +273,11 @@ class LeanRead(_CompiledOnce):
     async def scalar(self, session: AsyncSession, **params: Any) -> Any:
         engine = session.bind
         if not runs_on_driver(session, engine):
-            return (await session.execute(self.statement, params)).scalar_one_or_none()
+            driver = await transaction_driver(session)
+            if driver is None:
+                return (await session.execute(self.statement, params)).scalar_one_or_none()
+            sql, args = self._bound(session, params)
+            return await driver.fetchval(sql, *args)
         assert isinstance(engine, AsyncEngine)
         return await self._on_driver(
             engine, params, lambda driver, sql, args: driver.fetchval(sql, *args)
@@ -275,26 +285,81 @@ class LeanRead(_CompiledOnce):
 
 
 class LeanStatement(_CompiledOnce):
-    """One prebuilt statement (a `text()` whose parameters and result columns need no
-    SQLAlchemy type processing), run straight on asyncpg in a session without a transaction on
-    PostgreSQL (a read session, or a `SingleStatementSession` for a write of one statement, which
-    then commits by itself), as `LeanRead` runs a read. In a transaction, or on SQLite, through
-    the session."""
+    """One prebuilt statement (a `text()` or an `INSERT` whose parameters and result columns
+    need no SQLAlchemy type processing), run straight on asyncpg on PostgreSQL: in a session
+    without a transaction (a read session, or a `SingleStatementSession` for a write of one
+    statement, which then commits by itself), as `LeanRead` runs a read, and in a transaction on
+    the transaction's own connection (`transaction_driver`). On SQLite, through the session."""
 
-    def __init__(self, statement: TextClause) -> None:
+    def __init__(self, statement: TextClause | Insert) -> None:
         super().__init__(statement)
+
+    async def many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """The statement once for each of `rows` in `session`'s transaction, in one round trip
+        (the driver's executemany)."""
+        driver = await transaction_driver(session)
+        if driver is None:
+            await session.execute(self.statement, rows)
+            return
+        assert session.bind is not None
+        sql, names = self._sql(session.bind.dialect)
+        await driver.executemany(sql, [[row[name] for name in names] for row in rows])
 
     async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
         """The statement's first row, or None."""
         engine = session.bind
         if not runs_on_driver(session, engine):
-            row = (await session.execute(self.statement, params)).first()
-            return None if row is None else tuple(row)
+            driver = await transaction_driver(session)
+            if driver is None:
+                row = (await session.execute(self.statement, params)).first()
+                return None if row is None else tuple(row)
+            sql, args = self._bound(session, params)
+            record = await driver.fetchrow(sql, *args)
+            return None if record is None else tuple(record)
         assert isinstance(engine, AsyncEngine)
         record = await self._on_driver(
             engine, params, lambda driver, sql, args: driver.fetchrow(sql, *args)
         )
         return None if record is None else tuple(record)
+
+
+_TRANSACTION_DRIVER = "advocacy_transaction_driver"
+
+
+async def transaction_driver(session: AsyncSession) -> Any | None:
+    """The asyncpg connection under `session`'s transaction, its BEGIN sent, for prebuilt
+    statements whose parameters and results need no SQLAlchemy type processing (UUIDs, numbers,
+    text, aware datetimes); None where there is none: SQLite, a session outside a transaction, a
+    read session (`runs_on_driver` serves those).
+
+    A statement sent through the session costs several times its cost on the driver (the ORM
+    execution path, a greenlet, the result's construction; docs/performance.md, "The ninth
+    round"). The session's pending objects are flushed first, as its autoflush would before a
+    statement of its own, so statements keep the program's order. SQLAlchemy's asyncpg adapter
+    sends BEGIN just before its own first statement (`_start_transaction`, which it calls when it
+    holds no transaction yet); a statement on the driver may come first, so this starts the
+    adapter's transaction the same way, and the session's commit or rollback ends it.
+    `tests/shared/test_db_reads.py` checks both ends."""
+    sync = session.sync_session
+    if isinstance(sync, ReadOnlySession) or not sync.in_transaction():
+        return None
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine) or engine.dialect.driver != "asyncpg":
+        return None
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()
+    transaction = sync.get_transaction()
+    held = session.info.get(_TRANSACTION_DRIVER)
+    if held is not None and held[0] is transaction:
+        return held[1]
+    procured = (await session.connection()).sync_connection  # the transaction's, procured once
+    assert procured is not None
+    adapted: Any = procured.connection.dbapi_connection
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    driver = adapted.driver_connection
+    session.info[_TRANSACTION_DRIVER] = (transaction, driver)
+    return driver
 
 
 def runs_on_driver(session: AsyncSession, engine: Any) -> bool:

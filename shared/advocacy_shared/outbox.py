@@ -39,14 +39,14 @@ from uuid import UUID
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
-from sqlalchemy import Row, Select, Table, delete, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from advocacy_shared import tracing
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
-from advocacy_shared.db import read_session_factory
+from advocacy_shared.db import LeanStatement, read_session_factory
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.lifecycle import woken
 from advocacy_shared.logs import correlation_id_var, traceparent_var
@@ -83,6 +83,10 @@ def added_events(session: AsyncSession) -> bool:
     return bool(session.info.get(_ADDED_EVENTS))
 
 
+_WRITTEN = ("id", "organisation_id", "subject", "payload", "created_at", "attempts")
+"""The columns an event's row is written with."""
+
+
 class Outbox:
     """Writes events into the outbox table inside the caller's transaction."""
 
@@ -93,6 +97,9 @@ class Outbox:
         self.topology = topology
         self.source = source
         self.max_bytes = max_bytes
+        self._insert = LeanStatement(
+            table.insert().values({name: bindparam(name) for name in _WRITTEN})
+        )
 
     async def add(
         self,
@@ -138,7 +145,7 @@ class Outbox:
             )
         if rows:
             session.info[_ADDED_EVENTS] = True
-            await session.execute(self.table.insert(), rows)
+            await self._insert.many(session, rows)
         return envelopes
 
     def _envelope(

@@ -30,10 +30,12 @@ from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
 from advocacy_shared.db import (
     CoalescedRead,
     LeanRead,
+    LeanStatement,
     create_engine,
     is_sqlite,
     read_session_factory,
     session_factory,
+    transaction_driver,
 )
 from advocacy_shared.rpc import RpcClient, RpcServer
 from advocacy_shared.topology import Topology
@@ -148,6 +150,67 @@ async def test_a_lean_read_answers_as_the_orm_does_and_sees_its_own_transactions
             await session.rollback()
         async with read_session_factory(engine)() as session:
             assert await BIGGEST_ABOVE.scalar(session, floor=2) == 9
+    finally:
+        await engine.dispose()
+
+
+THING = LeanStatement(Thing.__table__.insert().values(id=bindparam("id")))  # type: ignore[attr-defined]
+
+
+class Failed(Exception):
+    pass
+
+
+async def things(engine: AsyncEngine) -> list[int]:
+    async with read_session_factory(engine)() as session:
+        return list((await session.execute(text("SELECT id FROM things ORDER BY id"))).scalars())
+
+
+async def test_statements_on_the_transactions_driver_commit_and_roll_back_with_it(
+    make_database: MakeDatabase,
+) -> None:
+    """A lean statement inside a transaction runs on the transaction's own connection
+    (`transaction_driver`, PostgreSQL), first or after the session's own statements: the commit
+    keeps it, a rollback undoes it, and a read there sees the session's unflushed objects."""
+    url = await make_database("reads", None)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mapper.metadata.create_all)
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            await THING.many(session, [{"id": 1}, {"id": 2}])  # before anything else
+            await session.execute(text("INSERT INTO things (id) VALUES (3)"))
+            await THING.many(session, [{"id": 4}])
+            if not is_sqlite(url):
+                txid = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+                driver = await transaction_driver(session)
+                assert driver is not None
+                assert await driver.fetchval("SELECT txid_current()") == txid
+                assert driver is await transaction_driver(session)  # one per transaction
+        assert await things(engine) == [1, 2, 3, 4]
+
+        with pytest.raises(Failed):
+            async with sessions() as session, session.begin():
+                await THING.many(session, [{"id": 5}])
+                await session.execute(text("INSERT INTO things (id) VALUES (6)"))
+                raise Failed
+        with pytest.raises(Failed):
+            async with sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO things (id) VALUES (7)"))
+                await THING.many(session, [{"id": 8}])
+                raise Failed
+        assert await things(engine) == [1, 2, 3, 4]
+
+        async with sessions() as session, session.begin():
+            thing = Thing()
+            thing.id = 20  # type: ignore[attr-defined]
+            session.add(thing)  # pending: flushed before the lean read, as autoflush would
+            assert await BIGGEST_ABOVE.scalar(session, floor=2) == 20
+            await session.rollback()
+        assert await things(engine) == [1, 2, 3, 4]
+        async with read_session_factory(engine)() as session:
+            assert await transaction_driver(session) is None  # no transaction: its own path
     finally:
         await engine.dispose()
 
