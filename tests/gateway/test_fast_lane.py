@@ -3,10 +3,11 @@ for the same request, successes and refusals alike, and leaves to FastAPI what i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -260,7 +261,8 @@ async def test_the_lane_answers_a_write_as_fastapi_does(
     responses = HTTP_RESPONSES.labels("POST", PROGRAMS.replace("{org}", "{org_id}"), "201")
     counted = responses._value.get()
 
-    lane, fastapi = await both_posts(platform, served, path, {**auth, **JSON}, json.dumps(PROGRAM))
+    body = json.dumps(PROGRAM).encode()
+    lane, fastapi = await both_posts(platform, served, path, {**auth, **JSON}, body)
 
     assert lane.status_code == 201, lane.text
     created_alike(lane, fastapi)
@@ -292,7 +294,7 @@ async def test_the_lane_refuses_a_write_as_fastapi_does(
         "a key without the permission": bearer(await new_key(platform.gateway, org, "hr")),
         "another organisation": await admin_key(platform.gateway, other),
     }.get(case, admin)
-    body = json.dumps(INVALID_BODIES.get(case, PROGRAM))
+    body = json.dumps(INVALID_BODIES.get(case, PROGRAM)).encode()
     path = PROGRAMS.format(org=org)
 
     lane, fastapi = await both_posts(platform, served, path, {**headers, **JSON}, body)
@@ -339,3 +341,30 @@ async def test_a_body_that_is_not_json_is_answered_by_fastapi_from_the_same_byte
 
     assert lane.status_code in (400, 422), lane.text
     same(lane, fastapi)
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "streamed"])
+async def test_an_oversized_write_is_refused_as_fastapi_refuses_it(
+    platform: Platform, served: list[str], declared: bool
+) -> None:
+    org = await ready_organisation(platform.gateway)
+    auth = await admin_key(platform.gateway, org)
+    path = PROGRAMS.format(org=org)
+    oversized = json.dumps({**PROGRAM, "name": "x" * (2 * 1024 * 1024)}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(oversized), 65536):
+            yield oversized[start : start + 65536]
+
+    headers = {**auth, **JSON, "X-Correlation-Id": f"lane-{uuid.uuid4()}"}
+    answers = []
+    for lane_on in (True, False):
+        with contextlib.nullcontext() if lane_on else lane_off(platform):
+            answers.append(
+                await platform.http.post(
+                    path, headers=headers, content=oversized if declared else chunks()
+                )
+            )
+
+    assert answers[0].status_code == 413, answers[0].text
+    same(*answers)

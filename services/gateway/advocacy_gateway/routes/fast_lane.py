@@ -44,16 +44,13 @@ from typing import Annotated, Any, get_args, get_origin
 from uuid import UUID
 
 from fastapi import HTTPException, Request, Response
+from fastapi._body_limit import get_body_limit_error  # what FastAPI's request handler calls
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import request_body_to_args
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import (
-    MAX_BODY_SIZE_SCOPE_KEY,
-    APIRoute,
-    get_body_limit_error,
-    serialize_response,
-)
+from fastapi.routing import APIRoute, serialize_response
 from pydantic import TypeAdapter, ValidationError
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
