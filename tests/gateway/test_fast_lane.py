@@ -212,6 +212,13 @@ def test_a_route_or_an_application_with_a_dependency_the_lane_would_skip_gets_no
     assert lanes_of([playbook], [*charge, Depends(audited)]) == []
 
 
+@pytest.fixture
+async def programs(platform: Platform) -> tuple[str, dict[str, str]]:
+    """A new organisation's programs path, and an admin key's header for it."""
+    org = await ready_organisation(platform.gateway)
+    return PROGRAMS.format(org=org), await admin_key(platform.gateway, org)
+
+
 async def both_posts(
     platform: Platform, served: list[str], path: str, headers: dict[str, str], body: bytes
 ) -> list[httpx.Response]:
@@ -253,11 +260,9 @@ def masked_headers(response: httpx.Response, new_id: str) -> list[tuple[str, str
 
 
 async def test_the_lane_answers_a_write_as_fastapi_does(
-    platform: Platform, served: list[str]
+    platform: Platform, served: list[str], programs: tuple[str, dict[str, str]]
 ) -> None:
-    org = await ready_organisation(platform.gateway)
-    auth = await admin_key(platform.gateway, org)
-    path = PROGRAMS.format(org=org)
+    path, auth = programs
     responses = HTTP_RESPONSES.labels("POST", PROGRAMS.replace("{org}", "{org_id}"), "201")
     counted = responses._value.get()
 
@@ -314,11 +319,14 @@ async def test_the_lane_refuses_a_write_as_fastapi_does(
     ],
 )
 async def test_a_write_the_lane_does_not_serve_goes_to_fastapi(
-    platform: Platform, served: list[str], case: str, headers: dict[str, str], body: str
+    platform: Platform,
+    served: list[str],
+    programs: tuple[str, dict[str, str]],
+    case: str,
+    headers: dict[str, str],
+    body: str,
 ) -> None:
-    org = await ready_organisation(platform.gateway)
-    auth = await admin_key(platform.gateway, org)
-    path = PROGRAMS.format(org=org)
+    path, auth = programs
 
     lane, fastapi = await both_posts(platform, served, path, {**auth, **headers}, body.encode())
 
@@ -331,11 +339,9 @@ async def test_a_write_the_lane_does_not_serve_goes_to_fastapi(
 
 @pytest.mark.parametrize("body", [b"", b"{not json", b'{"name": '], ids=["empty", "bad", "cut"])
 async def test_a_body_that_is_not_json_is_answered_by_fastapi_from_the_same_bytes(
-    platform: Platform, served: list[str], body: bytes
+    platform: Platform, served: list[str], programs: tuple[str, dict[str, str]], body: bytes
 ) -> None:
-    org = await ready_organisation(platform.gateway)
-    auth = await admin_key(platform.gateway, org)
-    path = PROGRAMS.format(org=org)
+    path, auth = programs
 
     lane, fastapi = await both_posts(platform, served, path, {**auth, **JSON}, body)
 
@@ -345,11 +351,9 @@ async def test_a_body_that_is_not_json_is_answered_by_fastapi_from_the_same_byte
 
 @pytest.mark.parametrize("declared", [True, False], ids=["declared", "streamed"])
 async def test_an_oversized_write_is_refused_as_fastapi_refuses_it(
-    platform: Platform, served: list[str], declared: bool
+    platform: Platform, served: list[str], programs: tuple[str, dict[str, str]], declared: bool
 ) -> None:
-    org = await ready_organisation(platform.gateway)
-    auth = await admin_key(platform.gateway, org)
-    path = PROGRAMS.format(org=org)
+    path, auth = programs
     oversized = json.dumps({**PROGRAM, "name": "x" * (2 * 1024 * 1024)}).encode()
 
     async def chunks() -> AsyncIterator[bytes]:
