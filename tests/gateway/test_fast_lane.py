@@ -372,3 +372,16 @@ async def test_an_oversized_write_is_refused_as_fastapi_refuses_it(
 
     assert answers[0].status_code == 413, answers[0].text
     same(*answers)
+
+
+async def test_a_write_with_two_content_types_goes_to_fastapi(
+    platform: Platform, served: list[str], programs: tuple[str, dict[str, str]]
+) -> None:
+    path, auth = programs
+    headers = [*auth.items(), ("Content-Type", "text/plain"), ("Content-Type", "application/json")]
+    served.clear()
+
+    answer = await platform.http.post(path, headers=headers, content=json.dumps(PROGRAM))
+
+    assert served == []
+    assert answer.status_code == 422, answer.text  # FastAPI reads the first: not JSON

@@ -172,15 +172,15 @@ def _sub_response() -> Response:
 
 
 def _plain_json(scope: Scope) -> bool:
-    """A request with `Content-Type: application/json` exactly and no `Idempotency-Key` (which
-    FastAPI validates as a header parameter): the only writes a lane serves."""
-    json_type = False
+    """A request with one `Content-Type`, `application/json` exactly, and no `Idempotency-Key`
+    (which FastAPI validates as a header parameter): the only writes a lane serves."""
+    content_types = []
     for name, value in scope["headers"]:
         if name == b"content-type":
-            json_type = value == b"application/json"
+            content_types.append(value)
         elif name == b"idempotency-key":
             return False
-    return json_type
+    return content_types == [b"application/json"]
 
 
 async def _json_body(request: Request) -> Any:
