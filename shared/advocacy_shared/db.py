@@ -237,10 +237,9 @@ class _CompiledOnce:
             self._compiled = _positional(self.statement, dialect)
         return self._compiled
 
-    def _bound(self, session: AsyncSession, params: dict[str, Any]) -> tuple[str, list[Any]]:
-        """The statement's SQL for the session's driver (asyncpg) and its positional arguments."""
-        assert session.bind is not None
-        sql, names = self._sql(session.bind.dialect)
+    def _bound(self, dialect: Dialect, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The statement's SQL for asyncpg and its positional arguments."""
+        sql, names = self._sql(dialect)
         return sql, [params[name] for name in names]
 
     async def _on_driver(
@@ -250,8 +249,7 @@ class _CompiledOnce:
         use: Callable[[Any, str, list[Any]], Awaitable[T]],
     ) -> T:
         """`use(asyncpg connection, sql, positional arguments)` on a pooled connection."""
-        sql, names = self._sql(engine.dialect)
-        args = [params[name] for name in names]
+        sql, args = self._bound(engine.dialect, params)
         return await on_driver(engine.sync_engine.pool, lambda driver: use(driver, sql, args))
 
 
@@ -276,7 +274,7 @@ class LeanRead(_CompiledOnce):
             driver = await transaction_driver(session)
             if driver is None:
                 return (await session.execute(self.statement, params)).scalar_one_or_none()
-            sql, args = self._bound(session, params)
+            sql, args = self._bound(_dialect_of(session), params)
             return await driver.fetchval(sql, *args)
         assert isinstance(engine, AsyncEngine)
         return await self._on_driver(
@@ -301,8 +299,7 @@ class LeanStatement(_CompiledOnce):
         if driver is None:
             await session.execute(self.statement, rows)
             return
-        assert session.bind is not None
-        sql, names = self._sql(session.bind.dialect)
+        sql, names = self._sql(_dialect_of(session))
         await driver.executemany(sql, [[row[name] for name in names] for row in rows])
 
     async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
@@ -313,7 +310,7 @@ class LeanStatement(_CompiledOnce):
             if driver is None:
                 row = (await session.execute(self.statement, params)).first()
                 return None if row is None else tuple(row)
-            sql, args = self._bound(session, params)
+            sql, args = self._bound(_dialect_of(session), params)
             record = await driver.fetchrow(sql, *args)
             return None if record is None else tuple(record)
         assert isinstance(engine, AsyncEngine)
@@ -324,6 +321,12 @@ class LeanStatement(_CompiledOnce):
 
 
 _TRANSACTION_DRIVER = "advocacy_transaction_driver"
+
+
+def _dialect_of(session: AsyncSession) -> Dialect:
+    """The dialect `session`'s statements are compiled for (asyncpg's, where a driver serves)."""
+    assert session.bind is not None
+    return session.bind.dialect
 
 
 async def transaction_driver(session: AsyncSession) -> Any | None:
