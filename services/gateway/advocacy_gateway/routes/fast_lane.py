@@ -151,13 +151,13 @@ class FastLane:
             arguments[lane.state_param] = await gateway_state(request)
         if lane.passes_org_id:
             arguments["org_id"] = org_id
-        headers = _sub_response()
+        headers = None  # the endpoint's `Response` parameter, made only for one that takes it
         if lane.method == "POST":
             arguments.update(await _validated_body(route, body))
             if lane.idempotency_param is not None:
                 arguments[lane.idempotency_param] = None
             if lane.response_param is not None:
-                arguments[lane.response_param] = headers
+                headers = arguments[lane.response_param] = _sub_response()
         answer = await route.endpoint(**values, **arguments)
         response = answer if not lane.serializes else await _serialized(route, answer, headers)
         await response(scope, receive, send)
@@ -227,7 +227,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _serialized(route: APIRoute, answer: Any, headers: Response) -> Response:
+async def _serialized(route: APIRoute, answer: Any, headers: Response | None) -> Response:
     """The endpoint's answer as FastAPI's request handler turns it into a response, for a route
     with a response model and the default response class: the route's status (or the one the
     endpoint set on its `Response` parameter), and that parameter's headers added."""
@@ -243,9 +243,10 @@ async def _serialized(route: APIRoute, answer: Any, headers: Response) -> Respon
         is_coroutine=True,
         dump_json=True,
     )
-    status = headers.status_code or route.status_code or 200
+    status = (headers.status_code if headers is not None else None) or route.status_code or 200
     response = Response(content=content, media_type="application/json", status_code=status)
-    response.headers.raw.extend(headers.headers.raw)
+    if headers is not None:
+        response.headers.raw.extend(headers.headers.raw)
     return response
 
 
