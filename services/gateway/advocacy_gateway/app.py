@@ -20,7 +20,7 @@ from advocacy_gateway.middleware import (
 from advocacy_gateway.problems import install_problem_handlers
 from advocacy_gateway.ratelimit import RateLimitMiddleware, charge_route
 from advocacy_gateway.routes import ROUTERS
-from advocacy_gateway.routes.fast_lane import FastLane, lanes_of
+from advocacy_gateway.routes.fast_lane import lanes_of, with_fast_lane
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_shared import tracing
@@ -64,15 +64,6 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     app.state.gateway = state
     install_problem_handlers(app)
     app.router.routes.extend(included_routes())
-    # Plain forwarding reads and writes skip FastAPI's route matching and dependency resolution;
-    # the lane sits where the router does, inside the exception handlers (routes/fast_lane.py).
-    every_route = [
-        *(route for route in app.router.routes if isinstance(route, APIRoute | Route | Mount)),
-        *(route for router in ROUTERS for route in router.routes),
-    ]
-    app.router.middleware_stack = FastLane(
-        app.router.middleware_stack, lanes_of(every_route, app.router.dependencies)
-    )
     # The last added runs first: metrics and traces, correlation id, size limit, rate limit,
     # then idempotency.
     app.add_middleware(
@@ -82,6 +73,18 @@ def create_app(settings: GatewaySettings, admin_api_key: str) -> FastAPI:
     )
     app.add_middleware(RateLimitMiddleware, limiter=state.rate_limiter)
     app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes)
+    # Plain forwarding reads and writes skip the middleware, FastAPI's route matching and its
+    # dependency resolution: the lane does for them what those would (routes/fast_lane.py).
+    every_route = [
+        *(route for route in app.router.routes if isinstance(route, APIRoute | Route | Mount)),
+        *(route for router in ROUTERS for route in router.routes),
+    ]
+    app.middleware_stack = with_fast_lane(
+        app.build_middleware_stack(),
+        lanes_of(every_route, app.router.dependencies),
+        state.rate_limiter,
+        settings.max_body_bytes,
+    )
     return app
 
 

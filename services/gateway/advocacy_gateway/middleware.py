@@ -43,8 +43,7 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status = 500
         headers = dict(scope["headers"])
-        given = headers.get(CORRELATION_HEADER, b"")
-        correlation_id = given.decode() if _SAFE_ID.match(given) else new_correlation_id()
+        correlation_id = correlation_id_of(headers)
         token = correlation_id_var.set(correlation_id)
 
         async def send_at_the_edge(message: Message) -> None:
@@ -61,9 +60,7 @@ class EdgeMiddleware:
             await self._within_the_size_limit(scope, headers, receive, send_at_the_edge)
         finally:
             correlation_id_var.reset(token)
-            method, route = http_method(scope["method"]), route_of(scope)
-            labelled(HTTP_SECONDS, method, route).observe(time.perf_counter() - started)
-            labelled(HTTP_RESPONSES, method, route, str(status)).inc()
+            count_response(scope, started, status)
 
     async def _within_the_size_limit(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send
@@ -85,7 +82,7 @@ class EdgeMiddleware:
         while more_body:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
+                await self.app(scope, replay([message], receive), send)
                 return
             chunk = message.get("body", b"")
             received += len(chunk)
@@ -95,12 +92,25 @@ class EdgeMiddleware:
             chunks.append(chunk)
             more_body = message.get("more_body", False)
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), send)
+        await self.app(scope, replay([body], receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         await send_problem(
             scope, send, 413, "body-too-large", f"the request body exceeds {self.max_bytes} bytes"
         )
+
+
+def correlation_id_of(headers: dict[bytes, bytes]) -> str:
+    """The caller's X-Correlation-Id when it is well formed, else a new one."""
+    given = headers.get(CORRELATION_HEADER, b"")
+    return given.decode() if _SAFE_ID.match(given) else new_correlation_id()
+
+
+def count_response(scope: Scope, started: float, status: int) -> None:
+    """Time and count a response by its route's template (`started`: `time.perf_counter()`)."""
+    method, route = http_method(scope["method"]), route_of(scope)
+    labelled(HTTP_SECONDS, method, route).observe(time.perf_counter() - started)
+    labelled(HTTP_RESPONSES, method, route, str(status)).inc()
 
 
 def new_correlation_id() -> str:
@@ -118,7 +128,7 @@ _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 """The version (4) and variant (RFC 4122) bits of a UUID, as `uuid.UUID(version=4)` sets them."""
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
     """A receive that gives the held messages first, then defers to the real one."""
     pending = list(messages)
 

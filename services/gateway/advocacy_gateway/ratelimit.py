@@ -179,24 +179,15 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
-        if _has_credential(scope):
-            state[STATE_KEY] = _Pending(self.limiter)
-        else:
-            remaining, retry_after = self.limiter.take(self.limiter.address_key(scope))
-            if retry_after is not None:
-                await self._refuse(scope, send, retry_after)
-                return
-            state[STATE_KEY] = remaining
+        retry_after = open_account(self.limiter, scope, has_credential(dict(scope["headers"])))
+        if retry_after is not None:
+            await self._refuse(scope, send, retry_after)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if isinstance(state.get(STATE_KEY), _Pending):  # no route settled it (a 404)
-                    state[STATE_KEY] = self.limiter.take(self.limiter.address_key(scope))[0]
-                left = state.get(STATE_KEY)
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                if isinstance(left, int) and b"ratelimit-remaining" not in present:
-                    message["headers"] = [*message.get("headers", []), *self.limiter.headers(left)]
+                headers = message.get("headers", [])
+                message["headers"] = [*headers, *headers_to_add(self.limiter, scope, headers)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -212,6 +203,36 @@ class RateLimitMiddleware:
         )
 
 
+def open_account(limiter: RateLimiter, scope: Scope, credential: bool) -> int | None:
+    """At a request's start: one with a credential is noted as pending (`charge_route` and
+    `authenticate` settle it), any other is charged to its source address at once. The seconds
+    to wait when that charge is refused, else None."""
+    state = scope.setdefault("state", {})
+    if credential:
+        state[STATE_KEY] = _Pending(limiter)
+        return None
+    remaining, retry_after = limiter.take(limiter.address_key(scope))
+    if retry_after is None:
+        state[STATE_KEY] = remaining
+    return retry_after
+
+
+def headers_to_add(
+    limiter: RateLimiter, scope: Scope, headers: Iterable[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """At the response's start: the RateLimit headers it lacks. A request that no route settled
+    (a 404) pays with its source address now."""
+    state = scope.setdefault("state", {})
+    if isinstance(state.get(STATE_KEY), _Pending):
+        state[STATE_KEY] = limiter.take(limiter.address_key(scope))[0]
+    left = state.get(STATE_KEY)
+    if not isinstance(left, int) or any(
+        name.lower() == b"ratelimit-remaining" for name, _ in headers
+    ):
+        return []
+    return limiter.headers(left)
+
+
 async def charge_route(request: Request) -> None:
     """An application-wide dependency, run before each route's own: a request that carries a
     credential to a route that never asks who the caller is pays with its source address."""
@@ -221,8 +242,8 @@ async def charge_route(request: Request) -> None:
         charge(request.scope, note.limiter.address_key(request.scope))
 
 
-def _has_credential(scope: Scope) -> bool:
-    headers = dict(scope["headers"])
+def has_credential(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request's headers carry an API key or a session cookie."""
     return b"authorization" in headers or bool(_cookie(headers.get(b"cookie", b"")))
 
 

@@ -10,12 +10,16 @@ parse, the permission dependency and at most the gateway's state, and a response
 lane serializes with FastAPI's own `serialize_response` as FastAPI's request handler does.
 It serves only requests that FastAPI would hand that route with nothing to validate but the path:
 no query string (every query parameter then takes its default, None), path parameters that
-parse as UUIDs, tracing off. Anything else, and every other route, goes to FastAPI's router as
-before. What a lane runs is the route's own: the application-wide rate-limit dependency, the
-route's permission dependency (the same function object) and its endpoint, with the same
-arguments; errors propagate to the same exception handlers, as the lane sits where the router
-does (inside FastAPI's exception middleware). It sets the scope's `route`, `endpoint` and
-`path_params` as routing would (the request metrics label by `route`).
+parse as UUIDs, tracing off. Anything else, and every other route, goes to FastAPI's middleware
+and router as before. What a lane runs is the route's own: the application-wide rate-limit
+dependency, the route's permission dependency (the same function object) and its endpoint, with
+the same arguments; errors go to the same exception handlers. It sets the scope's `route`,
+`endpoint` and `path_params` as routing would (the request metrics label by `route`).
+
+The lane sits in front of the gateway's middleware, just inside FastAPI's server-error handler
+(`with_fast_lane`), and does for its requests what the layers it skips would do (`FastLane`):
+so it serves only requests that those layers pass on unchanged, with a credential, without an
+`Idempotency-Key`, and with a body within the limit that its length frames.
 
 A forwarding write (`_write`: `POST`, a JSON body of one model, no query, no header parameter
 but `Idempotency-Key`) has a lane too, for requests with `Content-Type: application/json` exactly
@@ -38,25 +42,42 @@ import functools
 import inspect
 import json
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, cast, get_args, get_origin
 from uuid import UUID
 
-from fastapi import HTTPException, Request, Response
-from fastapi._body_limit import get_body_limit_error  # what FastAPI's request handler calls
+from fastapi import Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import request_body_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, serialize_response
 from pydantic import TypeAdapter, ValidationError
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from advocacy_gateway.ratelimit import charge_route
+from advocacy_gateway.middleware import (
+    CORRELATION_HEADER,
+    correlation_id_of,
+    count_response,
+    replay,
+)
+from advocacy_gateway.ratelimit import (
+    RateLimiter,
+    charge_route,
+    has_credential,
+    headers_to_add,
+    open_account,
+)
 from advocacy_gateway.routes.common import gateway_state
 from advocacy_gateway.routes.forward import Forward, _access, _optional, _path_params
+from advocacy_shared.logs import correlation_id_var
 
 _UUID = TypeAdapter(UUID)
 _SEGMENT_PARAM = re.compile(r"{[^}]*}")
@@ -85,11 +106,35 @@ class Lane:
 
 
 class FastLane:
-    """Serves the lanes' requests; hands every other request to `app` (FastAPI's router)."""
+    """Serves the lanes' requests in front of the gateway's middleware, doing what those layers
+    would do for them; hands every other request to `app`, the rest of the middleware stack.
 
-    def __init__(self, app: ASGIApp, lanes: Iterable[Lane]) -> None:
+    It sits inside FastAPI's server-error handler (`with_fast_lane`), so an exception that no
+    handler takes ends as before; for a lane's request it does itself what the layers it skips
+    do: the edge's correlation id, metrics and size limit (`advocacy_gateway.middleware`), the
+    rate limit's pending charge and headers (`advocacy_gateway.ratelimit`), and the application's
+    exception handlers, looked up as Starlette's exception middleware looks them up. Each layer
+    costs a request a coroutine and most a wrapped `send` (docs/performance.md, "The tenth
+    round"). A lane serves only requests that those skipped layers would pass on unchanged: a
+    credential (the rate limit then only notes the request), no `Idempotency-Key` (the
+    idempotency layer then passes it on), a body within the limit and framed by its length.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        lanes: Iterable[Lane],
+        *,
+        limiter: RateLimiter,
+        max_bytes: int,
+        handlers: ExceptionMiddleware,
+    ) -> None:
         self.app = app
         self.lanes = list(lanes)
+        self.limiter = limiter
+        self.max_bytes = max_bytes
+        self.exception_handlers = handlers._exception_handlers
+        self.status_handlers = handlers._status_handlers
         self.by_last_segment: dict[str, dict[str, list[Lane]]] = {"GET": {}, "POST": {}}
         self.ending_in_a_parameter: dict[str, list[Lane]] = {"GET": [], "POST": []}
         for lane in self.lanes:
@@ -100,67 +145,165 @@ class FastLane:
                 self.by_last_segment[lane.method].setdefault(last, []).append(lane)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method")
+        found = self._lane_for(scope) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        body: Any = None
+        if found.lane.method == "POST":
+            body, read = await _json_body(receive)
+            receive = replay(read, receive)
+            if body is None:  # empty or not JSON: FastAPI answers, from the same bytes
+                await self.app(scope, receive, send)
+                return
+        await self._serve(found, body, scope, receive, send)
+
+    def _lane_for(self, scope: Scope) -> _Found | None:
+        method = scope["method"]
         if (
-            scope["type"] != "http"
-            or not (method == "GET" or (method == "POST" and _plain_json(scope)))
+            method not in self.by_last_segment
+            or (method == "POST" and not _plain_json(scope))
             or scope.get("query_string")
             or scope.get("root_path")
             or scope.get("fastapi.telemetry") is not None
         ):
-            await self.app(scope, receive, send)
-            return
+            return None
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if (
+            not has_credential(headers)
+            or b"transfer-encoding" in headers
+            or (
+                declared is not None
+                and not (declared.isdigit() and int(declared) <= self.max_bytes)
+            )
+        ):
+            return None
         path: str = scope["path"]
         candidates = self.by_last_segment[method].get(path.rsplit("/", 1)[-1], ())
         for lane in (*candidates, *self.ending_in_a_parameter[method]):
             match = lane.route.path_regex.match(path)
             if match is not None:
-                values = _uuids(match.groupdict())
+                path_params = match.groupdict()
+                values = _uuids(path_params)
                 if values is None:
-                    break  # not a UUID: FastAPI's validation answers
-                await self._serve(lane, match.groupdict(), values, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+                    return None  # not a UUID: FastAPI's validation answers
+                return _Found(lane, path_params, values, headers)
+        return None
 
     async def _serve(
-        self,
-        lane: Lane,
-        path_params: dict[str, str],
-        values: dict[str, UUID],
-        scope: Scope,
-        receive: Receive,
-        send: Send,
+        self, found: _Found, body: Any, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        route = lane.route
-        request = Request(scope, receive, send)
-        body: Any = None
-        if lane.method == "POST":
-            body = await _json_body(request)
-            if body is None:  # empty or not JSON: FastAPI answers, from the same bytes
-                await self.app(scope, _replaying(await request.body(), receive), send)
-                return
-        scope.setdefault("router", scope["app"].router)
-        scope["endpoint"] = route.endpoint
-        scope["path_params"] = path_params
-        scope["route"] = route
-        await charge_route(request)
-        org_id = values.pop("org_id")
-        arguments: dict[str, Any] = {name: None for name in lane.query_params}
-        arguments[lane.access_param] = await lane.permission(org_id=org_id, request=request)
-        if lane.state_param is not None:
-            arguments[lane.state_param] = await gateway_state(request)
-        if lane.passes_org_id:
-            arguments["org_id"] = org_id
-        headers = None  # the endpoint's `Response` parameter, made only for one that takes it
-        if lane.method == "POST":
-            arguments.update(await _validated_body(route, body))
-            if lane.idempotency_param is not None:
-                arguments[lane.idempotency_param] = None
-            if lane.response_param is not None:
-                headers = arguments[lane.response_param] = _sub_response()
-        answer = await route.endpoint(**values, **arguments)
-        response = answer if not lane.serializes else await _serialized(route, answer, headers)
-        await response(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+        correlation_id = correlation_id_of(found.headers)
+        token = correlation_id_var.set(correlation_id)
+        try:
+            open_account(self.limiter, scope, credential=True)
+            request = Request(scope, receive, send)
+            try:
+                response = await _answer(found, body, scope, request)
+            except Exception as exc:
+                response = await self._handled(request, exc)
+            response.raw_headers.extend(headers_to_add(self.limiter, scope, response.raw_headers))
+            response.raw_headers.append((CORRELATION_HEADER, correlation_id.encode()))
+            status = response.status_code
+            await response(scope, receive, send)
+        finally:
+            correlation_id_var.reset(token)
+            count_response(scope, started, status)
+
+    async def _handled(self, request: Request, exc: Exception) -> Response:
+        """The application's answer to `exc`, from the handler Starlette's exception middleware
+        would pick (by status for an `HTTPException`, else by the exception's class and its
+        bases); `exc` itself when there is none, for the server-error handler."""
+        handler: Any = None  # Starlette's type takes a request or a websocket
+        if isinstance(exc, StarletteHTTPException):
+            handler = self.status_handlers.get(exc.status_code)
+        if handler is None:
+            handler = next(
+                (
+                    self.exception_handlers[cls]
+                    for cls in type(exc).__mro__
+                    if cls in self.exception_handlers
+                ),
+                None,
+            )
+        if handler is None:
+            raise exc
+        if is_async_callable(handler):
+            response = await handler(request, exc)
+        else:
+            response = await run_in_threadpool(handler, request, exc)
+        exc.__traceback__ = None  # as Starlette does: a reused exception keeps no traceback
+        if not isinstance(response, Response):
+            raise exc
+        return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A request's lane, its path parameters (as text and as UUIDs) and its headers."""
+
+    lane: Lane
+    path_params: dict[str, str]
+    values: dict[str, UUID]
+    headers: dict[bytes, bytes]
+
+
+async def _answer(found: _Found, body: Any, scope: Scope, request: Request) -> Response:
+    """What the route's endpoint answers, its dependencies run as FastAPI runs them."""
+    lane, route = found.lane, found.lane.route
+    scope.setdefault("router", scope["app"].router)
+    scope["endpoint"] = route.endpoint
+    scope["path_params"] = found.path_params
+    scope["route"] = route
+    await charge_route(request)
+    values = dict(found.values)
+    org_id = values.pop("org_id")
+    arguments: dict[str, Any] = {name: None for name in lane.query_params}
+    arguments[lane.access_param] = await lane.permission(org_id=org_id, request=request)
+    if lane.state_param is not None:
+        arguments[lane.state_param] = await gateway_state(request)
+    if lane.passes_org_id:
+        arguments["org_id"] = org_id
+    headers = None  # the endpoint's `Response` parameter, made only for one that takes it
+    if lane.method == "POST":
+        arguments.update(await _validated_body(route, body))
+        if lane.idempotency_param is not None:
+            arguments[lane.idempotency_param] = None
+        if lane.response_param is not None:
+            headers = arguments[lane.response_param] = _sub_response()
+    answer = await route.endpoint(**values, **arguments)
+    if not lane.serializes:
+        return cast(Response, answer)  # a forwarding route's: the reply, passed on
+    return await _serialized(route, answer, headers)
+
+
+def with_fast_lane(
+    stack: ASGIApp, lanes: Iterable[Lane], limiter: RateLimiter, max_bytes: int
+) -> ASGIApp:
+    """FastAPI's middleware stack (`build_middleware_stack`) with the lane just inside its
+    server-error handler, the outermost layer."""
+    if not isinstance(stack, ServerErrorMiddleware):
+        raise TypeError(f"FastAPI's stack starts with {type(stack).__name__}")
+    stack.app = FastLane(
+        stack.app,
+        lanes,
+        limiter=limiter,
+        max_bytes=max_bytes,
+        handlers=_layer(stack.app, ExceptionMiddleware),
+    )
+    return stack
+
+
+def _layer(app: Any, kind: type[ExceptionMiddleware]) -> ExceptionMiddleware:
+    """The first layer of `kind` in a stack of middleware (each holding the next as `app`)."""
+    while not isinstance(app, kind):
+        app = getattr(app, "app", None)
+        if app is None:
+            raise TypeError(f"no {kind.__name__} in the stack")
+    return app
 
 
 def _sub_response() -> Response:
@@ -183,21 +326,26 @@ def _plain_json(scope: Scope) -> bool:
     return content_types == [b"application/json"]
 
 
-async def _json_body(request: Request) -> Any:
-    """The request's JSON body, or None when it is empty or not JSON. A failure to read it is
-    raised as FastAPI's request handler raises it."""
-    try:
-        raw = await request.body()
-    except Exception as exc:
-        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (error := get_body_limit_error(exc)):
-            raise error from exc
-        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+async def _json_body(receive: Receive) -> tuple[Any, list[Message]]:
+    """The request's JSON body (None when it is empty, not JSON or not all received), and the
+    messages read, to be given back to whoever reads the body next."""
+    read: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            return None, read
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    raw = b"".join(chunks)
     if not raw:
-        return None
+        return None, read
     try:
-        return json.loads(raw)
+        return json.loads(raw), read
     except json.JSONDecodeError:
-        return None
+        return None, read
 
 
 async def _validated_body(route: APIRoute, body: Any) -> dict[str, Any]:
@@ -211,20 +359,6 @@ async def _validated_body(route: APIRoute, body: Any) -> dict[str, Any]:
     if errors:
         raise RequestValidationError(errors, body=body)
     return values
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """`receive` with `body`, already read, given back first."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 async def _serialized(route: APIRoute, answer: Any, headers: Response | None) -> Response:
