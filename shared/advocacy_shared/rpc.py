@@ -534,7 +534,8 @@ class RpcClient:
             msg = await replies.request(
                 self.nc,
                 self.subject_of(operation),
-                request.model_dump_json().encode(),
+                # the serializer's bytes: `model_dump_json` decodes them to text, to be encoded back
+                request.__pydantic_serializer__.to_json(request),
                 timeout or self.timeout,
                 {CORRELATION_HEADER: correlation_id, **command_key_headers(), **trace_headers},
             )
