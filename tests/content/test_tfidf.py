@@ -4,13 +4,16 @@ content service used before (scikit-learn is a test dependency only now)."""
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from advocacy_content.ranking import analysed
 from advocacy_content.tfidf import TfidfVectors, tokenize
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 TEXTS = [
     "Bæredygtige løsninger til fremtidens energi og bæredygtighed",
@@ -22,8 +25,12 @@ TEXTS = [
 ]
 
 
-def _sklearn() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer=lambda stemmed: stemmed, dtype=np.float32)
+def _sklearn(**options: object) -> TfidfVectorizer:
+    """scikit-learn's vectorizer, imported when a test runs: importing it takes 0.8 s, which every
+    pytest-xdist worker would otherwise pay while collecting."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(**options)
 
 
 def _random_documents(count: int, seed: int) -> list[list[str]]:
@@ -43,7 +50,7 @@ def _random_documents(count: int, seed: int) -> list[list[str]]:
     ids=["stemmed texts", "200 random", "7 random", "one term"],
 )
 def test_the_vectors_are_scikit_learns(documents: list[list[str]]) -> None:
-    ours, theirs = TfidfVectors(), _sklearn()
+    ours, theirs = TfidfVectors(), _sklearn(analyzer=lambda stemmed: stemmed, dtype=np.float32)
     fitted = ours.fit_transform(documents)
     expected = theirs.fit_transform(documents)
     assert ours.vocabulary == theirs.vocabulary_
@@ -65,6 +72,6 @@ def test_every_row_with_a_term_has_unit_length_and_one_without_stays_empty() -> 
 
 
 def test_words_are_found_as_scikit_learns_tokenizer_finds_them() -> None:
-    sklearn_tokenize = TfidfVectorizer().build_tokenizer()
+    sklearn_tokenize = _sklearn().build_tokenizer()
     for text in [*TEXTS, "e-mail x2 ok_then 3d ÆØÅ æøå naïve café"]:
         assert tokenize(text) == sklearn_tokenize(text)
