@@ -149,6 +149,7 @@ class FastLane:
         if found is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()  # as the edge times a request: its body's reading too
         body: Any = None
         if found.lane.method == "POST":
             body, read = await _json_body(receive)
@@ -156,7 +157,7 @@ class FastLane:
             if body is None:  # empty or not JSON: FastAPI answers, from the same bytes
                 await self.app(scope, receive, send)
                 return
-        await self._serve(found, body, scope, receive, send)
+        await self._serve(found, body, scope, receive, send, started)
 
     def _lane_for(self, scope: Scope) -> _Found | None:
         method = scope["method"]
@@ -192,9 +193,8 @@ class FastLane:
         return None
 
     async def _serve(
-        self, found: _Found, body: Any, scope: Scope, receive: Receive, send: Send
+        self, found: _Found, body: Any, scope: Scope, receive: Receive, send: Send, started: float
     ) -> None:
-        started = time.perf_counter()
         status = 500
         correlation_id = correlation_id_of(found.headers)
         token = correlation_id_var.set(correlation_id)
