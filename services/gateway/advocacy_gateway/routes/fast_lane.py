@@ -133,6 +133,8 @@ class FastLane:
         self.lanes = list(lanes)
         self.limiter = limiter
         self.max_bytes = max_bytes
+        # The exception middleware's own tables (Starlette keeps them private): the same handlers,
+        # FastAPI's defaults among them. tests/gateway/test_fast_lane.py compares the refusals.
         self.exception_handlers = handlers._exception_handlers
         self.status_handlers = handlers._status_handlers
         self.by_last_segment: dict[str, dict[str, list[Lane]]] = {"GET": {}, "POST": {}}
@@ -216,7 +218,7 @@ class FastLane:
     async def _handled(self, request: Request, exc: Exception) -> Response:
         """The application's answer to `exc`, from the handler Starlette's exception middleware
         would pick (by status for an `HTTPException`, else by the exception's class and its
-        bases); `exc` itself when there is none, for the server-error handler."""
+        bases). Without one, `exc` is raised again, for the server-error handler."""
         handler: Any = None  # Starlette's type takes a request or a websocket
         if isinstance(exc, StarletteHTTPException):
             handler = self.status_handlers.get(exc.status_code)
