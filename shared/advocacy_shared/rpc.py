@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_shared import tracing
-from advocacy_shared.contracts.base import Operation, Rep, Req, RpcReply, RpcRequest
+from advocacy_shared.contracts.base import Encoded, Operation, Rep, Req, RpcReply, RpcRequest
 from advocacy_shared.contracts.errors import (
     ERRORS_BY_CODE,
     Invalid,
@@ -54,6 +54,7 @@ _CONNECTION_ERRORS = (
 )
 
 RpcHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply]]
+ReadHandler = Callable[[AsyncSession, Any], Awaitable[RpcReply | Encoded[Any]]]
 Transaction = Callable[[], Any]
 SteppedHandler = Callable[[Transaction, Any], Awaitable[RpcReply]]
 PlainHandler = Callable[[Any], Awaitable[RpcReply]]
@@ -79,8 +80,11 @@ _SUCCESS_PREFIX = b'{"ok":true,"reply":'
 JSON, and `decode_reply` validates the reply straight from those bytes, with no dict in between."""
 
 
-def encode_reply(reply: RpcReply) -> bytes:
-    return _SUCCESS_PREFIX + reply.__pydantic_serializer__.to_json(reply) + b"}"
+def encode_reply(reply: RpcReply | Encoded[Any]) -> bytes:
+    json = (
+        reply.json if isinstance(reply, Encoded) else reply.__pydantic_serializer__.to_json(reply)
+    )
+    return _SUCCESS_PREFIX + json + b"}"
 
 
 def encode_error(error: RpcError) -> bytes:
@@ -121,7 +125,9 @@ class RpcServer:
     def __init__(self, service: str) -> None:
         self.service = service
         self._handlers: list[
-            tuple[Operation[Any, Any], RpcHandler | SteppedHandler | PlainHandler, Mode]
+            tuple[
+                Operation[Any, Any], RpcHandler | ReadHandler | SteppedHandler | PlainHandler, Mode
+            ]
         ] = []
         self._outbox: Outbox | None = None
 
@@ -152,17 +158,18 @@ class RpcServer:
     def reads(
         self, operation: Operation[Req, Rep]
     ) -> Callable[
-        [Callable[[AsyncSession, Req], Awaitable[Rep]]],
-        Callable[[AsyncSession, Req], Awaitable[Rep]],
+        [Callable[[AsyncSession, Req], Awaitable[Rep | Encoded[Rep]]]],
+        Callable[[AsyncSession, Req], Awaitable[Rep | Encoded[Rep]]],
     ]:
         """A handler that only reads: its session runs without a transaction (no BEGIN, no
-        COMMIT) and refuses to write (`advocacy_shared.db.read_session_factory`)."""
+        COMMIT) and refuses to write (`advocacy_shared.db.read_session_factory`). It may answer
+        a reply it keeps already serialized (`Encoded`)."""
         if operation.service != self.service:
             raise ValueError(f"{operation.subject} belongs to {operation.service}")
 
         def register(
-            fn: Callable[[AsyncSession, Req], Awaitable[Rep]],
-        ) -> Callable[[AsyncSession, Req], Awaitable[Rep]]:
+            fn: Callable[[AsyncSession, Req], Awaitable[Rep | Encoded[Rep]]],
+        ) -> Callable[[AsyncSession, Req], Awaitable[Rep | Encoded[Rep]]]:
             self._handlers.append((operation, fn, "read"))
             return fn
 
@@ -283,7 +290,7 @@ class _Responder:
     def __init__(
         self,
         operation: Operation[Any, Any],
-        handler: RpcHandler | SteppedHandler | PlainHandler,
+        handler: RpcHandler | ReadHandler | SteppedHandler | PlainHandler,
         transaction: Transaction,
         read: Transaction,
         mode: Mode,
@@ -335,7 +342,7 @@ class _Responder:
             return encode_error(failed), failed.code
         return encode_reply(reply), "ok"
 
-    async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply:
+    async def _handle(self, request: RpcRequest, key: CommandKey | None) -> RpcReply | Encoded[Any]:
         if self.mode == "plain":
             return await cast(PlainHandler, self.handler)(request)
         if self.mode == "read":
@@ -354,7 +361,7 @@ class _Responder:
         async with self.transaction() as session:
             return await cast(RpcHandler, self.handler)(session, request)
 
-    async def _read(self, request: RpcRequest) -> RpcReply:
+    async def _read(self, request: RpcRequest) -> RpcReply | Encoded[Any]:
         """A read handler in a read session. A session that never took a connection and holds
         no rows (its handler read only through `LeanRead`) has nothing to give back and nothing
         to forget: it serves the next read as it is, which saves creating and closing one (about
@@ -363,9 +370,9 @@ class _Responder:
         opened = self._untouched.pop() if self._untouched else self.read()
         if not isinstance(opened, AsyncSession):
             async with opened as session:
-                return await cast(RpcHandler, self.handler)(session, request)
+                return await cast(ReadHandler, self.handler)(session, request)
         try:
-            return await cast(RpcHandler, self.handler)(opened, request)
+            return await cast(ReadHandler, self.handler)(opened, request)
         finally:
             held = opened.sync_session
             if held.in_transaction():

@@ -113,3 +113,30 @@ async def test_a_version_read_in_a_rolled_back_transaction_is_not_kept(
 async def _version(engine: AsyncEngine, organisation_id: UUID, version: int) -> Playbook:
     async with read_session_factory(engine)() as session:
         return await playbook.playbook(session, organisation_id, version, committed_view=True)
+
+
+async def _encoded(engine: AsyncEngine, organisation_id: UUID, version: int | None) -> bytes:
+    async with read_session_factory(engine)() as session:
+        return (await playbook.encoded_playbook(session, organisation_id, version)).json
+
+
+async def test_the_read_s_serialized_reply_is_kept_per_version_and_says_which_is_latest(
+    engine: AsyncEngine,
+) -> None:
+    organisation_id = await provisioned(engine)
+    first = await _encoded(engine, organisation_id, None)
+    assert first == Playbook.model_validate_json(first).model_dump_json().encode()
+    assert Playbook.model_validate_json(first) == await read_latest(engine, organisation_id)
+    assert await _encoded(engine, organisation_id, 1) is first  # kept, not serialized again
+
+    async with session_factory(engine)() as session, session.begin():
+        await playbook.add_playbook_row(
+            session, OUTBOX, organisation_id, podcasting("A second version")
+        )
+
+    second = Playbook.model_validate_json(await _encoded(engine, organisation_id, None))
+    assert (second.version, second.latest) == (2, True)
+    assert second.rows[-1].angle_prompts == ["A second version"]
+    older = Playbook.model_validate_json(await _encoded(engine, organisation_id, 1))
+    assert (older.version, older.latest) == (1, False)  # no longer the latest: not the kept one
+    assert older == await _version(engine, organisation_id, 1)

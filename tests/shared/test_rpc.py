@@ -13,7 +13,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from advocacy_shared.contracts.base import Operation, RpcReply, RpcRequest
+from advocacy_shared.contracts.base import Encoded, Operation, RpcReply, RpcRequest
 from advocacy_shared.contracts.errors import (
     Invalid,
     NotFound,
@@ -246,6 +246,45 @@ async def test_a_read_handler_gets_a_read_session_and_a_command_a_transaction(
         assert (await answered(client)).replica == "transaction"
         assert (await client.call(looked_up, Echo(text="x"))).replica == "read"
         assert (await client.call(ECHO, Echo(text="x"))).replica == "transaction"
+    finally:
+        await serving.stop()
+        await broker.stop()
+
+
+async def test_a_read_answered_already_serialized_reaches_the_caller_as_the_model_would(
+    nats_server_url: str, topology: Topology, client: RpcClient
+) -> None:
+    server = RpcServer("probe")
+    looked_up: Operation[Echo, Echoed] = Operation("probe", "look", Echo, Echoed)
+    kept = Encoded.of(Echoed(text="kept", replica="serialized once"))
+
+    @server.reads(looked_up)
+    async def look(session: Any, request: Echo) -> Echoed | Encoded[Echoed]:
+        return kept if request.text == "kept" else Echoed(text=request.text, replica="model")
+
+    @contextlib.asynccontextmanager
+    async def opening() -> AsyncIterator[None]:
+        yield None
+
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=opening,
+        max_workers=2,
+        read=opening,
+    )
+    await nc.flush()
+    try:
+        assert await client.call(looked_up, Echo(text="kept")) == Echoed(
+            text="kept", replica="serialized once"
+        )
+        assert await client.call_json(looked_up, Echo(text="kept")) == kept.json
+        assert await client.call(looked_up, Echo(text="other")) == Echoed(
+            text="other", replica="model"
+        )
     finally:
         await serving.stop()
         await broker.stop()

@@ -14,6 +14,7 @@ from advocacy_planner.service import (
     programs,
     recruitment,
 )
+from advocacy_shared.contracts.base import Encoded
 from advocacy_shared.contracts.planner import (
     ADD_PLAYBOOK_ROW,
     ADVANCE_PHASE,
@@ -81,10 +82,8 @@ RECRUITMENT_NOTE = (
 
 
 @server.reads(GET_PLAYBOOK)
-async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Playbook:
-    return await playbook.playbook(
-        session, request.organisation_id, request.version, committed_view=True
-    )
+async def get_playbook(session: AsyncSession, request: GetPlaybook) -> Encoded[Playbook]:
+    return await playbook.encoded_playbook(session, request.organisation_id, request.version)
 
 
 @server.handles(ADD_PLAYBOOK_ROW)

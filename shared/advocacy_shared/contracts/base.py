@@ -103,3 +103,19 @@ class Operation(Generic[Req, Rep]):
 
     def subject(self, topology: Topology) -> str:
         return topology.rpc_subject(self.service, self.name)
+
+
+class Encoded(Generic[Rep]):
+    """A reply serialized once (`Encoded.of`), which a read handler may answer instead of the
+    model when it answers the same reply again and again (the planner's kept playbook versions):
+    the responder sends the bytes as they are, rather than serializing the model for every
+    request (`encode_reply`). The caller cannot tell the two apart."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+    @classmethod
+    def of(cls, reply: Rep) -> Encoded[Rep]:
+        return cls(reply.__pydantic_serializer__.to_json(reply))

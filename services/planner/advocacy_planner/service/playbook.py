@@ -7,6 +7,7 @@ An organisation's first version is seeded from the default matrix.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import cast
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from advocacy_planner.models import PlaybookEntry
 from advocacy_planner.repository import PlaybookRepository, tenant_repository
 from advocacy_shared.contracts.ambassadors import EnablementFormat, Segment
+from advocacy_shared.contracts.base import Encoded
 from advocacy_shared.contracts.errors import Conflict, Invalid, NotFound, NotReady
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.planner import (
@@ -77,6 +79,30 @@ async def playbook(
     rows (`committed_view`: a read session) adds to them: a transaction could be reading a
     version it wrote itself and may yet roll back.
     """
+    wanted, latest, rows = await _version(session, organisation_id, version, committed_view)
+    return _playbook(organisation_id, wanted, wanted == latest, rows)
+
+
+async def encoded_playbook(
+    session: AsyncSession, organisation_id: UUID, version: int | None = None
+) -> Encoded[Playbook]:
+    """`playbook` in a read session, serialized: once per kept version and per answer to
+    whether it is the latest, rather than for every read (the reply's serialization was about a
+    sixteenth of the planner's CPU per read at 64 connections). The bytes are kept with the
+    version's rows and leave with them."""
+    wanted, latest, rows = await _version(session, organisation_id, version, committed_view=True)
+    is_latest = wanted == latest
+    encoded = VERSIONS.encoded(organisation_id, wanted, is_latest)
+    if encoded is None:
+        encoded = Encoded.of(_playbook(organisation_id, wanted, is_latest, rows))
+        VERSIONS.keep_encoded(organisation_id, wanted, is_latest, encoded)
+    return encoded
+
+
+async def _version(
+    session: AsyncSession, organisation_id: UUID, version: int | None, committed_view: bool
+) -> tuple[int, int, tuple[PlaybookRow, ...]]:
+    """The version asked for (the latest when None), the latest, and the rows of the first."""
     playbooks = PlaybookRepository(session)
     latest = await _latest_version(playbooks, organisation_id)
     wanted = latest if version is None else version
@@ -87,9 +113,22 @@ async def playbook(
         rows = tuple(_row(entry) for entry in await playbooks.entries(organisation_id, wanted))
         if committed_view and rows:
             VERSIONS.put(organisation_id, wanted, rows)
+    return wanted, latest, rows
+
+
+def _playbook(
+    organisation_id: UUID, version: int, latest: bool, rows: tuple[PlaybookRow, ...]
+) -> Playbook:
     return Playbook(
-        organisation_id=organisation_id, version=wanted, latest=wanted == latest, rows=list(rows)
+        organisation_id=organisation_id, version=version, latest=latest, rows=list(rows)
     )
+
+
+@dataclass
+class _Kept:
+    rows: tuple[PlaybookRow, ...]
+    encoded: dict[bool, Encoded[Playbook]] = field(default_factory=dict)
+    """The version serialized as the reply to a read, by whether it was the latest then."""
 
 
 class PlaybookVersions:
@@ -98,20 +137,35 @@ class PlaybookVersions:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._versions: OrderedDict[tuple[UUID, int], tuple[PlaybookRow, ...]] = OrderedDict()
+        self._versions: OrderedDict[tuple[UUID, int], _Kept] = OrderedDict()
 
     def get(self, organisation_id: UUID, version: int) -> tuple[PlaybookRow, ...] | None:
         key = (organisation_id, version)
-        rows = self._versions.get(key)
-        if rows is not None:
-            self._versions.move_to_end(key)
-        return rows
+        kept = self._versions.get(key)
+        if kept is None:
+            return None
+        self._versions.move_to_end(key)
+        return kept.rows
 
     def put(self, organisation_id: UUID, version: int, rows: tuple[PlaybookRow, ...]) -> None:
-        self._versions[(organisation_id, version)] = rows
+        self._versions[(organisation_id, version)] = _Kept(rows)
         self._versions.move_to_end((organisation_id, version))
         while len(self._versions) > self.capacity:
             self._versions.popitem(last=False)
+
+    def encoded(
+        self, organisation_id: UUID, version: int, latest: bool
+    ) -> Encoded[Playbook] | None:
+        kept = self._versions.get((organisation_id, version))
+        return kept.encoded.get(latest) if kept is not None else None
+
+    def keep_encoded(
+        self, organisation_id: UUID, version: int, latest: bool, encoded: Encoded[Playbook]
+    ) -> None:
+        """Keep a kept version's reply; a version not kept (any more) keeps none."""
+        kept = self._versions.get((organisation_id, version))
+        if kept is not None:
+            kept.encoded[latest] = encoded
 
 
 VERSIONS = PlaybookVersions(capacity=4096)
