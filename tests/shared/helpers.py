@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import inspect, text
+
+from advocacy_shared.rpc import RpcServer
+from advocacy_shared.topology import Topology
 
 
 async def eventually(
@@ -65,3 +72,33 @@ async def dump_database(sessions: Any) -> str:
             # Every value in full: a Row's repr shortens long strings, which could hide data.
             rows += ["\t".join(str(value) for value in row) for row in result.all()]
     return "\n".join(rows)
+
+
+@contextlib.asynccontextmanager
+async def serving_probe(
+    server: RpcServer,
+    nats_server_url: str,
+    topology: Topology,
+    *,
+    transaction: Callable[[], Any],
+    read: Callable[[], Any],
+    max_workers: int = 2,
+) -> AsyncIterator[NatsClient]:
+    """`server` (the "probe" service) answering over NATS with these sessions for the block,
+    which gets its connection to NATS."""
+    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
+    nc = await broker.connect()
+    serving = await server.serve(
+        nc,
+        lambda op: op.subject(topology),
+        queue=topology.rpc_queue("probe"),
+        transaction=transaction,
+        max_workers=max_workers,
+        read=read,
+    )
+    await nc.flush()
+    try:
+        yield nc
+    finally:
+        await serving.stop()
+        await broker.stop()

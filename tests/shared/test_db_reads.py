@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from sqlalchemy import (
     Column,
     Integer,
@@ -39,7 +37,7 @@ from advocacy_shared.db import (
 )
 from advocacy_shared.rpc import RpcClient, RpcServer
 from advocacy_shared.topology import Topology
-from tests.shared.helpers import eventually
+from tests.shared.helpers import eventually, serving_probe
 
 mapper = registry()
 
@@ -59,25 +57,20 @@ async def serving_things(
 ) -> AsyncIterator[RpcClient]:
     """`server` answering over NATS with the things 1, 5 and 9 stored; a client to call it. The
     engine is disposed of afterwards."""
-    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    nc = await broker.connect()
-    serving = await server.serve(
-        nc,
-        lambda op: op.subject(topology),
-        queue=topology.rpc_queue("probe"),
-        transaction=session_factory(engine),
-        max_workers=4,
-        read=read_session_factory(engine),
-    )
-    await nc.flush()
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(mapper.metadata.create_all)
-            await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
-        yield RpcClient(nc, lambda op: op.subject(topology), timeout=5.0)
+        async with serving_probe(
+            server,
+            nats_server_url,
+            topology,
+            transaction=session_factory(engine),
+            read=read_session_factory(engine),
+            max_workers=4,
+        ) as nc:
+            async with engine.begin() as connection:
+                await connection.run_sync(mapper.metadata.create_all)
+                await connection.execute(text("INSERT INTO things (id) VALUES (1), (5), (9)"))
+            yield RpcClient(nc, lambda op: op.subject(topology), timeout=5.0)
     finally:
-        await serving.stop()
-        await broker.stop()
         await engine.dispose()
 
 

@@ -23,7 +23,7 @@ from advocacy_shared.contracts.errors import (
 )
 from advocacy_shared.rpc import CORRELATION_HEADER, RpcClient, RpcServer, decode_reply
 from advocacy_shared.topology import Topology
-from tests.shared.helpers import polls
+from tests.shared.helpers import polls, serving_probe
 
 
 class Echo(RpcRequest):
@@ -231,24 +231,16 @@ async def test_a_read_handler_gets_a_read_session_and_a_command_a_transaction(
     async def opening(name: str) -> AsyncIterator[str]:
         yield name
 
-    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    nc = await broker.connect()
-    serving = await server.serve(
-        nc,
-        lambda op: op.subject(topology),
-        queue=topology.rpc_queue("probe"),
+    async with serving_probe(
+        server,
+        nats_server_url,
+        topology,
         transaction=lambda: opening("transaction"),
-        max_workers=2,
         read=lambda: opening("read"),
-    )
-    await nc.flush()
-    try:
+    ):
         assert (await answered(client)).replica == "transaction"
         assert (await client.call(looked_up, Echo(text="x"))).replica == "read"
         assert (await client.call(ECHO, Echo(text="x"))).replica == "transaction"
-    finally:
-        await serving.stop()
-        await broker.stop()
 
 
 async def test_a_read_answered_already_serialized_reaches_the_caller_as_the_model_would(
@@ -266,18 +258,7 @@ async def test_a_read_answered_already_serialized_reaches_the_caller_as_the_mode
     async def opening() -> AsyncIterator[None]:
         yield None
 
-    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    nc = await broker.connect()
-    serving = await server.serve(
-        nc,
-        lambda op: op.subject(topology),
-        queue=topology.rpc_queue("probe"),
-        transaction=opening,
-        max_workers=2,
-        read=opening,
-    )
-    await nc.flush()
-    try:
+    async with serving_probe(server, nats_server_url, topology, transaction=opening, read=opening):
         assert await client.call(looked_up, Echo(text="kept")) == Echoed(
             text="kept", replica="serialized once"
         )
@@ -285,9 +266,6 @@ async def test_a_read_answered_already_serialized_reaches_the_caller_as_the_mode
         assert await client.call(looked_up, Echo(text="other")) == Echoed(
             text="other", replica="model"
         )
-    finally:
-        await serving.stop()
-        await broker.stop()
 
 
 async def test_a_handler_that_needs_no_database_is_answered_without_opening_a_session(
@@ -302,20 +280,8 @@ async def test_a_handler_that_needs_no_database_is_answered_without_opening_a_se
     def no_session() -> Any:
         raise AssertionError("a handler that needs no database opened a session")
 
-    broker = NatsBroker(nats_server_url, log_level=logging.DEBUG)
-    nc = await broker.connect()
-    serving = await server.serve(
-        nc,
-        lambda op: op.subject(topology),
-        queue=topology.rpc_queue("probe"),
-        transaction=no_session,
-        max_workers=2,
-        read=no_session,
-    )
-    await nc.flush()
-    try:
+    async with serving_probe(
+        server, nats_server_url, topology, transaction=no_session, read=no_session
+    ):
         assert await answered(client) == Echoed(text="up", replica="plain")
         assert await client.call(ECHO, Echo(text="x")) == Echoed(text="x", replica="plain")
-    finally:
-        await serving.stop()
-        await broker.stop()
