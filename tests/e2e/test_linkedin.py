@@ -17,6 +17,9 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import text
 
+from advocacy_ambassadors.service import linkedin as linkedin_service
+from advocacy_ambassadors.service.linkedin import sweep_linkedin
+from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_devtools.linkedin_sandbox import SandboxState
 from advocacy_shared.contracts.ambassadors import AmbassadorOnboarded, ConsentRevoked
 from advocacy_shared.contracts.errors import Conflict
@@ -47,7 +50,7 @@ from tests.linkedin import (
     follow,
     linkedin_settings,
 )
-from tests.shared.helpers import dump_database
+from tests.shared.helpers import dump_database, eventually
 
 
 @pytest.fixture
@@ -232,10 +235,16 @@ async def test_linkedins_errors_and_a_failing_exchange_store_nothing(
 
 
 async def test_expiry_is_announced_ahead_then_marked_once_each_and_the_token_refused(
-    platform: Platform, sandbox: FastAPI, nats_client: NatsClient, topology: Topology
+    platform: Platform,
+    sandbox: FastAPI,
+    nats_client: NatsClient,
+    topology: Topology,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A token that lives an hour is inside the week's notice at once; the service's clock then
+    moves two hours on, past its expiry, instead of the test waiting for one."""
     sandbox_state(sandbox).settings = sandbox_state(sandbox).settings.model_copy(
-        update={"token_lifetime_seconds": 2}
+        update={"token_lifetime_seconds": 3600}
     )
     org = (await create_organisation(platform, "Acme"))["id"]
     base = await consented(platform, org, "ada@acme.dk")
@@ -243,8 +252,19 @@ async def test_expiry_is_announced_ahead_then_marked_once_each_and_the_token_ref
     assert await token(platform, org, base)
 
     kinds = (LinkedInConnectionExpiring, LinkedInConnectionExpired)
-    published = await published_until(nats_client, topology, lambda p: len(of_type(p, *kinds)) == 2)
-    await asyncio.sleep(1.0)  # five more sweeps: nothing more is announced
+    await published_until(nats_client, topology, lambda p: len(of_type(p, *kinds)) == 1)
+    assert await token(platform, org, base)  # announced, still valid
+    later = utc_now() + timedelta(hours=2)
+    monkeypatch.setattr(linkedin_service, "utc_now", lambda: later)
+    await published_until(nats_client, topology, lambda p: len(of_type(p, *kinds)) == 2)
+
+    ambassadors, settings = platform.runtimes["ambassadors"], platform.settings["ambassadors"]
+    assert isinstance(settings, AmbassadorsSettings)
+    notice = timedelta(days=settings.linkedin_expiring_days)
+    for _ in range(3):  # more sweeps announce and mark nothing more
+        async with ambassadors.transaction() as session:
+            swept = await sweep_linkedin(session, ambassadors.outbox, notice)
+        assert (swept.expiring, swept.expired) == (0, 0)
     published = await events(nats_client, topology)
     assert of_type(published, *kinds) == [
         LinkedInConnectionExpiring.spec.type,
@@ -399,24 +419,28 @@ async def test_consent_revoked_while_linkedin_answers_stores_no_token(
     org = (await create_organisation(platform, "Acme"))["id"]
     base = await consented(platform, org, "ada@acme.dk")
     location = await follow(await authorization_url(platform, base))
-    async with httpx.AsyncClient() as http:
-        await http.post(
-            f"{sandbox.state.url}/sandbox/faults",
-            json={"path": "/oauth/v2/accessToken", "status": None, "delay_seconds": 5.0},
-        )
-    pending = asyncio.create_task(callback(platform, location))
-    await asyncio.sleep(0.2)  # the exchange is under way
-    pool = platform.runtimes["ambassadors"].engine.sync_engine.pool
-    in_use = []
-    for _ in range(10):
-        in_use.append(pool.checkedout())  # type: ignore[attr-defined]
-        await asyncio.sleep(0.03)
-    assert min(in_use) == 0, in_use  # nobody holds a connection while LinkedIn answers
+    exchange = {"path": "/oauth/v2/accessToken"}
+    async with httpx.AsyncClient(base_url=sandbox.state.url) as linkedin:
+        await linkedin.post("/sandbox/faults", json={**exchange, "status": None, "hold": True})
+        pending = asyncio.create_task(callback(platform, location))
 
-    revoked = await platform.http.delete(f"{base}/consent", headers=platform.auth)
+        async def linkedin_is_answering() -> bool:
+            answer = await linkedin.get("/sandbox/faults/held", params=exchange)
+            return bool(answer.json()["held"] == 1)
 
-    assert revoked.status_code == 200
-    assert not pending.done()  # not held up behind the callback, still waiting on LinkedIn
+        await eventually(linkedin_is_answering)
+        pool = platform.runtimes["ambassadors"].engine.sync_engine.pool
+        in_use = []  # sampled: a relay's or a consumer's pass may hold one for a moment
+        for _ in range(10):
+            in_use.append(pool.checkedout())  # type: ignore[attr-defined]
+            await asyncio.sleep(0.03)
+        assert min(in_use) == 0, in_use  # nobody holds a connection while LinkedIn answers
+
+        revoked = await platform.http.delete(f"{base}/consent", headers=platform.auth)
+
+        assert revoked.status_code == 200
+        assert not pending.done()  # not held up behind the callback, still waiting on LinkedIn
+        assert (await linkedin.post("/sandbox/faults/release", json=exchange)).json()["held"] == 1
     page = await pending
     assert page.status_code == 400  # the revocation took the started authorization with it
     assert "LinkedIn was not connected" in page.text

@@ -14,22 +14,25 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import jsonschema_rs
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
+from sqlalchemy import update
+from sqlmodel import col
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from advocacy_devtools.testing import MakeDatabase
 from advocacy_gateway.settings import GatewaySettings
 from advocacy_gateway.state import GatewayState
 from advocacy_gateway.webhooks import targets
+from advocacy_gateway.webhooks.models import WebhookEndpoint
 from advocacy_shared.contracts import EVENT_TYPES, WEBHOOK_EVENT_TYPES
 from advocacy_shared.contracts.ambassadors import (
     AmbassadorErased,
@@ -39,7 +42,7 @@ from advocacy_shared.contracts.ambassadors import (
 from advocacy_shared.contracts.base import EventData
 from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.contracts.webhooks import WebhookEndpointDisabled
-from advocacy_shared.envelope import CloudEvent, new_id
+from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.topology import Topology
 from tests.conftest import ADMIN_KEY, Gateway, common_settings, serving
 from tests.gateway.webhook_receiver import Answer, Receiver
@@ -59,7 +62,9 @@ FAST = {
     "webhooks_timeout_seconds": 2.0,
 }
 
-OVERLAP_SECONDS = 5  # the first delivery must fall inside it, even on a loaded machine
+OVERLAP_SECONDS = 3600
+"""Long enough for the first delivery to fall inside it on any machine; the test then ends the
+overlap by moving its end into the past, as if the hour had passed."""
 
 StartGateway = Callable[..., AbstractAsyncContextManager[Gateway]]
 
@@ -540,7 +545,10 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_and_the_new_o
     Webhook(old).verify(during.body, during.headers)
     Webhook(new).verify(during.body, during.headers)
 
-    await asyncio.sleep(max(0.0, (overlap_ends - datetime.now(UTC)).total_seconds()) + 0.1)
+    rotated_at = datetime.fromisoformat(rotated["updated_at"])
+    assert overlap_ends == rotated_at + timedelta(seconds=OVERLAP_SECONDS)
+
+    await end_the_overlap(hooks, hook["id"])
     await publish(nats_client, topology, onboarded(), org)
     await receiver.wait_until(lambda: len(receiver.received) == 2)
     after = receiver.received[1]
@@ -553,6 +561,19 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_and_the_new_o
         e for e in await audit_actions(hooks, org) if e["action"] == "webhook.secret_rotated"
     ]
     assert entry["detail"] == {"overlap_seconds": OVERLAP_SECONDS}
+
+
+async def end_the_overlap(gateway: Gateway, webhook_id: str) -> None:
+    """The previous secret's overlap ends now: signatures stop using it from the next attempt.
+    (Waiting for it in real time cost the test its length; the delivery process reads the
+    endpoint's row with every attempt, so an earlier end is all it sees.)"""
+    state: GatewayState = gateway.app.state.gateway
+    async with state.sessions() as session, session.begin():
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(col(WebhookEndpoint.id) == UUID(webhook_id))
+            .values(previous_secret_expires_at=utc_now() - timedelta(seconds=1))
+        )
 
 
 async def test_a_replay_sends_the_same_message_again_with_the_same_webhook_id(

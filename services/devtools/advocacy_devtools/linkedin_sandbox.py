@@ -8,7 +8,8 @@ demo, the tests and anyone evaluating without a LinkedIn app. So far its OAuth p
   `token_lifetime_seconds` (60 days by default), LinkedIn's error bodies;
 - `POST /oauth/v2/introspectToken`; `GET /v2/userinfo` (Bearer; 401 with LinkedIn's error body on
   an invalid, expired or revoked token; 403 without `openid`);
-- sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays) on a path;
+- sandbox-only `/sandbox/*`: expire or revoke a token, queue faults (429, 5xx, delays, holds) on a
+  path;
 - the Posts API and the share pages: `advocacy_devtools.linkedin_sandbox_posts` (`mount_posts`);
 - member post analytics and company-page statistics, with engagement that grows with a post's
   age and a clock tests fast-forward: `advocacy_devtools.linkedin_sandbox_analytics`.
@@ -103,6 +104,38 @@ class _Fault:
     status: int | None
     delay_seconds: float
     retry_after: int = 0
+    hold: bool = False
+
+
+HOLD_LIMIT_SECONDS = 60.0
+"""A held call answers after this long if nobody releases it: a test that fails before its
+release does not leave a client waiting forever."""
+
+
+@dataclass
+class _Holds:
+    """Calls held by a `hold` fault, by path, until `POST /sandbox/faults/release`."""
+
+    waiting: dict[str, list[asyncio.Event]] = field(default_factory=dict)
+
+    async def hold(self, path: str) -> None:
+        released = asyncio.Event()
+        self.waiting.setdefault(path, []).append(released)
+        try:
+            await asyncio.wait_for(released.wait(), HOLD_LIMIT_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            self.waiting[path].remove(released)
+
+    def held(self, path: str) -> int:
+        return len(self.waiting.get(path, ()))
+
+    def release(self, path: str) -> int:
+        events = self.waiting.get(path, [])
+        for event in events:
+            event.set()
+        return len(events)
 
 
 @dataclass
@@ -112,6 +145,7 @@ class SandboxState:
     codes: dict[str, _Code] = field(default_factory=dict)
     tokens: dict[str, _Token] = field(default_factory=dict)
     faults: dict[str, list[_Fault]] = field(default_factory=dict)
+    holds: _Holds = field(default_factory=_Holds)
     calls: dict[str, int] = field(default_factory=dict)
 
     def issue_token(self, client_id: str, scopes: tuple[str, ...]) -> str:
@@ -140,6 +174,20 @@ class FaultIn(BaseModel):
     delay_seconds: float = Field(default=0.0, ge=0, le=60)
     count: int = Field(default=1, ge=1, le=100)
     retry_after_seconds: int = Field(default=0, ge=0, le=86_400, description="A 429's Retry-After")
+    hold: bool = Field(
+        default=False,
+        description="After the delay, wait for POST /sandbox/faults/release of the path "
+        f"(at most {HOLD_LIMIT_SECONDS:.0f} s): a call held while a test acts, with no timing",
+    )
+
+
+class PathIn(BaseModel):
+    path: str
+
+
+class HeldOut(BaseModel):
+    path: str
+    held: int = Field(description="Calls of the path waiting for their release")
 
 
 class TokenIn(BaseModel):
@@ -182,6 +230,8 @@ def create_sandbox(
             fault = queued.pop(0)
             if fault.delay_seconds:
                 await asyncio.sleep(fault.delay_seconds)
+            if fault.hold:
+                await state.holds.hold(path)
             if fault.status is not None:
                 return JSONResponse(
                     {"status": fault.status, "message": "sandbox fault"},
@@ -397,11 +447,22 @@ def create_sandbox(
 
     @app.post("/sandbox/faults", status_code=204)
     async def add_fault(body: FaultIn) -> None:
-        """Sandbox only: the next `count` calls of `path` fail with `status` after a delay."""
+        """Sandbox only: the next `count` calls of `path` fail with `status` after a delay (and,
+        with `hold`, once released)."""
         state.faults.setdefault(body.path, []).extend(
-            _Fault(body.status, body.delay_seconds, body.retry_after_seconds)
+            _Fault(body.status, body.delay_seconds, body.retry_after_seconds, body.hold)
             for _ in range(body.count)
         )
+
+    @app.get("/sandbox/faults/held")
+    async def held(path: str) -> HeldOut:
+        """Sandbox only: how many calls of `path` a `hold` fault keeps waiting now."""
+        return HeldOut(path=path, held=state.holds.held(path))
+
+    @app.post("/sandbox/faults/release")
+    async def release(body: PathIn) -> HeldOut:
+        """Sandbox only: the held calls of `path` go on; the answer says how many there were."""
+        return HeldOut(path=body.path, held=state.holds.release(body.path))
 
     mount_analytics(app, state, mount_posts(app, state))
 
