@@ -109,6 +109,8 @@ def common_settings(nats_server_url: str, topology: Topology) -> dict[str, Any]:
         "nats_url": nats_server_url,
         "namespace": topology.namespace,
         "relay_interval_seconds": 0.2,
+        "nats_reconnect_seconds": 0.2,
+        "stream_storage": "memory",  # made and deleted per test; the fault suite keeps files
         "consumer_backoff_seconds": (0.1, 0.5),
         "rpc_timeout_seconds": 15.0,
         "readiness_timeout_seconds": 5.0,

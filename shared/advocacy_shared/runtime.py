@@ -98,6 +98,7 @@ class ServiceRuntime:
             settings.nats_servers(),
             name=f"advocacy-{self.name}",
             max_reconnect_attempts=-1,
+            reconnect_time_wait=settings.nats_reconnect_seconds,  # type: ignore[arg-type]  # typed int, passed on to nats-py, which takes a float
             graceful_timeout=10.0,
             logger=logging.getLogger(f"advocacy.{self.name}.broker"),
             log_level=logging.DEBUG,  # per-message INFO logs cost a quarter of throughput

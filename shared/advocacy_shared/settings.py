@@ -39,6 +39,13 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     rpc_timeout_seconds: float = Field(default=5.0, gt=0)
+    nats_reconnect_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a NATS connection waits between attempts to reconnect (nats-py's "
+        "default); until one succeeds the gateway answers 503 and events wait in the outboxes",
+    )
     rpc_max_workers: int = Field(default=16, ge=1)
     relay_interval_seconds: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=200, ge=1)
@@ -47,6 +54,12 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     stream_duplicate_window_seconds: float = Field(default=900.0, gt=0)
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    stream_storage: Literal["file", "memory"] = Field(
+        default="file",
+        description="Where JetStream keeps the streams. memory loses every event nats-server "
+        "holds when it stops: for tests, which make and delete streams by the hundred (a fifth "
+        "of the file store's CPU), never for production, which refuses it",
+    )
     messaging_retention_seconds: float = Field(
         default=7 * 24 * 3600.0,
         gt=0,
@@ -90,6 +103,8 @@ class ServiceSettings(BaseSettings):
         ]
         if self.nats_url is None:
             problems.append("nats_url (production never starts an embedded nats-server)")
+        if self.stream_storage != "file":
+            problems.append("stream_storage=file (streams in memory lose events on a restart)")
         if not self.database_url:
             problems.append(
                 f"ADVOCACY_{self.service_name.upper()}_DATABASE_URL (no SQLite in production)"

@@ -18,6 +18,9 @@ from advocacy_shared.topology import Topology
 from tests.conftest import ADMIN_KEY, Gateway, common_settings, serving
 from tests.shared.helpers import eventually
 
+ON_FILE = {"stream_storage": "file"}
+"""The streams outlive the server's restart, as in production."""
+
 
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
@@ -32,14 +35,14 @@ async def test_while_nats_is_down_the_gateway_answers_503_nats_unavailable_then_
     planner = planner_runtime(
         PlannerSettings(
             database_url=await make_database("planner", "advocacy_planner"),
-            **common_settings(own_nats.url, topology),
+            **{**common_settings(own_nats.url, topology), **ON_FILE},
         )
     )
     await planner.start()
     settings = GatewaySettings(
         database_url=await make_database("gateway", "advocacy_gateway"),
         admin_api_key=ADMIN_KEY,
-        **common_settings(own_nats.url, topology),
+        **{**common_settings(own_nats.url, topology), **ON_FILE},
     )
     try:
         async with serving(settings) as gateway:

@@ -97,6 +97,8 @@ def test_production_refuses_default_secrets_and_an_embedded_nats(
     assert settings.nats_servers() == ["nats://nats-1:4222", "nats://nats-2:4222"]
     assert settings.admin_api_key is not None
     assert "a-real-secret" not in repr(settings)  # secrets never show in logs
+    with pytest.raises(ValidationError, match=r"production refuses .*stream_storage=file"):
+        GatewaySettings.model_validate({**settings.model_dump(), "stream_storage": "memory"})
 
 
 def test_settings_read_the_documented_environment_variables(

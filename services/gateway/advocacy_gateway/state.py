@@ -104,6 +104,7 @@ class GatewayState:
             servers=self.settings.nats_servers(),
             name="advocacy-gateway",
             max_reconnect_attempts=-1,
+            reconnect_time_wait=self.settings.nats_reconnect_seconds,
             allow_reconnect=True,
         )
         js = self.nc.jetstream()
