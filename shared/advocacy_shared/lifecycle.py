@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable
 from typing import Any
 
@@ -31,6 +32,16 @@ def end_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+def first_pass_in(interval: float) -> float:
+    """When a periodic sweep's first pass comes: at a random point of its first interval, not
+    at start. Replicas started together (a rollout, `advocacy run`) spread their sweeps instead
+    of all running them at once, a starting service spends its first moments on its requests
+    and events, and the first pass still comes within one interval. (Most tests start a whole
+    platform, and those first passes were an eighth of its start and stop: docs/backbone.md,
+    "Round 14".)"""
+    return random.uniform(0.0, interval)
 
 
 async def pause(seconds: float) -> None:

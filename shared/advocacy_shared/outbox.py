@@ -48,7 +48,7 @@ from advocacy_shared.contracts.errors import Invalid
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
 from advocacy_shared.db import LeanStatement, read_session_factory
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
-from advocacy_shared.lifecycle import woken
+from advocacy_shared.lifecycle import first_pass_in, woken
 from advocacy_shared.logs import correlation_id_var, traceparent_var
 from advocacy_shared.outbox_records import prune
 from advocacy_shared.settings import ServiceSettings
@@ -243,7 +243,7 @@ class OutboxRelay:
         self._failed = OUTBOX_PUBLISH_FAILURES.labels(name)
         self.js: JetStreamContext | None = None
         self._wake = asyncio.Event()
-        self._pruned_at = 0.0
+        self._prune_at: float | None = None
         self._read_sessions: async_sessionmaker[AsyncSession] | None = None
         self._sql: _RelaySql | None = None
 
@@ -455,9 +455,11 @@ class OutboxRelay:
         if self.retention is None:
             return
         now = asyncio.get_running_loop().time()
-        if self._pruned_at and now - self._pruned_at < self.retention.every:
+        if self._prune_at is None:
+            self._prune_at = now + first_pass_in(self.retention.every)
+        if now < self._prune_at:
             return
-        self._pruned_at = now
+        self._prune_at = now + self.retention.every
         await prune(self.sessions, self.table, self.retention.inbox, self.retention.older_than)
 
 

@@ -26,7 +26,7 @@ from advocacy_shared.contracts.organisations import OrganisationCreated
 from advocacy_shared.db import create_engine, session_factory
 from advocacy_shared.envelope import CloudEvent, new_id, utc_now
 from advocacy_shared.lifecycle import where
-from advocacy_shared.outbox import EventTooLarge, OutboxRelay
+from advocacy_shared.outbox import EventTooLarge, OutboxRelay, Retention
 from advocacy_shared.outbox_records import outbox_status, parked_events, prune, unpark
 from tests.shared.helpers import eventually, read_all
 from tests.shared.probe import Probe, organisation_created, tables
@@ -230,6 +230,42 @@ async def test_retention_prunes_old_sent_rows_and_inbox_rows_only(probe: Probe) 
         inbox = (await session.execute(select(tables.inbox.c.message_id))).scalars().all()
     assert sorted(kept) == ["new-sent", "old-parked", "old-unsent"]
     assert inbox == ["new"]
+
+
+async def test_a_running_relay_prunes_within_each_interval(probe: Probe) -> None:
+    """Its first prune comes at a random point of the first interval (`first_pass_in`), then one
+    each interval: a sent row past retention is gone within an interval, twice over."""
+    relay = OutboxRelay(
+        probe.sessions,
+        tables.outbox,
+        interval=0.05,
+        retention=Retention(inbox=tables.inbox, older_than=timedelta(days=7), every=0.3),
+    )
+    relay.js = probe.relay.js
+    running = asyncio.create_task(relay.run())
+    try:
+        for row_id in ("first", "second"):
+            async with probe.transaction() as session:
+                old = utc_now() - timedelta(days=8)
+                await session.execute(
+                    tables.outbox.insert().values(
+                        id=row_id,
+                        organisation_id="o",
+                        subject="s",
+                        payload="{}",
+                        created_at=old,
+                        published_at=old,
+                        attempts=0,
+                    )
+                )
+
+            async def pruned() -> bool:
+                return await outbox_rows(probe) == 0
+
+            await eventually(pruned)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_relay_of_another_process_on_one_sqlite_file_takes_its_turn_first(

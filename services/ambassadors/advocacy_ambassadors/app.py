@@ -11,7 +11,7 @@ from advocacy_ambassadors.rpc import linkedin_wiring, server
 from advocacy_ambassadors.service.linkedin import LinkedInWiring, sweep_linkedin
 from advocacy_ambassadors.settings import AmbassadorsSettings
 from advocacy_shared.crypto import SecretBox
-from advocacy_shared.lifecycle import pause
+from advocacy_shared.lifecycle import first_pass_in, pause
 from advocacy_shared.linkedin import LinkedInClient
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
@@ -37,6 +37,7 @@ async def linkedin_sweep(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, AmbassadorsSettings)
     expiring_within = timedelta(days=settings.linkedin_expiring_days)
+    await pause(first_pass_in(settings.linkedin_sweep_seconds))
     while True:
         try:
             async with runtime.transaction() as session:

@@ -28,7 +28,7 @@ from advocacy_gateway.repository import (
 from advocacy_gateway.throttle import ThrottlePolicy
 from advocacy_gateway.webhooks.repository import purge_erasures_before
 from advocacy_shared.envelope import utc_now
-from advocacy_shared.lifecycle import pause
+from advocacy_shared.lifecycle import first_pass_in, pause
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class RetentionSweeper:
 
     async def run(self) -> None:
         """Sweep until cancelled. Never raises: a failed pass is logged and the next one retries."""
+        await pause(first_pass_in(self.interval_seconds))
         while True:
             try:
                 purged = await self.sweep()

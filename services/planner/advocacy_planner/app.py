@@ -11,7 +11,7 @@ from advocacy_planner.rpc import server
 from advocacy_planner.service.recruitment import prune_departures
 from advocacy_planner.settings import PlannerSettings
 from advocacy_shared.envelope import utc_now
-from advocacy_shared.lifecycle import pause
+from advocacy_shared.lifecycle import first_pass_in, pause
 from advocacy_shared.runtime import ServiceRuntime
 from advocacy_shared.service_main import service_main
 from advocacy_shared.settings import ServiceSettings
@@ -31,6 +31,7 @@ async def departures_sweep(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, PlannerSettings)
     retention = timedelta(seconds=settings.departures_retention_seconds)
+    await pause(first_pass_in(settings.departures_sweep_seconds))
     while True:
         try:
             async with runtime.transaction() as session:
