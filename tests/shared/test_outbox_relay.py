@@ -10,7 +10,7 @@ import fcntl
 import json
 import logging
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from advocacy_devtools import cli
 from advocacy_shared.contracts.limits import MAX_EVENT_BYTES
@@ -194,6 +195,29 @@ async def _all_sent(probe: Probe) -> bool:
     return await probe.unpublished() == 0
 
 
+async def insert_row(
+    session: AsyncSession,
+    row_id: str,
+    created: datetime,
+    *,
+    published: datetime | None = None,
+    parked: datetime | None = None,
+) -> None:
+    """An outbox row of no real event, for what retention keeps and prunes."""
+    await session.execute(
+        tables.outbox.insert().values(
+            id=row_id,
+            organisation_id="o",
+            subject="s",
+            payload="{}",
+            created_at=created,
+            published_at=published,
+            parked_at=parked,
+            attempts=0,
+        )
+    )
+
+
 async def test_retention_prunes_old_sent_rows_and_inbox_rows_only(probe: Probe) -> None:
     old = utc_now() - timedelta(days=8)
     async with probe.transaction() as session:
@@ -203,18 +227,7 @@ async def test_retention_prunes_old_sent_rows_and_inbox_rows_only(probe: Probe) 
             ("old-parked", None, old),
             ("new-sent", utc_now(), None),
         ]:
-            await session.execute(
-                tables.outbox.insert().values(
-                    id=row_id,
-                    organisation_id="o",
-                    subject="s",
-                    payload="{}",
-                    created_at=old,
-                    published_at=published,
-                    parked_at=parked,
-                    attempts=0,
-                )
-            )
+            await insert_row(session, row_id, old, published=published, parked=parked)
         for message_id, received in [("old", old), ("new", utc_now())]:
             await session.execute(
                 tables.inbox.insert().values(
@@ -247,17 +260,7 @@ async def test_a_running_relay_prunes_within_each_interval(probe: Probe) -> None
         for row_id in ("first", "second"):
             async with probe.transaction() as session:
                 old = utc_now() - timedelta(days=8)
-                await session.execute(
-                    tables.outbox.insert().values(
-                        id=row_id,
-                        organisation_id="o",
-                        subject="s",
-                        payload="{}",
-                        created_at=old,
-                        published_at=old,
-                        attempts=0,
-                    )
-                )
+                await insert_row(session, row_id, old, published=old)
 
             async def pruned() -> bool:
                 return await outbox_rows(probe) == 0
