@@ -38,9 +38,9 @@ def first_pass_in(interval: float) -> float:
     """When a periodic sweep's first pass comes: at a random point of its first interval, not
     at start. Replicas started together (a rollout, `advocacy run`) spread their sweeps instead
     of all running them at once, a starting service spends its first moments on its requests
-    and events, and the first pass still comes within one interval. (Most tests start a whole
-    platform, and those first passes were an eighth of its start and stop: docs/backbone.md,
-    "Round 14".)"""
+    and events, and the first pass still comes within one interval. (211 of the suite's tests
+    start a whole platform, and those first passes were an eighth of its start and stop:
+    docs/backbone.md, "Round 14".)"""
     return random.uniform(0.0, interval)
 
 

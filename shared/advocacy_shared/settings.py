@@ -57,8 +57,9 @@ class ServiceSettings(BaseSettings):
     stream_storage: Literal["file", "memory"] = Field(
         default="file",
         description="Where JetStream keeps the streams. memory loses every event nats-server "
-        "holds when it stops: for tests, which make and delete streams by the hundred (a fifth "
-        "of the file store's CPU), never for production, which refuses it",
+        "holds when it stops: for tests, which make and delete streams by the hundred (60 "
+        "rounds of six streams cost nats-server 0.27 s of CPU in memory, 0.9-1.8 s on files), "
+        "never for production, which refuses it",
     )
     messaging_retention_seconds: float = Field(
         default=7 * 24 * 3600.0,
